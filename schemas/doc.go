@@ -1,0 +1,20 @@
+// Package schemas owns Sluice's event types: their JSON decoding and validation, the
+// rows they become, and the ClickHouse tables those rows land in.
+//
+// It is pure: no I/O, no goroutines, no global state. Everything here is safe to call
+// from any goroutine on values the caller owns; a Batch belongs to one goroutine at a time.
+//
+// Two topics are known: payments (Payment) and shipments (Shipment). For each, a Batch
+// accumulates the valid events of one Kafka partition between two flushes, as raw rows
+// and as per-window rollup partials, and hands them out as column Blocks ready for a
+// ClickHouse columnar insert. A record that cannot be decoded or fails validation is
+// reported as an *Invalid error carrying a short machine-readable reason.
+//
+// Usage:
+//
+//	b := schemas.NewPaymentBatch(schemas.Options{Window: time.Minute, Raw: true})
+//	if err := b.Add(value, schemas.Meta{Topic: "payments", Partition: 3, Offset: 42}); err != nil {
+//		var inv *schemas.Invalid // dead-letter the record with inv.Reason
+//	}
+//	for _, blk := range b.Blocks() { /* insert blk.Columns into blk.Table */ }
+package schemas
