@@ -1,0 +1,23 @@
+// Package consumers owns Kafka consumer-group membership for Sluice: it joins the group
+// (cooperative-sticky), fetches the configured topics, hands each assigned partition's
+// records to that partition's Worker, pauses fetching a partition whose worker falls
+// behind, and commits the offsets the workers mark.
+//
+// It knows nothing of decoding or ClickHouse: a Worker (declared here, implemented by
+// package pipeline) does the work and marks the records whose effects are stored.
+//
+// # Concurrency and lifecycle
+//
+// Group.Run polls in the calling goroutine and owns one goroutine pair per assigned
+// partition (a feeder and the worker); it stops and waits for all of them before it
+// returns. On revoke, the partition's input is closed, the worker flushes, and marked
+// offsets are committed before the partition is given up. On lost (the member was
+// fenced), the worker is cancelled and nothing is committed: the next owner replays.
+// When Run's context is done: fetching stops, every worker flushes (bounded by
+// Options.DrainTimeout), marked offsets are committed, and the member leaves the group.
+//
+// Usage:
+//
+//	g, err := consumers.New(consumers.Options{Brokers: b, Group: "sluice", Topics: t}, factory)
+//	err = g.Run(ctx) // returns after a clean leave when ctx is done
+package consumers

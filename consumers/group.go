@@ -1,0 +1,345 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Worker processes one partition's records. Run receives fetched slices in offset
+// order on in until in is closed, then stores what it holds and returns nil. It calls
+// mark with a record once every record up to it is durably handled. When ctx is done
+// it returns promptly without storing.
+type Worker interface {
+	Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kgo.Record)) error
+}
+
+// Factory returns the Worker for a newly assigned partition.
+type Factory func(topic string, partition int32) Worker
+
+// Options configures a Group.
+type Options struct {
+	Brokers []string
+	Group   string
+	Topics  []string
+	// StartLatest makes a group with no committed offset start at the end of each
+	// partition instead of the beginning.
+	StartLatest bool
+	// QueueDepth is how many fetched slices may wait for a partition's worker before
+	// its fetching is paused (default 4). Memory per partition is bounded by about
+	// QueueDepth fetches.
+	QueueDepth int
+	// DrainTimeout bounds how long a revoked or shut-down worker may take to flush
+	// (default 20s); after it the worker is cancelled and its records are replayed by
+	// the next owner.
+	DrainTimeout time.Duration
+	// CommitInterval is how often marked offsets are committed (default 1s).
+	CommitInterval time.Duration
+	// Logger receives lifecycle events (assignments, revokes, errors).
+	Logger *slog.Logger
+	// ClientOpts are extra franz-go options (TLS, SASL, timeouts, hooks).
+	ClientOpts []kgo.Opt
+}
+
+// Group consumes the configured topics as one member of a consumer group.
+type Group struct {
+	o       Options
+	factory Factory
+	cl      *kgo.Client
+	log     *slog.Logger
+
+	mu    sync.Mutex // guards parts
+	parts map[tp]*part
+	wg    conc.WaitGroup
+
+	failed atomic.Pointer[error] // first worker failure; ends Run
+	fail   chan struct{}
+	once   sync.Once
+
+	owned atomic.Int64 // partitions currently owned
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// part is one owned partition: the worker's input and its lifecycle.
+type part struct {
+	tp     tp
+	in     chan []*kgo.Record // filled by the poll loop, drained by the feeder
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the worker has returned
+	paused atomic.Bool
+}
+
+// New creates the client and joins nothing yet; Run does.
+func New(o Options, factory Factory) (*Group, error) {
+	if o.QueueDepth <= 0 {
+		o.QueueDepth = 4
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 20 * time.Second
+	}
+	if o.CommitInterval <= 0 {
+		o.CommitInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Group{o: o, factory: factory, parts: make(map[tp]*part), log: o.Logger.With("component", "consumer"), fail: make(chan struct{})}
+	reset := kgo.NewOffset().AtStart()
+	if o.StartLatest {
+		reset = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(o.Brokers...),
+		kgo.ConsumerGroup(o.Group),
+		kgo.ConsumeTopics(o.Topics...),
+		kgo.ConsumeResetOffset(reset),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AutoCommitMarks(),
+		kgo.AutoCommitInterval(o.CommitInterval),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.OnPartitionsAssigned(g.assigned),
+		kgo.OnPartitionsRevoked(g.revoked),
+		kgo.OnPartitionsLost(g.lost),
+	}
+	cl, err := kgo.NewClient(append(opts, o.ClientOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("consumers: kafka client: %w", err)
+	}
+	g.cl = cl
+	return g, nil
+}
+
+// Client is the underlying franz-go client, e.g. for producing dead letters on the same
+// connections. It is closed by Run.
+func (g *Group) Client() *kgo.Client { return g.cl }
+
+// Assigned is the number of partitions this member owns now.
+func (g *Group) Assigned() int { return int(g.owned.Load()) }
+
+// Run consumes until ctx is done or a worker fails, then shuts down in order: stop
+// fetching, drain and flush every worker, commit, leave the group. It returns nil after
+// a clean shutdown caused by ctx, and the worker's error after a failure.
+func (g *Group) Run(ctx context.Context) error {
+	defer g.wg.Wait()
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	go func() { // ends polling when a worker fails; exits with pollCtx
+		select {
+		case <-g.fail:
+			stopPoll()
+		case <-pollCtx.Done():
+		}
+	}()
+	for {
+		fetches := g.cl.PollRecords(pollCtx, 10_000)
+		if fetches.IsClientClosed() || pollCtx.Err() != nil {
+			break
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				g.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		fetches.EachPartition(func(f kgo.FetchTopicPartition) {
+			if len(f.Records) == 0 {
+				return
+			}
+			g.mu.Lock()
+			p := g.parts[tp{f.Topic, f.Partition}]
+			g.mu.Unlock()
+			if p == nil {
+				return // not ours any more; the next owner reads these records
+			}
+			// The queue holds QueueDepth slices before we pause; one poll can bring
+			// a few more, which the spare capacity absorbs without blocking.
+			p.in <- f.Records
+			if len(p.in) >= g.o.QueueDepth && p.paused.CompareAndSwap(false, true) {
+				g.cl.PauseFetchPartitions(map[string][]int32{f.Topic: {f.Partition}})
+			}
+		})
+		g.cl.AllowRebalance()
+	}
+	return g.shutdown()
+}
+
+// shutdown drains every worker, commits, and leaves the group.
+func (g *Group) shutdown() error {
+	g.mu.Lock()
+	all := make([]*part, 0, len(g.parts))
+	for _, p := range g.parts {
+		all = append(all, p)
+	}
+	g.parts = make(map[tp]*part)
+	g.mu.Unlock()
+	g.drain(all)
+	ctx, cancel := context.WithTimeout(context.Background(), g.o.DrainTimeout)
+	defer cancel()
+	if err := g.cl.CommitMarkedOffsets(ctx); err != nil {
+		g.log.Warn("final commit failed; the next owner replays from the last commit", "err", err)
+	}
+	// Leaving triggers a last revoke, which finds no partitions left.
+	g.cl.CloseAllowingRebalance()
+	g.log.Info("left the group")
+	if p := g.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (g *Group) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for topic, ps := range assigned {
+		for _, partition := range ps {
+			key := tp{topic, partition}
+			if g.parts[key] != nil {
+				continue
+			}
+			w := g.factory(topic, partition)
+			if w == nil {
+				continue
+			}
+			g.start(key, w)
+			n++
+		}
+	}
+	g.owned.Add(int64(n))
+	g.log.Info("partitions assigned", "partitions", fmtParts(assigned), "owned", g.owned.Load())
+}
+
+// start runs w for key; g.mu is held.
+func (g *Group) start(key tp, w Worker) {
+	wctx, cancel := context.WithCancel(context.Background())
+	p := &part{tp: key, in: make(chan []*kgo.Record, 4*g.o.QueueDepth+16), cancel: cancel, done: make(chan struct{})}
+	g.parts[key] = p
+	out := make(chan []*kgo.Record)
+	// The feeder passes slices on and resumes fetching once the worker catches up.
+	g.wg.Go(func() {
+		defer close(out)
+		for recs := range p.in {
+			select {
+			case out <- recs:
+			case <-wctx.Done():
+				return
+			}
+			if len(p.in) <= g.o.QueueDepth/2 && p.paused.CompareAndSwap(true, false) {
+				g.cl.ResumeFetchPartitions(map[string][]int32{key.topic: {key.partition}})
+			}
+		}
+	})
+	g.wg.Go(func() {
+		defer close(p.done)
+		defer cancel()
+		err := w.Run(wctx, out, func(r *kgo.Record) { g.cl.MarkCommitRecords(r) })
+		if err != nil && wctx.Err() == nil {
+			g.log.Error("worker failed; stopping", "topic", key.topic, "partition", key.partition, "err", err)
+			err = fmt.Errorf("consumers: %s/%d: %w", key.topic, key.partition, err)
+			g.failed.CompareAndSwap(nil, &err)
+			g.once.Do(func() { close(g.fail) })
+		}
+		// Keep draining the feeder so the poll loop never blocks on a dead worker.
+		for range out {
+		}
+	})
+}
+
+// drain closes the inputs of ps, waits for their workers to flush (at most
+// DrainTimeout), and cancels those still running.
+func (g *Group) drain(ps []*part) {
+	if len(ps) == 0 {
+		return
+	}
+	for _, p := range ps {
+		close(p.in)
+	}
+	deadline := time.NewTimer(g.o.DrainTimeout)
+	defer deadline.Stop()
+	for _, p := range ps {
+		select {
+		case <-p.done:
+		case <-deadline.C:
+			g.log.Warn("drain timed out; cancelling workers, their records will be replayed")
+			for _, q := range ps {
+				q.cancel()
+			}
+			<-p.done
+		}
+	}
+	for _, p := range ps {
+		<-p.done
+		if p.paused.Load() {
+			g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
+		}
+	}
+	g.owned.Add(-int64(len(ps)))
+}
+
+func (g *Group) take(parts map[string][]int32) []*part {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var ps []*part
+	for topic, list := range parts {
+		for _, partition := range list {
+			key := tp{topic, partition}
+			if p := g.parts[key]; p != nil {
+				ps = append(ps, p)
+				delete(g.parts, key)
+			}
+		}
+	}
+	return ps
+}
+
+func (g *Group) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	ps := g.take(revoked)
+	if len(ps) == 0 {
+		return
+	}
+	g.log.Info("partitions revoked; flushing", "partitions", fmtParts(revoked))
+	g.drain(ps)
+	cctx, cancel := context.WithTimeout(ctx, g.o.DrainTimeout)
+	defer cancel()
+	if err := cl.CommitMarkedOffsets(cctx); err != nil {
+		g.log.Warn("commit on revoke failed; the next owner replays", "err", err)
+	}
+}
+
+func (g *Group) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	ps := g.take(lost)
+	if len(ps) == 0 {
+		return
+	}
+	g.log.Warn("partitions lost; abandoning without commit", "partitions", fmtParts(lost))
+	for _, p := range ps {
+		p.cancel()
+		close(p.in)
+	}
+	for _, p := range ps {
+		<-p.done
+	}
+	g.owned.Add(-int64(len(ps)))
+}
+
+func fmtParts(m map[string][]int32) string {
+	s := ""
+	for t, ps := range m {
+		if s != "" {
+			s += " "
+		}
+		s += fmt.Sprintf("%s%v", t, ps)
+	}
+	return s
+}

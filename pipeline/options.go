@@ -1,0 +1,72 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Options configures a Pipeline.
+type Options struct {
+	// Group is the consumer group; it is part of every ledger entry and token.
+	Group string
+	// Topics maps a source topic to the constructor of its batches.
+	Topics map[string]func(schemas.Options) schemas.Batch
+	// Batch configures every batch (window, raw rows, limits). Its Dedup is set per worker.
+	Batch schemas.Options
+	// FlushInterval bounds how long a valid event waits in a batch.
+	FlushInterval time.Duration
+	// MaxRows and MaxBytes flush a batch early when it holds that many events or bytes.
+	MaxRows  int
+	MaxBytes int
+	// DedupHorizon is how long an event_id is remembered for producer-duplicate
+	// filtering, on the Kafka record timestamps; zero turns the filter off.
+	DedupHorizon time.Duration
+	// Workers bounds how many partitions decode at the same time.
+	Workers int
+	// RetryMin and RetryMax bound the backoff between attempts to store a batch.
+	RetryMin, RetryMax time.Duration
+}
+
+// DeadLetters publishes records that are not valid events. Send is asynchronous and
+// safe for concurrent use; done is called exactly once, when the dead letter is
+// acknowledged or has failed for good.
+type DeadLetters interface {
+	Send(ctx context.Context, src *kgo.Record, reason, detail string, done func(error))
+}
+
+// Deps are the outside services a Pipeline talks to.
+type Deps struct {
+	Sink    Sink
+	Ledger  Ledger
+	SeenIDs SeenIDs
+	DLQ     DeadLetters
+	Logger  *slog.Logger
+	// Stats, when non-nil, receives the counters of every worker.
+	Stats *Stats
+}
+
+func (o *Options) defaults() {
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = time.Second
+	}
+	if o.MaxRows <= 0 {
+		o.MaxRows = 100_000
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 64 << 20
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 100 * time.Millisecond
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = 5 * time.Second
+	}
+}

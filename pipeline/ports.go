@@ -1,0 +1,47 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Range identifies the records of one partition that one flush stores: the offsets of
+// its first and last record, inclusive. A flush's inserts and its deduplication token are
+// a pure function of its Range, so replaying the same Range stores nothing twice.
+type Range struct {
+	Group     string
+	Topic     string
+	Partition int32
+	First     int64
+	Last      int64
+}
+
+// Sink durably stores the blocks of one flush. Store blocks until every block is stored
+// or ctx is done, and is safe for concurrent use. token identifies the flush: storing
+// the same token again (a replay after a crash, or a retry after an unknown outcome)
+// must not store any row twice. An error means the outcome is unknown; the caller
+// retries with the same token.
+type Sink interface {
+	Store(ctx context.Context, token string, blocks []schemas.Block) error
+}
+
+// Ledger remembers, per partition, the ranges that flushes were about to store, so a
+// replay after a crash cuts its batches exactly where the first attempt did. It is safe
+// for concurrent use.
+type Ledger interface {
+	// Intend durably records r before its blocks are stored.
+	Intend(ctx context.Context, r Range) error
+	// Ranges returns the recorded ranges of one partition whose Last is at or after
+	// from, ordered by First.
+	Ranges(ctx context.Context, group, topic string, partition int32, from int64) ([]Range, error)
+}
+
+// SeenIDs loads the event ids a partition already stored, so producer duplicates
+// are recognised across restarts and rebalances.
+type SeenIDs interface {
+	// SeenIDs calls fn for each event id stored from topic/partition at an offset
+	// before `before` whose occurred_at is at or after since.
+	SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, fn func(id string, occurredAt int64)) error
+}

@@ -1,0 +1,437 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// EventIDsTable is the table the admitted event ids of every flush go to, so that the
+// producer-duplicate filter can be rebuilt after a restart. EventIDsColumns are its
+// columns, in the order of the Block the pipeline builds: []string, []string, []int32,
+// []int64, []string, []time.Time.
+const EventIDsTable = "sluice_event_ids"
+
+// EventIDsColumns lists the columns of EventIDsTable in Block order.
+var EventIDsColumns = []string{"group", "topic", "partition", "offset", "event_id", "ts"}
+
+// Pipeline builds the Workers of one consumer group. It is safe for concurrent use.
+type Pipeline struct {
+	opts  Options
+	deps  Deps
+	slots chan struct{} // decode slots shared by all workers
+	stats *Stats
+	log   *slog.Logger
+}
+
+// New returns a Pipeline. Options are defaulted where zero.
+func New(o Options, d Deps) *Pipeline {
+	o.defaults()
+	if d.Stats == nil {
+		d.Stats = new(Stats)
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{opts: o, deps: d, slots: make(chan struct{}, o.Workers), stats: d.Stats, log: d.Logger}
+}
+
+// Stats returns the counters all workers add to.
+func (p *Pipeline) Stats() *Stats { return p.stats }
+
+// Worker returns the worker for one partition of a configured topic, or nil when the
+// topic is not one of Options.Topics.
+func (p *Pipeline) Worker(topic string, partition int32) *Worker {
+	newBatch, ok := p.opts.Topics[topic]
+	if !ok {
+		return nil
+	}
+	w := &Worker{
+		p:         p,
+		topic:     topic,
+		partition: partition,
+		first:     -1,
+		log:       p.log.With("topic", topic, "partition", partition),
+	}
+	bo := p.opts.Batch
+	bo.Dedup = nil
+	if p.opts.DedupHorizon > 0 {
+		w.dd = newDedup(p.opts.DedupHorizon)
+		bo.Dedup = w.dd
+	}
+	w.batch = newBatch(bo)
+	return w
+}
+
+// Worker turns the records of one partition into stored batches. It is driven by one
+// goroutine, the caller of Run.
+type Worker struct {
+	p         *Pipeline
+	topic     string
+	partition int32
+	batch     schemas.Batch
+	dd        *dedup
+	log       *slog.Logger
+
+	started bool
+	cuts    []Range // ledger ranges still to replay, ordered by First
+
+	first, last int64       // offsets of the batch's first and last records; first < 0 when empty
+	lastRec     *kgo.Record // the batch's last record, marked after the flush
+	maxTS       int64       // newest record timestamp seen, for pruning the dedup filter
+	due         time.Time   // when the batch must be flushed
+
+	dlq     sync.WaitGroup // dead letters of the current batch not yet acknowledged
+	dlqErr  atomic.Pointer[error]
+	dlqDone func(error)
+
+	ids idColumns
+}
+
+// idColumns holds the event-ids block's columns, reused across flushes.
+type idColumns struct {
+	group, topic []string
+	partition    []int32
+	offset       []int64
+	id           []string
+	ts           []time.Time
+}
+
+// Run processes the slices received on in until in is closed, then flushes what is left
+// and returns nil. mark is called with the last record of every stored batch: every
+// record up to it is stored (or dead-lettered) and its offset may be committed. When
+// ctx is done Run returns ctx's error at once, without flushing: nothing unmarked was
+// committed, so the records are replayed by the partition's next owner. Any other
+// error means the partition cannot make progress.
+func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kgo.Record)) error {
+	w.dlqDone = func(err error) {
+		if err != nil {
+			w.dlqErr.CompareAndSwap(nil, &err)
+		}
+		w.dlq.Done()
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case recs, ok := <-in:
+			if !ok {
+				if w.first >= 0 {
+					return w.flush(ctx, mark)
+				}
+				return nil
+			}
+			if err := w.process(ctx, recs, mark); err != nil {
+				return err
+			}
+			if w.first >= 0 {
+				timer.Reset(time.Until(w.due))
+			} else {
+				timer.Stop()
+			}
+		case <-timer.C:
+			if w.first >= 0 && len(w.cuts) == 0 {
+				if err := w.flush(ctx, mark); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *Worker) acquire(ctx context.Context) error {
+	select {
+	case w.p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Worker) release() { <-w.p.slots }
+
+// process adds a fetched slice to the batch, flushing where the ledger or the limits say.
+func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo.Record)) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if !w.started {
+		if err := w.start(ctx, recs[0]); err != nil {
+			return err
+		}
+	}
+	if err := w.acquire(ctx); err != nil {
+		return err
+	}
+	held := true
+	defer func() {
+		if held {
+			w.release()
+		}
+	}()
+	// flushHere stores the batch without holding a decode slot.
+	flushHere := func() error {
+		w.release()
+		held = false
+		if err := w.flush(ctx, mark); err != nil {
+			return err
+		}
+		if err := w.acquire(ctx); err != nil {
+			return err
+		}
+		held = true
+		return nil
+	}
+	o := &w.p.opts
+	var valid, invalid, dups int64
+	now := time.Now()
+	for _, r := range recs {
+		// A replay must cut where the first attempt cut: close a batch that would
+		// otherwise run into or past a recorded range.
+		if len(w.cuts) > 0 && w.first >= 0 {
+			c := w.cuts[0]
+			if (w.first < c.First && r.Offset >= c.First) || r.Offset > c.Last {
+				if err := flushHere(); err != nil {
+					return err
+				}
+			}
+		}
+		for len(w.cuts) > 0 && w.first < 0 && w.cuts[0].Last < r.Offset {
+			w.cuts = w.cuts[1:]
+		}
+		if w.first < 0 {
+			w.first = r.Offset
+			w.due = now.Add(o.FlushInterval)
+		}
+		w.last = r.Offset
+		w.lastRec = r
+		ts := r.Timestamp.UnixNano()
+		if ts > w.maxTS {
+			w.maxTS = ts
+		}
+		if w.dd != nil {
+			w.dd.ts, w.dd.offset = ts, r.Offset
+		}
+		err := w.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, IngestedAt: now})
+		switch {
+		case err == nil:
+			valid++
+		case errors.Is(err, schemas.ErrDuplicate):
+			dups++
+		default:
+			invalid++
+			w.deadLetter(ctx, r, err)
+		}
+		if len(w.cuts) > 0 && w.first >= w.cuts[0].First {
+			if r.Offset >= w.cuts[0].Last {
+				if err := flushHere(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if w.batch.Events() >= o.MaxRows || w.batch.Bytes() >= o.MaxBytes {
+			if err := flushHere(); err != nil {
+				return err
+			}
+		}
+	}
+	s := w.p.stats
+	s.Records.Add(int64(len(recs)))
+	s.Valid.Add(valid)
+	s.Invalid.Add(invalid)
+	s.Duplicates.Add(dups)
+	return nil
+}
+
+func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, err error) {
+	reason, detail := "invalid", err.Error()
+	var inv *schemas.Invalid
+	if errors.As(err, &inv) {
+		reason, detail = inv.Reason, inv.Detail
+		if inv.Field != "" {
+			detail = inv.Field + ": " + detail
+		}
+	}
+	w.dlq.Add(1)
+	w.p.deps.DLQ.Send(ctx, r, reason, detail, w.dlqDone)
+}
+
+// start loads what earlier owners of the partition left: the ledger ranges to replay
+// from the first offset on, and the event ids stored before it.
+func (w *Worker) start(ctx context.Context, first *kgo.Record) error {
+	o := &w.p.opts
+	err := w.retry(ctx, "read ledger", func(ctx context.Context) error {
+		cuts, err := w.p.deps.Ledger.Ranges(ctx, o.Group, w.topic, w.partition, first.Offset)
+		w.cuts = cuts
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(w.cuts) > 0 {
+		if w.cuts[0].First < first.Offset {
+			// Only an operator's offset reset starts inside a stored range; its rows
+			// before first.Offset are stored already and those after are stored again.
+			w.log.Warn("replay starts inside a stored range; its remainder is stored under a new token",
+				"first", first.Offset, "range_first", w.cuts[0].First, "range_last", w.cuts[0].Last)
+			w.cuts = w.cuts[1:]
+		}
+		if len(w.cuts) > 0 {
+			w.log.Info("replaying ledger ranges", "ranges", len(w.cuts), "from", w.cuts[0].First, "to", w.cuts[len(w.cuts)-1].Last)
+		}
+	}
+	if w.dd != nil {
+		since := first.Timestamp.Add(-o.DedupHorizon - dedupSlack)
+		n := 0
+		err := w.retry(ctx, "load event ids", func(ctx context.Context) error {
+			w.dd.reset()
+			n = 0
+			return w.p.deps.SeenIDs.SeenIDs(ctx, o.Group, w.topic, w.partition, first.Offset, since, func(id string, ts int64) {
+				w.dd.load(id, ts)
+				n++
+			})
+		})
+		if err != nil {
+			return err
+		}
+		w.log.Debug("dedup filter loaded", "ids", n)
+	}
+	w.started = true
+	return nil
+}
+
+// Token is the deduplication token of the flush of r.
+func Token(r Range) string {
+	b := make([]byte, 0, len(r.Group)+len(r.Topic)+48)
+	b = append(b, r.Group...)
+	b = append(b, ':')
+	b = append(b, r.Topic...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(r.Partition), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, r.First, 10)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, r.Last, 10)
+	return string(b)
+}
+
+// flush stores the batch and marks its last record. A batch cut at a ledger range
+// takes that range (its records and token are the first attempt's); any other batch
+// is recorded in the ledger first.
+func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
+	r := Range{Group: w.p.opts.Group, Topic: w.topic, Partition: w.partition, First: w.first, Last: w.last}
+	replay := false
+	if len(w.cuts) > 0 && w.cuts[0].First == w.first {
+		r, replay = w.cuts[0], true
+		w.cuts = w.cuts[1:]
+	}
+
+	// Dead letters are part of the batch: none may be lost when its offsets commit.
+	w.dlq.Wait()
+	if p := w.dlqErr.Load(); p != nil {
+		return fmt.Errorf("dead-letter %s/%d: %w", w.topic, w.partition, *p)
+	}
+
+	blocks := w.batch.Blocks()
+	if w.dd != nil && len(w.dd.pending) > 0 {
+		blocks = append(blocks, w.idsBlock())
+	}
+	if len(blocks) > 0 {
+		if !replay {
+			if err := w.retry(ctx, "write ledger", func(ctx context.Context) error {
+				return w.p.deps.Ledger.Intend(ctx, r)
+			}); err != nil {
+				return err
+			}
+		}
+		token := Token(r)
+		start := time.Now()
+		if err := w.retry(ctx, "store batch", func(ctx context.Context) error {
+			return w.p.deps.Sink.Store(ctx, token, blocks)
+		}); err != nil {
+			return err
+		}
+		s := w.p.stats
+		s.StoreNanos.Add(int64(time.Since(start)))
+		s.Flushes.Add(1)
+		rows := 0
+		for _, b := range blocks {
+			rows += b.Rows
+		}
+		s.Rows.Add(int64(rows))
+		if replay {
+			s.Replays.Add(1)
+		}
+	}
+	mark(w.lastRec)
+
+	w.batch.Reset()
+	w.first, w.lastRec, w.due = -1, nil, time.Time{}
+	if w.dd != nil {
+		w.dd.pending = w.dd.pending[:0]
+		w.dd.prune(w.maxTS)
+	}
+	return nil
+}
+
+func (w *Worker) idsBlock() schemas.Block {
+	c := &w.ids
+	c.group, c.topic, c.partition = c.group[:0], c.topic[:0], c.partition[:0]
+	c.offset, c.id, c.ts = c.offset[:0], c.id[:0], c.ts[:0]
+	for _, s := range w.dd.pending {
+		c.group = append(c.group, w.p.opts.Group)
+		c.topic = append(c.topic, w.topic)
+		c.partition = append(c.partition, w.partition)
+		c.offset = append(c.offset, s.offset)
+		c.id = append(c.id, s.id)
+		c.ts = append(c.ts, time.Unix(0, s.ts).UTC())
+	}
+	return schemas.Block{
+		Table:   EventIDsTable,
+		Names:   EventIDsColumns,
+		Columns: []any{c.group, c.topic, c.partition, c.offset, c.id, c.ts},
+		Rows:    len(w.dd.pending),
+	}
+}
+
+// retry calls fn until it succeeds or ctx is done, backing off exponentially between
+// attempts. Each failure is logged: one line per attempt, never per event.
+func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+	o := &w.p.opts
+	wait := o.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			if attempt > 1 {
+				w.log.Info(what+" recovered", "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.p.stats.StoreRetries.Add(1)
+		w.log.Warn(what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		wait = min(wait*2, o.RetryMax)
+	}
+}
