@@ -86,6 +86,7 @@ type Worker struct {
 	cuts    []Range // ledger ranges still to replay, ordered by First
 
 	first, last int64       // offsets of the batch's first and last records; first < 0 when empty
+	n           int64       // records in the batch, valid or not
 	lastRec     *kgo.Record // the batch's last record, marked after the flush
 	maxTS       int64       // newest record timestamp seen, for pruning the dedup filter
 	due         time.Time   // when the batch must be flushed
@@ -217,6 +218,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		}
 		w.last = r.Offset
 		w.lastRec = r
+		w.n++
 		ts := r.Timestamp.UnixNano()
 		if ts > w.maxTS {
 			w.maxTS = ts
@@ -377,8 +379,10 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 		}
 	}
 	mark(w.lastRec)
+	w.p.stats.Committable.Add(w.n)
 
 	w.batch.Reset()
+	w.n = 0
 	w.first, w.lastRec, w.due = -1, nil, time.Time{}
 	if w.dd != nil {
 		w.dd.pending = w.dd.pending[:0]

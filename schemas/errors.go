@@ -32,6 +32,9 @@ var ErrDuplicate = errors.New("duplicate event_id")
 // Dedup decides whether an event is new. Admit returns true the first time it sees id
 // (and remembers it) and false for a repeat. It is called once per valid event, in
 // record order, by the goroutine that owns the Batch.
+//
+// id shares memory with the Batch's string arena (16 KiB chunks): an implementation
+// that keeps ids must copy them (strings.Clone), or each kept id pins a chunk.
 type Dedup interface {
 	Admit(id string, occurredAt int64, offset int64) bool
 }

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/producers/loadgen"
+)
+
+func fakeKafka(t *testing.T, topics ...string) string {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return strings.Join(c.ListenAddrs(), ",")
+}
+
+func countRecords(t *testing.T, brokers, topic string, want int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	n := 0
+	for n < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("%s: %d of %d records", topic, n, want)
+		}
+		n += len(fs.Records())
+	}
+	if n != want {
+		t.Fatalf("%s: %d records, want %d", topic, n, want)
+	}
+}
+
+func TestLoadgenCommand(t *testing.T) {
+	brokers := fakeKafka(t, "payments", "shipments")
+	truthFile := filepath.Join(t.TempDir(), "truth.json")
+	var out, errOut bytes.Buffer
+	err := loadgenCommand(t.Context(), []string{"--brokers", brokers, "--seed", "3", "--count", "2000",
+		"--payments-share", "0.5", "--invalid-rate", "0.02", "--truth-json", truthFile}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "payments   records=1000") {
+		t.Fatalf("summary:\n%s", out.String())
+	}
+	b, err := os.ReadFile(truthFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr loadgen.Truth
+	if err := tr.UnmarshalJSON(b); err != nil || tr.PaymentCounts.Records != 1000 || tr.ShipmentCounts.Records != 1000 {
+		t.Fatalf("truth json: %v %+v", err, tr.PaymentCounts)
+	}
+	countRecords(t, brokers, "payments", 1000)
+}
+
+func TestProduceCommand(t *testing.T) {
+	brokers := fakeKafka(t, "payments")
+	dir := t.TempDir()
+	good := `{"event_id":"e1","event_type":"payment.captured","occurred_at":"2026-01-05T09:00:00Z","merchant_id":"m_1","amount_minor":100,"currency":"INR"}`
+	good2 := strings.Replace(good, `"e1"`, `"e2"`, 1)
+	bad := strings.Replace(good, `"INR"`, `"inr"`, 1)
+	file := filepath.Join(dir, "events.ndjson")
+	if err := os.WriteFile(file, []byte(good+"\n\n"+bad+"\n"+good2+"\r\n{oops\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var out, errOut bytes.Buffer
+	err := produceCommand(t.Context(), []string{"--brokers", brokers, "--topic", "payments", file}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "2 invalid lines") {
+		t.Fatalf("want an error for 2 invalid lines, got %v", err)
+	}
+	for _, want := range []string{file + ":3: invalid event: bad_format (currency)", file + ":5: invalid event: malformed_json"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if !strings.Contains(out.String(), "2 valid, 2 invalid, 2 published") {
+		t.Errorf("stdout: %s", out.String())
+	}
+	countRecords(t, brokers, "payments", 2)
+
+	out.Reset()
+	errOut.Reset()
+	if err := produceCommand(t.Context(), []string{"--brokers", brokers, "--topic", "payments", "--skip-invalid", "--dry-run", file}, &out, &errOut); err != nil {
+		t.Fatalf("--skip-invalid --dry-run: %v", err)
+	}
+	if err := produceCommand(t.Context(), []string{"--topic", "orders"}, &out, &errOut); err == nil {
+		t.Fatal("--topic orders: want error")
+	}
+}

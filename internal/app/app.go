@@ -1,0 +1,176 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
+	"github.com/sluicehq/sluice/producers"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Instance is one running Sluice member of the consumer group.
+type Instance struct {
+	cfg   config.Config
+	log   *slog.Logger
+	ch    *clickhouse.Client
+	group *consumers.Group
+	pipe  *pipeline.Pipeline
+	stats *pipeline.Stats
+}
+
+// Migrations returns every statement `sluice migrate` runs for c, in order.
+func Migrations(c config.Config) []string {
+	stmts := schemas.DDL(schemas.DDLOptions{
+		Database:     c.ClickHouse.Database,
+		Window:       c.Pipeline.Window,
+		DedupWindow:  c.ClickHouse.DedupWindow,
+		RawPayments:  c.Pipeline.RawPayments,
+		RawShipments: c.Pipeline.RawShipments,
+	})
+	return append(stmts, clickhouse.DDL(clickhouse.DDLOptions{
+		Database:    c.ClickHouse.Database,
+		DedupWindow: c.ClickHouse.DedupWindow,
+		Horizon:     c.Pipeline.DedupHorizon,
+	})...)
+}
+
+// OpenClickHouse connects to the ClickHouse servers of c.
+func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, error) {
+	return clickhouse.Open(ctx, clickhouse.Options{
+		Addrs:       c.ClickHouse.Addrs,
+		Database:    c.ClickHouse.Database,
+		User:        c.ClickHouse.User,
+		Password:    c.ClickHouse.Password.Reveal(),
+		DedupWindow: c.ClickHouse.DedupWindow,
+		MaxConns:    2*c.Pipeline.Workers + 4,
+	})
+}
+
+// Migrate applies the migrations of c; it is idempotent and safe to run from several
+// instances at once.
+func Migrate(ctx context.Context, c config.Config) error {
+	ch, err := OpenClickHouse(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	return ch.Migrate(ctx, Migrations(c))
+}
+
+// New connects to ClickHouse (migrating it when c says so) and prepares the consumer
+// group. Nothing is consumed until Run.
+func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ch, err := OpenClickHouse(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if c.ClickHouse.Migrate {
+		if err := ch.Migrate(ctx, Migrations(c)); err != nil {
+			ch.Close()
+			return nil, err
+		}
+	}
+	in := &Instance{cfg: c, log: log, ch: ch, stats: new(pipeline.Stats)}
+
+	p := c.Pipeline
+	topics := map[string]func(schemas.Options) schemas.Batch{}
+	raw := map[string]bool{}
+	if t := c.Kafka.PaymentsTopic; t != "" {
+		topics[t] = schemas.NewPaymentBatch
+		raw[t] = p.RawPayments
+	}
+	if t := c.Kafka.ShipmentsTopic; t != "" {
+		topics[t] = schemas.NewShipmentBatch
+		raw[t] = p.RawShipments
+	}
+	// Raw rows are switched per topic: wrap each constructor with its own setting.
+	for t, mk := range topics {
+		on := raw[t]
+		topics[t] = func(o schemas.Options) schemas.Batch { o.Raw = on; return mk(o) }
+	}
+
+	drain := c.ShutdownTimeout * 2 / 3
+	g, err := consumers.New(consumers.Options{
+		Brokers:      c.Kafka.Brokers,
+		Group:        c.Kafka.Group,
+		Topics:       c.Kafka.Topics(),
+		StartLatest:  c.Kafka.Start == config.StartLatest,
+		DrainTimeout: drain,
+		Logger:       log,
+		ClientOpts: []kgo.Opt{
+			kgo.SessionTimeout(c.Kafka.SessionTimeout),
+			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
+			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
+		},
+	}, func(topic string, partition int32) consumers.Worker {
+		if w := in.pipe.Worker(topic, partition); w != nil {
+			return w
+		}
+		return nil
+	})
+	if err != nil {
+		ch.Close()
+		return nil, err
+	}
+	in.group = g
+	in.pipe = pipeline.New(pipeline.Options{
+		Group:  c.Kafka.Group,
+		Topics: topics,
+		Batch: schemas.Options{
+			Window: p.Window,
+			Limits: schemas.Limits{
+				MaxRecordBytes:     p.MaxRecordBytes,
+				MaxStringBytes:     p.MaxStringBytes,
+				MaxMetadataEntries: p.MaxMetadataEntries,
+			},
+		},
+		FlushInterval: p.FlushInterval,
+		MaxRows:       p.BatchMaxRows,
+		MaxBytes:      int(p.BatchMaxBytes),
+		DedupHorizon:  p.DedupHorizon,
+		Workers:       p.Workers,
+	}, pipeline.Deps{
+		Sink:    ch,
+		Ledger:  ch,
+		SeenIDs: ch,
+		DLQ:     producers.NewDeadLetters(g.Client(), c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
+		Logger:  log.With("component", "pipeline"),
+		Stats:   in.stats,
+	})
+	return in, nil
+}
+
+// Stats are the instance's pipeline counters.
+func (in *Instance) Stats() *pipeline.Stats { return in.stats }
+
+// Assigned is the number of partitions the instance owns now.
+func (in *Instance) Assigned() int { return in.group.Assigned() }
+
+// Run consumes until ctx is done, then drains, flushes, commits and leaves the group.
+// It returns nil after a clean shutdown.
+func (in *Instance) Run(ctx context.Context) error {
+	defer in.ch.Close()
+	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
+		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
+	start := time.Now()
+	err := in.group.Run(ctx)
+	s := in.stats
+	in.log.Info("sluice stopped", "after", time.Since(start).Round(time.Millisecond),
+		"records", s.Records.Load(), "valid", s.Valid.Load(), "dead_lettered", s.Invalid.Load(),
+		"duplicates", s.Duplicates.Load(), "rows", s.Rows.Load(), "flushes", s.Flushes.Load())
+	if err != nil {
+		return fmt.Errorf("sluice: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,8 @@
+// Package app assembles one Sluice instance from a Config: the ClickHouse client and
+// its migrations, the consumer group, the dead-letter producer and the pipeline, and
+// runs it until its context is done. `sluice run`, `sluice demo` and the end-to-end
+// tests all start instances through it, so they exercise the same wiring.
+//
+// An Instance is started once with Run, which owns every goroutine it starts and
+// returns only after they stopped; Stats and Assigned are safe to call concurrently.
+package app

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Prefix is the prefix of every environment variable Sluice reads.
+const Prefix = "SLUICE_"
+
+// Config is Sluice's whole configuration. It is parsed once in main (FromEnv or
+// Load) and its sub-structs are passed down by value to the component they concern.
+//
+// Every leaf field carries its variable name (env, without Prefix), its default
+// (envDefault), its meaning (desc) and, for secrets, secret:"true"; Describe, String
+// and LogValue are generated from those tags by reflection, so the struct is the only
+// list of variables. An explicitly empty variable takes the default, except where a
+// field is tagged allowEmpty:"true" (an empty topic switches its pipeline off).
+type Config struct {
+	// Kafka goes to the consumer group and the dead-letter producer.
+	Kafka Kafka
+	// ClickHouse goes to the sink and the migrations.
+	ClickHouse ClickHouse
+	// Pipeline goes to the stages: decoding limits, windows, batching.
+	Pipeline Pipeline
+	// HTTP goes to the metrics and health listener.
+	HTTP HTTP
+	// Log goes to the logger built in main.
+	Log Log
+
+	// ShutdownTimeout bounds the graceful shutdown of `sluice run`.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"how long run may take to drain, flush and commit after SIGTERM before it exits anyway"`
+}
+
+// Kafka is the consumer side: brokers, group and topics.
+type Kafka struct {
+	// Brokers are the seed brokers, host:port each.
+	Brokers []string `env:"KAFKA_BROKERS" envDefault:"localhost:9092" desc:"Kafka seed brokers, comma-separated host:port"`
+	// Group is the consumer group id shared by every instance.
+	Group string `env:"KAFKA_GROUP" envDefault:"sluice" desc:"Kafka consumer group id, shared by all instances"`
+	// Start is where a group without committed offsets starts.
+	Start StartOffset `env:"KAFKA_START" envDefault:"earliest" desc:"where a new consumer group starts: earliest or latest"`
+	// PaymentsTopic is the payments source topic; empty switches that pipeline off.
+	PaymentsTopic string `env:"TOPIC_PAYMENTS" envDefault:"payments" allowEmpty:"true" desc:"payments source topic; set it empty to switch the payments pipeline off"`
+	// ShipmentsTopic is the shipments source topic; empty switches that pipeline off.
+	ShipmentsTopic string `env:"TOPIC_SHIPMENTS" envDefault:"shipments" allowEmpty:"true" desc:"shipments source topic; set it empty to switch the shipments pipeline off"`
+	// SessionTimeout is how long the group waits for a silent member (crashed,
+	// partitioned) before its partitions move to the others.
+	SessionTimeout time.Duration `env:"KAFKA_SESSION_TIMEOUT" envDefault:"45s" desc:"how long the group waits for a silent (crashed) member before moving its partitions"`
+	// RebalanceTimeout bounds how long members may take to flush and commit revoked
+	// partitions during a rebalance.
+	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`
+	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
+	// queue depth it bounds the memory a partition's backlog can take.
+	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; bounds memory per partition (about 8 fetches are held at most)"`
+	// DLQTopic receives records that cannot be decoded or fail validation.
+	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation"`
+}
+
+// Topics returns the enabled source topics (payments first), skipping empty ones.
+func (k Kafka) Topics() []string {
+	var ts []string
+	for _, t := range []string{k.PaymentsTopic, k.ShipmentsTopic} {
+		if t != "" {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// ClickHouse is the sink side: where rollups and raw rows are written.
+type ClickHouse struct {
+	// Addrs lists the servers' native-protocol addresses, host:port each.
+	Addrs []string `env:"CLICKHOUSE_ADDR" envDefault:"localhost:9000" desc:"ClickHouse native-protocol addresses, comma-separated host:port"`
+	// Database holds Sluice's tables; it is created by the migrations.
+	Database string `env:"CLICKHOUSE_DATABASE" envDefault:"sluice" desc:"ClickHouse database for Sluice's tables"`
+	// User is the ClickHouse user.
+	User string `env:"CLICKHOUSE_USER" envDefault:"default" desc:"ClickHouse user"`
+	// Password is the ClickHouse password; use Password.Reveal() to pass it on.
+	Password Secret `env:"CLICKHOUSE_PASSWORD" secret:"true" desc:"ClickHouse password (secret: never printed)"`
+	// DedupWindow is the tables' non_replicated_deduplication_window (and
+	// replicated_deduplication_window): how many recent insert blocks are remembered
+	// so that a retried insert with the same token is stored once. 0 disables it.
+	DedupWindow int `env:"CLICKHOUSE_DEDUP_WINDOW" envDefault:"10000" desc:"insert blocks remembered so a retried batch is stored once (table deduplication window); 0 = off"`
+	// Migrate makes `sluice run` apply pending migrations before consuming.
+	Migrate bool `env:"MIGRATE" envDefault:"true" desc:"run applies pending ClickHouse migrations at start"`
+}
+
+// Pipeline bounds the stages between Kafka and ClickHouse.
+type Pipeline struct {
+	// Window is the tumbling rollup window on occurred_at.
+	Window time.Duration `env:"WINDOW" envDefault:"1m" desc:"rollup window width; must divide 24h evenly (e.g. 30s, 1m, 5m, 1h)"`
+	// FlushInterval is the longest a partially filled batch waits before it is written.
+	FlushInterval time.Duration `env:"FLUSH_INTERVAL" envDefault:"1s" desc:"longest time a batch waits before it is written"`
+	// BatchMaxRows flushes a batch once it holds this many rows.
+	BatchMaxRows int `env:"BATCH_MAX_ROWS" envDefault:"100000" desc:"rows that make a batch flush early"`
+	// BatchMaxBytes flushes a batch once its records add up to this many bytes.
+	BatchMaxBytes ByteSize `env:"BATCH_MAX_BYTES" envDefault:"64MiB" desc:"record bytes that make a batch flush early; bytes or a unit (64MiB, 512KiB)"`
+	// RawPayments also stores every valid payment in the raw payments table.
+	RawPayments bool `env:"RAW_PAYMENTS" envDefault:"true" desc:"also store every valid payment in the raw table, not only the rollups"`
+	// RawShipments also stores every valid shipment in the raw shipments table.
+	RawShipments bool `env:"RAW_SHIPMENTS" envDefault:"true" desc:"also store every valid shipment in the raw table, not only the rollups"`
+	// DedupHorizon is how long a seen event_id is remembered to drop producer
+	// duplicates; 0 switches that filter off.
+	DedupHorizon time.Duration `env:"DEDUP_HORIZON" envDefault:"24h" desc:"how long an event_id is remembered to drop producer duplicates; 0 = off"`
+	// Workers bounds concurrent decoding; 0 means runtime.GOMAXPROCS(0), which Load
+	// resolves, so a loaded Config always holds the actual number.
+	Workers int `env:"WORKERS" envDefault:"0" desc:"decode worker bound; 0 = GOMAXPROCS"`
+	// MaxRecordBytes is the largest record accepted; larger ones are dead-lettered.
+	MaxRecordBytes int `env:"MAX_RECORD_BYTES" envDefault:"65536" desc:"largest record in bytes; larger ones are dead-lettered"`
+	// MaxStringBytes is the longest string field accepted in a record.
+	MaxStringBytes int `env:"MAX_STRING_BYTES" envDefault:"1024" desc:"longest string field in bytes"`
+	// MaxMetadataEntries is the most metadata entries accepted in a record.
+	MaxMetadataEntries int `env:"MAX_METADATA_ENTRIES" envDefault:"64" desc:"most metadata entries in one record"`
+}
+
+// HTTP is the admin listener (metrics, health).
+type HTTP struct {
+	// Addr is the listen address of the metrics and health endpoints.
+	Addr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080" desc:"listen address for /metrics and health endpoints"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	// Format selects the handler.
+	Format LogFormat `env:"LOG_FORMAT" envDefault:"text" desc:"log format: text or json"`
+	// Level is the minimum level logged.
+	Level slog.Level `env:"LOG_LEVEL" envDefault:"info" desc:"minimum log level: debug, info, warn or error"`
+}

@@ -1,0 +1,382 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/testenv"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/producers"
+	"github.com/sluicehq/sluice/producers/loadgen"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// stack is one test's Kafka, ClickHouse and Sluice configuration.
+type stack struct {
+	kafka *testenv.KafkaCluster
+	ch    *testenv.CH
+	env   map[string]string
+	cfg   config.Config
+}
+
+func newStack(t *testing.T, partitions int32, extra map[string]string) *stack {
+	t.Helper()
+	return newStackOn(t, testenv.ClickHouse(t), partitions, extra)
+}
+
+// newStackOn is newStack on a given ClickHouse (e.g. a private one to stop and start).
+func newStackOn(t *testing.T, ch *testenv.CH, partitions int32, extra map[string]string) *stack {
+	t.Helper()
+	s := &stack{kafka: testenv.Kafka(t), ch: ch}
+	for _, topic := range []string{"payments", "shipments"} {
+		s.kafka.CreateTopic(t, topic, partitions)
+	}
+	s.kafka.CreateTopic(t, "sluice.dlq", 1)
+	s.env = map[string]string{
+		"SLUICE_KAFKA_BROKERS":           strings.Join(s.kafka.Brokers(), ","),
+		"SLUICE_KAFKA_GROUP":             "g-" + s.ch.Database,
+		"SLUICE_CLICKHOUSE_ADDR":         s.ch.Addr,
+		"SLUICE_CLICKHOUSE_DATABASE":     s.ch.Database,
+		"SLUICE_FLUSH_INTERVAL":          "200ms",
+		"SLUICE_SHUTDOWN_TIMEOUT":        "30s",
+		"SLUICE_KAFKA_SESSION_TIMEOUT":   "6s",
+		"SLUICE_KAFKA_REBALANCE_TIMEOUT": "10s",
+		"SLUICE_LOG_LEVEL":               "info",
+	}
+	for k, v := range extra {
+		s.env[k] = v
+	}
+	cfg, err := config.Load(s.env)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	s.cfg = cfg
+	if err := app.Migrate(t.Context(), cfg); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}
+
+// publish sends gen's whole stream and returns its ground truth.
+func (s *stack) publish(t *testing.T, gen *loadgen.Generator, rate float64) *loadgen.Truth {
+	t.Helper()
+	pub, err := producers.NewPublisher(producers.Brokers(s.kafka.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if _, err := loadgen.Run(t.Context(), pub, gen, loadgen.RunOptions{Rate: rate}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	return gen.Truth()
+}
+
+// instance is an in-process Sluice.
+type instance struct {
+	in     *app.Instance
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (s *stack) start(t *testing.T, name string) *instance {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
+	in, err := app.New(t.Context(), s.cfg, log)
+	if err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	i := &instance{in: in, cancel: cancel, done: make(chan error, 1)}
+	go func() { i.done <- in.Run(ctx) }()
+	t.Cleanup(func() { i.stop(t) })
+	return i
+}
+
+// stop shuts the instance down gracefully and checks it ended cleanly; it is
+// idempotent.
+func (i *instance) stop(t *testing.T) {
+	t.Helper()
+	if i.cancel == nil {
+		return
+	}
+	i.cancel()
+	i.cancel = nil
+	if err := <-i.done; err != nil {
+		t.Errorf("instance ended with: %v", err)
+	}
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		select {
+		case <-tick.C:
+		case <-t.Context().Done():
+			t.Fatalf("test ended waiting for %s", what)
+		}
+	}
+}
+
+// committedAll reports whether the group committed every source partition to its end.
+func (s *stack) committedAll(t *testing.T) bool {
+	adm := kadm.NewClient(s.kafka.Client(t))
+	lags, err := adm.Lag(t.Context(), s.cfg.Kafka.Group)
+	if err != nil {
+		t.Logf("lag: %v", err)
+		return false
+	}
+	l := lags[s.cfg.Kafka.Group]
+	if l.Error() != nil {
+		return false
+	}
+	// Every partition of both topics must have a commit at its end.
+	n := 0
+	for _, ps := range l.Lag {
+		for _, m := range ps {
+			if m.Err != nil || m.Commit.At < 0 || m.Lag != 0 {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0 && l.Lag.Total() == 0
+}
+
+// position is one record's place in Kafka.
+type position struct {
+	topic     string
+	partition int32
+	offset    int64
+}
+
+// invalidPositions reads the source topics and returns where the invalid records are,
+// as the schemas' decoders judge them.
+func (s *stack) invalidPositions(t *testing.T, want int64) map[position]bool {
+	t.Helper()
+	out := map[position]bool{}
+	var p schemas.Payment
+	var sh schemas.Shipment
+	s.consumeAll(t, []string{"payments", "shipments"}, func(r *kgo.Record) {
+		var err error
+		if r.Topic == "payments" {
+			err = schemas.DecodePayment(r.Value, &p, schemas.Limits{})
+		} else {
+			err = schemas.DecodeShipment(r.Value, &sh, schemas.Limits{})
+		}
+		if err != nil {
+			out[position{r.Topic, r.Partition, r.Offset}] = true
+		}
+	})
+	if int64(len(out)) != want {
+		t.Fatalf("found %d invalid records in the source topics, the generator says it sent %d", len(out), want)
+	}
+	return out
+}
+
+// consumeAll reads topics from the start to their current end.
+func (s *stack) consumeAll(t *testing.T, topics []string, fn func(*kgo.Record)) int {
+	t.Helper()
+	ends, err := kadm.NewClient(s.kafka.Client(t)).ListEndOffsets(t.Context(), topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	cl := s.kafka.Client(t, kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	n := 0
+	for int64(n) < total {
+		fs := cl.PollFetches(t.Context())
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { fn(r); n++ })
+	}
+	return n
+}
+
+// checkDeadLetters asserts the dead-letter topic holds each invalid record at least
+// once (exactly once when exact), with a reason and its source position.
+func (s *stack) checkDeadLetters(t *testing.T, invalid map[position]bool, exact bool) {
+	t.Helper()
+	seen := map[position]int{}
+	reasons := map[string]int{}
+	s.consumeAll(t, []string{s.cfg.Kafka.DLQTopic}, func(r *kgo.Record) {
+		dl, err := producers.ParseDeadLetter(r)
+		if err != nil {
+			t.Errorf("dead letter at offset %d: %v", r.Offset, err)
+			return
+		}
+		if dl.Reason == "" {
+			t.Errorf("dead letter at offset %d has no reason", r.Offset)
+		}
+		reasons[dl.Reason]++
+		seen[position{dl.SourceTopic, dl.SourcePartition, dl.SourceOffset}]++
+	})
+	dups := 0
+	for p, n := range seen {
+		if !invalid[p] {
+			t.Errorf("dead letter for %v, which is a valid record", p)
+		}
+		dups += n - 1
+	}
+	for p := range invalid {
+		if seen[p] == 0 {
+			t.Errorf("invalid record %v has no dead letter", p)
+		}
+	}
+	if exact && dups > 0 {
+		t.Errorf("%d duplicate dead letters", dups)
+	}
+	t.Logf("dead letters: %d distinct invalid records, %d duplicates, by reason %v", len(seen), dups, reasons)
+}
+
+// checkStored compares ClickHouse with the ground truth exactly.
+func (s *stack) checkStored(t *testing.T, truth *loadgen.Truth) {
+	t.Helper()
+	st, err := verify.Read(t.Context(), s.ch.Conn(t), s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := st.Diff(truth, 20, s.cfg.Pipeline.RawPayments, s.cfg.Pipeline.RawShipments); len(d) > 0 {
+		t.Errorf("ClickHouse differs from the ground truth:\n%s", strings.Join(d, "\n"))
+	}
+	t.Logf("stored: %d payments, %d shipments, %d+%d rollup keys; raw rows %d+%d",
+		st.Truth.PaymentCounts.Valid, st.Truth.ShipmentCounts.Valid, len(st.Truth.Payments), len(st.Truth.Shipments), st.RawPayments, st.RawShipments)
+}
+
+// The sluice binary, built once per test process for the crash tests.
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+func sluiceBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "sluice")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/sluicehq/sluice/cmd/sluice").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// proc is `sluice run` in its own process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func (s *stack) spawn(t *testing.T, name string) *proc {
+	t.Helper()
+	cmd := exec.Command(sluiceBinary(t), "run")
+	cmd.Env = os.Environ()
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout = prefixWriter{t, name}
+	cmd.Stderr = prefixWriter{t, name}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+// kill is kill -9.
+func (p *proc) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		p.done <- errors.New("killed")
+	}
+}
+
+// term sends SIGTERM and waits for a clean exit.
+func (p *proc) term(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-p.done; err != nil {
+		t.Errorf("sluice run did not exit cleanly after SIGTERM: %v", err)
+	}
+	p.done <- nil
+}
+
+type prefixWriter struct {
+	t    *testing.T
+	name string
+}
+
+func (w prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		w.t.Log(w.name + ": " + line)
+	}
+	return len(b), nil
+}
+
+// publishSome publishes the next n records of gen and returns how many it published.
+func (s *stack) publishSome(t *testing.T, gen *loadgen.Generator, n int64) int64 {
+	t.Helper()
+	pub, err := producers.NewPublisher(producers.Brokers(s.kafka.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	rs, err := loadgen.Run(t.Context(), pub, gen, loadgen.RunOptions{Count: n})
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	return rs.Acked
+}
+
+// storedPayments counts the payment events the rollups hold now.
+func (s *stack) storedPayments(t *testing.T) uint64 {
+	var n uint64
+	q := "SELECT sum(events) FROM `" + s.ch.Database + "`.`" + schemas.RollupTable("payments", s.cfg.Pipeline.Window) + "`"
+	if err := s.ch.Conn(t).QueryRow(t.Context(), q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

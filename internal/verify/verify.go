@@ -1,0 +1,107 @@
+// Package verify reads what Sluice stored in ClickHouse back into a loadgen.Truth, so
+// tests, the demo and the benchmark can compare it exactly with what was published.
+// It only reads; it is safe for concurrent use with the conn it is given.
+package verify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/producers/loadgen"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Stored is what one database holds, shaped like the ground truth.
+type Stored struct {
+	// Truth holds the rollups (merged over partial rows) and, per topic, Valid = the
+	// events the rollups count.
+	Truth *loadgen.Truth
+	// RawPayments and RawShipments count raw rows; RawPaymentIDs and RawShipmentIDs
+	// count distinct event_ids among them. Equal pairs mean no duplicate raw row.
+	RawPayments, RawPaymentIDs   uint64
+	RawShipments, RawShipmentIDs uint64
+}
+
+// Read loads the rollups and raw counts of database db, whose rollups use window.
+func Read(ctx context.Context, conn driver.Conn, db string, window time.Duration, paymentsTopic, shipmentsTopic string) (*Stored, error) {
+	st := &Stored{Truth: loadgen.NewTruth(window, paymentsTopic, shipmentsTopic)}
+	q := fmt.Sprintf("SELECT window_start, merchant_id, currency, method, event_type, sum(events), sum(amount_minor_sum), min(amount_minor_min), max(amount_minor_max) FROM `%s`.`%s` GROUP BY ALL", db, schemas.RollupTable("payments", window))
+	rows, err := conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %s: %w", q, err)
+	}
+	for rows.Next() {
+		var k loadgen.PaymentKey
+		var events, sum uint64
+		var mn, mx int64
+		if err := rows.Scan(&k.WindowStart, &k.MerchantID, &k.Currency, &k.Method, &k.EventType, &events, &sum, &mn, &mx); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("verify: scan payments rollup: %w", err)
+		}
+		k.WindowStart = k.WindowStart.UTC()
+		st.Truth.Payments[k] = loadgen.PaymentAgg{Events: int64(events), AmountMinorSum: int64(sum), AmountMinorMin: mn, AmountMinorMax: mx}
+		st.Truth.PaymentCounts.Valid += int64(events)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	q = fmt.Sprintf("SELECT window_start, hub_id, carrier, event_type, sum(events), sum(weight_grams_sum) FROM `%s`.`%s` GROUP BY ALL", db, schemas.RollupTable("shipments", window))
+	rows, err = conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %s: %w", q, err)
+	}
+	for rows.Next() {
+		var k loadgen.ShipmentKey
+		var events, sum uint64
+		if err := rows.Scan(&k.WindowStart, &k.HubID, &k.Carrier, &k.EventType, &events, &sum); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("verify: scan shipments rollup: %w", err)
+		}
+		k.WindowStart = k.WindowStart.UTC()
+		st.Truth.Shipments[k] = loadgen.ShipmentAgg{Events: int64(events), WeightGramsSum: int64(sum)}
+		st.Truth.ShipmentCounts.Valid += int64(events)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, t := range []struct {
+		table     string
+		rows, ids *uint64
+	}{{"payments", &st.RawPayments, &st.RawPaymentIDs}, {"shipments", &st.RawShipments, &st.RawShipmentIDs}} {
+		q := fmt.Sprintf("SELECT count(), uniqExact(event_id) FROM `%s`.`%s`", db, t.table)
+		if err := conn.QueryRow(ctx, q).Scan(t.rows, t.ids); err != nil {
+			return nil, fmt.Errorf("verify: %s: %w", q, err)
+		}
+	}
+	return st, nil
+}
+
+// Diff lists how s differs from want (at most limit lines; ≤ 0 for all): every rollup
+// row, the events the rollups count per topic, and, for topics whose raw table is
+// on, the raw rows and their distinct event ids. Record, invalid and duplicate counts
+// are not stored in ClickHouse and are not compared here.
+func (s *Stored) Diff(want *loadgen.Truth, limit int, rawPayments, rawShipments bool) []string {
+	got := *s.Truth
+	for _, c := range []struct{ g, w *loadgen.TopicCounts }{{&got.PaymentCounts, &want.PaymentCounts}, {&got.ShipmentCounts, &want.ShipmentCounts}} {
+		valid := c.g.Valid
+		*c.g = *c.w
+		c.g.Valid = valid
+	}
+	d := want.Diff(&got, limit)
+	check := func(on bool, table string, rows, ids uint64, valid int64) {
+		if !on {
+			return
+		}
+		if rows != uint64(valid) || ids != uint64(valid) {
+			d = append(d, fmt.Sprintf("raw %s: want %d rows with distinct event_ids, got %d rows, %d distinct", table, valid, rows, ids))
+		}
+	}
+	check(rawPayments, "payments", s.RawPayments, s.RawPaymentIDs, want.PaymentCounts.Valid)
+	check(rawShipments, "shipments", s.RawShipments, s.RawShipmentIDs, want.ShipmentCounts.Valid)
+	return d
+}

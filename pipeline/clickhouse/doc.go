@@ -1,0 +1,50 @@
+// Package clickhouse is the pipeline's ClickHouse adapter: one Client, over
+// clickhouse-go's native protocol, implements pipeline.Sink (Store), pipeline.Ledger
+// (Intend, Ranges) and pipeline.SeenIDs (SeenIDs), and runs schema migrations.
+//
+// It owns the SQL: the INSERT of each schemas.Block, the internal tables
+// sluice_ledger and sluice_event_ids (DDL), and the queries that read them back. It
+// does not own the event tables' schemas (package schemas builds their DDL and
+// Blocks), retries (the pipeline retries with backoff; every method makes one
+// attempt) or Kafka offsets.
+//
+// # Exactly once
+//
+// Store inserts each block as one synchronous INSERT (async_insert=0) with
+// insert_deduplicate=1 and insert_deduplication_token set to the flush's token. A
+// server that has seen the token for that table within the table's
+// non_replicated_deduplication_window (replicated_deduplication_window for
+// Replicated tables) drops the insert, so storing a token again stores nothing twice.
+// This holds per server for non-replicated tables: the Client connects to Addrs in
+// order and stays on the first that answers, so a retry reaches the same server. The
+// window must cover every insert into a table between a flush and its last replay.
+// Replicated tables cannot be tested on the development stack (see devstack.md).
+//
+// # Concurrency
+//
+// A Client is safe for concurrent use. Each call holds one pooled connection for its
+// duration; Options.MaxConns bounds them, and a call waits for a free connection
+// until its context is done. Close ends every connection.
+//
+// # Errors
+//
+// Errors are wrapped with what was being done ("clickhouse: insert 100 rows into
+// payments_raw: …") and never contain the password. IsPermanent reports errors that
+// cannot succeed on retry: ErrInvalidBlock, values clickhouse-go cannot convert, and
+// server errors about the schema, the statement or the credentials (UNKNOWN_TABLE,
+// NO_SUCH_COLUMN_IN_TABLE, UNKNOWN_DATABASE, TYPE_MISMATCH, SYNTAX_ERROR,
+// ACCESS_DENIED, AUTHENTICATION_FAILED, …). Any other error leaves the outcome
+// unknown: retry with the same token.
+//
+// # Metrics
+//
+// The package exports no metrics; callers time Store and count its errors.
+//
+// # Usage
+//
+//	c, err := clickhouse.Open(ctx, clickhouse.Options{Addrs: []string{"127.0.0.1:9000"}, Database: "sluice"})
+//	if err != nil { return err }
+//	defer c.Close()
+//	if err := c.Migrate(ctx, c.InternalDDL(24*time.Hour)); err != nil { return err }
+//	err = c.Store(ctx, "g:payments:3:100-199", batch.Blocks())
+package clickhouse

@@ -1,0 +1,80 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/sluicehq/sluice/pipeline"
+)
+
+// syncInsert makes an insert synchronous: it returns once the rows are in a part on
+// the server, visible to any later query there.
+func syncInsert(ctx context.Context) context.Context {
+	return ch.Context(ctx, ch.WithSettings(ch.Settings{
+		"async_insert":          0,
+		"wait_for_async_insert": 1,
+	}))
+}
+
+// Intend records r in LedgerTable with one synchronous INSERT; when it returns nil
+// the row is visible to Ranges on the same server. Recording the same Range twice is
+// harmless.
+func (c *Client) Intend(ctx context.Context, r pipeline.Range) error {
+	return c.IntendMany(ctx, []pipeline.Range{r})
+}
+
+// IntendMany records several ranges (e.g. one per partition flushed together) with
+// one synchronous INSERT, all or none. An empty rs does nothing.
+func (c *Client) IntendMany(ctx context.Context, rs []pipeline.Range) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString("INSERT INTO ")
+	q.WriteString(qualified(c.db, LedgerTable))
+	q.WriteString(" (`group`, `topic`, `partition`, `first`, `last`, `written_at`) VALUES ")
+	args := make([]any, 0, 5*len(rs))
+	for i, r := range rs {
+		if r.First > r.Last {
+			return fmt.Errorf("clickhouse: intend %s/%s/%d: first offset %d after last %d", r.Group, r.Topic, r.Partition, r.First, r.Last)
+		}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, now64(3))")
+		args = append(args, r.Group, r.Topic, r.Partition, r.First, r.Last)
+	}
+	if err := c.conn.Exec(syncInsert(ctx), q.String(), args...); err != nil {
+		r := rs[0]
+		return fmt.Errorf("clickhouse: intend %d ranges (first %s/%s/%d [%d, %d]): %w",
+			len(rs), r.Group, r.Topic, r.Partition, r.First, r.Last, c.redact(err))
+	}
+	return nil
+}
+
+// Ranges returns the distinct ranges recorded for one partition whose Last is at or
+// after from, ordered by First (then Last).
+func (c *Client) Ranges(ctx context.Context, group, topic string, partition int32, from int64) ([]pipeline.Range, error) {
+	q := "SELECT DISTINCT `first`, `last` FROM " + qualified(c.db, LedgerTable) +
+		" WHERE `group` = ? AND `topic` = ? AND `partition` = ? AND `last` >= ? ORDER BY `first`, `last`"
+	rows, err := c.conn.Query(ctx, q, group, topic, partition, from)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: ranges of %s/%s/%d from %d: %w", group, topic, partition, from, c.redact(err))
+	}
+	defer rows.Close()
+	var out []pipeline.Range
+	for rows.Next() {
+		r := pipeline.Range{Group: group, Topic: topic, Partition: partition}
+		if err := rows.Scan(&r.First, &r.Last); err != nil {
+			return nil, fmt.Errorf("clickhouse: ranges of %s/%s/%d: scan: %w", group, topic, partition, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: ranges of %s/%s/%d from %d: %w", group, topic, partition, from, c.redact(err))
+	}
+	return out, nil
+}

@@ -1,0 +1,67 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// EventIDsColumns are the column names, in order, of a Block stored into
+// EventIDsTable. Their Go types are []string, []string, []int32, []int64, []string
+// and []time.Time.
+var EventIDsColumns = []string{"group", "topic", "partition", "offset", "event_id", "ts"}
+
+// EventIDsBlock builds the Block that stores the event ids of one partition's flush:
+// ids[i] was read at offsets[i] and occurred at ts[i]. The three slices must have the
+// same length; the Block refers to them without copying.
+func EventIDsBlock(group, topic string, partition int32, offsets []int64, ids []string, ts []time.Time) schemas.Block {
+	n := len(ids)
+	groups := make([]string, n)
+	topics := make([]string, n)
+	parts := make([]int32, n)
+	for i := range n {
+		groups[i], topics[i], parts[i] = group, topic, partition
+	}
+	return schemas.Block{
+		Table:   EventIDsTable,
+		Names:   EventIDsColumns,
+		Columns: []any{groups, topics, parts, offsets, ids, ts},
+		Rows:    n,
+	}
+}
+
+// SeenIDs streams the event ids stored for group/topic/partition at an offset before
+// `before` whose occurrence time is at or after since, calling fn with the id and the
+// occurrence time in Unix nanoseconds, in no particular order. An id stored twice
+// (at two offsets) is passed twice. fn runs on the calling goroutine; SeenIDs returns
+// after the last call, or at the first error.
+func (c *Client) SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, fn func(id string, occurredAt int64)) error {
+	sinceMs := since.UnixMilli()
+	if since.Before(time.Unix(0, 0)) {
+		sinceMs = 0
+	}
+	q := "SELECT `event_id`, toUnixTimestamp64Nano(`ts`) FROM " + qualified(c.db, EventIDsTable) +
+		" WHERE `group` = ? AND `topic` = ? AND `partition` = ? AND `offset` < ?" +
+		" AND `ts` >= fromUnixTimestamp64Milli(?, 'UTC')"
+	rows, err := c.conn.Query(ctx, q, group, topic, partition, before, sinceMs)
+	if err != nil {
+		return fmt.Errorf("clickhouse: seen ids of %s/%s/%d before %d: %w", group, topic, partition, before, c.redact(err))
+	}
+	defer rows.Close()
+	var (
+		id string
+		ts int64
+	)
+	for rows.Next() {
+		if err := rows.Scan(&id, &ts); err != nil {
+			return fmt.Errorf("clickhouse: seen ids of %s/%s/%d: scan: %w", group, topic, partition, err)
+		}
+		fn(id, ts)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("clickhouse: seen ids of %s/%s/%d before %d: %w", group, topic, partition, before, c.redact(err))
+	}
+	return nil
+}

@@ -1,0 +1,115 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Store inserts each block with Rows > 0 into Database().Table as one synchronous
+// INSERT carrying insert_deduplication_token = token, so storing the same token again
+// (within the tables' non_replicated_deduplication_window) stores nothing twice. It
+// makes one attempt per block, in order, and returns at the first error: the caller
+// retries the whole call with the same token, and blocks already stored are dropped
+// by the server as duplicates. token must be non-empty and identify the flush (see
+// pipeline.Range). Blocks are checked before anything is sent; an invalid block is an
+// ErrInvalidBlock. Store is safe for concurrent use.
+func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block) error {
+	if token == "" {
+		return fmt.Errorf("%w: empty deduplication token", ErrInvalidBlock)
+	}
+	for i := range blocks {
+		if err := checkBlock(&blocks[i]); err != nil {
+			return err
+		}
+	}
+	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{
+		"insert_deduplicate":         1,
+		"insert_deduplication_token": token,
+		"async_insert":               0,
+	}))
+	for i := range blocks {
+		b := &blocks[i]
+		if b.Rows == 0 {
+			continue
+		}
+		if err := c.insert(ctx, b); err != nil {
+			return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, err)
+		}
+	}
+	return nil
+}
+
+// insert sends one block as one INSERT.
+func (c *Client) insert(ctx context.Context, b *schemas.Block) error {
+	batch, err := c.conn.PrepareBatch(ctx, insertQuery(c.db, b.Table, b.Names))
+	if err != nil {
+		return c.redact(err)
+	}
+	for i, col := range b.Columns {
+		if err := batch.Column(i).Append(col); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("column %s: %w", b.Names[i], err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return c.redact(err)
+	}
+	return nil
+}
+
+// insertQuery is INSERT INTO `db`.`table` (`a`, `b`, …).
+func insertQuery(db, table string, names []string) string {
+	var q strings.Builder
+	q.WriteString("INSERT INTO ")
+	q.WriteString(qualified(db, table))
+	q.WriteString(" (")
+	for i, n := range names {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(quote(n))
+	}
+	q.WriteString(")")
+	return q.String()
+}
+
+// checkBlock verifies b's shape: a table, one name per column, unique names, and
+// every column a slice of length Rows.
+func checkBlock(b *schemas.Block) error {
+	if err := validIdent("table", b.Table); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidBlock, err)
+	}
+	if b.Rows < 0 {
+		return fmt.Errorf("%w: table %s: Rows = %d", ErrInvalidBlock, b.Table, b.Rows)
+	}
+	if b.Rows == 0 {
+		return nil
+	}
+	if len(b.Names) == 0 || len(b.Names) != len(b.Columns) {
+		return fmt.Errorf("%w: table %s: %d names for %d columns", ErrInvalidBlock, b.Table, len(b.Names), len(b.Columns))
+	}
+	for i, n := range b.Names {
+		if err := validIdent("column", n); err != nil {
+			return fmt.Errorf("%w: table %s: %v", ErrInvalidBlock, b.Table, err)
+		}
+		for _, m := range b.Names[:i] {
+			if m == n {
+				return fmt.Errorf("%w: table %s: column %s named twice", ErrInvalidBlock, b.Table, n)
+			}
+		}
+		v := reflect.ValueOf(b.Columns[i])
+		if v.Kind() != reflect.Slice {
+			return fmt.Errorf("%w: table %s: column %s is a %T, not a slice", ErrInvalidBlock, b.Table, n, b.Columns[i])
+		}
+		if v.Len() != b.Rows {
+			return fmt.Errorf("%w: table %s: column %s has %d values for %d rows", ErrInvalidBlock, b.Table, n, v.Len(), b.Rows)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,80 @@
+package schemas
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// benchPayment is a realistic ~360-byte payment with metadata.
+var benchPayment = []byte(`{"event_id":"01J9Z3K7Q4W8X2YF5T6R0M1N2P","event_type":"payment.captured",` +
+	`"occurred_at":"2026-03-01T10:15:30.123+05:30","merchant_id":"merchant-000421","customer_id":"cust-0098127",` +
+	`"amount_minor":249900,"currency":"INR","method":"upi","status":"success","country":"IN","city":"Bengaluru",` +
+	`"risk_score":0.0731,"metadata":{"order_id":"ord-7781-2231-99","channel":"mobile_app"}}`)
+
+var benchShipment = []byte(`{"event_id":"01J9Z3K7Q4W8X2YF5T6R0M1N2Q","event_type":"shipment.scanned",` +
+	`"occurred_at":"2026-03-01T10:15:30.123Z","shipment_id":"SHP-000918273","hub_id":"BLR-HUB-04",` +
+	`"carrier":"bluedart","route":"BLR-DEL","weight_grams":1450,"lat":12.9716,"lon":77.5946,"eta_minutes":185}`)
+
+func BenchmarkDecodePayment(b *testing.B) {
+	var p Payment
+	b.SetBytes(int64(len(benchPayment)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := DecodePayment(benchPayment, &p, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeShipment(b *testing.B) {
+	var s Shipment
+	b.SetBytes(int64(len(benchShipment)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := DecodeShipment(benchShipment, &s, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchAdd(b *testing.B, batch Batch, rec []byte) {
+	b.SetBytes(int64(len(rec)))
+	b.ReportAllocs()
+	m := Meta{Topic: "t", Partition: 1, IngestedAt: time.Unix(1, 0)}
+	n := 0
+	for b.Loop() {
+		if err := batch.Add(rec, m); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n == 10000 { // a realistic flush size
+			batch.Reset()
+			n = 0
+		}
+	}
+}
+
+func BenchmarkPaymentBatchAdd(b *testing.B) {
+	b.Run("raw", func(b *testing.B) { benchAdd(b, NewPaymentBatch(Options{Raw: true}), benchPayment) })
+	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewPaymentBatch(Options{}), benchPayment) })
+}
+
+func BenchmarkShipmentBatchAdd(b *testing.B) {
+	b.Run("raw", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{Raw: true}), benchShipment) })
+	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{}), benchShipment) })
+}
+
+// BenchmarkPaymentBlocks builds the blocks of a 10000-event batch with 1000 rollup keys.
+func BenchmarkPaymentBlocks(b *testing.B) {
+	batch := NewPaymentBatch(Options{Raw: true})
+	for i := range 10000 {
+		rec := payRec(fmt.Sprint(i), fmt.Sprintf("2026-03-01T10:%02d:00Z", i%10), fmt.Sprintf("m%d", i%100), "INR", "upi", PaymentCaptured, int64(i))
+		if err := batch.Add(rec, Meta{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		batch.Blocks()
+	}
+}

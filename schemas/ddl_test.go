@@ -1,0 +1,110 @@
+package schemas
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ddlColumns extracts the column names of CREATE TABLE db.table from stmts.
+func ddlColumns(t *testing.T, stmts []string, table string) []string {
+	t.Helper()
+	for _, s := range stmts {
+		if !strings.HasPrefix(s, "CREATE TABLE IF NOT EXISTS ") || !strings.Contains(s, ".`"+table+"`\n") {
+			continue
+		}
+		body := s[strings.Index(s, "(\n")+2 : strings.Index(s, "\n)\n")]
+		var names []string
+		for _, line := range strings.Split(body, "\n") {
+			line = strings.TrimSpace(line)
+			names = append(names, strings.Trim(line[:strings.IndexByte(line, ' ')], "`"))
+		}
+		return names
+	}
+	t.Fatalf("no CREATE TABLE for %s", table)
+	return nil
+}
+
+func TestDDLMatchesBlocks(t *testing.T) {
+	stmts := DDL(DDLOptions{Window: 5 * time.Minute, RawPayments: true, RawShipments: true})
+	pb := NewPaymentBatch(Options{Window: 5 * time.Minute, Raw: true})
+	if err := pb.Add([]byte(validPayment), Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	sb := NewShipmentBatch(Options{Window: 5 * time.Minute, Raw: true})
+	if err := sb.Add([]byte(validShipment), Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range append(pb.Blocks(), sb.Blocks()...) {
+		got := ddlColumns(t, stmts, b.Table)
+		if strings.Join(got, ",") != strings.Join(b.Names, ",") {
+			t.Errorf("%s: DDL columns %v, block names %v", b.Table, got, b.Names)
+		}
+		n++
+	}
+	if n != 4 {
+		t.Fatalf("%d blocks, want 4", n)
+	}
+}
+
+func TestDDLStatements(t *testing.T) {
+	stmts := DDL(DDLOptions{Database: "analytics", DedupWindow: 500, RawPayments: true})
+	all := strings.Join(stmts, ";\n")
+	if stmts[0] != "CREATE DATABASE IF NOT EXISTS `analytics`" {
+		t.Fatalf("first statement %q", stmts[0])
+	}
+	for _, want := range []string{
+		"CREATE TABLE IF NOT EXISTS `analytics`.`payments`\n",
+		"CREATE TABLE IF NOT EXISTS `analytics`.`payments_1m`\n",
+		"CREATE TABLE IF NOT EXISTS `analytics`.`shipments_1m`\n",
+		"CREATE OR REPLACE VIEW `analytics`.`payments_1m_merged` AS",
+		"CREATE OR REPLACE VIEW `analytics`.`shipments_1m_merged` AS",
+		"ENGINE = AggregatingMergeTree",
+		"`amount_minor_sum` SimpleAggregateFunction(sum, UInt64)",
+		"`amount_minor_min` SimpleAggregateFunction(min, Int64)",
+		"sum(r.`amount_minor_sum`) AS `amount_minor_sum`",
+		"min(r.`amount_minor_min`) AS `amount_minor_min`",
+		"max(r.`amount_minor_max`) AS `amount_minor_max`",
+		"GROUP BY r.`window_start`, r.`merchant_id`, r.`currency`, r.`method`, r.`event_type`",
+		"`occurred_at` DateTime64(3, 'UTC')",
+		"`metadata` Map(String, String)",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("DDL lacks %q", want)
+		}
+	}
+	if strings.Contains(all, "`shipments`\n") {
+		t.Error("raw shipments table created though RawShipments is false")
+	}
+	tables := regexp.MustCompile("CREATE TABLE IF NOT EXISTS").FindAllStringIndex(all, -1)
+	settings := regexp.MustCompile(`SETTINGS non_replicated_deduplication_window = 500`).FindAllStringIndex(all, -1)
+	if len(tables) != 3 || len(settings) != 3 {
+		t.Fatalf("%d tables, %d with dedup window", len(tables), len(settings))
+	}
+	for _, s := range stmts {
+		if !strings.Contains(s, "IF NOT EXISTS") && !strings.Contains(s, "OR REPLACE") {
+			t.Errorf("not idempotent: %s", s)
+		}
+	}
+}
+
+func TestValidIdentifier(t *testing.T) {
+	for _, ok := range []string{"sluice", "_x", "A1_b", strings.Repeat("a", 64)} {
+		if err := ValidIdentifier(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "1a", "a-b", "a b", "a`b", "é", strings.Repeat("a", 65), "x;DROP"} {
+		if ValidIdentifier(bad) == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("DDL accepted a bad database name")
+		}
+	}()
+	DDL(DDLOptions{Database: "a`b"})
+}

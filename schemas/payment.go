@@ -1,0 +1,321 @@
+package schemas
+
+import "time"
+
+// DecodePayment decodes one payments record into *p and validates it. All fields of
+// *p are overwritten. On failure it returns an *Invalid and *p is unspecified.
+//
+// Strings in *p share one allocation, sized like data, that does not alias data.
+// See the decoding rules at the top of decode.go: exactly one JSON object, unknown
+// fields ignored, duplicate known fields rejected, null is absent, amount_minor
+// present (0 is valid) and a JSON integer.
+func DecodePayment(data []byte, p *Payment, lim Limits) error {
+	d := decoder{lim: lim.withDefaults(), chunk: len(data), build: true}
+	if inv := d.payment(data, p); inv != nil {
+		return inv
+	}
+	return nil
+}
+
+// Payment field bits, for presence and duplicate tracking.
+const (
+	pfEventID = 1 << iota
+	pfEventType
+	pfOccurredAt
+	pfMerchantID
+	pfCustomerID
+	pfAmountMinor
+	pfCurrency
+	pfMethod
+	pfStatus
+	pfCountry
+	pfCity
+	pfRiskScore
+	pfMetadata
+)
+
+// payment decodes and validates data into *p. Without d.build, p.Metadata stays nil
+// (metadata is checked and left in d.mkeys/d.mvals).
+func (d *decoder) payment(data []byte, p *Payment) *Invalid {
+	*p = Payment{}
+	if inv := d.begin(data); inv != nil {
+		return inv
+	}
+	var seen uint32
+	for first := true; ; first = false {
+		key, ok, inv := d.nextKey(first)
+		if inv != nil {
+			return inv
+		}
+		if !ok {
+			break
+		}
+		var bit uint32
+		lim := d.lim.MaxStringBytes
+		switch string(key) {
+		case "event_id":
+			bit = pfEventID
+			p.EventID, inv = d.str("event_id", MaxEventIDBytes)
+		case "event_type":
+			bit = pfEventType
+			p.EventType, inv = d.str("event_type", lim)
+		case "occurred_at":
+			bit = pfOccurredAt
+			p.OccurredAt, inv = d.time("occurred_at")
+		case "merchant_id":
+			bit = pfMerchantID
+			p.MerchantID, inv = d.str("merchant_id", lim)
+		case "customer_id":
+			bit = pfCustomerID
+			p.CustomerID, inv = d.str("customer_id", lim)
+		case "amount_minor":
+			bit = pfAmountMinor
+			var present bool
+			p.AmountMinor, present, inv = d.uint("amount_minor")
+			if !present {
+				bit |= 1 << 31 // seen, but null: still missing
+			}
+		case "currency":
+			bit = pfCurrency
+			p.Currency, inv = d.str("currency", lim)
+		case "method":
+			bit = pfMethod
+			p.Method, inv = d.str("method", lim)
+		case "status":
+			bit = pfStatus
+			p.Status, inv = d.str("status", lim)
+		case "country":
+			bit = pfCountry
+			p.Country, inv = d.str("country", lim)
+		case "city":
+			bit = pfCity
+			p.City, inv = d.str("city", lim)
+		case "risk_score":
+			bit = pfRiskScore
+			p.RiskScore, inv = d.float("risk_score")
+		case "metadata":
+			bit = pfMetadata
+			inv = d.metadata("metadata")
+		default:
+			inv = d.skip(1)
+		}
+		if inv != nil {
+			d.tok.Reset(nil)
+			return inv
+		}
+		if seen&bit&^(1<<31) != 0 {
+			d.tok.Reset(nil)
+			return invalid(ReasonDuplicateField, string(key), "field appears more than once")
+		}
+		seen |= bit
+	}
+	if inv := d.end(); inv != nil {
+		return inv
+	}
+	p.Metadata = d.meta
+	if inv := validatePayment(p, d.lim, false); inv != nil {
+		return inv
+	}
+	// Checked after validatePayment so that earlier required fields report first;
+	// 0 is a valid amount, absent or null is not.
+	if seen&(1<<31) != 0 || seen&pfAmountMinor == 0 {
+		return invalid(ReasonMissingField, "amount_minor", "required")
+	}
+	return nil
+}
+
+// paymentKey is a payments rollup key.
+type paymentKey struct {
+	window                                int64 // window start, Unix seconds
+	merchant, currency, method, eventType string
+}
+
+// paymentAgg is one payments rollup partial.
+type paymentAgg struct {
+	key      paymentKey
+	events   uint64
+	sum      uint64
+	min, max int64
+}
+
+// paymentBatch implements Batch for payments.
+type paymentBatch struct {
+	o       Options
+	window  int64 // ns
+	d       decoder
+	p       Payment
+	events  int
+	bytes   int
+	rows    paymentRows
+	index   map[paymentKey]int
+	aggs    []paymentAgg
+	order   []int
+	rollup  paymentRollupCols
+	blocks  []Block
+	rawName string
+	rollTbl string
+}
+
+// paymentRows are the raw payments columns, in PaymentColumns order.
+type paymentRows struct {
+	eventID, eventType                      []string
+	occurredAt                              []time.Time
+	merchantID, customerID                  []string
+	amountMinor                             []int64
+	currency, method, status, country, city []string
+	riskScore                               []float64
+	metadata                                []map[string]string
+	topic                                   []string
+	partition                               []int32
+	offset                                  []int64
+	ingestedAt                              []time.Time
+}
+
+type paymentRollupCols struct {
+	windowStart                         []time.Time
+	merchant, currency, method, evtType []string
+	events, sum                         []uint64
+	min, max                            []int64
+}
+
+// NewPaymentBatch returns an empty Batch for the payments topic. It panics if
+// o.Validate fails (a programming error).
+func NewPaymentBatch(o Options) Batch {
+	o = o.withDefaults()
+	if err := o.Validate(); err != nil {
+		panic(err)
+	}
+	return &paymentBatch{
+		o:       o,
+		window:  int64(o.Window),
+		d:       decoder{lim: o.Limits, chunk: arenaChunk, build: o.Raw},
+		index:   make(map[paymentKey]int),
+		rawName: "payments",
+		rollTbl: RollupTable("payments", o.Window),
+	}
+}
+
+func (b *paymentBatch) Add(value []byte, m Meta) error {
+	p := &b.p
+	if inv := b.d.payment(value, p); inv != nil {
+		return inv
+	}
+	if b.o.Dedup != nil && !b.o.Dedup.Admit(p.EventID, p.OccurredAt.UnixNano(), m.Offset) {
+		return ErrDuplicate
+	}
+	b.events++
+	b.bytes += len(value)
+	if b.o.Raw {
+		r := &b.rows
+		r.eventID = append(r.eventID, p.EventID)
+		r.eventType = append(r.eventType, p.EventType)
+		r.occurredAt = append(r.occurredAt, p.OccurredAt)
+		r.merchantID = append(r.merchantID, p.MerchantID)
+		r.customerID = append(r.customerID, p.CustomerID)
+		r.amountMinor = append(r.amountMinor, p.AmountMinor)
+		r.currency = append(r.currency, p.Currency)
+		r.method = append(r.method, p.Method)
+		r.status = append(r.status, p.Status)
+		r.country = append(r.country, p.Country)
+		r.city = append(r.city, p.City)
+		r.riskScore = append(r.riskScore, p.RiskScore)
+		r.metadata = append(r.metadata, p.Metadata)
+		r.topic = append(r.topic, m.Topic)
+		r.partition = append(r.partition, m.Partition)
+		r.offset = append(r.offset, m.Offset)
+		r.ingestedAt = append(r.ingestedAt, m.IngestedAt)
+		b.bytes += paymentRowBytes
+	}
+	k := paymentKey{
+		window:    windowStart(p.OccurredAt, b.window),
+		merchant:  p.MerchantID,
+		currency:  p.Currency,
+		method:    p.Method,
+		eventType: p.EventType,
+	}
+	i, ok := b.index[k]
+	if !ok {
+		i = len(b.aggs)
+		b.index[k] = i
+		b.aggs = append(b.aggs, paymentAgg{key: k, min: p.AmountMinor, max: p.AmountMinor})
+		b.bytes += paymentAggBytes
+	}
+	a := &b.aggs[i]
+	a.events++
+	a.sum += uint64(p.AmountMinor)
+	a.min = min(a.min, p.AmountMinor)
+	a.max = max(a.max, p.AmountMinor)
+	return nil
+}
+
+func (b *paymentBatch) Events() int { return b.events }
+
+func (b *paymentBatch) Bytes() int { return b.bytes }
+
+func (b *paymentBatch) Blocks() []Block {
+	b.blocks = b.blocks[:0]
+	if r := &b.rows; b.o.Raw && len(r.eventID) > 0 {
+		b.blocks = append(b.blocks, Block{
+			Table: b.rawName,
+			Names: PaymentColumns,
+			Columns: []any{
+				r.eventID, r.eventType, r.occurredAt, r.merchantID, r.customerID,
+				r.amountMinor, r.currency, r.method, r.status, r.country, r.city,
+				r.riskScore, r.metadata, r.topic, r.partition, r.offset, r.ingestedAt,
+			},
+			Rows: len(r.eventID),
+		})
+	}
+	if len(b.aggs) == 0 {
+		return b.blocks
+	}
+	b.order = sortedOrder(b.order, len(b.aggs), func(i, j int) int {
+		x, y := &b.aggs[i].key, &b.aggs[j].key
+		return cmpKeys(x.window, y.window, x.merchant, y.merchant, x.currency, y.currency,
+			x.method, y.method, x.eventType, y.eventType)
+	})
+	c := &b.rollup
+	c.windowStart, c.merchant, c.currency, c.method, c.evtType = c.windowStart[:0], c.merchant[:0], c.currency[:0], c.method[:0], c.evtType[:0]
+	c.events, c.sum, c.min, c.max = c.events[:0], c.sum[:0], c.min[:0], c.max[:0]
+	for _, i := range b.order {
+		a := &b.aggs[i]
+		c.windowStart = append(c.windowStart, time.Unix(a.key.window, 0).UTC())
+		c.merchant = append(c.merchant, a.key.merchant)
+		c.currency = append(c.currency, a.key.currency)
+		c.method = append(c.method, a.key.method)
+		c.evtType = append(c.evtType, a.key.eventType)
+		c.events = append(c.events, a.events)
+		c.sum = append(c.sum, a.sum)
+		c.min = append(c.min, a.min)
+		c.max = append(c.max, a.max)
+	}
+	b.blocks = append(b.blocks, Block{
+		Table: b.rollTbl,
+		Names: PaymentRollupColumns,
+		Columns: []any{
+			c.windowStart, c.merchant, c.currency, c.method, c.evtType,
+			c.events, c.sum, c.min, c.max,
+		},
+		Rows: len(b.aggs),
+	})
+	return b.blocks
+}
+
+func (b *paymentBatch) Reset() {
+	b.events, b.bytes = 0, 0
+	r := &b.rows
+	clear(r.metadata) // drop references to old maps
+	r.eventID, r.eventType, r.occurredAt = r.eventID[:0], r.eventType[:0], r.occurredAt[:0]
+	r.merchantID, r.customerID, r.amountMinor = r.merchantID[:0], r.customerID[:0], r.amountMinor[:0]
+	r.currency, r.method, r.status, r.country, r.city = r.currency[:0], r.method[:0], r.status[:0], r.country[:0], r.city[:0]
+	r.riskScore, r.metadata = r.riskScore[:0], r.metadata[:0]
+	r.topic, r.partition, r.offset, r.ingestedAt = r.topic[:0], r.partition[:0], r.offset[:0], r.ingestedAt[:0]
+	clear(b.index)
+	b.aggs = b.aggs[:0]
+}
+
+// Approximate per-row memory, for Bytes.
+const (
+	paymentRowBytes = 10*16 + 2*24 + 3*8 + 4 + 8 + 16
+	paymentAggBytes = 8 + 4*16 + 4*8 + 64 // plus map entry overhead
+)
