@@ -63,7 +63,8 @@ type Group struct {
 	fail   chan struct{}
 	once   sync.Once
 
-	owned atomic.Int64 // partitions currently owned
+	owned   atomic.Int64 // partitions currently owned
+	fetched atomic.Int64 // records handed to workers
 }
 
 type tp struct {
@@ -128,6 +129,9 @@ func (g *Group) Client() *kgo.Client { return g.cl }
 // Assigned is the number of partitions this member owns now.
 func (g *Group) Assigned() int { return int(g.owned.Load()) }
 
+// Fetched is the number of records handed to workers so far.
+func (g *Group) Fetched() int64 { return g.fetched.Load() }
+
 // Run consumes until ctx is done or a worker fails, then shuts down in order: stop
 // fetching, drain and flush every worker, commit, leave the group. It returns nil after
 // a clean shutdown caused by ctx, and the worker's error after a failure.
@@ -165,6 +169,7 @@ func (g *Group) Run(ctx context.Context) error {
 			// The queue holds QueueDepth slices before we pause; one poll can bring
 			// a few more, which the spare capacity absorbs without blocking.
 			p.in <- f.Records
+			g.fetched.Add(int64(len(f.Records)))
 			if len(p.in) >= g.o.QueueDepth && p.paused.CompareAndSwap(false, true) {
 				g.cl.PauseFetchPartitions(map[string][]int32{f.Topic: {f.Partition}})
 			}

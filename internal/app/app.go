@@ -24,7 +24,13 @@ type Instance struct {
 	group *consumers.Group
 	pipe  *pipeline.Pipeline
 	stats *pipeline.Stats
+
+	dlqClient *kgo.Client
 }
+
+// kafkaOpts are the client options every Kafka client of c shares (security lives
+// here once it is configurable).
+func kafkaOpts(c config.Config) []kgo.Opt { return nil }
 
 // Migrations returns every statement `sluice migrate` runs for c, in order.
 func Migrations(c config.Config) []string {
@@ -100,30 +106,15 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		topics[t] = func(o schemas.Options) schemas.Batch { o.Raw = on; return mk(o) }
 	}
 
-	drain := c.ShutdownTimeout * 2 / 3
-	g, err := consumers.New(consumers.Options{
-		Brokers:      c.Kafka.Brokers,
-		Group:        c.Kafka.Group,
-		Topics:       c.Kafka.Topics(),
-		StartLatest:  c.Kafka.Start == config.StartLatest,
-		DrainTimeout: drain,
-		Logger:       log,
-		ClientOpts: []kgo.Opt{
-			kgo.SessionTimeout(c.Kafka.SessionTimeout),
-			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
-			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
-		},
-	}, func(topic string, partition int32) consumers.Worker {
-		if w := in.pipe.Worker(topic, partition); w != nil {
-			return w
-		}
-		return nil
-	})
+	// Dead letters go out on their own client: produce traffic never waits behind
+	// fetches, and the client exists before the group starts joining (which it does
+	// as soon as the consumer client is created).
+	dlqClient, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...)}, kafkaOpts(c)...)...)
 	if err != nil {
 		ch.Close()
-		return nil, err
+		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	in.group = g
+	in.dlqClient = dlqClient
 	in.pipe = pipeline.New(pipeline.Options{
 		Group:  c.Kafka.Group,
 		Topics: topics,
@@ -144,10 +135,35 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		Sink:    ch,
 		Ledger:  ch,
 		SeenIDs: ch,
-		DLQ:     producers.NewDeadLetters(g.Client(), c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
+		DLQ:     producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
 		Logger:  log.With("component", "pipeline"),
 		Stats:   in.stats,
 	})
+
+	g, err := consumers.New(consumers.Options{
+		Brokers:      c.Kafka.Brokers,
+		Group:        c.Kafka.Group,
+		Topics:       c.Kafka.Topics(),
+		StartLatest:  c.Kafka.Start == config.StartLatest,
+		DrainTimeout: c.ShutdownTimeout * 2 / 3,
+		Logger:       log,
+		ClientOpts: append([]kgo.Opt{
+			kgo.SessionTimeout(c.Kafka.SessionTimeout),
+			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
+			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
+		}, kafkaOpts(c)...),
+	}, func(topic string, partition int32) consumers.Worker {
+		if w := in.pipe.Worker(topic, partition); w != nil {
+			return w
+		}
+		return nil
+	})
+	if err != nil {
+		dlqClient.Close()
+		ch.Close()
+		return nil, err
+	}
+	in.group = g
 	return in, nil
 }
 
@@ -157,10 +173,16 @@ func (in *Instance) Stats() *pipeline.Stats { return in.stats }
 // Assigned is the number of partitions the instance owns now.
 func (in *Instance) Assigned() int { return in.group.Assigned() }
 
+// Fetched is the number of records read from Kafka and handed to the pipeline.
+func (in *Instance) Fetched() int64 { return in.group.Fetched() }
+
 // Run consumes until ctx is done, then drains, flushes, commits and leaves the group.
 // It returns nil after a clean shutdown.
 func (in *Instance) Run(ctx context.Context) error {
 	defer in.ch.Close()
+	// Closed after the group: the last dead letters are flushed before the final
+	// commit, which happens inside group.Run.
+	defer in.dlqClient.Close()
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()

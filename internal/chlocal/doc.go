@@ -25,6 +25,7 @@
 // the same address after an outage.
 //
 // Errors: ErrNPMNotFound when the engine must be fetched and npm is missing;
+// ErrNoRunIfChild when a binary forgot RunIfChild;
 // startup errors carry the tail of the ClickHouse log.
 //
 // Costs, measured on a 2-core machine: first fetch about 10 s; startup about

@@ -75,6 +75,11 @@ type process struct {
 // the server: end that with Stop. When startup fails the child is killed and
 // the error includes the tail of the ClickHouse log.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	if _, ok := os.LookupEnv(childEnv); ok {
+		// We are a child whose binary did not call RunIfChild: running on
+		// would start servers recursively.
+		return nil, ErrNoRunIfChild
+	}
 	if opts.DataDir == "" {
 		return nil, errors.New("chlocal: Options.DataDir is required")
 	}

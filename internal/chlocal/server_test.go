@@ -244,3 +244,10 @@ func TestStopKillsWhenCtxDone(t *testing.T) {
 		t.Fatalf("Stop = %v, want nil or context.Canceled", err)
 	}
 }
+
+func TestStartInChildWithoutRunIfChild(t *testing.T) {
+	t.Setenv(childEnv, "{}")
+	if _, err := Start(t.Context(), Options{DataDir: t.TempDir()}); !errors.Is(err, ErrNoRunIfChild) {
+		t.Fatalf("Start = %v, want ErrNoRunIfChild", err)
+	}
+}

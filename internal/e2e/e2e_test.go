@@ -79,17 +79,17 @@ func TestClickHouseOutage(t *testing.T) {
 	total := truth.PaymentCounts.Records + truth.ShipmentCounts.Records
 	committable := st.Committable.Load()
 	waitFor(t, time.Minute, "store retries while ClickHouse is down", func() bool { return st.StoreRetries.Load() >= 3 })
-	held := st.Records.Load() - st.Committable.Load()
+	held := in.in.Fetched() - st.Committable.Load()
 	// 8 partitions, each holding at most its queue (4 fetches before pausing, plus
 	// what one poll brings) and one fetch in its worker: 64 KiB fetches of records of
 	// at least ~100 bytes.
 	const bound = 8 * 10 * (64 << 10) / 100
 	t.Logf("during the outage: read %d of %d records, %d held unstored (bound %d), %d retries",
-		st.Records.Load(), total, held, bound, st.StoreRetries.Load())
+		in.in.Fetched(), total, held, bound, st.StoreRetries.Load())
 	if held > bound {
 		t.Errorf("holding %d unstored records during the outage, more than the bound %d", held, bound)
 	}
-	if st.Records.Load() >= total {
+	if in.in.Fetched() >= total {
 		t.Errorf("read the whole backlog (%d records) while ClickHouse was down: fetching did not pause", total)
 	}
 	if st.Committable.Load() != committable {

@@ -73,6 +73,13 @@ func Read(ctx context.Context, conn driver.Conn, db string, window time.Duration
 		table     string
 		rows, ids *uint64
 	}{{"payments", &st.RawPayments, &st.RawPaymentIDs}, {"shipments", &st.RawShipments, &st.RawShipmentIDs}} {
+		var exists uint8
+		if err := conn.QueryRow(ctx, fmt.Sprintf("EXISTS TABLE `%s`.`%s`", db, t.table)).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("verify: exists %s: %w", t.table, err)
+		}
+		if exists == 0 {
+			continue // raw rows switched off for this topic
+		}
 		q := fmt.Sprintf("SELECT count(), uniqExact(event_id) FROM `%s`.`%s`", db, t.table)
 		if err := conn.QueryRow(ctx, q).Scan(t.rows, t.ids); err != nil {
 			return nil, fmt.Errorf("verify: %s: %w", q, err)
