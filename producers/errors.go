@@ -22,6 +22,7 @@ type InvalidEventError struct {
 	Err     error
 }
 
+// Error names the topic and event id and gives the validation error.
 func (e *InvalidEventError) Error() string {
 	return fmt.Sprintf("producers: refusing to publish event %q to %s: %v", e.EventID, e.Topic, e.Err)
 }

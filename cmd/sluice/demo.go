@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -278,20 +279,20 @@ func answers(ctx context.Context, w io.Writer, conn ch.Conn, db string, cfg conf
 			return fmt.Errorf("%s: %w", q.title, err)
 		}
 		cols := rows.Columns()
+		types := rows.ColumnTypes()
 		table := [][]string{cols}
 		for rows.Next() {
-			vals := make([]any, len(cols))
 			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
+			for i, ct := range types {
+				ptrs[i] = reflect.New(ct.ScanType()).Interface()
 			}
 			if err := rows.Scan(ptrs...); err != nil {
 				rows.Close()
 				return err
 			}
 			line := make([]string, len(cols))
-			for i, v := range vals {
-				line[i] = fmt.Sprint(deref(v))
+			for i, p := range ptrs {
+				line[i] = fmt.Sprint(reflect.ValueOf(p).Elem().Interface())
 			}
 			table = append(table, line)
 		}
@@ -299,20 +300,6 @@ func answers(ctx context.Context, w io.Writer, conn ch.Conn, db string, cfg conf
 		printTable(w, table)
 	}
 	return nil
-}
-
-func deref(v any) any {
-	switch p := v.(type) {
-	case *string:
-		return *p
-	case *uint64:
-		return *p
-	case *int64:
-		return *p
-	case *float64:
-		return *p
-	}
-	return v
 }
 
 func printTable(w io.Writer, rows [][]string) {

@@ -101,8 +101,13 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer pub.Close()
 
-	fmt.Fprintf(stderr, "loadgen: seed=%d records=%d (payments %d, shipments %d) rate=%v brokers=%s\n",
-		*seed, total, cfg.Payments, cfg.Shipments, rateString(*rate), *brokers)
+	if *count == 0 && *duration > 0 {
+		fmt.Fprintf(stderr, "loadgen: seed=%d for %v, %.0f%% payments, rate=%s, brokers=%s\n",
+			*seed, *duration, *paymentsShare*100, rateString(*rate), *brokers)
+	} else {
+		fmt.Fprintf(stderr, "loadgen: seed=%d records=%d (payments %d, shipments %d), rate=%s, brokers=%s\n",
+			*seed, total, cfg.Payments, cfg.Shipments, rateString(*rate), *brokers)
+	}
 	st, runErr := loadgen.Run(ctx, pub, gen, loadgen.RunOptions{
 		Rate: *rate, Count: total, Duration: *duration,
 		Progress: func(s loadgen.RunStats) {

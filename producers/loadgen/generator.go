@@ -24,6 +24,7 @@ const (
 	Duplicate             // a byte-identical copy of an earlier Valid record
 )
 
+// String returns "valid", "invalid" or "duplicate".
 func (k Kind) String() string {
 	switch k {
 	case Valid:

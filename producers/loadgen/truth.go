@@ -162,10 +162,12 @@ func (t *Truth) Diff(got *Truth, limit int) []string {
 	return d
 }
 
+// String formats k for diffs and logs.
 func (k PaymentKey) String() string {
 	return k.WindowStart.Format(time.RFC3339) + " " + k.MerchantID + " " + k.Currency + " " + k.Method + " " + k.EventType
 }
 
+// String formats k for diffs and logs.
 func (k ShipmentKey) String() string {
 	return k.WindowStart.Format(time.RFC3339) + " " + k.HubID + " " + k.Carrier + " " + k.EventType
 }
