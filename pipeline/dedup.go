@@ -1,6 +1,9 @@
 package pipeline
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // dedupSlack widens the horizon when the filter is rebuilt or pruned, so that Kafka
 // timestamps that are slightly out of order within a partition still find their
@@ -54,6 +57,8 @@ func (d *dedup) Admit(id string, _ int64, _ int64) bool {
 	if prev, ok := d.seen[id]; ok && prev >= d.ts-d.horizon {
 		return false
 	}
+	// The batch's id shares memory it reuses after a flush: keep a copy.
+	id = strings.Clone(id)
 	d.seen[id] = d.ts
 	s := seenID{id: id, ts: d.ts, offset: d.offset}
 	d.order = append(d.order, s)

@@ -28,6 +28,11 @@ type Options struct {
 	DedupHorizon time.Duration
 	// Workers bounds how many partitions decode at the same time.
 	Workers int
+	// AtLeastOnce switches the exactly-once bookkeeping off: no ledger, and a fresh
+	// insert token for every attempt, so a replay or a retry after an unknown outcome
+	// stores its rows again. It exists to measure what the bookkeeping costs and to
+	// show that the chaos test catches its absence.
+	AtLeastOnce bool
 	// RetryMin and RetryMax bound the backoff between attempts to store a batch.
 	RetryMin, RetryMax time.Duration
 }

@@ -275,6 +275,10 @@ func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, err error) {
 // from the first offset on, and the event ids stored before it.
 func (w *Worker) start(ctx context.Context, first *kgo.Record) error {
 	o := &w.p.opts
+	if o.AtLeastOnce {
+		w.started = true
+		return w.startDedup(ctx, first)
+	}
 	err := w.retry(ctx, "read ledger", func(ctx context.Context) error {
 		cuts, err := w.p.deps.Ledger.Ranges(ctx, o.Group, w.topic, w.partition, first.Offset)
 		w.cuts = cuts
@@ -295,6 +299,13 @@ func (w *Worker) start(ctx context.Context, first *kgo.Record) error {
 			w.log.Info("replaying ledger ranges", "ranges", len(w.cuts), "from", w.cuts[0].First, "to", w.cuts[len(w.cuts)-1].Last)
 		}
 	}
+	w.started = true
+	return w.startDedup(ctx, first)
+}
+
+// startDedup rebuilds the producer-duplicate filter from the ids stored before first.
+func (w *Worker) startDedup(ctx context.Context, first *kgo.Record) error {
+	o := &w.p.opts
 	if w.dd != nil {
 		since := first.Timestamp.Add(-o.DedupHorizon - dedupSlack)
 		n := 0
@@ -311,7 +322,6 @@ func (w *Worker) start(ctx context.Context, first *kgo.Record) error {
 		}
 		w.log.Debug("dedup filter loaded", "ids", n)
 	}
-	w.started = true
 	return nil
 }
 
@@ -352,7 +362,7 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 		blocks = append(blocks, w.idsBlock())
 	}
 	if len(blocks) > 0 {
-		if !replay {
+		if !replay && !w.p.opts.AtLeastOnce {
 			if err := w.retry(ctx, "write ledger", func(ctx context.Context) error {
 				return w.p.deps.Ledger.Intend(ctx, r)
 			}); err != nil {
@@ -362,6 +372,9 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 		token := Token(r)
 		start := time.Now()
 		if err := w.retry(ctx, "store batch", func(ctx context.Context) error {
+			if w.p.opts.AtLeastOnce {
+				token = Token(r) + "@" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			}
 			return w.p.deps.Sink.Store(ctx, token, blocks)
 		}); err != nil {
 			return err

@@ -130,6 +130,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		MaxRows:       p.BatchMaxRows,
 		MaxBytes:      int(p.BatchMaxBytes),
 		DedupHorizon:  p.DedupHorizon,
+		AtLeastOnce:   !p.ExactlyOnce,
 		Workers:       p.Workers,
 	}, pipeline.Deps{
 		Sink:    ch,

@@ -103,6 +103,9 @@ type Pipeline struct {
 	// DedupHorizon is how long a seen event_id is remembered to drop producer
 	// duplicates; 0 switches that filter off.
 	DedupHorizon time.Duration `env:"DEDUP_HORIZON" envDefault:"24h" desc:"how long an event_id is remembered to drop producer duplicates; 0 = off"`
+	// ExactlyOnce keeps the ledger and the deterministic insert tokens that make
+	// replays store nothing twice; false is at-least-once, for measurement only.
+	ExactlyOnce bool `env:"EXACTLY_ONCE" envDefault:"true" desc:"exactly-once effect through crashes and retries (ledger + insert dedup tokens); false = at-least-once, for measuring only"`
 	// Workers bounds concurrent decoding; 0 means runtime.GOMAXPROCS(0), which Load
 	// resolves, so a loaded Config always holds the actual number.
 	Workers int `env:"WORKERS" envDefault:"0" desc:"decode worker bound; 0 = GOMAXPROCS"`

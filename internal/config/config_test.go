@@ -46,6 +46,7 @@ func TestDefaults(t *testing.T) {
 			RawPayments:        true,
 			RawShipments:       true,
 			DedupHorizon:       24 * time.Hour,
+			ExactlyOnce:        true,
 			Workers:            runtime.GOMAXPROCS(0),
 			MaxRecordBytes:     65536,
 			MaxStringBytes:     1024,

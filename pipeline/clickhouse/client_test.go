@@ -452,3 +452,31 @@ func BenchmarkStoreCeiling(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIntend is the latency of one synchronous ledger insert, paid once per flush.
+func BenchmarkIntend(b *testing.B) {
+	c := open(b)
+	b.ReportAllocs()
+	var i int64
+	for b.Loop() {
+		r := pipeline.Range{Group: "g", Topic: "payments", Partition: 1, First: i * 100, Last: i*100 + 99}
+		if err := c.Intend(b.Context(), r); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkStoreSmall is the latency of a flush of 1000 rows, for the fixed cost of
+// an INSERT (two round trips, a part written and fsynced by the server).
+func BenchmarkStoreSmall(b *testing.B) {
+	c := open(b)
+	exec(b, c, CeilingDDL(c.db, "pay", 0))
+	blk := CeilingBlock("pay", 1000, 0)
+	b.ReportAllocs()
+	res, err := InsertCeiling(b.Context(), c, blk, b.N)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(res.RowsPerSec(), "rows/s")
+}

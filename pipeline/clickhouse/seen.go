@@ -15,7 +15,8 @@ var EventIDsColumns = []string{"group", "topic", "partition", "offset", "event_i
 
 // EventIDsBlock builds the Block that stores the event ids of one partition's flush:
 // ids[i] was read at offsets[i] and occurred at ts[i]. The three slices must have the
-// same length; the Block refers to them without copying.
+// same length; the Block refers to them without copying. Rows older than the table's
+// TTL (DDLOptions.Horizon plus one day) are dropped by the server on insert.
 func EventIDsBlock(group, topic string, partition int32, offsets []int64, ids []string, ts []time.Time) schemas.Block {
 	n := len(ids)
 	groups := make([]string, n)
