@@ -57,7 +57,10 @@ type Group struct {
 
 	mu    sync.Mutex // guards parts
 	parts map[tp]*part
-	wg    conc.WaitGroup
+	// lifecycle serialises assignment callbacks with the final shutdown, so a
+	// rebalance that starts while we drain waits until our commits are done.
+	lifecycle sync.Mutex
+	wg        conc.WaitGroup
 
 	failed atomic.Pointer[error] // first worker failure; ends Run
 	fail   chan struct{}
@@ -74,11 +77,32 @@ type tp struct {
 
 // part is one owned partition: the worker's input and its lifecycle.
 type part struct {
-	tp     tp
-	in     chan []*kgo.Record // filled by the poll loop, drained by the feeder
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the worker has returned
-	paused atomic.Bool
+	tp      tp
+	in      chan []*kgo.Record // filled by the poll loop, drained by the feeder
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the worker has returned
+	pauseMu sync.Mutex    // makes flipping paused and the Pause/Resume call one step
+	paused  bool
+}
+
+// pause stops fetching p if its queue is at depth; it is called by the poll loop.
+func (g *Group) pause(p *part) {
+	p.pauseMu.Lock()
+	defer p.pauseMu.Unlock()
+	if !p.paused && len(p.in) >= g.o.QueueDepth {
+		p.paused = true
+		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
+	}
+}
+
+// resume restarts fetching p once its queue is at most low (or always when low < 0).
+func (g *Group) resume(p *part, low int) {
+	p.pauseMu.Lock()
+	defer p.pauseMu.Unlock()
+	if p.paused && (low < 0 || len(p.in) <= low) {
+		p.paused = false
+		g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
+	}
 }
 
 // New creates the client and joins nothing yet; Run does.
@@ -170,9 +194,7 @@ func (g *Group) Run(ctx context.Context) error {
 			// a few more, which the spare capacity absorbs without blocking.
 			p.in <- f.Records
 			g.fetched.Add(int64(len(f.Records)))
-			if len(p.in) >= g.o.QueueDepth && p.paused.CompareAndSwap(false, true) {
-				g.cl.PauseFetchPartitions(map[string][]int32{f.Topic: {f.Partition}})
-			}
+			g.pause(p)
 		})
 		g.cl.AllowRebalance()
 	}
@@ -181,6 +203,7 @@ func (g *Group) Run(ctx context.Context) error {
 
 // shutdown drains every worker, commits, and leaves the group.
 func (g *Group) shutdown() error {
+	g.lifecycle.Lock()
 	g.mu.Lock()
 	all := make([]*part, 0, len(g.parts))
 	for _, p := range g.parts {
@@ -194,6 +217,7 @@ func (g *Group) shutdown() error {
 	if err := g.cl.CommitMarkedOffsets(ctx); err != nil {
 		g.log.Warn("final commit failed; the next owner replays from the last commit", "err", err)
 	}
+	g.lifecycle.Unlock()
 	// Leaving triggers a last revoke, which finds no partitions left.
 	g.cl.CloseAllowingRebalance()
 	g.log.Info("left the group")
@@ -204,6 +228,8 @@ func (g *Group) shutdown() error {
 }
 
 func (g *Group) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	g.lifecycle.Lock()
+	defer g.lifecycle.Unlock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	n := 0
@@ -240,9 +266,7 @@ func (g *Group) start(key tp, w Worker) {
 			case <-wctx.Done():
 				return
 			}
-			if len(p.in) <= g.o.QueueDepth/2 && p.paused.CompareAndSwap(true, false) {
-				g.cl.ResumeFetchPartitions(map[string][]int32{key.topic: {key.partition}})
-			}
+			g.resume(p, g.o.QueueDepth/2)
 		}
 	})
 	g.wg.Go(func() {
@@ -285,9 +309,7 @@ func (g *Group) drain(ps []*part) {
 	}
 	for _, p := range ps {
 		<-p.done
-		if p.paused.Load() {
-			g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
-		}
+		g.resume(p, -1) // pauses outlive assignments: never hand one on
 	}
 	g.owned.Add(-int64(len(ps)))
 }
@@ -309,6 +331,8 @@ func (g *Group) take(parts map[string][]int32) []*part {
 }
 
 func (g *Group) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	g.lifecycle.Lock()
+	defer g.lifecycle.Unlock()
 	ps := g.take(revoked)
 	if len(ps) == 0 {
 		return
@@ -323,6 +347,8 @@ func (g *Group) revoked(ctx context.Context, cl *kgo.Client, revoked map[string]
 }
 
 func (g *Group) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	g.lifecycle.Lock()
+	defer g.lifecycle.Unlock()
 	ps := g.take(lost)
 	if len(ps) == 0 {
 		return
@@ -334,6 +360,7 @@ func (g *Group) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) 
 	}
 	for _, p := range ps {
 		<-p.done
+		g.resume(p, -1)
 	}
 	g.owned.Add(-int64(len(ps)))
 }

@@ -77,15 +77,33 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ch, err := OpenClickHouse(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	if c.ClickHouse.Migrate {
-		if err := ch.Migrate(ctx, Migrations(c)); err != nil {
-			ch.Close()
+	// ClickHouse may still be starting (or down): wait for it, as for a topic that
+	// does not exist yet, instead of crash-looping. Ctrl-C ends the wait.
+	var ch *clickhouse.Client
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		var err error
+		ch, err = OpenClickHouse(ctx, c)
+		if err == nil && c.ClickHouse.Migrate {
+			if err = ch.Migrate(ctx, Migrations(c)); err != nil {
+				ch.Close()
+			}
+		}
+		if err == nil {
+			break
+		}
+		if clickhouse.IsPermanent(err) || ctx.Err() != nil {
 			return nil, err
 		}
+		log.Warn("ClickHouse not ready; retrying", "attempt", attempt, "backoff", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		}
+		wait = min(2*wait, 10*time.Second)
 	}
 	in := &Instance{cfg: c, log: log, ch: ch, stats: new(pipeline.Stats)}
 

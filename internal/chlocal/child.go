@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -50,6 +52,12 @@ func RunIfChild() {
 func runChild(spec childSpec) (err error) {
 	// The engine keeps thread-local state; keep the call on one OS thread.
 	runtime.LockOSThread()
+	// The engine writes to client sockets from its own threads. A client that
+	// dies mid-query makes such a write raise SIGPIPE, which Go's handler
+	// does not expect on a non-Go thread: the engine then shuts down with
+	// "fatal error". Ignored, the write fails with EPIPE as ClickHouse
+	// expects.
+	signal.Ignore(syscall.SIGPIPE)
 	lib, err := purego.Dlopen(spec.Lib, purego.RTLD_NOW|purego.RTLD_GLOBAL)
 	if err != nil {
 		return fmt.Errorf("dlopen %s: %w", spec.Lib, err)

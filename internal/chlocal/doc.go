@@ -18,6 +18,15 @@
 // (Pdeathsig). The engine's defaults differ from a stock server in one way
 // that matters to us: async_insert is 1, so say what you want explicitly.
 //
+// Known engine defect: when a client's connection is reset at some points of
+// a query (a client process killed mid-INSERT), this build's TCP handler lets
+// the NetException escape its thread and the whole process aborts
+// ("Terminate called for uncaught exception", logged at <Fatal>). A stock
+// ClickHouse server survives this. Options.RestartOnCrash starts the server
+// again at once on the same ports and data, so clients see a short outage;
+// Server.Crashes counts these exits. The child logs errors (with stack
+// traces) to the log file.
+//
 // Concurrency: Fetch is safe for concurrent use across goroutines and
 // processes (a flock on <cacheDir>/chdb-<version>.lock). A Server's methods
 // are safe for concurrent use; Stop, Kill and Restart are serialised, and

@@ -45,6 +45,12 @@ type Options struct {
 	// StartTimeout bounds the wait for the server to answer; 0 means
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
+	// RestartOnCrash makes the server start again at once, on the same ports
+	// and data, when its process exits without Stop or Kill having been
+	// called. This engine build aborts when a client's connection is reset
+	// at some points of a query (a client killed mid-INSERT); ClickHouse
+	// itself does not. Clients see a short outage, as after a server crash.
+	RestartOnCrash bool
 }
 
 // Server is a ClickHouse server running in a child process. Its methods are
@@ -56,17 +62,23 @@ type Server struct {
 	httpPort int
 	log      io.Writer
 	timeout  time.Duration
+	restart  bool // Options.RestartOnCrash
 
-	mu   sync.Mutex // serialises Stop, Kill and Restart; guards proc
-	proc *process   // the current (possibly exited) child process
+	supervisors sync.WaitGroup // one per started process
+
+	mu      sync.Mutex // serialises Stop, Kill, Restart and crash restarts; guards below
+	proc    *process   // the current (possibly exited) child process
+	wantUp  bool       // false after Stop or Kill, until Restart
+	crashes int        // processes that exited while wanted up
 }
 
 // process is one run of the child process.
 type process struct {
-	cmd   *exec.Cmd
-	stdin io.Closer
-	done  chan struct{} // closed when the process has exited and err is set
-	err   error         // cmd.Wait's result
+	cmd      *exec.Cmd
+	stdin    io.Closer
+	logStart int64         // size of the log file when this process started
+	done     chan struct{} // closed when the process has exited and err is set
+	err      error         // cmd.Wait's result
 }
 
 // Start starts a ClickHouse server on 127.0.0.1 as a child process of this
@@ -97,6 +109,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		httpPort: opts.HTTPPort,
 		log:      opts.Log,
 		timeout:  opts.StartTimeout,
+		restart:  opts.RestartOnCrash,
 	}
 	if s.log == nil {
 		s.log = io.Discard
@@ -162,7 +175,8 @@ func (s *Server) Running() bool {
 }
 
 // Done returns a channel that is closed when the current child process
-// exits. After Restart, call Done again for the new process.
+// exits. After Restart (or a crash restart), call Done again for the new
+// process.
 func (s *Server) Done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -182,13 +196,18 @@ func (s *Server) Wait() error {
 // Stop shuts the server down cleanly by closing its standard input and waits
 // for it to exit. If it has not exited when ctx is done, Stop kills it and
 // returns an error wrapping ctx's. Stopping a stopped server returns nil.
+// ClickHouse waits for open client connections before it exits (about 5 s
+// with idle clickhouse-go pools): close them first for a fast stop.
 func (s *Server) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopLocked(ctx)
+	err := s.stopLocked(ctx)
+	s.mu.Unlock()
+	s.supervisors.Wait()
+	return err
 }
 
 func (s *Server) stopLocked(ctx context.Context) error {
+	s.wantUp = false
 	p := s.proc
 	select {
 	case <-p.done:
@@ -214,6 +233,7 @@ func (s *Server) stopLocked(ctx context.Context) error {
 func (s *Server) Kill() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.wantUp = false
 	p := s.proc
 	select {
 	case <-p.done:
@@ -229,7 +249,8 @@ func (s *Server) Kill() error {
 
 // Restart starts the server again on the same ports and data directory,
 // stopping it first (as Stop, bounded by ctx) if it is still running. It
-// returns once the new process answers, like Start.
+// returns once the new process answers, like Start. After Kill, Restart is
+// what brings the server (and RestartOnCrash) back.
 func (s *Server) Restart(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -256,6 +277,8 @@ func (s *Server) launchLocked(ctx context.Context) error {
 		"--tcp_port=" + strconv.Itoa(s.tcpPort),
 		"--http_port=" + strconv.Itoa(s.httpPort),
 		"--listen_host=127.0.0.1",
+		// Errors and fatal messages (with stack traces) go to the log file.
+		"--logger.console=1", "--log-level=error",
 		"--interactive",
 		"--query", "SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP",
 	}})
@@ -269,6 +292,10 @@ func (s *Server) launchLocked(ctx context.Context) error {
 	defer logf.Close() // the child has its own copy
 	fmt.Fprintf(logf, "=== chlocal: starting ClickHouse %s at %s on %s (http %s)\n",
 		EngineVersion, time.Now().Format(time.RFC3339), s.Addr(), s.HTTPAddr())
+	var logStart int64
+	if fi, err := logf.Stat(); err == nil {
+		logStart = fi.Size()
+	}
 
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
@@ -284,7 +311,7 @@ func (s *Server) launchLocked(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("chlocal: start %s: %w", exe, err)
 	}
-	p := &process{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	p := &process{cmd: cmd, stdin: stdin, logStart: logStart, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -296,9 +323,91 @@ func (s *Server) launchLocked(ctx context.Context) error {
 		<-p.done
 		return fmt.Errorf("chlocal: start ClickHouse on %s: %w\n--- %s (tail) ---\n%s", s.Addr(), err, s.LogPath(), s.logTail())
 	}
+	s.wantUp = true
+	s.supervisors.Add(1)
+	go s.supervise(p)
 	fmt.Fprintf(s.log, "ClickHouse (chDB %s) ready on %s (http %s) in %s\n",
 		EngineVersion, s.Addr(), s.HTTPAddr(), time.Since(began).Round(10*time.Millisecond))
 	return nil
+}
+
+// supervise waits for p to exit and, if the server is still wanted up and p
+// is still its process, counts a crash and, with RestartOnCrash, starts a new
+// process. Stop waits for it.
+//
+// The engine does not always exit after a fatal error: it may stop serving
+// and linger until its stdin closes. So supervise also watches the log for
+// <Fatal> lines and kills the process when one appears.
+func (s *Server) supervise(p *process) {
+	defer s.supervisors.Done()
+	s.watchFatal(p)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.wantUp || s.proc != p {
+		return
+	}
+	s.crashes++
+	if !s.restart {
+		fmt.Fprintf(s.log, "ClickHouse exited unexpectedly (%v, see %s)\n", p.err, s.LogPath())
+		return
+	}
+	fmt.Fprintf(s.log, "ClickHouse exited unexpectedly (%v, see %s); restarting\n", p.err, s.LogPath())
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	if err := s.launchLocked(ctx); err != nil {
+		s.wantUp = false
+		fmt.Fprintf(s.log, "ClickHouse crash restart failed: %v\n", err)
+	}
+}
+
+// watchFatal returns when p has exited, killing it first if its log shows
+// a fatal error.
+func (s *Server) watchFatal(p *process) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	off := p.logStart
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-tick.C:
+		}
+		fatal, next := scanLog(s.LogPath(), off, "<Fatal>")
+		off = next
+		if fatal {
+			p.cmd.Process.Kill()
+			<-p.done
+			return
+		}
+	}
+}
+
+// scanLog reports whether the log file holds needle after offset off, and
+// the offset to scan from next time (keeping an overlap so that a needle
+// split across two scans is found).
+func scanLog(path string, off int64, needle string) (bool, int64) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, off
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.NewSectionReader(f, off, 1<<30))
+	if err != nil || len(b) == 0 {
+		return false, off
+	}
+	if strings.Contains(string(b), needle) {
+		return true, off + int64(len(b))
+	}
+	return false, off + int64(max(len(b)-len(needle), 0))
+}
+
+// Crashes returns how many times the server process exited while it was
+// wanted up (neither Stop nor Kill called), whether or not RestartOnCrash
+// restarted it.
+func (s *Server) Crashes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.crashes
 }
 
 // waitReady polls the HTTP and native interfaces until both answer, the

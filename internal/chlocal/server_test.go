@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -249,5 +250,45 @@ func TestStartInChildWithoutRunIfChild(t *testing.T) {
 	t.Setenv(childEnv, "{}")
 	if _, err := Start(t.Context(), Options{DataDir: t.TempDir()}); !errors.Is(err, ErrNoRunIfChild) {
 		t.Fatalf("Start = %v, want ErrNoRunIfChild", err)
+	}
+}
+
+// TestRestartOnCrash makes the process die as the engine does when it
+// aborts, and checks that the server comes back at the same address with
+// its data, while Kill stays an outage.
+func TestRestartOnCrash(t *testing.T) {
+	srv := startServer(t, Options{RestartOnCrash: true})
+	conn := connect(t, srv.Addr())
+	if err := conn.Exec(t.Context(), "CREATE TABLE kept (n UInt8) ENGINE = MergeTree ORDER BY n"); err != nil {
+		t.Fatal(err)
+	}
+	crashed := srv.Done()
+	if err := syscall.Kill(srv.PID(), syscall.SIGABRT); err != nil {
+		t.Fatal(err)
+	}
+	<-crashed
+	// Crashes takes the lock the restart holds, so once it reports the
+	// crash the new process is up.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for srv.Crashes() != 1 {
+		select {
+		case <-tick.C:
+		case <-t.Context().Done():
+			t.Fatal("no crash restart")
+		}
+	}
+	if !srv.Running() {
+		t.Fatal("not running after the crash restart")
+	}
+	if n := queryUint64(t, connect(t, srv.Addr()), "SELECT count() FROM system.tables WHERE name = 'kept'"); n != 1 {
+		t.Fatalf("table lost across the crash restart")
+	}
+
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Running() || srv.Crashes() != 1 {
+		t.Fatalf("after Kill: running %v, crashes %d; want false, 1", srv.Running(), srv.Crashes())
 	}
 }

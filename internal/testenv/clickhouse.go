@@ -91,7 +91,7 @@ func PrivateClickHouse(t testing.TB) *CH {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
 	defer cancel()
-	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: dir, Log: os.Stderr})
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: dir, Log: os.Stderr, RestartOnCrash: true})
 	if err != nil {
 		t.Fatalf("testenv: PrivateClickHouse: %v", err)
 	}
@@ -121,7 +121,7 @@ func startShared() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: dir, Log: os.Stderr})
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: dir, Log: os.Stderr, RestartOnCrash: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		shared.err = err

@@ -1,0 +1,590 @@
+package consumers_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/consumers"
+)
+
+const (
+	topic      = "t"
+	partitions = 4
+	// guard bounds every wait for something that must happen; reaching it fails.
+	guard = 30 * time.Second
+)
+
+// cluster starts an in-process Kafka with topic t (4 partitions) and returns its
+// addresses, a producer and an admin client.
+func cluster(t *testing.T) ([]string, *kgo.Client, *kadm.Client) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	addrs := c.ListenAddrs()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prod.Close)
+	adm, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(adm.Close)
+	return addrs, prod, kadm.NewClient(adm)
+}
+
+// produce writes n records to each listed partition, one produce request per record
+// when single is set (so that they arrive as separate batches).
+func produce(t *testing.T, cl *kgo.Client, n int, single bool, parts ...int32) {
+	t.Helper()
+	var rs []*kgo.Record
+	for _, p := range parts {
+		for i := range n {
+			rs = append(rs, &kgo.Record{Partition: p, Value: fmt.Appendf(nil, "p%d-%d", p, i)})
+		}
+	}
+	if single {
+		for _, r := range rs {
+			if err := cl.ProduceSync(t.Context(), r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	if err := cl.ProduceSync(t.Context(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func allParts() []int32 { return []int32{0, 1, 2, 3} }
+
+// clientOpts keeps group timings short for tests.
+func clientOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SessionTimeout(6 * time.Second),
+		kgo.HeartbeatInterval(100 * time.Millisecond),
+		kgo.RebalanceTimeout(10 * time.Second),
+		kgo.FetchMaxWait(100 * time.Millisecond),
+	}
+}
+
+// event is something a test worker did, in the order the harness saw it.
+type event struct {
+	member    string
+	kind      string // "start", "recv", "return"
+	partition int32
+	offsets   []int64 // recv
+	err       error   // return
+	closed    bool    // return: in was closed
+	lastMark  int64   // return
+}
+
+// harness records what the workers of every member did and lets tests wait for
+// conditions on it.
+type harness struct {
+	t       *testing.T
+	mu      sync.Mutex
+	events  []event
+	changed chan struct{} // closed and replaced on every event
+	// block, when non-nil, is called by a worker before it handles each slice; it may
+	// block.
+	block func(member string, partition int32, recs []*kgo.Record)
+	// fail, when non-nil, makes a worker return the error it returns for a slice.
+	fail func(member string, partition int32, recs []*kgo.Record) error
+}
+
+func newHarness(t *testing.T) *harness { return &harness{t: t, changed: make(chan struct{})} }
+
+func (h *harness) add(e event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.events = append(h.events, e)
+	close(h.changed)
+	h.changed = make(chan struct{})
+}
+
+// wait blocks until cond holds on the events seen so far.
+func (h *harness) wait(what string, cond func([]event) bool) {
+	h.t.Helper()
+	deadline := time.NewTimer(guard)
+	defer deadline.Stop()
+	for {
+		h.mu.Lock()
+		ok, ch := cond(h.events), h.changed
+		h.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			h.t.Fatalf("timed out waiting for %s; events:\n%s", what, h.dump())
+		}
+	}
+}
+
+func (h *harness) snapshot() []event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.events)
+}
+
+func (h *harness) dump() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b strings.Builder
+	for _, e := range h.events {
+		switch e.kind {
+		case "recv":
+			fmt.Fprintf(&b, "  %s recv p%d %d..%d\n", e.member, e.partition, e.offsets[0], e.offsets[len(e.offsets)-1])
+		default:
+			fmt.Fprintf(&b, "  %s %s p%d err=%v closed=%v lastMark=%d\n", e.member, e.kind, e.partition, e.err, e.closed, e.lastMark)
+		}
+	}
+	return b.String()
+}
+
+// received returns, per partition, every offset any worker received, in order of
+// arrival.
+func received(evs []event) map[int32][]int64 {
+	out := make(map[int32][]int64)
+	for _, e := range evs {
+		if e.kind == "recv" {
+			out[e.partition] = append(out[e.partition], e.offsets...)
+		}
+	}
+	return out
+}
+
+func count(evs []event, kind string) int {
+	n := 0
+	for _, e := range evs {
+		if e.kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *harness) factory(member string) consumers.Factory {
+	return func(tp string, partition int32) consumers.Worker {
+		if tp != topic {
+			h.t.Errorf("factory called for topic %q", tp)
+			return nil
+		}
+		h.add(event{member: member, kind: "start", partition: partition})
+		return &testWorker{h: h, member: member, partition: partition}
+	}
+}
+
+// testWorker records every slice and marks its last record at once.
+type testWorker struct {
+	h         *harness
+	member    string
+	partition int32
+}
+
+func (w *testWorker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kgo.Record)) error {
+	last := int64(-1)
+	ret := func(err error, closed bool) error {
+		w.h.add(event{member: w.member, kind: "return", partition: w.partition, err: err, closed: closed, lastMark: last})
+		return err
+	}
+	for {
+		select {
+		case recs, ok := <-in:
+			if !ok {
+				return ret(nil, true)
+			}
+			if w.h.block != nil {
+				w.h.block(w.member, w.partition, recs)
+			}
+			offs := make([]int64, len(recs))
+			for i, r := range recs {
+				if r.Topic != topic || r.Partition != w.partition {
+					w.h.t.Errorf("worker %s/p%d got a record of %s/%d", w.member, w.partition, r.Topic, r.Partition)
+				}
+				offs[i] = r.Offset
+			}
+			w.h.add(event{member: w.member, kind: "recv", partition: w.partition, offsets: offs})
+			if w.h.fail != nil {
+				if err := w.h.fail(w.member, w.partition, recs); err != nil {
+					return ret(err, false)
+				}
+			}
+			mark(recs[len(recs)-1])
+			last = recs[len(recs)-1].Offset
+		case <-ctx.Done():
+			return ret(ctx.Err(), false)
+		}
+	}
+}
+
+type member struct {
+	g      *consumers.Group
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startMember(t *testing.T, o consumers.Options, f consumers.Factory) *member {
+	t.Helper()
+	g, err := consumers.New(o, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	m := &member{g: g, cancel: cancel, done: make(chan error, 1)}
+	go func() { m.done <- g.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-m.done
+	})
+	return m
+}
+
+// stop cancels the member and returns Run's result.
+func (m *member) stop(t *testing.T) error {
+	t.Helper()
+	m.cancel()
+	return m.result(t)
+}
+
+func (m *member) result(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-m.done:
+		m.done <- err // for the cleanup
+		return err
+	case <-time.After(guard):
+		t.Fatal("Group.Run did not return")
+		return nil
+	}
+}
+
+func committed(t *testing.T, adm *kadm.Client, group string) map[int32]int64 {
+	t.Helper()
+	resp, err := adm.FetchOffsets(t.Context(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int32]int64)
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Err != nil {
+			t.Fatalf("committed offset %s/%d: %v", o.Topic, o.Partition, o.Err)
+		}
+		if o.Topic == topic {
+			out[o.Partition] = o.At
+		}
+	})
+	return out
+}
+
+func checkExactlyOnceInOrder(t *testing.T, got map[int32][]int64, n int) {
+	t.Helper()
+	for p := range int32(partitions) {
+		want := make([]int64, n)
+		for i := range want {
+			want[i] = int64(i)
+		}
+		if !slices.Equal(got[p], want) {
+			t.Errorf("partition %d: received %v, want 0..%d once each in order", p, got[p], n-1)
+		}
+	}
+}
+
+func options(addrs []string, group string) consumers.Options {
+	return consumers.Options{
+		Brokers:        addrs,
+		Group:          group,
+		Topics:         []string{topic},
+		CommitInterval: 100 * time.Millisecond,
+		DrainTimeout:   10 * time.Second,
+		ClientOpts:     clientOpts(),
+	}
+}
+
+func TestGroupDeliversEveryRecordOnceInOrder(t *testing.T) {
+	addrs, prod, adm := cluster(t)
+	h := newHarness(t)
+	const n = 60
+	produce(t, prod, n/2, false, allParts()...)
+	m := startMember(t, options(addrs, "deliver"), h.factory("a"))
+	h.wait("first half", func(evs []event) bool { return len(received(evs)[3]) >= n/2 && count(evs, "start") == partitions })
+	produce(t, prod, n/2, true, allParts()...)
+	h.wait("every record", func(evs []event) bool {
+		tot := 0
+		for _, offs := range received(evs) {
+			tot += len(offs)
+		}
+		return tot >= n*partitions
+	})
+	if err := m.stop(t); err != nil {
+		t.Fatalf("Run = %v after ctx cancel", err)
+	}
+	evs := h.snapshot()
+	checkExactlyOnceInOrder(t, received(evs), n)
+	if got := m.g.Fetched(); got != n*partitions {
+		t.Errorf("Fetched %d, want %d", got, n*partitions)
+	}
+	// Shutdown drained every worker (in closed, Run returned nil).
+	for _, e := range evs {
+		if e.kind == "return" && (e.err != nil || !e.closed) {
+			t.Errorf("worker p%d returned %v (in closed: %v) on shutdown", e.partition, e.err, e.closed)
+		}
+	}
+	if r := count(evs, "return"); r != partitions {
+		t.Errorf("%d workers returned, want %d", r, partitions)
+	}
+	if a := m.g.Assigned(); a != 0 {
+		t.Errorf("Assigned %d after Run returned", a)
+	}
+	for p, at := range committed(t, adm, "deliver") {
+		if at != n {
+			t.Errorf("partition %d committed at %d, want %d", p, at, n)
+		}
+	}
+	// Run left the group.
+	groups, err := adm.DescribeGroups(t.Context(), "deliver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := groups["deliver"]; len(g.Members) != 0 {
+		t.Errorf("group still has members %v after Run returned", g.Members)
+	}
+}
+
+func TestGroupCooperativeRebalanceDrainsAndCommitsBeforeHandOff(t *testing.T) {
+	addrs, prod, adm := cluster(t)
+	h := newHarness(t)
+	const n = 40
+	produce(t, prod, n, false, allParts()...)
+	o := options(addrs, "rebalance")
+	o.CommitInterval = time.Hour // only the revoke and the shutdown commit
+	a := startMember(t, o, h.factory("a"))
+	h.wait("a consumed everything", func(evs []event) bool {
+		got := received(evs)
+		for p := range int32(partitions) {
+			if len(got[p]) < n {
+				return false
+			}
+		}
+		return true
+	})
+
+	// When b is handed a partition, a's worker for it must already have returned after
+	// a closed input, and a's marks must be committed.
+	var mu sync.Mutex
+	var handOff []string
+	var checkErrs []string
+	bf := h.factory("b")
+	b := startMember(t, o, func(tp string, p int32) consumers.Worker {
+		evs := h.snapshot()
+		returned := false
+		for _, e := range evs {
+			if e.member == "a" && e.kind == "return" && e.partition == p {
+				returned = e.err == nil && e.closed && e.lastMark == n-1
+			}
+		}
+		c := committed(t, adm, "rebalance")
+		mu.Lock()
+		handOff = append(handOff, fmt.Sprint(p))
+		if !returned {
+			checkErrs = append(checkErrs, fmt.Sprintf("p%d handed to b before a's worker drained", p))
+		}
+		if c[p] != n {
+			checkErrs = append(checkErrs, fmt.Sprintf("p%d handed to b with committed offset %d, want %d", p, c[p], n))
+		}
+		mu.Unlock()
+		return bf(tp, p)
+	})
+	h.wait("b owns two partitions", func(evs []event) bool {
+		bs, ar := 0, 0
+		for _, e := range evs {
+			if e.member == "b" && e.kind == "start" {
+				bs++
+			}
+			if e.member == "a" && e.kind == "return" {
+				ar++
+			}
+		}
+		return bs == 2 && ar == 2
+	})
+	if a.g.Assigned() != 2 || b.g.Assigned() != 2 {
+		t.Fatalf("assigned a=%d b=%d, want 2 and 2", a.g.Assigned(), b.g.Assigned())
+	}
+	mu.Lock()
+	if len(checkErrs) > 0 {
+		t.Errorf("hand-off %v:\n%s\nevents:\n%s", handOff, strings.Join(checkErrs, "\n"), h.dump())
+	}
+	mu.Unlock()
+
+	// New records go to the new owners, from the committed offsets: nothing twice.
+	produce(t, prod, n, false, allParts()...)
+	h.wait("second round", func(evs []event) bool {
+		got := received(evs)
+		for p := range int32(partitions) {
+			if len(got[p]) < 2*n {
+				return false
+			}
+		}
+		return true
+	})
+	if err := b.stop(t); err != nil {
+		t.Fatalf("b: Run = %v", err)
+	}
+	if err := a.stop(t); err != nil {
+		t.Fatalf("a: Run = %v", err)
+	}
+	checkExactlyOnceInOrder(t, received(h.snapshot()), 2*n)
+	for p, at := range committed(t, adm, "rebalance") {
+		if at != 2*n {
+			t.Errorf("partition %d committed at %d, want %d", p, at, 2*n)
+		}
+	}
+}
+
+func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
+	addrs, prod, _ := cluster(t)
+	h := newHarness(t)
+	gate := make(chan struct{})
+	h.block = func(_ string, p int32, recs []*kgo.Record) {
+		if p == 0 && recs[0].Offset == 0 {
+			<-gate // the worker of partition 0 is stuck on its first slice
+		}
+	}
+	o := options(addrs, "pause")
+	o.QueueDepth = 1
+	m := startMember(t, o, h.factory("a"))
+	paused := func() bool { return slices.Contains(m.g.Client().PauseFetchPartitions(nil)[topic], 0) }
+	// One record per produce request, so that fetches keep bringing separate slices
+	// until the partition is paused.
+	produce(t, prod, 1, true, 0)
+	sent := 1
+	// eventually polls for a state the Group exposes no notification for.
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(guard)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; fetched %d, produced %d to p0\n%s", what, m.g.Fetched(), sent, h.dump())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for !paused() {
+		if sent > 50 {
+			t.Fatalf("partition 0 not paused after %d records behind a blocked worker; fetched %d", sent, m.g.Fetched())
+		}
+		eventually("record fetched", func() bool { return m.g.Fetched() >= int64(sent) || paused() })
+		if !paused() {
+			produce(t, prod, 1, true, 0)
+			sent++
+		}
+	}
+	// With QueueDepth 1: a slice in the worker, one in the feeder, one queued.
+	if f := m.g.Fetched(); f < 3 || f > int64(sent) {
+		t.Errorf("paused after %d fetched records (%d produced); want at least 3", f, sent)
+	}
+	// Other partitions keep flowing while partition 0 is paused.
+	produce(t, prod, 5, false, 1, 2, 3)
+	h.wait("partitions 1-3", func(evs []event) bool {
+		got := received(evs)
+		return len(got[1]) == 5 && len(got[2]) == 5 && len(got[3]) == 5
+	})
+	produce(t, prod, 10, false, 0)
+	sent += 10
+	close(gate)
+	h.wait("partition 0 after resume", func(evs []event) bool { return len(received(evs)[0]) == sent })
+	eventually("partition 0 resumed", func() bool { return !paused() })
+	if err := m.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	got := received(h.snapshot())
+	for p, offs := range got {
+		for i, o := range offs {
+			if o != int64(i) {
+				t.Fatalf("partition %d: received %v, want 0..n in order", p, offs)
+			}
+		}
+	}
+}
+
+func TestGroupWorkerErrorEndsRun(t *testing.T) {
+	addrs, prod, adm := cluster(t)
+	h := newHarness(t)
+	boom := errors.New("sink is gone")
+	h.fail = func(_ string, p int32, recs []*kgo.Record) error {
+		if p == 2 && recs[len(recs)-1].Offset >= 9 {
+			return boom
+		}
+		return nil
+	}
+	produce(t, prod, 5, false, allParts()...)
+	m := startMember(t, options(addrs, "fail"), h.factory("a"))
+	h.wait("first records", func(evs []event) bool { return len(received(evs)[2]) >= 5 })
+	produce(t, prod, 5, false, allParts()...)
+	err := m.result(t) // no cancel: the failure alone ends Run
+	if !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want %v", err, boom)
+	}
+	if !strings.Contains(err.Error(), "t/2") {
+		t.Errorf("error %q does not name the partition", err)
+	}
+	evs := h.snapshot()
+	for _, e := range evs {
+		if e.kind == "return" && e.partition != 2 && (e.err != nil || !e.closed) {
+			t.Errorf("healthy worker p%d returned %v (in closed: %v); want a drain", e.partition, e.err, e.closed)
+		}
+	}
+	// The failed partition's last good mark is committed, not the failed slice.
+	if c := committed(t, adm, "fail"); c[2] != 5 {
+		t.Errorf("partition 2 committed at %d, want 5", c[2])
+	}
+}
+
+func TestGroupRunReturnsNilOnCancel(t *testing.T) {
+	addrs, prod, adm := cluster(t)
+	h := newHarness(t)
+	m := startMember(t, options(addrs, "cancel"), h.factory("a"))
+	h.wait("assignment", func(evs []event) bool { return count(evs, "start") == partitions })
+	produce(t, prod, 3, false, allParts()...)
+	h.wait("records", func(evs []event) bool {
+		tot := 0
+		for _, offs := range received(evs) {
+			tot += len(offs)
+		}
+		return tot == 3*partitions
+	})
+	if err := m.stop(t); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	evs := h.snapshot()
+	if r := count(evs, "return"); r != partitions {
+		t.Fatalf("%d workers returned, want %d:\n%s", r, partitions, h.dump())
+	}
+	for _, e := range evs {
+		if e.kind == "return" && (e.err != nil || !e.closed) {
+			t.Errorf("worker p%d returned %v, closed %v", e.partition, e.err, e.closed)
+		}
+	}
+	for p := range int32(partitions) {
+		if c := committed(t, adm, "cancel"); c[p] != 3 {
+			t.Errorf("partition %d committed at %d, want 3", p, c[p])
+		}
+	}
+}

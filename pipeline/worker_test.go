@@ -1,0 +1,606 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+const (
+	testGroup = "g"
+	payments  = "payments"
+	shipments = "shipments"
+	// guard bounds how long a test waits for something that must happen; reaching it
+	// is a failure, never the expected path.
+	guard = 10 * time.Second
+	// dedupSlack mirrors the pipeline's unexported slack on the dedup horizon.
+	dedupSlack = time.Hour
+)
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+func payJSON(id string, at time.Time, merchant string, amount int64) []byte {
+	return fmt.Appendf(nil, `{"event_id":%q,"event_type":"payment.captured","occurred_at":%q,"merchant_id":%q,"amount_minor":%d,"currency":"INR","method":"upi"}`,
+		id, at.Format(time.RFC3339Nano), merchant, amount)
+}
+
+func shipJSON(id string, at time.Time, hub string, weight int64) []byte {
+	return fmt.Appendf(nil, `{"event_id":%q,"event_type":"shipment.scanned","occurred_at":%q,"shipment_id":"s1","hub_id":%q,"carrier":"bluedart","weight_grams":%d}`,
+		id, at.Format(time.RFC3339Nano), hub, weight)
+}
+
+func rec(topic string, partition int32, off int64, ts time.Time, v []byte) *kgo.Record {
+	return &kgo.Record{Topic: topic, Partition: partition, Offset: off, Timestamp: ts, Value: v}
+}
+
+// testEnv holds the in-memory services shared by the workers of one test, as the
+// ClickHouse tables are shared by successive owners of a partition.
+type testEnv struct {
+	sink   *memSink
+	ledger *memLedger
+	seen   pipeline.SeenIDs
+	dlq    *asyncDLQ
+}
+
+func newEnv(t *testing.T) *testEnv {
+	s := newMemSink()
+	e := &testEnv{sink: s, ledger: &memLedger{}, seen: sinkSeen{s}, dlq: &asyncDLQ{}}
+	t.Cleanup(e.dlq.wait)
+	return e
+}
+
+// pipeline builds a Pipeline over e; Group, Topics and Batch default for payments and
+// shipments with raw rows on.
+func (e *testEnv) pipeline(o pipeline.Options) *pipeline.Pipeline {
+	if o.Group == "" {
+		o.Group = testGroup
+	}
+	if o.Topics == nil {
+		o.Topics = map[string]func(schemas.Options) schemas.Batch{
+			payments:  schemas.NewPaymentBatch,
+			shipments: schemas.NewShipmentBatch,
+		}
+	}
+	if o.Batch == (schemas.Options{}) {
+		o.Batch = schemas.Options{Raw: true}
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = time.Hour
+	}
+	if o.RetryMin == 0 {
+		o.RetryMin, o.RetryMax = time.Millisecond, 4*time.Millisecond
+	}
+	return pipeline.New(o, pipeline.Deps{Sink: e.sink, Ledger: e.ledger, SeenIDs: e.seen, DLQ: e.dlq})
+}
+
+// running is a Worker.Run in its own goroutine.
+type running struct {
+	in    chan []*kgo.Record
+	marks chan int64 // offsets of marked records, in order
+	done  chan error
+}
+
+func startWorker(t *testing.T, ctx context.Context, w *pipeline.Worker) *running {
+	t.Helper()
+	if w == nil {
+		t.Fatal("nil worker")
+	}
+	r := &running{in: make(chan []*kgo.Record), marks: make(chan int64, 1<<16), done: make(chan error, 1)}
+	go func() {
+		r.done <- w.Run(ctx, r.in, func(rec *kgo.Record) { r.marks <- rec.Offset })
+	}()
+	return r
+}
+
+// send hands one slice to the worker; it returns once the worker has received it.
+func (r *running) send(t *testing.T, recs ...*kgo.Record) {
+	t.Helper()
+	select {
+	case r.in <- recs:
+	case err := <-r.done:
+		t.Fatalf("worker returned %v while a slice was pending", err)
+	case <-time.After(guard):
+		t.Fatal("worker did not take a slice")
+	}
+}
+
+// finish closes in and returns Run's result and every mark.
+func (r *running) finish(t *testing.T) (error, []int64) {
+	t.Helper()
+	close(r.in)
+	return r.wait(t)
+}
+
+func (r *running) wait(t *testing.T) (error, []int64) {
+	t.Helper()
+	var err error
+	select {
+	case err = <-r.done:
+	case <-time.After(guard):
+		t.Fatal("worker did not return")
+	}
+	var marks []int64
+	for {
+		select {
+		case m := <-r.marks:
+			marks = append(marks, m)
+		default:
+			return err, marks
+		}
+	}
+}
+
+func (r *running) nextMark(t *testing.T) int64 {
+	t.Helper()
+	select {
+	case m := <-r.marks:
+		return m
+	case err := <-r.done:
+		t.Fatalf("worker returned %v before marking", err)
+	case <-time.After(guard):
+		t.Fatal("no mark")
+	}
+	return 0
+}
+
+func tokens(stored []storeCall) []string {
+	var out []string
+	for _, s := range stored {
+		out = append(out, s.token)
+	}
+	return out
+}
+
+func rng(first, last int64) pipeline.Range {
+	return pipeline.Range{Group: testGroup, Topic: payments, Partition: 0, First: first, Last: last}
+}
+
+func TestTokenFormat(t *testing.T) {
+	for _, c := range []struct {
+		r    pipeline.Range
+		want string
+	}{
+		{pipeline.Range{Group: "sluice", Topic: "payments", Partition: 3, First: 10, Last: 19}, "sluice:payments:3:10-19"},
+		{pipeline.Range{Group: "g", Topic: "shipments", Partition: 0, First: 0, Last: 0}, "g:shipments:0:0-0"},
+		{pipeline.Range{Group: "a:b", Topic: "t.x-y_z", Partition: 2147483647, First: 9223372036854775806, Last: 9223372036854775807},
+			"a:b:t.x-y_z:2147483647:9223372036854775806-9223372036854775807"},
+		{pipeline.Range{}, "::0:0-0"},
+	} {
+		if got := pipeline.Token(c.r); got != c.want {
+			t.Errorf("Token(%+v) = %q, want %q", c.r, got, c.want)
+		}
+	}
+	// Distinct ranges give distinct tokens (Kafka topic names cannot hold ':').
+	seen := map[string]pipeline.Range{}
+	for _, g := range []string{"g", "g:p", "g1"} {
+		for _, tp := range []string{"p", "p1", "payments"} {
+			for p := range int32(3) {
+				for f := range int64(12) {
+					for _, l := range []int64{f, f + 1, f + 10, f * 11} {
+						r := pipeline.Range{Group: g, Topic: tp, Partition: p, First: f, Last: l}
+						tok := pipeline.Token(r)
+						if prev, ok := seen[tok]; ok && prev != r {
+							t.Fatalf("Token(%+v) = Token(%+v) = %q", r, prev, tok)
+						}
+						seen[tok] = r
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestFlushByMaxRows(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline(pipeline.Options{MaxRows: 3})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	var recs []*kgo.Record
+	for i := range int64(10) {
+		recs = append(recs, rec(payments, 0, i, t0.Add(time.Duration(i)*time.Second), payJSON(fmt.Sprint("e", i), t0, "m1", 100)))
+	}
+	r.send(t, recs[:4]...)
+	r.send(t, recs[4:]...)
+	err, marks := r.finish(t)
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if want := []int64{2, 5, 8, 9}; !slices.Equal(marks, want) {
+		t.Fatalf("marks %v, want %v", marks, want)
+	}
+	stored, _ := e.sink.snapshot()
+	wantTok := []string{"g:payments:0:0-2", "g:payments:0:3-5", "g:payments:0:6-8", "g:payments:0:9-9"}
+	if got := tokens(stored); !slices.Equal(got, wantTok) {
+		t.Fatalf("tokens %v, want %v", got, wantTok)
+	}
+	if got, want := e.ledger.all(), []pipeline.Range{rng(0, 2), rng(3, 5), rng(6, 8), rng(9, 9)}; !slices.Equal(got, want) {
+		t.Fatalf("ledger %v, want %v", got, want)
+	}
+	for i, sc := range stored {
+		want := 3
+		if i == 3 {
+			want = 1
+		}
+		var raw schemas.Block
+		for _, b := range sc.blocks {
+			if b.Table == "payments" {
+				raw = b
+			}
+		}
+		if raw.Rows != want {
+			t.Errorf("store %s: %d raw rows, want %d", sc.token, raw.Rows, want)
+		}
+	}
+	s := p.Stats()
+	if s.Records.Load() != 10 || s.Valid.Load() != 10 || s.Flushes.Load() != 4 || s.Committable.Load() != 10 || s.Replays.Load() != 0 {
+		t.Fatalf("stats records %d valid %d flushes %d committable %d replays %d",
+			s.Records.Load(), s.Valid.Load(), s.Flushes.Load(), s.Committable.Load(), s.Replays.Load())
+	}
+}
+
+func TestFlushByInterval(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline(pipeline.Options{FlushInterval: 5 * time.Millisecond, MaxRows: 1000})
+	r := startWorker(t, t.Context(), p.Worker(shipments, 2))
+	r.send(t, rec(shipments, 2, 40, t0, shipJSON("s40", t0, "h1", 10)), rec(shipments, 2, 41, t0, shipJSON("s41", t0, "h1", 5)))
+	if m := r.nextMark(t); m != 41 {
+		t.Fatalf("mark %d, want 41", m)
+	}
+	stored, _ := e.sink.snapshot()
+	if got := tokens(stored); !slices.Equal(got, []string{"g:shipments:2:40-41"}) {
+		t.Fatalf("tokens %v", got)
+	}
+	tot := e.sink.totals(t)
+	if n := eventsTotal(tot); n != 2 {
+		t.Fatalf("%d events stored, want 2: %v", n, tot)
+	}
+	// A later slice is flushed by the timer too, under its own range.
+	r.send(t, rec(shipments, 2, 42, t0, shipJSON("s42", t0, "h2", 1)))
+	if m := r.nextMark(t); m != 42 {
+		t.Fatalf("mark %d, want 42", m)
+	}
+	err, marks := r.finish(t)
+	if err != nil || len(marks) != 0 {
+		t.Fatalf("Run = %v, extra marks %v", err, marks)
+	}
+	stored, _ = e.sink.snapshot()
+	if got := tokens(stored); !slices.Equal(got, []string{"g:shipments:2:40-41", "g:shipments:2:42-42"}) {
+		t.Fatalf("tokens %v", got)
+	}
+}
+
+func TestDrainOnClose(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline(pipeline.Options{MaxRows: 1000})
+	r := startWorker(t, t.Context(), p.Worker(payments, 1))
+	for i := int64(5); i < 11; i += 2 {
+		r.send(t, rec(payments, 1, i, t0, payJSON(fmt.Sprint("e", i), t0, "m", i)), rec(payments, 1, i+1, t0, payJSON(fmt.Sprint("e", i+1), t0, "m", i+1)))
+	}
+	if _, calls := e.sink.snapshot(); len(calls) != 0 {
+		t.Fatalf("stores before close: %v", calls)
+	}
+	err, marks := r.finish(t)
+	if err != nil || !slices.Equal(marks, []int64{10}) {
+		t.Fatalf("Run = %v, marks %v; want nil, [10]", err, marks)
+	}
+	stored, _ := e.sink.snapshot()
+	if got := tokens(stored); !slices.Equal(got, []string{"g:payments:1:5-10"}) {
+		t.Fatalf("tokens %v", got)
+	}
+	tot := e.sink.totals(t)
+	var sum uint64
+	for k, v := range tot {
+		if strings.HasPrefix(k, "payments_1m") {
+			sum += v[1]
+		}
+	}
+	if sum != 5+6+7+8+9+10 {
+		t.Fatalf("amount sum %d: %v", sum, tot)
+	}
+}
+
+// An empty input closes without storing or marking anything.
+func TestDrainEmpty(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline(pipeline.Options{})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	r.send(t) // an empty slice is ignored
+	err, marks := r.finish(t)
+	if err != nil || len(marks) != 0 || len(e.sink.calls) != 0 {
+		t.Fatalf("Run = %v, marks %v, stores %v", err, marks, e.sink.calls)
+	}
+}
+
+func TestUnknownTopicHasNoWorker(t *testing.T) {
+	e := newEnv(t)
+	if w := e.pipeline(pipeline.Options{}).Worker("orders", 0); w != nil {
+		t.Fatal("worker for an unconfigured topic")
+	}
+}
+
+var invalidValues = [][]byte{
+	[]byte(`{"event_id":`),
+	[]byte(`not json`),
+	[]byte(`{"event_id":"x","event_type":"payment.captured","occurred_at":"2026-03-01T10:00:00Z","amount_minor":1,"currency":"INR"}`), // no merchant
+	[]byte(`{"event_id":"y","event_type":"payment.nope","occurred_at":"2026-03-01T10:00:00Z","merchant_id":"m","amount_minor":1,"currency":"INR"}`),
+	[]byte(`{"event_id":"z","event_type":"payment.captured","occurred_at":"2026-03-01T10:00:00Z","merchant_id":"m","amount_minor":-1,"currency":"INR"}`),
+}
+
+// Records with only invalid events are marked, without a store, once their dead
+// letters are acknowledged.
+func TestInvalidOnlyMarkedAfterDeadLettersAcked(t *testing.T) {
+	e := newEnv(t)
+	e.dlq.gate = make(chan struct{})
+	p := e.pipeline(pipeline.Options{})
+	var ackedAtMark []int
+	w := p.Worker(payments, 0)
+	in := make(chan []*kgo.Record)
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Run(t.Context(), in, func(r *kgo.Record) {
+			_, acked := e.dlq.counts()
+			ackedAtMark = append(ackedAtMark, acked, int(r.Offset))
+		})
+	}()
+	var recs []*kgo.Record
+	for i, v := range invalidValues {
+		recs = append(recs, rec(payments, 0, int64(i), t0, v))
+	}
+	in <- recs[:2]
+	in <- recs[2:]
+	close(in)
+	close(e.dlq.gate)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("Run did not return")
+	}
+	if want := []int{len(invalidValues), len(invalidValues) - 1}; !slices.Equal(ackedAtMark, want) {
+		t.Fatalf("(acked, offset) at mark = %v, want %v", ackedAtMark, want)
+	}
+	if len(e.sink.calls) != 0 || len(e.ledger.all()) != 0 {
+		t.Fatalf("stores %v, ledger %v for invalid records", e.sink.calls, e.ledger.all())
+	}
+	e.dlq.mu.Lock()
+	reasons := make([]string, 0, len(e.dlq.sent))
+	for _, d := range e.dlq.sent {
+		reasons = append(reasons, fmt.Sprint(d.offset, " ", d.reason))
+	}
+	e.dlq.mu.Unlock()
+	want := []string{"0 " + schemas.ReasonMalformed, "1 " + schemas.ReasonMalformed, "2 " + schemas.ReasonMissingField,
+		"3 " + schemas.ReasonBadEnum, "4 " + schemas.ReasonOutOfRange}
+	if !slices.Equal(reasons, want) {
+		t.Fatalf("dead letters %v, want %v", reasons, want)
+	}
+	s := p.Stats()
+	if s.Invalid.Load() != 5 || s.Valid.Load() != 0 || s.Committable.Load() != 5 || s.Flushes.Load() != 0 {
+		t.Fatalf("stats invalid %d valid %d committable %d flushes %d", s.Invalid.Load(), s.Valid.Load(), s.Committable.Load(), s.Flushes.Load())
+	}
+}
+
+// In a mixed batch the dead letters are acknowledged before the range is recorded and
+// stored, and the timer flush waits for them too.
+func TestMixedBatchDeadLettersBeforeStore(t *testing.T) {
+	e := newEnv(t)
+	e.dlq.gate = make(chan struct{})
+	var ackedAtIntend []int
+	e.ledger.intend = func(context.Context, pipeline.Range) (bool, error) {
+		_, acked := e.dlq.counts()
+		ackedAtIntend = append(ackedAtIntend, acked)
+		return true, nil
+	}
+	p := e.pipeline(pipeline.Options{FlushInterval: time.Millisecond})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	r.send(t, rec(payments, 0, 0, t0, payJSON("a", t0, "m", 1)), rec(payments, 0, 1, t0, invalidValues[0]),
+		rec(payments, 0, 2, t0, payJSON("b", t0, "m", 2)), rec(payments, 0, 3, t0, invalidValues[3]))
+	close(e.dlq.gate)
+	if m := r.nextMark(t); m != 3 {
+		t.Fatalf("mark %d, want 3", m)
+	}
+	if !slices.Equal(ackedAtIntend, []int{2}) {
+		t.Fatalf("dead letters acked at Intend: %v, want [2]", ackedAtIntend)
+	}
+	if err, _ := r.finish(t); err != nil {
+		t.Fatal(err)
+	}
+	if n := eventsTotal(e.sink.totals(t)); n != 2 {
+		t.Fatalf("%d events stored, want 2", n)
+	}
+}
+
+func TestDeadLetterFailureStopsWorker(t *testing.T) {
+	e := newEnv(t)
+	boom := errors.New("dlq broker down")
+	e.dlq.err = boom
+	p := e.pipeline(pipeline.Options{})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	r.send(t, rec(payments, 0, 0, t0, payJSON("a", t0, "m", 1)), rec(payments, 0, 1, t0, invalidValues[1]))
+	err, marks := r.finish(t)
+	if !errors.Is(err, boom) {
+		t.Fatalf("Run = %v, want %v", err, boom)
+	}
+	if len(marks) != 0 || len(e.sink.calls) != 0 {
+		t.Fatalf("marks %v, stores %v after a failed dead letter", marks, e.sink.calls)
+	}
+}
+
+// A store whose outcome is unknown is retried with the same token, so the sink keeps
+// one copy; with AtLeastOnce every attempt has a fresh token and the rows double.
+func TestRetryUnknownOutcome(t *testing.T) {
+	for _, alo := range []bool{false, true} {
+		t.Run(fmt.Sprint("atLeastOnce=", alo), func(t *testing.T) {
+			e := newEnv(t)
+			e.sink.after = func(_ context.Context, call int, _ string) error {
+				if call == 0 {
+					return errors.New("connection reset after insert")
+				}
+				return nil
+			}
+			p := e.pipeline(pipeline.Options{AtLeastOnce: alo})
+			r := startWorker(t, t.Context(), p.Worker(payments, 0))
+			r.send(t, rec(payments, 0, 7, t0, payJSON("a", t0, "m", 1)), rec(payments, 0, 8, t0, payJSON("b", t0, "m", 2)))
+			err, marks := r.finish(t)
+			if err != nil || !slices.Equal(marks, []int64{8}) {
+				t.Fatalf("Run = %v, marks %v", err, marks)
+			}
+			_, calls := e.sink.snapshot()
+			if len(calls) != 2 {
+				t.Fatalf("store calls %v, want 2", calls)
+			}
+			if p.Stats().StoreRetries.Load() != 1 {
+				t.Fatalf("StoreRetries %d", p.Stats().StoreRetries.Load())
+			}
+			n := eventsTotal(e.sink.totals(t))
+			if !alo {
+				if calls[0] != calls[1] || calls[0] != "g:payments:0:7-8" || n != 2 {
+					t.Fatalf("tokens %v, %d events; want the same token twice and 2 events", calls, n)
+				}
+				return
+			}
+			if calls[0] == calls[1] || !strings.HasPrefix(calls[0], "g:payments:0:7-8@") || n != 4 {
+				t.Fatalf("at-least-once tokens %v, %d events; want fresh tokens and 4 events", calls, n)
+			}
+			if len(e.ledger.all()) != 0 {
+				t.Fatalf("at-least-once wrote the ledger: %v", e.ledger.all())
+			}
+		})
+	}
+}
+
+// Cancelling ctx returns at once without flushing or marking.
+func TestCancelDoesNotFlush(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	p := e.pipeline(pipeline.Options{})
+	r := startWorker(t, ctx, p.Worker(payments, 0))
+	r.send(t, rec(payments, 0, 0, t0, payJSON("a", t0, "m", 1)))
+	cancel()
+	err, marks := r.wait(t)
+	if !errors.Is(err, context.Canceled) || len(marks) != 0 || len(e.sink.calls) != 0 {
+		t.Fatalf("Run = %v, marks %v, stores %v; want Canceled and nothing stored", err, marks, e.sink.calls)
+	}
+}
+
+func TestProducerDuplicatesWithinHorizon(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline(pipeline.Options{DedupHorizon: time.Hour, MaxRows: 2})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	// e1 again in the same batch, and again in a later batch, within the horizon.
+	r.send(t, rec(payments, 0, 0, t0, payJSON("e1", t0, "m", 10)), rec(payments, 0, 1, t0.Add(time.Second), payJSON("e1", t0, "m", 10)))
+	r.send(t, rec(payments, 0, 2, t0.Add(2*time.Second), payJSON("e2", t0, "m", 20)), rec(payments, 0, 3, t0.Add(time.Hour), payJSON("e1", t0, "m", 10)))
+	err, marks := r.finish(t)
+	if err != nil || marks[len(marks)-1] != 3 {
+		t.Fatalf("Run = %v, marks %v", err, marks)
+	}
+	if d := p.Stats().Duplicates.Load(); d != 2 {
+		t.Fatalf("Duplicates %d, want 2", d)
+	}
+	tot := e.sink.totals(t)
+	if n := eventsTotal(tot); n != 2 {
+		t.Fatalf("%d events stored, want 2: %v", n, tot)
+	}
+	ids := storedIDs(t, e.sink)
+	if want := []string{"0 e1", "2 e2"}; !slices.Equal(ids, want) {
+		t.Fatalf("stored ids %v, want %v", ids, want)
+	}
+}
+
+func TestProducerDuplicatesBeyondHorizon(t *testing.T) {
+	e := newEnv(t)
+	const horizon = time.Hour
+	p := e.pipeline(pipeline.Options{DedupHorizon: horizon, MaxRows: 1})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	far := t0.Add(horizon + dedupSlack + time.Minute)
+	r.send(t, rec(payments, 0, 0, t0, payJSON("e1", t0, "m", 10)), rec(payments, 0, 1, t0.Add(time.Minute), payJSON("e2", t0, "m", 1)))
+	r.send(t, rec(payments, 0, 2, far, payJSON("e1", t0, "m", 10)))
+	if err, _ := r.finish(t); err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Stats().Duplicates.Load(); d != 0 {
+		t.Fatalf("Duplicates %d, want 0", d)
+	}
+	if n := eventsTotal(e.sink.totals(t)); n != 3 {
+		t.Fatalf("%d events stored, want 3 (e1 twice)", n)
+	}
+}
+
+// After a restart the filter is rebuilt from the ids stored before the first offset,
+// so a duplicate across the restart boundary is dropped.
+func TestProducerDuplicateAcrossRestart(t *testing.T) {
+	for _, withSeen := range []bool{true, false} {
+		t.Run(fmt.Sprint("seenIDs=", withSeen), func(t *testing.T) {
+			e := newEnv(t)
+			o := pipeline.Options{DedupHorizon: time.Hour}
+			a := startWorker(t, t.Context(), e.pipeline(o).Worker(payments, 0))
+			a.send(t, rec(payments, 0, 0, t0, payJSON("e0", t0, "m", 1)), rec(payments, 0, 1, t0.Add(time.Second), payJSON("e1", t0, "m", 2)))
+			if err, _ := a.finish(t); err != nil {
+				t.Fatal(err)
+			}
+			calls := &seenCalls{inner: e.seen}
+			if !withSeen {
+				calls.inner = nil // the control: nothing loaded, so the duplicate is stored
+			}
+			e.seen = calls
+			pb := e.pipeline(o)
+			b := startWorker(t, t.Context(), pb.Worker(payments, 0))
+			first := t0.Add(time.Minute)
+			b.send(t, rec(payments, 0, 2, first, payJSON("e1", t0, "m", 2)), rec(payments, 0, 3, first, payJSON("e2", t0, "m", 3)))
+			if err, _ := b.finish(t); err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprint(testGroup, payments, 0, 2, first.Add(-time.Hour-dedupSlack).UnixNano()); calls.args != want {
+				t.Errorf("SeenIDs args %q, want %q", calls.args, want)
+			}
+			n := eventsTotal(e.sink.totals(t))
+			if withSeen && (n != 3 || pb.Stats().Duplicates.Load() != 1) {
+				t.Fatalf("%d events, %d duplicates; want 3 and 1", n, pb.Stats().Duplicates.Load())
+			}
+			if !withSeen && n != 4 {
+				t.Fatalf("control: %d events, want 4", n)
+			}
+		})
+	}
+}
+
+type seenCalls struct {
+	inner pipeline.SeenIDs
+	args  string
+}
+
+func (s *seenCalls) SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, fn func(string, int64)) error {
+	s.args = fmt.Sprint(group, topic, partition, before, since.UnixNano())
+	if s.inner == nil {
+		return nil
+	}
+	return s.inner.SeenIDs(ctx, group, topic, partition, before, since, fn)
+}
+
+// storedIDs lists "offset id" of every stored event-ids row.
+func storedIDs(t *testing.T, s *memSink) []string {
+	t.Helper()
+	stored, _ := s.snapshot()
+	var out []string
+	for _, sc := range stored {
+		for _, b := range sc.blocks {
+			if b.Table != pipeline.EventIDsTable {
+				continue
+			}
+			offs, ids := column[int64](t, b, "offset"), column[string](t, b, "event_id")
+			for i := range b.Rows {
+				out = append(out, fmt.Sprint(offs[i], " ", ids[i]))
+			}
+		}
+	}
+	return out
+}
