@@ -371,12 +371,15 @@ func (s *stack) publishSome(t *testing.T, gen *loadgen.Generator, n int64) int64
 	return rs.Acked
 }
 
-// storedPayments counts the payment events the rollups hold now.
+// storedPayments counts the payment events the rollups hold now, or 0 while the
+// server is briefly down (the local engine restarts after a client is killed
+// mid-insert).
 func (s *stack) storedPayments(t *testing.T) uint64 {
 	var n uint64
 	q := "SELECT sum(events) FROM `" + s.ch.Database + "`.`" + schemas.RollupTable("payments", s.cfg.Pipeline.Window) + "`"
 	if err := s.ch.Conn(t).QueryRow(t.Context(), q).Scan(&n); err != nil {
-		t.Fatal(err)
+		t.Logf("count stored payments: %v", err)
+		return 0
 	}
 	return n
 }
