@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/bench"
+	"github.com/sluicehq/sluice/internal/config"
+)
+
+// benchCommand is `sluice bench`: the end-to-end benchmark. On the local ClickHouse
+// and an in-process kfake it preloads N payments, measures the bare consumer and bare
+// insert ceilings, runs one Sluice instance over the backlog, checks the stored
+// totals exactly and prints one results table. SLUICE_* variables tune Sluice as for
+// `sluice run`; the benchmark sets brokers, ClickHouse, database, group and topics.
+func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	events := fs.Int("events", 2_000_000, "payments events to preload and consume per run")
+	partitions := fs.Int("partitions", 8, "partitions of the payments topic")
+	mode := fs.String("mode", string(bench.RawAndRollups), "tables Sluice writes: raw+rollups, rollups or raw (raw runs as raw+rollups: rollups are always on)")
+	runs := fs.Int("runs", 1, "measurements of the ceilings and Sluice; with more than one, min/median/max are printed")
+	seed := fs.Int64("seed", 1, "load generator seed")
+	verbose := fs.Bool("v", false, "show Sluice's own log lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m, err := bench.ParseMode(*mode)
+	if err != nil {
+		return err
+	}
+	if *events < 1 || *partitions < 1 || *runs < 1 {
+		return errors.New("--events, --partitions and --runs must be positive")
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.Prefix) {
+			env[k] = v
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	if *verbose {
+		c, err := config.Load(env)
+		if err != nil {
+			return err
+		}
+		log = newLogger(c.Log, stderr)
+	}
+	res, err := bench.Run(ctx, bench.Options{
+		Events:     *events,
+		Partitions: *partitions,
+		Mode:       m,
+		Runs:       *runs,
+		Seed:       *seed,
+		Env:        env,
+		Progress:   stdout,
+		Logger:     log,
+	})
+	if len(res) > 0 {
+		io.WriteString(stdout, "\n")
+		bench.Print(stdout, res)
+	}
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if !r.Exact() {
+			return errors.New("stored totals differ from the ground truth")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,433 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/internal/chlocal"
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
+	"github.com/sluicehq/sluice/producers"
+	"github.com/sluicehq/sluice/producers/loadgen"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Mode selects the tables Sluice writes.
+type Mode string
+
+// The modes. Raw (raw table only) cannot be configured today: rollups are always
+// written, so Raw runs as RawAndRollups and is reported as such.
+const (
+	RawAndRollups Mode = "raw+rollups"
+	Rollups       Mode = "rollups"
+	Raw           Mode = "raw"
+)
+
+// ParseMode accepts "raw+rollups", "rollups" or "raw".
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case RawAndRollups, Rollups, Raw:
+		return m, nil
+	}
+	return "", fmt.Errorf("mode %q: want raw+rollups, rollups or raw", s)
+}
+
+// ceilingBlockRows is the block size of the bare insert ceiling.
+const ceilingBlockRows = 100_000
+
+// Options configures Run.
+type Options struct {
+	// Events is the number of payments events preloaded and consumed per run.
+	Events int
+	// Partitions is the number of partitions of the payments topic.
+	Partitions int
+	// Mode selects raw+rollups or rollups only.
+	Mode Mode
+	// Runs is how many times the ceilings and Sluice are measured.
+	Runs int
+	// Seed fixes the generated stream (default 1).
+	Seed int64
+	// Env holds SLUICE_* variables applied to Sluice's configuration before the
+	// benchmark's own (brokers, ClickHouse address, database, group, topics, raw).
+	Env map[string]string
+	// Progress receives one line per step; nil discards them.
+	Progress io.Writer
+	// Logger receives Sluice's own log lines; nil discards them.
+	Logger *slog.Logger
+}
+
+// Result is one run's measurements.
+type Result struct {
+	Mode   Mode // as run (Raw is run as RawAndRollups)
+	Events int
+
+	ConsumerCeiling float64                  // bare consumer, events/s
+	InsertCeiling   clickhouse.CeilingResult // bare insert
+
+	Elapsed       time.Duration // app.New until every record was marked for commit
+	Rows          int64         // rows Sluice inserted, all tables
+	CPU           time.Duration // user+sys of this process (Sluice + kfake + samplers)
+	ClickHouseCPU time.Duration // user+sys of the ClickHouse child; 0 if unknown
+	PeakRSS       uint64        // highest sampled VmRSS during the Sluice phase, bytes
+	BaseRSS       uint64        // VmRSS just before the Sluice phase, bytes
+	HWM           uint64        // VmHWM of this process after the run, bytes
+	FirstRow      time.Duration // app.New until the first rollup row was visible; 0 if never seen
+	Lag           int64         // group lag after shutdown; -1 if unknown
+	Diff          []string      // differences with the ground truth; empty means exact
+}
+
+// EventsPerSec is Sluice's throughput.
+func (r Result) EventsPerSec() float64 { return perSec(float64(r.Events), r.Elapsed) }
+
+// RowsPerSec is Sluice's insert rate, all tables.
+func (r Result) RowsPerSec() float64 { return perSec(float64(r.Rows), r.Elapsed) }
+
+// CPUPerMillion is this process's CPU seconds per million events.
+func (r Result) CPUPerMillion() float64 { return r.CPU.Seconds() / (float64(r.Events) / 1e6) }
+
+// ClickHouseCPUPerMillion is the ClickHouse child's CPU seconds per million events.
+func (r Result) ClickHouseCPUPerMillion() float64 {
+	return r.ClickHouseCPU.Seconds() / (float64(r.Events) / 1e6)
+}
+
+// Exact reports whether the stored totals equal the ground truth and every record
+// was committed.
+func (r Result) Exact() bool { return len(r.Diff) == 0 && r.Lag == 0 }
+
+func perSec(n float64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return n / d.Seconds()
+}
+
+// Run performs the benchmark opts describes and returns one Result per run. An
+// inexact run is not an error: its Result says so.
+func Run(ctx context.Context, opts Options) ([]Result, error) {
+	if opts.Events < 1 || opts.Partitions < 1 || opts.Runs < 1 {
+		return nil, errors.New("bench: events, partitions and runs must be ≥ 1")
+	}
+	if _, err := ParseMode(string(opts.Mode)); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	step := func(format string, a ...any) { fmt.Fprintf(progress, "==> "+format+"\n", a...) }
+
+	// ClickHouse: a fresh data directory, removed at the end (after the server
+	// stopped: the deferred calls run in reverse order).
+	tmp, err := os.MkdirTemp("", "sluice-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	step("starting ClickHouse in %s", tmp)
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(tmp, "clickhouse"), Log: progress})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = srv.Stop(stopCtx)
+	}()
+
+	// Kafka: in-process kfake with the payments topic and the dead-letter topic.
+	c0, err := config.Load(opts.Env)
+	if err != nil {
+		return nil, fmt.Errorf("bench: configuration: %w", err)
+	}
+	topic := c0.Kafka.PaymentsTopic
+	if topic == "" {
+		return nil, errors.New("bench: SLUICE_TOPIC_PAYMENTS must not be empty")
+	}
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.SeedTopics(int32(opts.Partitions), topic),
+		kfake.SeedTopics(1, c0.Kafka.DLQTopic))
+	if err != nil {
+		return nil, fmt.Errorf("bench: start kfake: %w", err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+
+	truth, bytes, took, err := preload(ctx, brokers, topic, opts, c0.Pipeline.Window)
+	if err != nil {
+		return nil, err
+	}
+	step("preloaded %d payments (%.0f bytes each on average) into %s (%d partitions) in %s",
+		opts.Events, float64(bytes)/float64(opts.Events), topic, opts.Partitions, took.Round(time.Millisecond))
+
+	var results []Result
+	for run := 1; run <= opts.Runs; run++ {
+		res, err := runOnce(ctx, run, opts, srv, brokers, truth, step)
+		if err != nil {
+			return results, fmt.Errorf("bench: run %d: %w", run, err)
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// preload publishes opts.Events payments as fast as kfake takes them and returns the
+// ground truth, the value bytes and the time it took.
+func preload(ctx context.Context, brokers []string, topic string, opts Options, window time.Duration) (*loadgen.Truth, int64, time.Duration, error) {
+	pub, err := producers.NewPublisher(producers.Brokers(brokers...), producers.PaymentsTopic(topic))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer pub.Close()
+	gen, err := loadgen.NewGenerator(loadgen.Config{
+		Seed:          opts.Seed,
+		Payments:      opts.Events,
+		InvalidRate:   0,
+		DuplicateRate: 0,
+		Window:        window,
+		PaymentsTopic: topic,
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	st, err := loadgen.Run(ctx, pub, gen, loadgen.RunOptions{})
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("bench: preload: %w", err)
+	}
+	if st.Acked != int64(opts.Events) {
+		return nil, 0, 0, fmt.Errorf("bench: preload: %d of %d records acknowledged", st.Acked, opts.Events)
+	}
+	return gen.Truth(), st.Bytes, st.Elapsed, nil
+}
+
+// runOnce measures both ceilings and Sluice once.
+func runOnce(ctx context.Context, run int, opts Options, srv *chlocal.Server, brokers []string, truth *loadgen.Truth,
+	step func(string, ...any)) (Result, error) {
+	mode := opts.Mode
+	if mode == Raw {
+		mode = RawAndRollups
+	}
+	res := Result{Mode: mode, Events: opts.Events, Lag: -1}
+
+	env := map[string]string{}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	env["SLUICE_KAFKA_BROKERS"] = strings.Join(brokers, ",")
+	env["SLUICE_CLICKHOUSE_ADDR"] = srv.Addr()
+	env["SLUICE_CLICKHOUSE_DATABASE"] = "bench_r" + strconv.Itoa(run)
+	env["SLUICE_KAFKA_GROUP"] = "sluice-bench-r" + strconv.Itoa(run)
+	env["SLUICE_KAFKA_START"] = "earliest"
+	env["SLUICE_TOPIC_SHIPMENTS"] = ""
+	env["SLUICE_RAW_PAYMENTS"] = strconv.FormatBool(mode == RawAndRollups)
+	env["SLUICE_RAW_SHIPMENTS"] = "false"
+	cfg, err := config.Load(env)
+	if err != nil {
+		return res, fmt.Errorf("configuration: %w", err)
+	}
+	topic := cfg.Kafka.PaymentsTopic
+
+	// (a) Bare consumer ceiling.
+	res.ConsumerCeiling, err = bareConsumer(ctx, brokers, topic, "bench-bare-r"+strconv.Itoa(run), opts.Events, int32(cfg.Kafka.FetchMaxPartitionBytes))
+	if err != nil {
+		return res, err
+	}
+	step("run %d: bare consumer read %d records: %.0f events/s", run, opts.Events, res.ConsumerCeiling)
+
+	// (b) Bare insert ceiling.
+	res.InsertCeiling, err = bareInsert(ctx, cfg, "bench_ceiling_r"+strconv.Itoa(run), opts.Events)
+	if err != nil {
+		return res, err
+	}
+	step("run %d: bare insert: %s", run, res.InsertCeiling)
+
+	// (c) Sluice.
+	if err := app.Migrate(ctx, cfg); err != nil {
+		return res, err
+	}
+	conn, err := ch.Open(&ch.Options{Addr: cfg.ClickHouse.Addrs})
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close()
+	if err := sluice(ctx, cfg, opts, srv, conn, &res); err != nil {
+		return res, err
+	}
+	step("run %d: Sluice (%s) consumed %d events in %s: %.0f events/s, %d rows", run, mode, opts.Events,
+		res.Elapsed.Round(time.Millisecond), res.EventsPerSec(), res.Rows)
+
+	// Exactness: the stored totals against the ground truth.
+	stored, err := verify.Read(ctx, conn, cfg.ClickHouse.Database, cfg.Pipeline.Window, topic, cfg.Kafka.ShipmentsTopic)
+	if err != nil {
+		return res, err
+	}
+	res.Diff = stored.Diff(truth, 10, cfg.Pipeline.RawPayments, false)
+	if res.Lag != 0 {
+		res.Diff = append(res.Diff, fmt.Sprintf("group %s: lag %d after shutdown, want 0", cfg.Kafka.Group, res.Lag))
+	}
+	res.HWM = procStatusBytes("VmHWM")
+	return res, nil
+}
+
+// bareConsumer reads n records of topic with a plain group consumer, decoding
+// nothing, and returns records per second from client creation to the n-th record.
+func bareConsumer(ctx context.Context, brokers []string, topic, group string, n int, fetchMaxPartitionBytes int32) (float64, error) {
+	start := time.Now()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxPartitionBytes(fetchMaxPartitionBytes),
+		kgo.DisableAutoCommit())
+	if err != nil {
+		return 0, fmt.Errorf("bare consumer: %w", err)
+	}
+	defer cl.Close()
+	got := 0
+	for got < n {
+		fs := cl.PollRecords(ctx, 10_000)
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) {
+			ferr = errors.Join(ferr, fmt.Errorf("bare consumer: fetch %s/%d: %w", t, p, err))
+		})
+		if ferr != nil {
+			return 0, ferr
+		}
+		got += fs.NumRecords()
+	}
+	return perSec(float64(got), time.Since(start)), nil
+}
+
+// bareInsert stores about n rows (at least three blocks) of ceilingBlockRows-row
+// blocks into a fresh payments-like table in database db, after one untimed block.
+func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (clickhouse.CeilingResult, error) {
+	c := cfg
+	c.ClickHouse.Database = db
+	cl, err := app.OpenClickHouse(ctx, c)
+	if err != nil {
+		return clickhouse.CeilingResult{}, err
+	}
+	defer cl.Close()
+	table := "ceiling"
+	if err := cl.Migrate(ctx, []string{"CREATE DATABASE IF NOT EXISTS `" + db + "`",
+		clickhouse.CeilingDDL(db, table, cfg.ClickHouse.DedupWindow)}); err != nil {
+		return clickhouse.CeilingResult{}, err
+	}
+	blk := clickhouse.CeilingBlock(table, ceilingBlockRows, 0)
+	// One untimed insert first: the first insert into a fresh server or table pays
+	// for connection setup and cold caches (it measured 3× slower than the rest).
+	if _, err := clickhouse.InsertCeiling(ctx, cl, blk, 1); err != nil {
+		return clickhouse.CeilingResult{}, err
+	}
+	inserts := max(3, (n+ceilingBlockRows-1)/ceilingBlockRows)
+	return clickhouse.InsertCeiling(ctx, cl, blk, inserts)
+}
+
+// sluice runs one instance from app.New until every record is marked for commit,
+// sampling CPU, RSS and the first stored row, then shuts it down and reads the lag.
+func sluice(ctx context.Context, cfg config.Config, opts Options, srv *chlocal.Server, conn ch.Conn, res *Result) error {
+	n := int64(opts.Events)
+	res.BaseRSS = procStatusBytes("VmRSS")
+	samplers, stopSamplers := context.WithCancel(ctx)
+	defer stopSamplers()
+	rss := sampleMax(samplers, 100*time.Millisecond, func() uint64 { return procStatusBytes("VmRSS") })
+	rollup := fmt.Sprintf("SELECT count() FROM `%s`.`%s`", cfg.ClickHouse.Database, schemas.RollupTable("payments", cfg.Pipeline.Window))
+
+	cpu0, chCPU0 := selfCPU(), procCPU(srv.PID())
+	start := time.Now()
+	first := firstRow(samplers, conn, rollup, start)
+	in, err := app.New(ctx, cfg, opts.Logger)
+	if err != nil {
+		return err
+	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	done := make(chan error, 1)
+	go func() { done <- in.Run(runCtx) }()
+
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for in.Stats().Committable.Load() < n {
+		select {
+		case <-tick.C:
+		case err := <-done:
+			return fmt.Errorf("sluice stopped before consuming everything: %v", err)
+		case <-ctx.Done():
+			stopRun()
+			<-done
+			return ctx.Err()
+		}
+	}
+	res.Elapsed = time.Since(start)
+	res.CPU = selfCPU() - cpu0
+	if chCPU0 >= 0 {
+		if c := procCPU(srv.PID()); c >= 0 {
+			res.ClickHouseCPU = c - chCPU0
+		}
+	}
+	res.Rows = in.Stats().Rows.Load()
+	stopSamplers()
+	res.PeakRSS = <-rss
+	res.FirstRow = <-first
+
+	// Shut down (drain, flush, final commit, leave), then check every offset is
+	// committed.
+	stopRun()
+	if err := <-done; err != nil {
+		return err
+	}
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...))
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	lags, err := kadm.NewClient(admCl).Lag(ctx, cfg.Kafka.Group)
+	if err != nil {
+		return fmt.Errorf("group lag: %w", err)
+	}
+	if l, ok := lags[cfg.Kafka.Group]; ok && l.FetchErr == nil && l.DescribeErr == nil {
+		res.Lag = l.Lag.Total()
+	}
+	return nil
+}
+
+// firstRow polls query (a count) every 50 ms until it is positive or ctx is done, and
+// then sends the time since start (0 if no row was seen).
+func firstRow(ctx context.Context, conn ch.Conn, query string, start time.Time) <-chan time.Duration {
+	out := make(chan time.Duration, 1)
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var n uint64
+			if err := conn.QueryRow(ctx, query).Scan(&n); err == nil && n > 0 {
+				out <- time.Since(start)
+				return
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				out <- 0
+				return
+			}
+		}
+	}()
+	return out
+}

@@ -1,0 +1,77 @@
+package bench
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// Field 2 holds a space and a ')' to make sure fields are counted from the last ')'.
+	line := "4242 (click) house) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 30 0 123 456 789\n"
+	if got, want := parseStatCPU([]byte(line)), 3*time.Second; got != want {
+		t.Fatalf("parseStatCPU = %v, want %v", got, want)
+	}
+	if got := parseStatCPU([]byte("garbage")); got != -1 {
+		t.Fatalf("parseStatCPU(garbage) = %v, want -1", got)
+	}
+}
+
+func TestParseStatusBytes(t *testing.T) {
+	status := []byte("Name:\tsluice\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n")
+	for field, want := range map[string]uint64{"VmHWM": 200 << 20, "VmRSS": 100 << 20, "VmSwap": 0} {
+		if got := parseStatusBytes(status, field); got != want {
+			t.Errorf("%s = %d, want %d", field, got, want)
+		}
+	}
+}
+
+func TestPick(t *testing.T) {
+	for _, tc := range []struct {
+		vs             []float64
+		min, med, maxv float64
+	}{
+		{[]float64{3}, 3, 3, 3},
+		{[]float64{5, 1, 3}, 1, 3, 5},
+		{[]float64{4, 1, 3, 2}, 1, 2.5, 4},
+	} {
+		if got := [3]float64{pick(tc.vs, "min"), pick(tc.vs, "median"), pick(tc.vs, "max")}; got != [3]float64{tc.min, tc.med, tc.maxv} {
+			t.Errorf("pick(%v) = %v, want %v %v %v", tc.vs, got, tc.min, tc.med, tc.maxv)
+		}
+	}
+}
+
+func TestPrint(t *testing.T) {
+	r := Result{
+		Mode: Rollups, Events: 1_000_000, ConsumerCeiling: 2e6,
+		InsertCeiling: clickhouse.CeilingResult{Rows: 300_000, Inserts: 3, Elapsed: time.Second},
+		Elapsed:       10 * time.Second, Rows: 1_000_000, CPU: 5 * time.Second,
+		PeakRSS: 300 << 20, BaseRSS: 200 << 20, FirstRow: 1500 * time.Millisecond,
+	}
+	bad := r
+	bad.Diff = []string{"payments: want 1, got 2"}
+	bad.Elapsed = 20 * time.Second
+	var b bytes.Buffer
+	Print(&b, []Result{r, bad, r})
+	out := b.String()
+	for _, want := range []string{
+		"1       rollups  1000000  100000",
+		"median  rollups  1000000  100000",
+		"min     rollups  1000000  50000",
+		"0.05", // × consumer: 100000 / 2e6
+		"0.33", // × insert: 100000 / 300000
+		"run 2 is NOT exact",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for line := range strings.SplitSeq(out, "\n") {
+		if strings.HasPrefix(line, "median") && !strings.HasSuffix(line, "  no") {
+			t.Errorf("summary says exact though run 2 is not: %q", line)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// column is one numeric column of the results table.
+type column struct {
+	head   string
+	format string
+	value  func(Result) float64
+}
+
+var columns = []column{
+	{"events/s", "%.0f", Result.EventsPerSec},
+	{"consumer ceiling ev/s", "%.0f", func(r Result) float64 { return r.ConsumerCeiling }},
+	{"× consumer", "%.2f", func(r Result) float64 { return ratio(r.EventsPerSec(), r.ConsumerCeiling) }},
+	{"rows/s", "%.0f", Result.RowsPerSec},
+	{"insert ceiling rows/s", "%.0f", func(r Result) float64 { return r.InsertCeiling.RowsPerSec() }},
+	{"× insert", "%.2f", func(r Result) float64 { return ratio(r.RowsPerSec(), r.InsertCeiling.RowsPerSec()) }},
+	{"CPU-s/M ev", "%.2f", Result.CPUPerMillion},
+	{"CH CPU-s/M ev", "%.2f", Result.ClickHouseCPUPerMillion},
+	{"peak RSS MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) }},
+	{"RSS Δ MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) - mb(r.BaseRSS) }},
+	{"first row ms", "%.0f", func(r Result) float64 { return float64(r.FirstRow.Milliseconds()) }},
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func mb(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// Print writes the results table: one row per run and, for several runs, the
+// minimum, median and maximum of each column, then the notes the figures need and
+// the differences of any inexact run.
+func Print(w io.Writer, rs []Result) {
+	if len(rs) == 0 {
+		return
+	}
+	head := []string{"run", "mode", "events"}
+	for _, c := range columns {
+		head = append(head, c.head)
+	}
+	head = append(head, "exact")
+	table := [][]string{head}
+	for i, r := range rs {
+		row := []string{strconv.Itoa(i + 1), string(r.Mode), strconv.Itoa(r.Events)}
+		for _, c := range columns {
+			row = append(row, fmt.Sprintf(c.format, c.value(r)))
+		}
+		table = append(table, append(row, yesNo(r.Exact())))
+	}
+	if len(rs) > 1 {
+		allExact := true
+		for _, r := range rs {
+			allExact = allExact && r.Exact()
+		}
+		for _, stat := range []string{"min", "median", "max"} {
+			row := []string{stat, string(rs[0].Mode), strconv.Itoa(rs[0].Events)}
+			for _, c := range columns {
+				vs := make([]float64, len(rs))
+				for i, r := range rs {
+					vs[i] = c.value(r)
+				}
+				row = append(row, fmt.Sprintf(c.format, pick(vs, stat)))
+			}
+			table = append(table, append(row, yesNo(allExact)))
+		}
+	}
+	writeTable(w, table)
+
+	r := rs[0]
+	fmt.Fprintf(w, "\nbare insert ceiling: %s\n", r.InsertCeiling)
+	fmt.Fprintln(w, "notes: CPU-s is user+sys of this process, which also runs the kfake broker and the samplers;")
+	fmt.Fprintln(w, "       CH CPU-s is the ClickHouse child process. Peak RSS is this process's VmRSS sampled every")
+	fmt.Fprintln(w, "       100 ms while Sluice runs; it includes kfake's in-memory copy of the topic (RSS Δ is over")
+	fmt.Fprintf(w, "       the RSS just before Sluice started; VmHWM of the whole run: %.0f MB).\n", mb(r.HWM))
+	if r.Mode == RawAndRollups {
+		fmt.Fprintln(w, "       rows/s counts raw and rollup rows; a raw-only mode does not exist (rollups are always on),")
+		fmt.Fprintln(w, "       so --mode raw runs and reports raw+rollups.")
+	}
+	for i, r := range rs {
+		if len(r.Diff) > 0 {
+			fmt.Fprintf(w, "\nrun %d is NOT exact:\n  %s\n", i+1, strings.Join(r.Diff, "\n  "))
+		}
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// pick returns the min, median or max of vs (not empty).
+func pick(vs []float64, stat string) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	switch stat {
+	case "min":
+		return s[0]
+	case "max":
+		return s[len(s)-1]
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func writeTable(w io.Writer, rows [][]string) {
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, c := range r {
+			b.WriteString(c)
+			b.WriteString(strings.Repeat(" ", width[i]-len([]rune(c))+2))
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
