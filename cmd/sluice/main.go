@@ -8,6 +8,7 @@
 //	sluice loadgen    publish realistic, reproducible traffic
 //	sluice produce    publish newline-delimited JSON events from stdin or files
 //	sluice dev        run the embedded Kafka or ClickHouse on their own
+//	sluice bench      end-to-end benchmark with bare consumer and insert ceilings
 package main
 
 import (
@@ -42,6 +43,7 @@ func init() {
 		"loadgen": {loadgenCommand, "publish realistic, reproducible payments and shipments traffic"},
 		"produce": {produceCommand, "publish newline-delimited JSON events from stdin or files"},
 		"dev":     {devCommand, "run the embedded Kafka (dev kafka) or ClickHouse (dev clickhouse) alone"},
+		"bench":   {benchCommand, "end-to-end benchmark against the bare consumer and bare insert ceilings"},
 	}
 }
 
@@ -70,7 +72,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: sluice <command> [flags]\n\ncommands:")
-	for _, name := range []string{"run", "migrate", "config", "demo", "loadgen", "produce", "dev"} {
+	for _, name := range []string{"run", "migrate", "config", "demo", "loadgen", "produce", "dev", "bench"} {
 		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].brief)
 	}
 	fmt.Fprintln(w, "\nConfiguration is read from SLUICE_* environment variables; `sluice config` lists them.")

@@ -368,7 +368,10 @@ func sluice(ctx context.Context, cfg config.Config, opts Options, srv *chlocal.S
 		select {
 		case <-tick.C:
 		case err := <-done:
-			return fmt.Errorf("sluice stopped before consuming everything: %v", err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("sluice stopped after %d of %d records: %v", in.Stats().Committable.Load(), n, err)
 		case <-ctx.Done():
 			stopRun()
 			<-done

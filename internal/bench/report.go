@@ -78,14 +78,17 @@ func Print(w io.Writer, rs []Result) {
 	writeTable(w, table)
 
 	r := rs[0]
-	fmt.Fprintf(w, "\nbare insert ceiling: %s\n", r.InsertCeiling)
+	for i, r := range rs {
+		fmt.Fprintf(w, "\nbare insert ceiling, run %d: %s", i+1, r.InsertCeiling)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "notes: CPU-s is user+sys of this process, which also runs the kfake broker and the samplers;")
 	fmt.Fprintln(w, "       CH CPU-s is the ClickHouse child process. Peak RSS is this process's VmRSS sampled every")
 	fmt.Fprintln(w, "       100 ms while Sluice runs; it includes kfake's in-memory copy of the topic (RSS Δ is over")
 	fmt.Fprintf(w, "       the RSS just before Sluice started; VmHWM of the whole run: %.0f MB).\n", mb(r.HWM))
 	if r.Mode == RawAndRollups {
-		fmt.Fprintln(w, "       rows/s counts raw and rollup rows; a raw-only mode does not exist (rollups are always on),")
-		fmt.Fprintln(w, "       so --mode raw runs and reports raw+rollups.")
+		fmt.Fprintln(w, "       rows/s counts raw and rollup rows (the insert ceiling is raw rows of one table); a raw-only")
+		fmt.Fprintln(w, "       mode does not exist (rollups are always on), so --mode raw runs and reports raw+rollups.")
 	}
 	for i, r := range rs {
 		if len(r.Diff) > 0 {
