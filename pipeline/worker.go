@@ -233,7 +233,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		if w.dd != nil {
 			w.dd.ts, w.dd.offset = ts, r.Offset
 		}
-		err := w.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, IngestedAt: now})
+		err := w.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, IngestedAt: now, Timestamp: r.Timestamp})
 		switch {
 		case err == nil:
 			valid++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/segmentio/encoding/json"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -115,6 +116,12 @@ func (p *Publisher) publishJSON(ctx context.Context, topic, key, id string, ev a
 // the PublishPaymentAsync contract.
 func (p *Publisher) Produce(ctx context.Context, topic string, key, value []byte, done func(error)) {
 	p.produce(ctx, &kgo.Record{Topic: topic, Key: key, Value: value}, done)
+}
+
+// ProduceAt is Produce with an explicit record timestamp (for replays, backfills and
+// the load generator's reproducible streams); a zero ts means now.
+func (p *Publisher) ProduceAt(ctx context.Context, topic string, key, value []byte, ts time.Time, done func(error)) {
+	p.produce(ctx, &kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: ts}, done)
 }
 
 func (p *Publisher) produce(ctx context.Context, r *kgo.Record, done func(error)) {

@@ -9,6 +9,11 @@ type Meta struct {
 	Offset    int64
 	// IngestedAt is when Sluice read the record; it fills the raw tables' _ingested_at.
 	IngestedAt time.Time
+	// Timestamp is the record's Kafka timestamp (when it was published). The
+	// lateness and clock-skew limits are measured against it, not against the wall
+	// clock, so a replay judges a record exactly as the first attempt did. Zero
+	// skips both checks.
+	Timestamp time.Time
 }
 
 // Block is the data for one INSERT into one table, column by column. Columns[i] holds

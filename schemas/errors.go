@@ -56,4 +56,9 @@ type Limits struct {
 	MaxRecordBytes     int // default 64 KiB
 	MaxStringBytes     int // default 1 KiB (event_id is always at most 64 bytes)
 	MaxMetadataEntries int // default 64
+	// MaxLateness rejects (ReasonTooLate) an event whose occurred_at is more than
+	// this before its record's Kafka timestamp; MaxClockSkew rejects
+	// (ReasonFromFuture) one more than this after it. Zero means no limit (these two
+	// have no default here; the configuration supplies 168h and 15m).
+	MaxLateness, MaxClockSkew time.Duration
 }

@@ -200,6 +200,9 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 	if inv := b.d.payment(value, p); inv != nil {
 		return inv
 	}
+	if inv := b.o.Limits.checkTime(p.OccurredAt, &m); inv != nil {
+		return inv
+	}
 	if b.o.Dedup != nil && !b.o.Dedup.Admit(p.EventID, p.OccurredAt.UnixNano(), m.Offset) {
 		return ErrDuplicate
 	}

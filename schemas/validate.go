@@ -36,6 +36,12 @@ const (
 	ReasonStringTooLong = "string_too_long"
 	// ReasonTooManyMetadata: metadata has more than Limits.MaxMetadataEntries entries.
 	ReasonTooManyMetadata = "too_many_metadata"
+	// ReasonTooLate: occurred_at is older than Limits.MaxLateness before the record's
+	// Kafka timestamp.
+	ReasonTooLate = "too_late"
+	// ReasonFromFuture: occurred_at is more than Limits.MaxClockSkew after the
+	// record's Kafka timestamp.
+	ReasonFromFuture = "from_future"
 )
 
 // Fixed bounds of the schemas.
@@ -73,6 +79,20 @@ func (l Limits) withDefaults() Limits {
 		l.MaxMetadataEntries = DefaultMaxMetadataEntries
 	}
 	return l
+}
+
+// checkTime applies the lateness and clock-skew limits to occurred_at.
+func (l *Limits) checkTime(occurred time.Time, m *Meta) *Invalid {
+	if m.Timestamp.IsZero() {
+		return nil
+	}
+	if l.MaxLateness > 0 && occurred.Before(m.Timestamp.Add(-l.MaxLateness)) {
+		return invalid(ReasonTooLate, "occurred_at", "more than "+l.MaxLateness.String()+" before the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
+	}
+	if l.MaxClockSkew > 0 && occurred.After(m.Timestamp.Add(l.MaxClockSkew)) {
+		return invalid(ReasonFromFuture, "occurred_at", "more than "+l.MaxClockSkew.String()+" after the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
+	}
+	return nil
 }
 
 func invalid(reason, field, detail string) *Invalid {

@@ -53,7 +53,7 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	window := fs.Duration("window", time.Minute, "rollup window of the ground truth")
 	merchants := fs.Int("merchants", 500, "number of merchants")
 	hubs := fs.Int("hubs", 40, "number of logistics hubs")
-	start := fs.String("start", loadgen.DefaultStart.Format(time.RFC3339), `event time of the first record (RFC 3339, or "now")`)
+	start := fs.String("start", "now", `event time of the first record (RFC 3339, or "now"); records are published with timestamps on the same clock, so a fixed --start reproduces the stream byte for byte but a real broker's time-based retention may delete old timestamps`)
 	paymentsTopic := fs.String("payments-topic", producers.DefaultPaymentsTopic, "payments topic")
 	shipmentsTopic := fs.String("shipments-topic", producers.DefaultShipmentsTopic, "shipments topic")
 	truthJSON := fs.String("truth-json", "", "also write the ground truth as JSON to this file")

@@ -142,6 +142,8 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 				MaxRecordBytes:     p.MaxRecordBytes,
 				MaxStringBytes:     p.MaxStringBytes,
 				MaxMetadataEntries: p.MaxMetadataEntries,
+				MaxLateness:        p.MaxLateness,
+				MaxClockSkew:       p.MaxClockSkew,
 			},
 		},
 		FlushInterval: p.FlushInterval,

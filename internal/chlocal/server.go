@@ -51,6 +51,10 @@ type Options struct {
 	// at some points of a query (a client killed mid-INSERT); ClickHouse
 	// itself does not. Clients see a short outage, as after a server crash.
 	RestartOnCrash bool
+	// ConfigFile, when set, is passed as --config-file=ConfigFile before the
+	// other arguments: a server configuration (e.g. remote_servers for a
+	// Distributed table's cluster). The command-line options above still win.
+	ConfigFile string
 }
 
 // Server is a ClickHouse server running in a child process. Its methods are
@@ -62,7 +66,8 @@ type Server struct {
 	httpPort int
 	log      io.Writer
 	timeout  time.Duration
-	restart  bool // Options.RestartOnCrash
+	restart  bool   // Options.RestartOnCrash
+	config   string // Options.ConfigFile
 
 	supervisors sync.WaitGroup // one per started process
 
@@ -110,6 +115,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		log:      opts.Log,
 		timeout:  opts.StartTimeout,
 		restart:  opts.RestartOnCrash,
+		config:   opts.ConfigFile,
 	}
 	if s.log == nil {
 		s.log = io.Discard
@@ -272,16 +278,20 @@ func (s *Server) launchLocked(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("chlocal: start: %w", err)
 	}
-	spec, err := json.Marshal(childSpec{Lib: s.lib, Args: []string{
-		"--path=" + s.dataDir + "/",
-		"--tcp_port=" + strconv.Itoa(s.tcpPort),
-		"--http_port=" + strconv.Itoa(s.httpPort),
+	var args []string
+	if s.config != "" {
+		args = append(args, "--config-file="+s.config)
+	}
+	spec, err := json.Marshal(childSpec{Lib: s.lib, Args: append(args,
+		"--path="+s.dataDir+"/",
+		"--tcp_port="+strconv.Itoa(s.tcpPort),
+		"--http_port="+strconv.Itoa(s.httpPort),
 		"--listen_host=127.0.0.1",
 		// Errors and fatal messages (with stack traces) go to the log file.
 		"--logger.console=1", "--log-level=error",
 		"--interactive",
 		"--query", "SYSTEM START LISTEN TCP; SYSTEM START LISTEN HTTP",
-	}})
+	)})
 	if err != nil {
 		return fmt.Errorf("chlocal: start: %w", err)
 	}

@@ -113,6 +113,12 @@ type Pipeline struct {
 	MaxRecordBytes int `env:"MAX_RECORD_BYTES" envDefault:"65536" desc:"largest record in bytes; larger ones are dead-lettered"`
 	// MaxStringBytes is the longest string field accepted in a record.
 	MaxStringBytes int `env:"MAX_STRING_BYTES" envDefault:"1024" desc:"longest string field in bytes"`
+	// MaxLateness dead-letters an event whose occurred_at is further than this
+	// before its record's Kafka timestamp; 0 turns the check off.
+	MaxLateness time.Duration `env:"MAX_LATENESS" envDefault:"168h" desc:"dead-letter events whose occurred_at is this much older than their Kafka record timestamp (too_late); 0 = no limit (use for backfills published with current timestamps)"`
+	// MaxClockSkew dead-letters an event whose occurred_at is further than this
+	// after its record's Kafka timestamp; 0 turns the check off.
+	MaxClockSkew time.Duration `env:"MAX_CLOCK_SKEW" envDefault:"15m" desc:"dead-letter events whose occurred_at is this much after their Kafka record timestamp (from_future); 0 = no limit"`
 	// MaxMetadataEntries is the most metadata entries accepted in a record.
 	MaxMetadataEntries int `env:"MAX_METADATA_ENTRIES" envDefault:"64" desc:"most metadata entries in one record"`
 }

@@ -51,6 +51,8 @@ func TestDefaults(t *testing.T) {
 			MaxRecordBytes:     65536,
 			MaxStringBytes:     1024,
 			MaxMetadataEntries: 64,
+			MaxLateness:        168 * time.Hour,
+			MaxClockSkew:       15 * time.Minute,
 		},
 		HTTP:            HTTP{Addr: "127.0.0.1:8080"},
 		Log:             Log{Format: FormatText, Level: slog.LevelInfo},

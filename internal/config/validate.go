@@ -43,6 +43,8 @@ const (
 	varLogFormat      = Prefix + "LOG_FORMAT"
 	varShutdown       = Prefix + "SHUTDOWN_TIMEOUT"
 	varSession        = Prefix + "KAFKA_SESSION_TIMEOUT"
+	varMaxLateness    = Prefix + "MAX_LATENESS"
+	varMaxClockSkew   = Prefix + "MAX_CLOCK_SKEW"
 	varRebalance      = Prefix + "KAFKA_REBALANCE_TIMEOUT"
 	varFetchPartition = Prefix + "KAFKA_FETCH_MAX_PARTITION_BYTES"
 )
@@ -173,6 +175,12 @@ func (c Config) problems() []error {
 		ch.fail(varLogFormat, c.Log.Format, "must be %s or %s", FormatText, FormatJSON)
 	}
 	ch.positive(varShutdown, c.ShutdownTimeout)
+	if c.Pipeline.MaxLateness < 0 {
+		ch.fail(varMaxLateness, c.Pipeline.MaxLateness, "must be ≥ 0 (0 = no limit)")
+	}
+	if c.Pipeline.MaxClockSkew < 0 {
+		ch.fail(varMaxClockSkew, c.Pipeline.MaxClockSkew, "must be ≥ 0 (0 = no limit)")
+	}
 	if c.Kafka.SessionTimeout < time.Second {
 		ch.fail(varSession, c.Kafka.SessionTimeout, "must be at least 1s (brokers usually require 6s or more)")
 	}

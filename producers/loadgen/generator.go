@@ -47,6 +47,10 @@ type Record struct {
 	Kind  Kind
 	// InvalidKind names the corruption of an Invalid record (e.g. "bad_currency").
 	InvalidKind string
+	// Timestamp is when the record is published on the stream's own clock: Run
+	// gives it to sinks that take a timestamp (TimestampSink), so a stream's Kafka
+	// timestamps are reproducible and consistent with its event times.
+	Timestamp time.Time
 }
 
 // Generator produces the stream a Config describes. It is not safe for concurrent
@@ -172,6 +176,7 @@ func (g *Generator) Next() (Record, bool) {
 		g.leftS--
 		rec = g.nextOf(u, &g.recentS, g.cfg.ShipmentsTopic, g.validShipment, g.invalidShipment)
 	}
+	rec.Timestamp = g.clock.Truncate(time.Millisecond)
 	c := g.truth.counts(rec.Topic)
 	c.Records++
 	switch rec.Kind {

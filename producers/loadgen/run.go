@@ -15,6 +15,12 @@ type Sink interface {
 	Produce(ctx context.Context, topic string, key, value []byte, done func(error))
 }
 
+// TimestampSink is implemented by sinks that can publish with a given record
+// timestamp; Run then publishes every record at its Record.Timestamp.
+type TimestampSink interface {
+	ProduceAt(ctx context.Context, topic string, key, value []byte, ts time.Time, done func(error))
+}
+
 // Flusher is implemented by sinks that buffer; Run flushes them before returning.
 type Flusher interface {
 	Flush(ctx context.Context) error
@@ -129,7 +135,11 @@ loop:
 		}
 		st.Records++
 		st.Bytes += int64(len(rec.Value))
-		sink.Produce(ctx, rec.Topic, rec.Key, rec.Value, done)
+		if ts, ok := sink.(TimestampSink); ok {
+			ts.ProduceAt(ctx, rec.Topic, rec.Key, rec.Value, rec.Timestamp, done)
+		} else {
+			sink.Produce(ctx, rec.Topic, rec.Key, rec.Value, done)
+		}
 	}
 	if timer != nil {
 		timer.Stop()
