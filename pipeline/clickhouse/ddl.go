@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // Names of the internal tables Sluice keeps in its database.
@@ -30,15 +32,30 @@ type DDLOptions struct {
 	// Horizon is how far back duplicate event ids are looked for; EventIDsTable rows
 	// live Horizon plus one day (default 24h).
 	Horizon time.Duration
+	// Cluster, when set, names the cluster the tables are sharded and replicated over
+	// (see DDL); it must match [A-Za-z_][A-Za-z0-9_]*. Empty means one server.
+	Cluster string
 }
 
 // DDL returns the statements that create Database, LedgerTable and EventIDsTable if
 // they do not exist. They are idempotent; run them with Migrate. It panics if
-// o.Database is not a valid database name: the name is configuration, checked by
+// o.Database or o.Cluster is not a valid name: both are configuration, checked by
 // Options.Validate before DDL is reached.
+//
+// With o.Cluster set, every statement runs ON CLUSTER, and each table T is
+// T + schemas.LocalSuffix on every server (ReplicatedMergeTree at
+// schemas.ReplicationPath, EventIDsTable with replicated_deduplication_window =
+// DedupWindow) behind T, a Distributed table sharded by cityHash64(topic, partition):
+// each partition's rows live on one shard, a replayed insert reaches the shard that
+// stored it first, and the reads (Ranges, Seen) go through T and see every shard.
 func DDL(o DDLOptions) []string {
 	if err := validDatabase(o.Database); err != nil {
 		panic(err)
+	}
+	if o.Cluster != "" {
+		if err := validDatabase(o.Cluster); err != nil {
+			panic(fmt.Errorf("clickhouse: cluster: %w", err))
+		}
 	}
 	if o.DedupWindow <= 0 {
 		o.DedupWindow = DefaultDedupWindow
@@ -47,37 +64,63 @@ func DDL(o DDLOptions) []string {
 		o.Horizon = 24 * time.Hour
 	}
 	ttl := int64((o.Horizon + 24*time.Hour + time.Second - 1) / time.Second)
-	return []string{
-		"CREATE DATABASE IF NOT EXISTS " + quote(o.Database),
+	onCluster, engine := "", "MergeTree"
+	eventIDsSettings := fmt.Sprintf("non_replicated_deduplication_window = %d", o.DedupWindow)
+	ledger, eventIDs := LedgerTable, EventIDsTable
+	if o.Cluster != "" {
+		onCluster = " ON CLUSTER " + quote(o.Cluster)
+		engine = "ReplicatedMergeTree('" + schemas.ReplicationPath + "', '{replica}')"
+		eventIDsSettings = fmt.Sprintf("replicated_deduplication_window = %d, replicated_deduplication_window_seconds = %d",
+			o.DedupWindow, schemas.ReplicatedDedupWindowSeconds)
+		ledger += schemas.LocalSuffix
+		eventIDs += schemas.LocalSuffix
+	}
+	stmts := []string{
+		"CREATE DATABASE IF NOT EXISTS " + quote(o.Database) + onCluster,
 		// MergeTree, not ReplacingMergeTree: a retried Intend may add a second copy of
 		// a row, and Ranges reads with DISTINCT.
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n"+
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s (\n"+
 			"\t`group` LowCardinality(String),\n"+
 			"\t`topic` LowCardinality(String),\n"+
 			"\t`partition` Int32,\n"+
 			"\t`first` Int64,\n"+
 			"\t`last` Int64,\n"+
 			"\t`written_at` DateTime64(3, 'UTC') DEFAULT now64(3)\n"+
-			") ENGINE = MergeTree\n"+
+			") ENGINE = %s\n"+
 			"ORDER BY (`group`, `topic`, `partition`, `last`)\n"+
 			"TTL toDateTime(`written_at`) + INTERVAL %d SECOND",
-			qualified(o.Database, LedgerTable), int64(LedgerRetention/time.Second)),
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n"+
+			qualified(o.Database, ledger), onCluster, engine, int64(LedgerRetention/time.Second)),
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s (\n"+
 			"\t`group` LowCardinality(String),\n"+
 			"\t`topic` LowCardinality(String),\n"+
 			"\t`partition` Int32,\n"+
 			"\t`offset` Int64,\n"+
 			"\t`event_id` String,\n"+
-			"\t`ts` DateTime64(3, 'UTC')\n"+
-			") ENGINE = MergeTree\n"+
+			"\t`ts` DateTime64(3, 'UTC'),\n"+
+			// Kept for the horizon after it was stored, not after ts: a stream
+			// published with old timestamps (a backfill) still needs its ids.
+			"\t`stored_at` DateTime('UTC') DEFAULT now()\n"+
+			") ENGINE = %s\n"+
 			"ORDER BY (`group`, `topic`, `partition`, `offset`)\n"+
-			"TTL toDateTime(`ts`) + INTERVAL %d SECOND\n"+
-			"SETTINGS non_replicated_deduplication_window = %d",
-			qualified(o.Database, EventIDsTable), ttl, o.DedupWindow),
+			"TTL `stored_at` + INTERVAL %d SECOND\n"+
+			"SETTINGS %s",
+			qualified(o.Database, eventIDs), onCluster, engine, ttl, eventIDsSettings),
 	}
+	if o.Cluster == "" {
+		return stmts
+	}
+	// The Distributed tables take their columns from the local ones (AS), which
+	// exist on every server once the statements above ran.
+	for _, t := range []string{LedgerTable, EventIDsTable} {
+		stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\n"+
+			"ENGINE = Distributed('%s', '%s', '%s', cityHash64(`topic`, `partition`))",
+			qualified(o.Database, t), onCluster, qualified(o.Database, t+schemas.LocalSuffix),
+			o.Cluster, o.Database, t+schemas.LocalSuffix))
+	}
+	return stmts
 }
 
-// InternalDDL is DDL for the Client's database and dedup window.
+// InternalDDL is DDL for the Client's database and dedup window, on one server.
 func (c *Client) InternalDDL(horizon time.Duration) []string {
 	return DDL(DDLOptions{Database: c.db, DedupWindow: c.dedupWindow, Horizon: horizon})
 }

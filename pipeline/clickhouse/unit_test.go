@@ -94,7 +94,7 @@ func TestDDL(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS `sl`.`sluice_ledger`",
 		"TTL toDateTime(`written_at`) + INTERVAL 2592000 SECOND",
 		"CREATE TABLE IF NOT EXISTS `sl`.`sluice_event_ids`",
-		"TTL toDateTime(`ts`) + INTERVAL 93600 SECOND", // 2h + 1 day
+		"TTL `stored_at` + INTERVAL 93600 SECOND", // 2h + 1 day
 		"non_replicated_deduplication_window = 500",
 	} {
 		if !strings.Contains(strings.Join(stmts, "\n"), want) {
