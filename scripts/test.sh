@@ -2,12 +2,15 @@
 # The whole test suite, as the README gives it and .ci/run runs it:
 #   1. every package's tests (unit, integration against kfake and the real local
 #      ClickHouse, end-to-end, chaos), which fetch and start what they need;
-#   2. each fuzz target for a bounded time (SLUICE_FUZZTIME, default 20s). A crasher
+#   2. the packages with the most concurrency again under the race detector;
+#   3. each fuzz target for a bounded time (SLUICE_FUZZTIME, default 20s). A crasher
 #      is written to schemas/testdata/fuzz/<target>/: commit it as a seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 go test -count=1 -timeout 45m ./...
+
+go test -race -count=1 -timeout 15m ./consumers/... ./pipeline ./schemas/... ./producers/... ./internal/config/...
 
 for target in FuzzDecodePayment FuzzDecodeShipment; do
 	echo "fuzzing $target for ${SLUICE_FUZZTIME:-20s}"
