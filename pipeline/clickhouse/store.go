@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/sourcegraph/conc/pool"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -14,9 +15,9 @@ import (
 // Store inserts each block with Rows > 0 into Database().Table as one synchronous
 // INSERT carrying insert_deduplication_token = token, so storing the same token again
 // (within the tables' non_replicated_deduplication_window) stores nothing twice. It
-// makes one attempt per block, in order, and returns at the first error: the caller
-// retries the whole call with the same token, and blocks already stored are dropped
-// by the server as duplicates. token must be non-empty and identify the flush (see
+// makes one attempt per block, all blocks at once, and returns their errors joined:
+// the caller retries the whole call with the same token, and blocks already stored
+// are dropped by the server as duplicates. token must be non-empty and identify the flush (see
 // pipeline.Range). Blocks are checked before anything is sent; an invalid block is an
 // ErrInvalidBlock. Store is safe for concurrent use.
 func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block) error {
@@ -32,17 +33,26 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 		"insert_deduplicate":         1,
 		"insert_deduplication_token": token,
 		"async_insert":               0,
+		// Distributed tables (a cluster): return once every shard stored its rows.
+		"distributed_foreground_insert": 1,
 	}))
+	// The blocks go to different tables, each deduplicated by its own copy of the
+	// token: insert them at the same time, so a flush costs one round trip, not one
+	// per table.
+	p := pool.New().WithErrors().WithContext(ctx)
 	for i := range blocks {
 		b := &blocks[i]
 		if b.Rows == 0 {
 			continue
 		}
-		if err := c.insert(ctx, b); err != nil {
-			return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, err)
-		}
+		p.Go(func(ctx context.Context) error {
+			if err := c.insert(ctx, b); err != nil {
+				return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return p.Wait()
 }
 
 // insert sends one block as one INSERT.
