@@ -55,8 +55,9 @@ type Group struct {
 	cl      *kgo.Client
 	log     *slog.Logger
 
-	mu    sync.Mutex // guards parts
+	mu    sync.Mutex // guards parts and hist
 	parts map[tp]*part
+	hist  map[tp]*partHist // every partition this member has owned
 	// lifecycle serialises assignment callbacks with the final shutdown, so a
 	// rebalance that starts while we drain waits until our commits are done.
 	lifecycle sync.Mutex
@@ -68,6 +69,7 @@ type Group struct {
 
 	owned   atomic.Int64 // partitions currently owned
 	fetched atomic.Int64 // records handed to workers
+	joined  atomic.Bool  // an assignment callback has run
 }
 
 type tp struct {
@@ -75,9 +77,38 @@ type tp struct {
 	partition int32
 }
 
+// partHist is what this member observed of one partition over all its ownerships;
+// Partitions reports it.
+type partHist struct {
+	starts    int          // workers started; guarded by Group.mu
+	delivered atomic.Int64 // unix nanoseconds of the last hand-over to the worker
+	offset    atomic.Int64 // offset of the last record handed over, -1 before any
+	marked    atomic.Int64 // offset of the last record marked, -1 before any
+}
+
+// PartitionState is what a member observed of one partition it owns or has owned.
+type PartitionState struct {
+	Topic     string
+	Partition int32
+	// Owned is whether the member owns the partition now: from its assignment until
+	// the revoke, loss or shutdown that starts draining its worker.
+	Owned bool
+	// Starts counts the workers the member started for it, one per assignment: a
+	// partition kept through a cooperative rebalance keeps its worker.
+	Starts int
+	// Delivered is when records were last handed to its worker (zero before any), and
+	// LastOffset the offset of the last of them (-1 before any).
+	Delivered  time.Time
+	LastOffset int64
+	// Marked is the offset of the last record its worker marked as stored (-1 before
+	// any); it is committed at the next commit.
+	Marked int64
+}
+
 // part is one owned partition: the worker's input and its lifecycle.
 type part struct {
 	tp      tp
+	hist    *partHist
 	in      chan []*kgo.Record // filled by the poll loop, drained by the feeder
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the worker has returned
@@ -119,7 +150,7 @@ func New(o Options, factory Factory) (*Group, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Group{o: o, factory: factory, parts: make(map[tp]*part), log: o.Logger.With("component", "consumer"), fail: make(chan struct{})}
+	g := &Group{o: o, factory: factory, parts: make(map[tp]*part), hist: make(map[tp]*partHist), log: o.Logger.With("component", "consumer"), fail: make(chan struct{})}
 	reset := kgo.NewOffset().AtStart()
 	if o.StartLatest {
 		reset = kgo.NewOffset().AtEnd()
@@ -155,6 +186,53 @@ func (g *Group) Assigned() int { return int(g.owned.Load()) }
 
 // Fetched is the number of records handed to workers so far.
 func (g *Group) Fetched() int64 { return g.fetched.Load() }
+
+// Partitions reports every partition this member owns or has owned, in no particular
+// order. It is for tests and diagnostics, and safe to call concurrently with Run.
+func (g *Group) Partitions() []PartitionState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]PartitionState, 0, len(g.hist))
+	for key, h := range g.hist {
+		s := PartitionState{Topic: key.topic, Partition: key.partition, Owned: g.parts[key] != nil,
+			Starts: h.starts, LastOffset: h.offset.Load(), Marked: h.marked.Load()}
+		if ns := h.delivered.Load(); ns != 0 {
+			s.Delivered = time.Unix(0, ns)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Joined reports whether this member has joined the group: an assignment callback has
+// run at least once (it stays true through later rebalances).
+func (g *Group) Joined() bool { return g.joined.Load() }
+
+// QueueState is the input queue of one owned partition, as Queues reports it.
+type QueueState struct {
+	Topic     string
+	Partition int32
+	// Queued is how many fetched slices wait for the partition's worker.
+	Queued int
+	// Paused is whether fetching the partition is paused because its queue is full.
+	Paused bool
+}
+
+// Queues returns the input queues of the partitions this member owns now, in no
+// particular order. It is cheap and safe to call at any time, e.g. from a metrics
+// scrape.
+func (g *Group) Queues() []QueueState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]QueueState, 0, len(g.parts))
+	for _, p := range g.parts {
+		p.pauseMu.Lock()
+		paused := p.paused
+		p.pauseMu.Unlock()
+		out = append(out, QueueState{Topic: p.tp.topic, Partition: p.tp.partition, Queued: len(p.in), Paused: paused})
+	}
+	return out
+}
 
 // Run consumes until ctx is done or a worker fails, then shuts down in order: stop
 // fetching, drain and flush every worker, commit, leave the group. It returns nil after
@@ -194,6 +272,8 @@ func (g *Group) Run(ctx context.Context) error {
 			// a few more, which the spare capacity absorbs without blocking.
 			p.in <- f.Records
 			g.fetched.Add(int64(len(f.Records)))
+			p.hist.offset.Store(f.Records[len(f.Records)-1].Offset)
+			p.hist.delivered.Store(time.Now().UnixNano())
 			g.pause(p)
 		})
 		g.cl.AllowRebalance()
@@ -248,13 +328,22 @@ func (g *Group) assigned(ctx context.Context, _ *kgo.Client, assigned map[string
 		}
 	}
 	g.owned.Add(int64(n))
+	g.joined.Store(true)
 	g.log.Info("partitions assigned", "partitions", fmtParts(assigned), "owned", g.owned.Load())
 }
 
 // start runs w for key; g.mu is held.
 func (g *Group) start(key tp, w Worker) {
 	wctx, cancel := context.WithCancel(context.Background())
-	p := &part{tp: key, in: make(chan []*kgo.Record, 4*g.o.QueueDepth+16), cancel: cancel, done: make(chan struct{})}
+	h := g.hist[key]
+	if h == nil {
+		h = new(partHist)
+		h.offset.Store(-1)
+		h.marked.Store(-1)
+		g.hist[key] = h
+	}
+	h.starts++
+	p := &part{tp: key, hist: h, in: make(chan []*kgo.Record, 4*g.o.QueueDepth+16), cancel: cancel, done: make(chan struct{})}
 	g.parts[key] = p
 	out := make(chan []*kgo.Record)
 	// The feeder passes slices on and resumes fetching once the worker catches up.
@@ -272,7 +361,10 @@ func (g *Group) start(key tp, w Worker) {
 	g.wg.Go(func() {
 		defer close(p.done)
 		defer cancel()
-		err := w.Run(wctx, out, func(r *kgo.Record) { g.cl.MarkCommitRecords(r) })
+		err := w.Run(wctx, out, func(r *kgo.Record) {
+			g.cl.MarkCommitRecords(r)
+			h.marked.Store(r.Offset)
+		})
 		if err != nil && wctx.Err() == nil {
 			g.log.Error("worker failed; stopping", "topic", key.topic, "partition", key.partition, "err", err)
 			err = fmt.Errorf("consumers: %s/%d: %w", key.topic, key.partition, err)

@@ -61,6 +61,7 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 		partition: partition,
 		first:     -1,
 		log:       p.log.With("topic", topic, "partition", partition),
+		reasons:   make(map[string]int64),
 	}
 	bo := p.opts.Batch
 	bo.Dedup = nil
@@ -96,6 +97,10 @@ type Worker struct {
 	dlqDone func(error)
 
 	ids idColumns
+
+	// reasons counts the batch's dead letters by reason; it is added to Stats at the
+	// flush, so counting costs no lock and (once a reason was seen) no allocation.
+	reasons map[string]int64
 }
 
 // idColumns holds the event-ids block's columns, reused across flushes.
@@ -274,6 +279,7 @@ func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, err error) {
 			detail = inv.Field + ": " + detail
 		}
 	}
+	w.reasons[reason]++
 	w.dlq.Add(1)
 	w.p.deps.DLQ.Send(ctx, r, reason, detail, w.dlqDone)
 }
@@ -400,6 +406,10 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	}
 	mark(w.lastRec)
 	w.p.stats.Committable.Add(w.n)
+	if len(w.reasons) > 0 {
+		w.p.stats.addInvalidReasons(w.reasons)
+		clear(w.reasons)
+	}
 
 	w.batch.Reset()
 	w.n = 0

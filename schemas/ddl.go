@@ -103,7 +103,25 @@ type DDLOptions struct {
 	DedupWindow int
 	// RawPayments and RawShipments create the raw tables.
 	RawPayments, RawShipments bool
+	// Cluster, when set, names the cluster (a remote_servers entry, ValidIdentifier)
+	// the tables are sharded and replicated over; see DDL. Empty means one server.
+	Cluster string
 }
+
+// LocalSuffix ends the name of each shard's local table behind a Distributed table
+// when DDLOptions.Cluster is set: payments_local behind payments.
+const LocalSuffix = "_local"
+
+// ReplicatedDedupWindowSeconds is the replicated_deduplication_window_seconds of the
+// replicated tables: a token is forgotten after a week even if fewer than the dedup
+// window's inserts followed it. A replay comes within the Kafka session and
+// rebalance timeouts of the failed flush, or when a stopped deployment restarts; a
+// week covers an outage over a long weekend (the server default is one hour).
+const ReplicatedDedupWindowSeconds = 7 * 24 * 60 * 60
+
+// ReplicationPath is the Keeper path of each replicated table: one per shard, so
+// every replica of a shard shares the shard's deduplication log.
+const ReplicationPath = "/clickhouse/tables/{shard}/{database}/{table}"
 
 // DefaultDatabase is the database DDL uses when DDLOptions.Database is empty.
 const DefaultDatabase = "sluice"
@@ -126,9 +144,9 @@ func ValidIdentifier(s string) error {
 
 // DDL returns the statements that create Sluice's database, tables and views, in
 // order. Every statement is idempotent (IF NOT EXISTS, OR REPLACE for views), so they
-// can run at every start. It panics if o.Database is not a ValidIdentifier or o.Window
-// is not a positive whole number of seconds; check with ValidIdentifier and
-// Options.Validate first when those come from configuration.
+// can run at every start. It panics if o.Database (or a non-empty o.Cluster) is not a
+// ValidIdentifier or o.Window is not a positive whole number of seconds; check with
+// ValidIdentifier and Options.Validate first when those come from configuration.
 //
 // Tables (MergeTree family, each with SETTINGS non_replicated_deduplication_window so
 // that inserts carrying insert_deduplication_token are deduplicated):
@@ -143,6 +161,16 @@ func ValidIdentifier(s string) error {
 //     time, before or after merges.
 //   - payments_<w>_merged, shipments_<w>_merged: views that GROUP BY the key, one row
 //     per key, for analysts.
+//
+// With o.Cluster set, every statement runs ON CLUSTER and each table T above becomes
+// two: T_local (LocalSuffix) on every server, a Replicated… engine at ReplicationPath
+// with replicated_deduplication_window = DedupWindow and
+// replicated_deduplication_window_seconds = ReplicatedDedupWindowSeconds; and T, a
+// Distributed table over T_local that Sluice inserts into and analysts (and the
+// merged views) read. Rows are sharded by a hash of their content, cityHash64 of
+// merchant_id (payments) or hub_id (shipments), so a replayed flush sends each shard
+// exactly the rows, and the token, it sent the first time, and the shard drops them
+// (docs/exactly-once.md, "Clusters"). Inserts must use distributed_foreground_insert=1.
 func DDL(o DDLOptions) []string {
 	if o.Database == "" {
 		o.Database = DefaultDatabase
@@ -159,45 +187,81 @@ func DDL(o DDLOptions) []string {
 	if err := validWindow(o.Window); err != nil {
 		panic(err)
 	}
-	db := quoteIdent(o.Database)
-	settings := "SETTINGS non_replicated_deduplication_window = " + strconv.Itoa(o.DedupWindow)
-	stmts := []string{"CREATE DATABASE IF NOT EXISTS " + db}
+	if o.Cluster != "" {
+		if err := ValidIdentifier(o.Cluster); err != nil {
+			panic(err)
+		}
+	}
+	t := tables{db: o.Database, cluster: o.Cluster, dedupWindow: o.DedupWindow}
+	stmts := []string{"CREATE DATABASE IF NOT EXISTS " + quoteIdent(o.Database) + t.onCluster(" ")}
 	if o.RawPayments {
-		stmts = append(stmts, createTable(db, "payments", paymentColumns,
-			"MergeTree",
-			"toYYYYMM(occurred_at)",
-			"(merchant_id, occurred_at, event_id)", settings))
+		stmts = append(stmts, t.create("payments", paymentColumns, "MergeTree",
+			"toYYYYMM(occurred_at)", "(merchant_id, occurred_at, event_id)", "merchant_id")...)
 	}
 	if o.RawShipments {
-		stmts = append(stmts, createTable(db, "shipments", shipmentColumns,
-			"MergeTree",
-			"toYYYYMM(occurred_at)",
-			"(hub_id, occurred_at, shipment_id)", settings))
+		stmts = append(stmts, t.create("shipments", shipmentColumns, "MergeTree",
+			"toYYYYMM(occurred_at)", "(hub_id, occurred_at, shipment_id)", "hub_id")...)
 	}
 	for _, r := range []struct {
-		base string
-		cols []column
-		keys int
+		base  string
+		cols  []column
+		keys  int
+		shard string
 	}{
-		{"payments", paymentRollupColumns, paymentRollupKeys},
-		{"shipments", shipmentRollupColumns, shipmentRollupKeys},
+		{"payments", paymentRollupColumns, paymentRollupKeys, "merchant_id"},
+		{"shipments", shipmentRollupColumns, shipmentRollupKeys, "hub_id"},
 	} {
 		table := RollupTable(r.base, o.Window)
 		keys := make([]string, r.keys)
 		for i, c := range r.cols[:r.keys] {
 			keys[i] = quoteIdent(c.name)
 		}
-		stmts = append(stmts,
-			createTable(db, table, r.cols, "AggregatingMergeTree",
-				"toYYYYMM(window_start)", "("+strings.Join(keys, ", ")+")", settings),
-			mergedView(db, table, r.cols, r.keys))
+		stmts = append(stmts, t.create(table, r.cols, "AggregatingMergeTree",
+			"toYYYYMM(window_start)", "("+strings.Join(keys, ", ")+")", r.shard)...)
+		stmts = append(stmts, t.mergedView(table, r.cols, r.keys))
 	}
 	return stmts
 }
 
-func createTable(db, table string, cols []column, engine, partition, order, settings string) string {
+// tables writes the statements of one database, on one server or on a cluster.
+type tables struct {
+	db, cluster string
+	dedupWindow int
+}
+
+// onCluster is sep + "ON CLUSTER `c`", or "" without a cluster.
+func (t tables) onCluster(sep string) string {
+	if t.cluster == "" {
+		return ""
+	}
+	return sep + "ON CLUSTER " + quoteIdent(t.cluster)
+}
+
+// create returns the statements that create table: one MergeTree-family table
+// (engine) on one server; on a cluster, its replicated table_local and a Distributed
+// table sharded by cityHash64(shardBy).
+func (t tables) create(table string, cols []column, engine, partition, order, shardBy string) []string {
+	if t.cluster == "" {
+		return []string{t.createTable(table, cols, "ENGINE = "+engine+
+			"\nPARTITION BY "+partition+"\nORDER BY "+order+
+			"\nSETTINGS non_replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow))}
+	}
+	local := table + LocalSuffix
+	return []string{
+		t.createTable(local, cols, "ENGINE = Replicated"+engine+"('"+ReplicationPath+"', '{replica}')"+
+			"\nPARTITION BY "+partition+"\nORDER BY "+order+
+			"\nSETTINGS replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow)+
+			", replicated_deduplication_window_seconds = "+strconv.Itoa(ReplicatedDedupWindowSeconds)),
+		t.createTable(table, cols, "ENGINE = Distributed('"+t.cluster+"', '"+t.db+"', '"+local+"', "+
+			"cityHash64("+quoteIdent(shardBy)+"))"),
+	}
+}
+
+// createTable is CREATE TABLE IF NOT EXISTS db.table [ON CLUSTER c] (cols) engine.
+func (t tables) createTable(table string, cols []column, engine string) string {
 	var sb strings.Builder
-	sb.WriteString("CREATE TABLE IF NOT EXISTS " + db + "." + quoteIdent(table) + "\n(\n")
+	sb.WriteString("CREATE TABLE IF NOT EXISTS " + quoteIdent(t.db) + "." + quoteIdent(table) +
+		t.onCluster("\n") + "\n(\n")
 	for i, c := range cols {
 		sb.WriteString("    " + quoteIdent(c.name) + " " + c.typ)
 		if i < len(cols)-1 {
@@ -205,15 +269,15 @@ func createTable(db, table string, cols []column, engine, partition, order, sett
 		}
 		sb.WriteByte('\n')
 	}
-	sb.WriteString(")\nENGINE = " + engine + "\nPARTITION BY " + partition +
-		"\nORDER BY " + order + "\n" + settings)
+	sb.WriteString(")\n" + engine)
 	return sb.String()
 }
 
 // mergedView selects one row per key, aggregating each SimpleAggregateFunction column
 // with its own function. Columns are qualified (r.col) so that an alias equal to a
-// column name never captures the aggregate's argument.
-func mergedView(db, table string, cols []column, keys int) string {
+// column name never captures the aggregate's argument. On a cluster it reads the
+// Distributed table, so it sees every shard.
+func (t tables) mergedView(table string, cols []column, keys int) string {
 	var sel, group []string
 	for i, c := range cols {
 		q := quoteIdent(c.name)
@@ -226,8 +290,10 @@ func mergedView(db, table string, cols []column, keys int) string {
 		fn = fn[:strings.IndexByte(fn, ',')]
 		sel = append(sel, fn+"(r."+q+") AS "+q)
 	}
-	return "CREATE OR REPLACE VIEW " + db + "." + quoteIdent(table+"_merged") + " AS\nSELECT\n    " +
-		strings.Join(sel, ",\n    ") + "\nFROM " + db + "." + quoteIdent(table) + " AS r\nGROUP BY " +
+	db := quoteIdent(t.db)
+	return "CREATE OR REPLACE VIEW " + db + "." + quoteIdent(table+"_merged") + t.onCluster(" ") +
+		" AS\nSELECT\n    " + strings.Join(sel, ",\n    ") + "\nFROM " + db + "." + quoteIdent(table) +
+		" AS r\nGROUP BY " +
 		strings.Join(group, ", ")
 }
 

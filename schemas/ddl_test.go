@@ -108,3 +108,81 @@ func TestValidIdentifier(t *testing.T) {
 	}()
 	DDL(DDLOptions{Database: "a`b"})
 }
+
+func TestDDLCluster(t *testing.T) {
+	o := DDLOptions{Database: "analytics", DedupWindow: 500, RawPayments: true, RawShipments: true, Cluster: "prod"}
+	stmts := DDL(o)
+	if stmts[0] != "CREATE DATABASE IF NOT EXISTS `analytics` ON CLUSTER `prod`" {
+		t.Fatalf("first statement %q", stmts[0])
+	}
+	for _, s := range stmts {
+		if !strings.Contains(s, "ON CLUSTER `prod`") {
+			t.Errorf("not ON CLUSTER:\n%s", s)
+		}
+		if strings.Contains(s, "non_replicated_deduplication_window") {
+			t.Errorf("non-replicated setting on a cluster:\n%s", s)
+		}
+	}
+	all := strings.Join(stmts, ";\n")
+	for _, want := range []string{
+		// Local tables: replicated, one Keeper path per shard, dedup window kept.
+		"CREATE TABLE IF NOT EXISTS `analytics`.`payments_local`\nON CLUSTER `prod`\n(\n",
+		")\nENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n" +
+			"PARTITION BY toYYYYMM(occurred_at)\nORDER BY (merchant_id, occurred_at, event_id)\n" +
+			"SETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800",
+		"CREATE TABLE IF NOT EXISTS `analytics`.`shipments_1m_local`\nON CLUSTER `prod`\n(\n",
+		")\nENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n" +
+			"PARTITION BY toYYYYMM(window_start)\nORDER BY (`window_start`, `hub_id`, `carrier`, `event_type`)\n" +
+			"SETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800",
+		// Distributed tables under the plain names, sharded by row content.
+		"CREATE TABLE IF NOT EXISTS `analytics`.`payments`\nON CLUSTER `prod`\n(\n",
+		")\nENGINE = Distributed('prod', 'analytics', 'payments_local', cityHash64(`merchant_id`))",
+		")\nENGINE = Distributed('prod', 'analytics', 'shipments_local', cityHash64(`hub_id`))",
+		")\nENGINE = Distributed('prod', 'analytics', 'payments_1m_local', cityHash64(`merchant_id`))",
+		")\nENGINE = Distributed('prod', 'analytics', 'shipments_1m_local', cityHash64(`hub_id`))",
+		// Views read the Distributed tables.
+		"CREATE OR REPLACE VIEW `analytics`.`payments_1m_merged` ON CLUSTER `prod` AS\nSELECT\n",
+		"FROM `analytics`.`payments_1m` AS r\nGROUP BY",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("cluster DDL lacks %q", want)
+		}
+	}
+	// Every local table has its Distributed table, with the same columns, after it.
+	local := map[string]int{}
+	for i, s := range stmts {
+		name, _, _ := strings.Cut(strings.TrimPrefix(s, "CREATE TABLE IF NOT EXISTS `analytics`.`"), "`")
+		switch {
+		case !strings.HasPrefix(s, "CREATE TABLE"):
+		case strings.HasSuffix(name, LocalSuffix):
+			local[name] = i
+		default:
+			j, ok := local[name+LocalSuffix]
+			if !ok {
+				t.Errorf("Distributed %s before (or without) its local table", name)
+				continue
+			}
+			if got, want := ddlColumns(t, stmts, name), ddlColumns(t, stmts, name+LocalSuffix); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s columns %v, %s (statement %d) columns %v", name, got, name+LocalSuffix, j, want)
+			}
+			delete(local, name+LocalSuffix)
+		}
+	}
+	if len(local) != 0 {
+		t.Errorf("local tables without a Distributed table: %v", local)
+	}
+	// The tables Sluice inserts into keep the plain names and the blocks' columns.
+	o.Cluster = ""
+	single := DDL(o)
+	for _, table := range []string{"payments", "shipments", "payments_1m", "shipments_1m"} {
+		if got, want := ddlColumns(t, stmts, table), ddlColumns(t, single, table); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: cluster columns %v, single-server columns %v", table, got, want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("DDL accepted a bad cluster name")
+		}
+	}()
+	DDL(DDLOptions{Cluster: "a-b"})
+}

@@ -89,6 +89,11 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	environ["SLUICE_KAFKA_BROKERS"] = brokers
 	environ["SLUICE_CLICKHOUSE_ADDR"] = srv.Addr()
+	if _, ok := environ["SLUICE_HTTP_ADDR"]; !ok {
+		// Several instances in one process: each takes a free port for its admin
+		// listener (status page, /metrics) unless one was asked for.
+		environ["SLUICE_HTTP_ADDR"] = "127.0.0.1:0"
+	}
 	cfg, err := config.Load(environ)
 	if err != nil {
 		return fmt.Errorf("bad configuration:\n%w", err)

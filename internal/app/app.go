@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/producers"
@@ -26,11 +29,14 @@ type Instance struct {
 	stats *pipeline.Stats
 
 	dlqClient *kgo.Client
-}
 
-// kafkaOpts are the client options every Kafka client of c shares (security lives
-// here once it is configurable).
-func kafkaOpts(c config.Config) []kgo.Opt { return nil }
+	// Observability: metrics, the admin listener (nil when SLUICE_HTTP_ADDR is
+	// empty) and the recent warnings it shows; see observe.go.
+	metrics  *metrics.Metrics
+	admin    *admin.Server
+	errs     *admin.ErrorLog
+	stopping atomic.Bool // Run's context is done: not ready any more
+}
 
 // Migrations returns every statement `sluice migrate` runs for c, in order.
 func Migrations(c config.Config) []string {
@@ -40,16 +46,24 @@ func Migrations(c config.Config) []string {
 		DedupWindow:  c.ClickHouse.DedupWindow,
 		RawPayments:  c.Pipeline.RawPayments,
 		RawShipments: c.Pipeline.RawShipments,
+		Cluster:      c.ClickHouse.Cluster,
 	})
 	return append(stmts, clickhouse.DDL(clickhouse.DDLOptions{
 		Database:    c.ClickHouse.Database,
 		DedupWindow: c.ClickHouse.DedupWindow,
 		Horizon:     c.Pipeline.DedupHorizon,
+		Cluster:     c.ClickHouse.Cluster,
 	})...)
 }
 
-// OpenClickHouse connects to the ClickHouse servers of c.
+// OpenClickHouse connects to the ClickHouse servers of c, over TLS when
+// SLUICE_CLICKHOUSE_TLS says so. Refused credentials are a permanent error
+// (clickhouse.IsPermanent) that names the user and never contains the password.
 func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, error) {
+	tlsCfg, err := c.ClickHouse.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
 	return clickhouse.Open(ctx, clickhouse.Options{
 		Addrs:       c.ClickHouse.Addrs,
 		Database:    c.ClickHouse.Database,
@@ -57,6 +71,7 @@ func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, e
 		Password:    c.ClickHouse.Password.Reveal(),
 		DedupWindow: c.ClickHouse.DedupWindow,
 		MaxConns:    2*c.Pipeline.Workers + 4,
+		TLS:         tlsCfg,
 	})
 }
 
@@ -77,6 +92,9 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Warnings and errors also go to the status page's ring.
+	errs := admin.NewErrorLog(errorRing)
+	log = slog.New(errs.Handler(log.Handler()))
 	// ClickHouse may still be starting (or down): wait for it, as for a topic that
 	// does not exist yet, instead of crash-looping. Ctrl-C ends the wait.
 	var ch *clickhouse.Client
@@ -92,6 +110,9 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		if err == nil {
 			break
 		}
+		if clickhouse.IsAuthFailure(err) {
+			return nil, fmt.Errorf("%w: the server refused the credentials; check SLUICE_CLICKHOUSE_USER=%q and SLUICE_CLICKHOUSE_PASSWORD", err, c.ClickHouse.User)
+		}
 		if clickhouse.IsPermanent(err) || ctx.Err() != nil {
 			return nil, err
 		}
@@ -106,6 +127,8 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		wait = min(2*wait, 10*time.Second)
 	}
 	in := &Instance{cfg: c, log: log, ch: ch, stats: new(pipeline.Stats)}
+	in.errs = errs
+	in.metrics = in.newMetrics()
 
 	p := c.Pipeline
 	topics := map[string]func(schemas.Options) schemas.Batch{}
@@ -127,10 +150,25 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	// Dead letters go out on their own client: produce traffic never waits behind
 	// fetches, and the client exists before the group starts joining (which it does
 	// as soon as the consumer client is created).
-	dlqClient, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Kafka.Brokers...)}, kafkaOpts(c)...)...)
+	kopts, err := KafkaOpts(c)
+	if err != nil {
+		ch.Close()
+		return nil, err
+	}
+	if c.Kafka.SASLMechanism == config.SASLPlain && !c.Kafka.TLS {
+		log.Warn("SASL PLAIN without TLS sends the Kafka password in clear text; set SLUICE_KAFKA_TLS=true")
+	}
+	dlqClient, err := kgo.NewClient(kopts...)
 	if err != nil {
 		ch.Close()
 		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	// The client connects lazily: talk to a broker now, so refused credentials or
+	// an untrusted certificate stop start-up instead of being retried forever.
+	if err := verifyKafka(ctx, dlqClient, c, log); err != nil {
+		dlqClient.Close()
+		ch.Close()
+		return nil, err
 	}
 	in.dlqClient = dlqClient
 	in.pipe = pipeline.New(pipeline.Options{
@@ -153,7 +191,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		AtLeastOnce:   !p.ExactlyOnce,
 		Workers:       p.Workers,
 	}, pipeline.Deps{
-		Sink:    ch,
+		Sink:    in.metrics.Sink(ch, rollupTables(c)...),
 		Ledger:  ch,
 		SeenIDs: ch,
 		DLQ:     producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
@@ -169,10 +207,11 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		DrainTimeout: c.ShutdownTimeout * 2 / 3,
 		Logger:       log,
 		ClientOpts: append([]kgo.Opt{
+			kgo.WithHooks(in.metrics.KafkaHooks()...),
 			kgo.SessionTimeout(c.Kafka.SessionTimeout),
 			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
 			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
-		}, kafkaOpts(c)...),
+		}, kopts...),
 	}, func(topic string, partition int32) consumers.Worker {
 		if w := in.pipe.Worker(topic, partition); w != nil {
 			return w
@@ -185,6 +224,13 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		return nil, err
 	}
 	in.group = g
+	// Served from now on, so /readyz tells "not joined yet" before Run; Run stops it.
+	if err := in.startAdmin(); err != nil {
+		g.Client().Close()
+		dlqClient.Close()
+		ch.Close()
+		return nil, err
+	}
 	return in, nil
 }
 
@@ -197,6 +243,11 @@ func (in *Instance) Assigned() int { return in.group.Assigned() }
 // Fetched is the number of records read from Kafka and handed to the pipeline.
 func (in *Instance) Fetched() int64 { return in.group.Fetched() }
 
+// Partitions reports every partition the instance owns or has owned (for tests and
+// diagnostics): whether it owns it now, how many workers it started for it, and when
+// records last reached its worker.
+func (in *Instance) Partitions() []consumers.PartitionState { return in.group.Partitions() }
+
 // Run consumes until ctx is done, then drains, flushes, commits and leaves the group.
 // It returns nil after a clean shutdown.
 func (in *Instance) Run(ctx context.Context) error {
@@ -204,6 +255,17 @@ func (in *Instance) Run(ctx context.Context) error {
 	// Closed after the group: the last dead letters are flushed before the final
 	// commit, which happens inside group.Run.
 	defer in.dlqClient.Close()
+	// The admin listener answers until the very end (readiness says "shutting down"
+	// from the moment ctx is done), and stops after the final commit.
+	defer in.stopAdmin()
+	stopReady := context.AfterFunc(ctx, func() { in.stopping.Store(true) })
+	defer stopReady()
+	// Lag is polled over the dead-letter client, so the poller is stopped before
+	// that client closes.
+	lagCtx, stopLag := context.WithCancel(context.Background())
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); in.metrics.PollLag(lagCtx, lagInterval, in.lag) }()
+	defer func() { stopLag(); <-lagDone }()
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()

@@ -238,6 +238,7 @@ func runOnce(ctx context.Context, run int, opts Options, srv *chlocal.Server, br
 	env["SLUICE_TOPIC_SHIPMENTS"] = ""
 	env["SLUICE_RAW_PAYMENTS"] = strconv.FormatBool(mode == RawAndRollups)
 	env["SLUICE_RAW_SHIPMENTS"] = "false"
+	env["SLUICE_HTTP_ADDR"] = "127.0.0.1:0" // never collide with a running instance
 	cfg, err := config.Load(env)
 	if err != nil {
 		return res, fmt.Errorf("configuration: %w", err)

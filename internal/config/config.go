@@ -55,6 +55,23 @@ type Kafka struct {
 	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; bounds memory per partition (about 8 fetches are held at most)"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
 	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation"`
+
+	// TLS encrypts every Kafka connection (consumer, dead letters, publishers).
+	TLS bool `env:"KAFKA_TLS" envDefault:"false" desc:"connect to Kafka over TLS"`
+	// TLSCAFile is a PEM bundle of the CAs that sign the brokers' certificates.
+	TLSCAFile string `env:"KAFKA_TLS_CA_FILE" desc:"PEM CA bundle to verify the Kafka brokers with; empty = system CAs (needs SLUICE_KAFKA_TLS=true)"`
+	// TLSCertFile and TLSKeyFile are a PEM client certificate and key (mutual TLS).
+	TLSCertFile string `env:"KAFKA_TLS_CERT_FILE" desc:"PEM client certificate for mutual TLS with Kafka (with SLUICE_KAFKA_TLS_KEY_FILE)"`
+	// TLSKeyFile is the private key of TLSCertFile.
+	TLSKeyFile string `env:"KAFKA_TLS_KEY_FILE" desc:"PEM private key of SLUICE_KAFKA_TLS_CERT_FILE"`
+	// TLSServerName overrides the name the brokers' certificates are verified against.
+	TLSServerName string `env:"KAFKA_TLS_SERVER_NAME" desc:"name to verify the brokers' certificates against; empty = the broker's host"`
+	// SASLMechanism selects SASL authentication.
+	SASLMechanism SASLMechanism `env:"KAFKA_SASL_MECHANISM" envDefault:"none" desc:"Kafka SASL mechanism: none, plain, scram-sha-256 or scram-sha-512 (plain sends the password as is: use it with SLUICE_KAFKA_TLS=true)"`
+	// SASLUser is the SASL user name.
+	SASLUser string `env:"KAFKA_SASL_USER" desc:"Kafka SASL user (needs SLUICE_KAFKA_SASL_MECHANISM)"`
+	// SASLPassword is the SASL password; use SASLPassword.Reveal() to pass it on.
+	SASLPassword Secret `env:"KAFKA_SASL_PASSWORD" secret:"true" desc:"Kafka SASL password (secret: never printed)"`
 }
 
 // Topics returns the enabled source topics (payments first), skipping empty ones.
@@ -82,8 +99,20 @@ type ClickHouse struct {
 	// replicated_deduplication_window): how many recent insert blocks are remembered
 	// so that a retried insert with the same token is stored once. 0 disables it.
 	DedupWindow int `env:"CLICKHOUSE_DEDUP_WINDOW" envDefault:"10000" desc:"insert blocks remembered so a retried batch is stored once (table deduplication window); 0 = off"`
+	// Cluster names the ClickHouse cluster (remote_servers) to shard and replicate
+	// over; empty means a single server. See README, "Scaling".
+	Cluster string `env:"CLICKHOUSE_CLUSTER" desc:"ClickHouse cluster (remote_servers name): migrations create replicated <table>_local tables ON CLUSTER behind Distributed tables; empty = one server"`
 	// Migrate makes `sluice run` apply pending migrations before consuming.
 	Migrate bool `env:"MIGRATE" envDefault:"true" desc:"run applies pending ClickHouse migrations at start"`
+	// Secure encrypts the ClickHouse connections with TLS (the native protocol's secure port,
+	// usually 9440).
+	Secure bool `env:"CLICKHOUSE_TLS" envDefault:"false" desc:"connect to ClickHouse over TLS (the secure native port, usually 9440)"`
+	// CAFile is a PEM bundle of the CAs that sign the servers' certificates.
+	CAFile string `env:"CLICKHOUSE_TLS_CA_FILE" desc:"PEM CA bundle to verify the ClickHouse servers with; empty = system CAs (needs SLUICE_CLICKHOUSE_TLS=true)"`
+	// ServerName overrides the name the servers' certificates are verified against.
+	ServerName string `env:"CLICKHOUSE_TLS_SERVER_NAME" desc:"name to verify the ClickHouse certificates against; empty = the server's host"`
+	// InsecureSkipVerify accepts any server certificate: development only.
+	InsecureSkipVerify bool `env:"CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY" envDefault:"false" desc:"DEVELOPMENT ONLY: accept any ClickHouse certificate (open to a man in the middle)"`
 }
 
 // Pipeline bounds the stages between Kafka and ClickHouse.
@@ -123,10 +152,12 @@ type Pipeline struct {
 	MaxMetadataEntries int `env:"MAX_METADATA_ENTRIES" envDefault:"64" desc:"most metadata entries in one record"`
 }
 
-// HTTP is the admin listener (metrics, health).
+// HTTP is the admin listener (metrics, health, status page, pprof).
 type HTTP struct {
-	// Addr is the listen address of the metrics and health endpoints.
-	Addr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080" desc:"listen address for /metrics and health endpoints"`
+	// Addr is the listen address of the admin endpoints; empty switches them off.
+	Addr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080" allowEmpty:"true" desc:"listen address for /metrics, /healthz, /readyz and the status page at /; empty = off"`
+	// Pprof also serves /debug/pprof/ on Addr.
+	Pprof bool `env:"PPROF" envDefault:"false" desc:"also serve Go profiles at /debug/pprof/ on SLUICE_HTTP_ADDR"`
 }
 
 // Log configures the process logger.

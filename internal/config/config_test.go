@@ -30,6 +30,7 @@ func TestDefaults(t *testing.T) {
 			SessionTimeout:         45 * time.Second,
 			RebalanceTimeout:       time.Minute,
 			FetchMaxPartitionBytes: MiB,
+			SASLMechanism:          SASLNone,
 		},
 		ClickHouse: ClickHouse{
 			Addrs:       []string{"localhost:9000"},
@@ -407,5 +408,19 @@ func TestLoadIgnoresProcessEnv(t *testing.T) {
 	}
 	if c.Pipeline.BatchMaxRows != 7 {
 		t.Errorf("FromEnv BatchMaxRows = %d, want 7", c.Pipeline.BatchMaxRows)
+	}
+}
+
+func TestHTTPAddrEmptySwitchesOff(t *testing.T) {
+	c, err := Load(map[string]string{"SLUICE_HTTP_ADDR": "", "SLUICE_PPROF": "true"})
+	if err != nil {
+		t.Fatalf("empty SLUICE_HTTP_ADDR: %v", err)
+	}
+	if c.HTTP.Addr != "" || !c.HTTP.Pprof {
+		t.Errorf("HTTP = %+v, want Addr empty (off) and Pprof on", c.HTTP)
+	}
+	c, err = Load(map[string]string{"SLUICE_HTTP_ADDR": "127.0.0.1:0"})
+	if err != nil || c.HTTP.Addr != "127.0.0.1:0" {
+		t.Errorf("SLUICE_HTTP_ADDR=127.0.0.1:0 (any free port): %+v, %v", c.HTTP, err)
 	}
 }

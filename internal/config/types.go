@@ -49,6 +49,21 @@ const (
 	StartLatest StartOffset = "latest"
 )
 
+// SASLMechanism selects how Sluice authenticates to Kafka.
+type SASLMechanism string
+
+// The accepted values of SLUICE_KAFKA_SASL_MECHANISM.
+const (
+	// SASLNone sends no credentials.
+	SASLNone SASLMechanism = "none"
+	// SASLPlain sends the user and password as they are (use it with TLS).
+	SASLPlain SASLMechanism = "plain"
+	// SASLScramSHA256 is SCRAM-SHA-256: the password never crosses the wire.
+	SASLScramSHA256 SASLMechanism = "scram-sha-256"
+	// SASLScramSHA512 is SCRAM-SHA-512.
+	SASLScramSHA512 SASLMechanism = "scram-sha-512"
+)
+
 // LogFormat selects the slog handler.
 type LogFormat string
 

@@ -30,6 +30,7 @@ const (
 	varCHDatabase     = Prefix + "CLICKHOUSE_DATABASE"
 	varCHUser         = Prefix + "CLICKHOUSE_USER"
 	varCHDedupWindow  = Prefix + "CLICKHOUSE_DEDUP_WINDOW"
+	varCHCluster      = Prefix + "CLICKHOUSE_CLUSTER"
 	varWindow         = Prefix + "WINDOW"
 	varFlushInterval  = Prefix + "FLUSH_INTERVAL"
 	varBatchMaxRows   = Prefix + "BATCH_MAX_ROWS"
@@ -137,6 +138,9 @@ func (c Config) problems() []error {
 		ch.fail(varCHUser, h.User, "must name the ClickHouse user (e.g. default)")
 	}
 	ch.atLeast(varCHDedupWindow, h.DedupWindow, 0)
+	if h.Cluster != "" && !identifier.MatchString(h.Cluster) {
+		ch.fail(varCHCluster, h.Cluster, "must be empty or an identifier naming a remote_servers cluster: a letter or _, then letters, digits or _ (e.g. sluice)")
+	}
 
 	p := c.Pipeline
 	switch {
@@ -168,7 +172,9 @@ func (c Config) problems() []error {
 	}
 	ch.atLeast(varMaxMetadata, p.MaxMetadataEntries, 1)
 
-	if err := checkHostPort(c.HTTP.Addr, true); err != nil {
+	if c.HTTP.Addr == "" {
+		// Empty switches the admin listener off.
+	} else if err := checkHostPort(c.HTTP.Addr, true); err != nil {
 		ch.fail(varHTTPAddr, c.HTTP.Addr, "%v (e.g. 127.0.0.1:8080 or :8080)", err)
 	}
 	if c.Log.Format != FormatText && c.Log.Format != FormatJSON {
@@ -190,6 +196,7 @@ func (c Config) problems() []error {
 	if c.Kafka.RebalanceTimeout < time.Second {
 		ch.fail(varRebalance, c.Kafka.RebalanceTimeout, "must be at least 1s")
 	}
+	c.securityProblems(&ch)
 	return ch.errs
 }
 

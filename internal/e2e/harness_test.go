@@ -57,6 +57,8 @@ func newStackOn(t *testing.T, ch *testenv.CH, partitions int32, extra map[string
 		"SLUICE_KAFKA_SESSION_TIMEOUT":   "6s",
 		"SLUICE_KAFKA_REBALANCE_TIMEOUT": "10s",
 		"SLUICE_LOG_LEVEL":               "info",
+		// Any free port: several instances (and processes) run at once.
+		"SLUICE_HTTP_ADDR": "127.0.0.1:0",
 	}
 	for k, v := range extra {
 		s.env[k] = v

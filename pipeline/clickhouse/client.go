@@ -133,6 +133,17 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 	return &Client{conn: conn, db: o.Database, password: o.Password, dedupWindow: o.DedupWindow}, nil
 }
 
+// authCodes are the server error codes of refused credentials.
+var authCodes = map[int32]bool{192: true, 193: true, 194: true, 516: true}
+
+// IsAuthFailure reports whether err is the server refusing the user or password
+// (UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD, AUTHENTICATION_FAILED). Such an
+// error is also permanent (IsPermanent).
+func IsAuthFailure(err error) bool {
+	code, ok := serverCode(err)
+	return ok && authCodes[code]
+}
+
 // Database returns the database the Client writes to.
 func (c *Client) Database() string { return c.db }
 

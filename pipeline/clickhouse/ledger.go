@@ -16,6 +16,10 @@ func syncInsert(ctx context.Context) context.Context {
 	return ch.Context(ctx, ch.WithSettings(ch.Settings{
 		"async_insert":          0,
 		"wait_for_async_insert": 1,
+		// Through a Distributed table (a cluster), return only once the shard
+		// stored the row: a ledger row still queued for a shard is invisible to
+		// the next owner's Ranges.
+		"distributed_foreground_insert": 1,
 	}))
 }
 

@@ -1,0 +1,454 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/internal/chlocal"
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/testenv"
+	"github.com/sluicehq/sluice/producers"
+	"github.com/sluicehq/sluice/producers/loadgen"
+)
+
+// secureStack is newStackOn with a Kafka cluster started with kafkaOpts (SASL,
+// TLS); its helpers connect with the Sluice configuration's own client options.
+func secureStack(t *testing.T, ch *testenv.CH, kafkaOpts []kfake.Opt, extra map[string]string) *stack {
+	t.Helper()
+	s := &stack{kafka: testenv.Kafka(t, kafkaOpts...), ch: ch}
+	for _, topic := range []string{"payments", "shipments"} {
+		s.kafka.CreateTopic(t, topic, 2)
+	}
+	s.kafka.CreateTopic(t, "sluice.dlq", 1)
+	s.env = map[string]string{
+		"SLUICE_KAFKA_BROKERS":           strings.Join(s.kafka.Brokers(), ","),
+		"SLUICE_KAFKA_GROUP":             "g-" + s.ch.Database,
+		"SLUICE_CLICKHOUSE_ADDR":         s.ch.Addr,
+		"SLUICE_CLICKHOUSE_DATABASE":     s.ch.Database,
+		"SLUICE_FLUSH_INTERVAL":          "200ms",
+		"SLUICE_KAFKA_SESSION_TIMEOUT":   "6s",
+		"SLUICE_KAFKA_REBALANCE_TIMEOUT": "10s",
+		"SLUICE_HTTP_ADDR":               "127.0.0.1:0",
+	}
+	for k, v := range extra {
+		s.env[k] = v
+	}
+	cfg, err := config.Load(s.env)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	s.cfg = cfg
+	return s
+}
+
+// client is a Kafka client configured like Sluice's own (app.KafkaOpts).
+func (s *stack) secureClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	kopts, err := app.KafkaOpts(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(kopts, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// publishSecure publishes gen's whole stream through a client configured like
+// Sluice's and returns its ground truth.
+func (s *stack) publishSecure(t *testing.T, gen *loadgen.Generator, n int64) *loadgen.Truth {
+	t.Helper()
+	pub, err := producers.NewPublisher(producers.Client(s.secureClient(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if _, err := loadgen.Run(t.Context(), pub, gen, loadgen.RunOptions{Count: n}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	return gen.Truth()
+}
+
+// committedAllSecure is committedAll through a client configured like Sluice's.
+func (s *stack) committedAllSecure(t *testing.T, adm *kadm.Client) bool {
+	lags, err := adm.Lag(t.Context(), s.cfg.Kafka.Group)
+	if err != nil {
+		t.Logf("lag: %v", err)
+		return false
+	}
+	l := lags[s.cfg.Kafka.Group]
+	if l.Error() != nil {
+		return false
+	}
+	n := 0
+	for _, ps := range l.Lag {
+		for _, m := range ps {
+			if m.Err != nil || m.Commit.At < 0 || m.Lag != 0 {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0 && l.Lag.Total() == 0
+}
+
+// runToEnd publishes a small stream, runs one instance until everything is
+// committed and checks ClickHouse exactly.
+func (s *stack) runToEnd(t *testing.T, seed int64) {
+	t.Helper()
+	if err := app.Migrate(t.Context(), s.cfg); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	truth := s.publishSecure(t, generator(t, seed, 600, 300, 0.02, 0.01), 0)
+	in := s.start(t, "a")
+	adm := kadm.NewClient(s.secureClient(t))
+	waitFor(t, 2*time.Minute, "all offsets committed", func() bool { return s.committedAllSecure(t, adm) })
+	in.stop(t)
+	s.checkStored(t, truth)
+}
+
+// startFails runs app.New with c and returns its error, failing the test if start-up
+// succeeds or does not end within a minute.
+func startFails(t *testing.T, c config.Config, log *slog.Logger) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	in, err := app.New(ctx, c, log)
+	if err == nil {
+		cancel()
+		_ = in.Run(ctx)
+		t.Fatal("start-up succeeded, want an error")
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("start-up did not fail by itself within a minute (it waited until the deadline): %v", err)
+	}
+	t.Logf("start-up error: %v", err)
+	return err
+}
+
+// wantMessage checks that err names every one of want and contains none of secrets.
+func wantMessage(t *testing.T, err error, want []string, secrets ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q: %v", w, err)
+		}
+	}
+	for _, s := range secrets {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("error contains the secret %q: %v", s, err)
+		}
+	}
+}
+
+// TestKafkaSASL runs Sluice end to end against a broker that requires SASL, once per
+// mechanism, and checks that a wrong password stops start-up with an error that names
+// the user and mechanism but not the password.
+func TestKafkaSASL(t *testing.T) {
+	for i, mech := range []config.SASLMechanism{config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512} {
+		t.Run(string(mech), func(t *testing.T) {
+			const user, pass = "sluice-svc", "correct-horse-Pw1"
+			kf := []kfake.Opt{kfake.EnableSASL(), kfake.Superuser(mech.KafkaName(), user, pass)}
+			s := secureStack(t, testenv.ClickHouse(t), kf, map[string]string{
+				"SLUICE_KAFKA_SASL_MECHANISM": string(mech),
+				"SLUICE_KAFKA_SASL_USER":      user,
+				"SLUICE_KAFKA_SASL_PASSWORD":  pass,
+			})
+			s.runToEnd(t, int64(100+i))
+
+			const wrong = "wrong-battery-Pw2"
+			bad := s.cfg
+			bad.Kafka.SASLPassword = wrong
+			err := startFails(t, bad, nil)
+			wantMessage(t, err, []string{"SLUICE_KAFKA_SASL_USER", user, string(mech), "refused the credentials"}, wrong, pass)
+		})
+	}
+}
+
+// TestKafkaTLS runs Sluice end to end over mutual TLS plus SCRAM-SHA-512 to a broker
+// with a certificate from a CA made in the test, then checks that an untrusted
+// server certificate and a missing client certificate stop start-up.
+func TestKafkaTLS(t *testing.T) {
+	ca := newPKI(t, "sluice-test-ca")
+	srvCert := ca.issue(t, "kafka", true)
+	cliCertFile, cliKeyFile := ca.issueFiles(t, "sluice-client", false)
+	serverTLS := &tls.Config{
+		Certificates: []tls.Certificate{srvCert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.pool(),
+		MinVersion:   tls.VersionTLS12,
+	}
+	const user, pass = "sluice-tls", "tls-and-scram-Pw3"
+	kf := []kfake.Opt{kfake.TLS(serverTLS), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", user, pass)}
+	s := secureStack(t, testenv.ClickHouse(t), kf, map[string]string{
+		"SLUICE_KAFKA_TLS":             "true",
+		"SLUICE_KAFKA_TLS_CA_FILE":     ca.caFile,
+		"SLUICE_KAFKA_TLS_CERT_FILE":   cliCertFile,
+		"SLUICE_KAFKA_TLS_KEY_FILE":    cliKeyFile,
+		"SLUICE_KAFKA_TLS_SERVER_NAME": "kafka",
+		"SLUICE_KAFKA_SASL_MECHANISM":  "SCRAM-SHA-512",
+		"SLUICE_KAFKA_SASL_USER":       user,
+		"SLUICE_KAFKA_SASL_PASSWORD":   pass,
+	})
+	s.runToEnd(t, 200)
+
+	t.Run("untrusted server", func(t *testing.T) {
+		other := newPKI(t, "someone-else")
+		c := s.cfg
+		c.Kafka.TLSCAFile = other.caFile
+		err := startFails(t, c, nil)
+		wantMessage(t, err, []string{"TLS failed", "SLUICE_KAFKA_TLS_CA_FILE"}, pass)
+	})
+	t.Run("wrong server name", func(t *testing.T) {
+		c := s.cfg
+		c.Kafka.TLSServerName = "not-kafka"
+		err := startFails(t, c, nil)
+		wantMessage(t, err, []string{"TLS failed", "SLUICE_KAFKA_TLS_SERVER_NAME"}, pass)
+	})
+	t.Run("no client certificate", func(t *testing.T) {
+		c := s.cfg
+		c.Kafka.TLSCertFile, c.Kafka.TLSKeyFile = "", ""
+		err := startFails(t, c, nil)
+		wantMessage(t, err, []string{"TLS failed"}, pass)
+	})
+	t.Run("plaintext to a TLS listener", func(t *testing.T) {
+		c := s.cfg
+		c.Kafka.TLS, c.Kafka.TLSCAFile, c.Kafka.TLSCertFile, c.Kafka.TLSKeyFile, c.Kafka.TLSServerName = false, "", "", "", ""
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		defer cancel()
+		// The broker cannot tell a plaintext client what is wrong: start-up waits,
+		// as for an unreachable broker, and gives up when its context ends.
+		if _, err := app.New(ctx, c, slog.New(slog.NewTextHandler(testWriter{t}, nil))); err == nil {
+			t.Fatal("start-up succeeded over plaintext against a TLS listener")
+		} else {
+			t.Logf("start-up error: %v", err)
+		}
+	})
+}
+
+// TestClickHouseUserPassword runs Sluice end to end as a ClickHouse user that has a
+// password and rights on its database only, then checks that a wrong password stops
+// start-up with an error naming the user but not the password.
+func TestClickHouseUserPassword(t *testing.T) {
+	const user, pass = "sluice_writer", "ch-Pass-Word-77"
+	ch, _ := clickHouseWithUser(t, user, pass)
+	s := secureStack(t, ch, nil, map[string]string{
+		"SLUICE_CLICKHOUSE_USER":     user,
+		"SLUICE_CLICKHOUSE_PASSWORD": pass,
+	})
+	s.runToEnd(t, 300)
+
+	const wrong = "ch-Wrong-Word-88"
+	bad := s.cfg
+	bad.ClickHouse.Password = wrong
+	err := startFails(t, bad, nil)
+	wantMessage(t, err, []string{"SLUICE_CLICKHOUSE_USER", user, "SLUICE_CLICKHOUSE_PASSWORD", "refused the credentials"}, wrong, pass)
+}
+
+// clickHouseWithUser starts a private ClickHouse server (the local engine aborts on
+// some authentication failures; it restarts at once) whose configuration adds user,
+// identified by password, with all rights on a fresh database and none elsewhere.
+// The returned CH connects as the default user, for the test's own checks.
+func clickHouseWithUser(t *testing.T, user, password string) (*testenv.CH, *chlocal.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	db := "t_secure_" + strings.ToLower(strings.NewReplacer("/", "_", " ", "_", "-", "_").Replace(t.Name()))
+	cfgFile := filepath.Join(dir, "config.xml")
+	// The default user keeps its usual rights (the test's checks use it); the
+	// Sluice user gets its database only.
+	xml := fmt.Sprintf(`<clickhouse>
+  <users>
+    <default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default>
+    <%[1]s>
+      <password_sha256_hex>%[2]x</password_sha256_hex>
+      <networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota>
+      <grants><query>GRANT ALL ON %[3]s.*</query></grants>
+    </%[1]s>
+  </users>
+  <profiles><default/></profiles>
+  <quotas><default/></quotas>
+</clickhouse>
+`, user, sha256.Sum256([]byte(password)), db)
+	if err := os.WriteFile(cfgFile, []byte(xml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(dir, "data"), ConfigFile: cfgFile, RestartOnCrash: true, Log: os.Stderr})
+	if err != nil {
+		t.Fatalf("start ClickHouse: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := srv.Stop(ctx); err != nil {
+			t.Errorf("stop ClickHouse: %v", err)
+		}
+	})
+	admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+db+"`"); err != nil {
+		t.Fatal(err)
+	}
+	return &testenv.CH{Addr: srv.Addr(), HTTPAddr: srv.HTTPAddr(), Database: db}, srv
+}
+
+// pki is a throwaway certificate authority whose certificate is in caFile.
+type pki struct {
+	dir    string
+	cert   *x509.Certificate
+	key    *ecdsa.PrivateKey
+	caFile string
+}
+
+func newPKI(t *testing.T, name string) *pki {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pki{dir: t.TempDir(), cert: cert, key: key}
+	p.caFile = filepath.Join(p.dir, "ca.pem")
+	writePEM(t, p.caFile, "CERTIFICATE", der)
+	return p
+}
+
+func (p *pki) pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.cert)
+	return pool
+}
+
+// issue returns a certificate for name (and 127.0.0.1), for a server or a client.
+func (p *pki) issue(t *testing.T, name string, server bool) tls.Certificate {
+	t.Helper()
+	certPEM, keyPEM := p.issuePEM(t, name, server)
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// issueFiles is issue written to PEM files.
+func (p *pki) issueFiles(t *testing.T, name string, server bool) (certFile, keyFile string) {
+	t.Helper()
+	certPEM, keyPEM := p.issuePEM(t, name, server)
+	certFile, keyFile = filepath.Join(p.dir, name+".pem"), filepath.Join(p.dir, name+"-key.pem")
+	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+func (p *pki) issuePEM(t *testing.T, name string, server bool) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,193 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+func TestCollectorReadsStatsAtScrape(t *testing.T) {
+	st := new(pipeline.Stats)
+	queues := []consumers.QueueState{
+		{Topic: "payments", Partition: 0, Queued: 3, Paused: true},
+		{Topic: "payments", Partition: 1, Queued: 1},
+		{Topic: "shipments", Partition: 0},
+	}
+	m := New(Sources{Stats: st, Queues: func() []consumers.QueueState { return queues }})
+	st.Records.Add(100)
+	st.Valid.Add(90)
+	st.Invalid.Add(7)
+	st.Duplicates.Add(3)
+	st.Flushes.Add(4)
+	st.StoreRetries.Add(2)
+
+	want := `
+# HELP sluice_records_consumed_total Records read from Kafka and handed to the pipeline.
+# TYPE sluice_records_consumed_total counter
+sluice_records_consumed_total 100
+# HELP sluice_events_valid_total Valid events added to batches.
+# TYPE sluice_events_valid_total counter
+sluice_events_valid_total 90
+# HELP sluice_records_dead_lettered_total Records sent to the dead-letter topic.
+# TYPE sluice_records_dead_lettered_total counter
+sluice_records_dead_lettered_total 7
+# HELP sluice_duplicates_dropped_total Valid events dropped as producer duplicates (same event_id within the dedup horizon).
+# TYPE sluice_duplicates_dropped_total counter
+sluice_duplicates_dropped_total 3
+# HELP sluice_flushes_total Batches stored.
+# TYPE sluice_flushes_total counter
+sluice_flushes_total 4
+# HELP sluice_store_retries_total Failed ClickHouse calls of the pipeline (ledger, store, reads) that were retried.
+# TYPE sluice_store_retries_total counter
+sluice_store_retries_total 2
+# HELP sluice_assigned_partitions Partitions this instance owns.
+# TYPE sluice_assigned_partitions gauge
+sluice_assigned_partitions 3
+# HELP sluice_paused_partitions Owned partitions whose fetching is paused because their queue is full.
+# TYPE sluice_paused_partitions gauge
+sluice_paused_partitions 1
+# HELP sluice_queue_depth Fetched slices waiting for their partition's worker, summed over owned partitions.
+# TYPE sluice_queue_depth gauge
+sluice_queue_depth 4
+`
+	names := []string{"sluice_records_consumed_total", "sluice_events_valid_total", "sluice_records_dead_lettered_total",
+		"sluice_duplicates_dropped_total", "sluice_flushes_total", "sluice_store_retries_total",
+		"sluice_assigned_partitions", "sluice_paused_partitions", "sluice_queue_depth"}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+	// Read at scrape time: a later change shows without any call into Metrics.
+	st.Records.Add(5)
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(strings.Replace(want, "sluice_records_consumed_total 100", "sluice_records_consumed_total 105", 1)), names...); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(m.Registry()); err != nil || n == 0 {
+		t.Fatalf("gather: %d metrics, %v", n, err)
+	}
+}
+
+func TestCollectorWithoutSources(t *testing.T) {
+	m := New(Sources{})
+	if _, err := m.Registry().Gather(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type fakeSink struct{ err error }
+
+func (f *fakeSink) Store(context.Context, string, []schemas.Block) error { return f.err }
+
+func TestSinkCountsPerTable(t *testing.T) {
+	m := New(Sources{})
+	inner := &fakeSink{}
+	s := m.Sink(inner, "payments_1m")
+	blocks := []schemas.Block{
+		{Table: "payments", Rows: 10},
+		{Table: "payments_1m", Names: []string{"window_start", "events"}, Columns: []any{nil, []uint64{4, 6}}, Rows: 2},
+	}
+	for range 3 {
+		if err := s.Store(t.Context(), "tok", blocks); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inner.err = errors.New("down")
+	if err := s.Store(t.Context(), "tok", blocks); !errors.Is(err, inner.err) {
+		t.Fatalf("Store returned %v, want the inner error", err)
+	}
+	want := `
+# HELP sluice_rows_inserted_total Rows stored in ClickHouse, per table.
+# TYPE sluice_rows_inserted_total counter
+sluice_rows_inserted_total{table="payments"} 30
+sluice_rows_inserted_total{table="payments_1m"} 6
+# HELP sluice_batches_inserted_total Insert blocks stored in ClickHouse, per table (one per table per flush).
+# TYPE sluice_batches_inserted_total counter
+sluice_batches_inserted_total{table="payments"} 3
+sluice_batches_inserted_total{table="payments_1m"} 3
+# HELP sluice_rollup_events_total Events folded into the stored rows of a rollup table.
+# TYPE sluice_rollup_events_total counter
+sluice_rollup_events_total{table="payments_1m"} 30
+# HELP sluice_rollup_compression_ratio Events per stored rollup row, over all rollup tables since start (0 before any).
+# TYPE sluice_rollup_compression_ratio gauge
+sluice_rollup_compression_ratio 5
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+		"sluice_rows_inserted_total", "sluice_batches_inserted_total", "sluice_rollup_events_total", "sluice_rollup_compression_ratio"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(m.insertDur); n != 2 {
+		t.Errorf("insert duration has %d series, want ok and error", n)
+	}
+	if _, _, n := m.RecentInsertLatency(time.Minute); n != 3 {
+		t.Errorf("recent insert latency covers %d calls, want the 3 successful ones", n)
+	}
+}
+
+func TestLatencyQuantiles(t *testing.T) {
+	var l latencies
+	now := time.Now()
+	l.add(now.Add(-time.Hour), time.Hour) // outside the window
+	for i := 1; i <= 100; i++ {
+		l.add(now, time.Duration(i)*time.Millisecond)
+	}
+	p50, p99, n := l.quantiles(now.Add(-time.Minute))
+	if n != 100 || p50 != 50*time.Millisecond || p99 != 99*time.Millisecond {
+		t.Fatalf("p50 %v p99 %v n %d, want 50ms 99ms 100", p50, p99, n)
+	}
+	for i := range 2000 { // wraps the ring
+		l.add(now, time.Duration(i))
+	}
+	if _, _, n := l.quantiles(time.Time{}); n != len(l.d) {
+		t.Fatalf("ring holds %d, want %d", n, len(l.d))
+	}
+}
+
+func TestPollLag(t *testing.T) {
+	m := New(Sources{})
+	ctx, cancel := context.WithCancel(t.Context())
+	calls := make(chan struct{}, 16)
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.PollLag(ctx, time.Millisecond, func(context.Context) (map[TopicPartition]int64, error) {
+			n++
+			calls <- struct{}{}
+			switch n {
+			case 1:
+				return map[TopicPartition]int64{{"p", 0}: 5, {"p", 1}: 7}, nil
+			case 2:
+				return nil, errors.New("broker down")
+			default:
+				cancel()
+				return map[TopicPartition]int64{{"p", 1}: 2}, nil
+			}
+		})
+	}()
+	<-done
+	if got := testutil.ToFloat64(m.lagErrs); got != 1 {
+		t.Errorf("lag errors = %v, want 1", got)
+	}
+	// The third poll ended with a cancelled context: its result is dropped, and the
+	// first poll's values stand.
+	lag, at := m.Lag()
+	if at.IsZero() || len(lag) != 2 || lag[TopicPartition{"p", 0}] != 5 {
+		t.Errorf("lag = %v at %v", lag, at)
+	}
+	m.SetLag(map[TopicPartition]int64{{"p", 1}: 2})
+	want := `
+# HELP sluice_consumer_lag End offset minus committed offset of each partition this instance owns, refreshed periodically.
+# TYPE sluice_consumer_lag gauge
+sluice_consumer_lag{partition="1",topic="p"} 2
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sluice_consumer_lag"); err != nil {
+		t.Fatal(err)
+	}
+}
