@@ -158,17 +158,16 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	if c.Kafka.SASLMechanism == config.SASLPlain && !c.Kafka.TLS {
 		log.Warn("SASL PLAIN without TLS sends the Kafka password in clear text; set SLUICE_KAFKA_TLS=true")
 	}
+	// Clients connect lazily: talk to a broker now, so refused credentials or an
+	// untrusted certificate stop start-up instead of being retried forever.
+	if err := verifyKafka(ctx, kopts, c, log); err != nil {
+		ch.Close()
+		return nil, err
+	}
 	dlqClient, err := kgo.NewClient(kopts...)
 	if err != nil {
 		ch.Close()
 		return nil, fmt.Errorf("kafka producer: %w", err)
-	}
-	// The client connects lazily: talk to a broker now, so refused credentials or
-	// an untrusted certificate stop start-up instead of being retried forever.
-	if err := verifyKafka(ctx, dlqClient, c, log); err != nil {
-		dlqClient.Close()
-		ch.Close()
-		return nil, err
 	}
 	in.dlqClient = dlqClient
 	in.pipe = pipeline.New(pipeline.Options{
@@ -210,6 +209,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 			kgo.WithHooks(in.metrics.KafkaHooks()...),
 			kgo.SessionTimeout(c.Kafka.SessionTimeout),
 			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
+			kgo.HeartbeatInterval(c.Kafka.HeartbeatInterval),
 			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
 		}, kopts...),
 	}, func(topic string, partition int32) consumers.Worker {

@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -57,12 +60,18 @@ func saslMechanism(k config.Kafka) sasl.Mechanism {
 // kafkaPingTimeout bounds one start-up check of the Kafka connection.
 const kafkaPingTimeout = 10 * time.Second
 
-// verifyKafka makes cl talk to a broker before start-up goes on, so that refused
-// credentials or an untrusted certificate stop start-up with a clear error instead
-// of the client retrying them forever in the background (franz-go connects lazily).
-// A broker that is merely unreachable is waited for, with a warning per attempt,
-// until ctx is done.
-func verifyKafka(ctx context.Context, cl *kgo.Client, c config.Config, log *slog.Logger) error {
+// verifyKafka makes a client with opts talk to a broker before start-up goes on, so
+// that refused credentials or an untrusted certificate stop start-up with a clear
+// error instead of the real clients retrying them forever in the background
+// (franz-go connects lazily). A broker that is merely unreachable is waited for,
+// with a warning per attempt, until ctx is done.
+func verifyKafka(ctx context.Context, opts []kgo.Opt, c config.Config, log *slog.Logger) error {
+	var watch saslWatch
+	cl, err := kgo.NewClient(append(slices.Clip(opts), kgo.WithHooks(&watch))...)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer cl.Close()
 	wait := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, kafkaPingTimeout)
@@ -71,8 +80,9 @@ func verifyKafka(ctx context.Context, cl *kgo.Client, c config.Config, log *slog
 		if err == nil {
 			return nil
 		}
-		err = describeKafkaError(err, c)
-		if isPermanentKafkaError(err) || ctx.Err() != nil {
+		refused := watch.failed.Load()
+		err = describeKafkaError(err, c, refused)
+		if refused || isPermanentKafkaError(err) || ctx.Err() != nil {
 			return err
 		}
 		log.Warn("Kafka not reachable; retrying", "attempt", attempt, "backoff", wait, "err", err)
@@ -87,9 +97,22 @@ func verifyKafka(ctx context.Context, cl *kgo.Client, c config.Config, log *slog
 	}
 }
 
+// saslWatch notices a connection that fails while authenticating. Brokers that
+// refuse credentials either answer SASL_AUTHENTICATION_FAILED (seen as a kerr
+// error) or, like older brokers and kfake, close the connection; the client then
+// reports a bare EOF, and this hook is what tells the two apart from an outage.
+type saslWatch struct{ failed atomic.Bool }
+
+// OnBrokerRead implements kgo.HookBrokerRead.
+func (w *saslWatch) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if err != nil && key == kmsg.SASLAuthenticate.Int16() {
+		w.failed.Store(true)
+	}
+}
+
 // describeKafkaError says which settings a connection error concerns, with the
 // password removed from its message.
-func describeKafkaError(err error, c config.Config) error {
+func describeKafkaError(err error, c config.Config, refused bool) error {
 	k := c.Kafka
 	var how []string
 	if k.SASLMechanism != config.SASLNone {
@@ -102,7 +125,7 @@ func describeKafkaError(err error, c config.Config) error {
 	}
 	msg := fmt.Sprintf("kafka: connect to %v with %s", k.Brokers, strings.Join(how, " "))
 	switch {
-	case isAuthError(err):
+	case refused || isAuthError(err):
 		msg += ": the brokers refused the credentials; check SLUICE_KAFKA_SASL_USER, SLUICE_KAFKA_SASL_PASSWORD and SLUICE_KAFKA_SASL_MECHANISM"
 	case isTLSError(err):
 		msg += ": TLS failed; check SLUICE_KAFKA_TLS (does the broker listener speak TLS?), SLUICE_KAFKA_TLS_CA_FILE and SLUICE_KAFKA_TLS_SERVER_NAME"

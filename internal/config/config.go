@@ -47,6 +47,9 @@ type Kafka struct {
 	// SessionTimeout is how long the group waits for a silent member (crashed,
 	// partitioned) before its partitions move to the others.
 	SessionTimeout time.Duration `env:"KAFKA_SESSION_TIMEOUT" envDefault:"45s" desc:"how long the group waits for a silent (crashed) member before moving its partitions"`
+	// HeartbeatInterval is how often a member heartbeats; a rebalance is noticed at
+	// the next heartbeat, so it bounds how long partitions wait to move.
+	HeartbeatInterval time.Duration `env:"KAFKA_HEARTBEAT_INTERVAL" envDefault:"1s" desc:"group heartbeat interval; members notice a rebalance at their next heartbeat (must be below a third of the session timeout)"`
 	// RebalanceTimeout bounds how long members may take to flush and commit revoked
 	// partitions during a rebalance.
 	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`

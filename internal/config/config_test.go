@@ -29,6 +29,7 @@ func TestDefaults(t *testing.T) {
 			DLQTopic:               "sluice.dlq",
 			SessionTimeout:         45 * time.Second,
 			RebalanceTimeout:       time.Minute,
+			HeartbeatInterval:      time.Second,
 			FetchMaxPartitionBytes: MiB,
 			SASLMechanism:          SASLNone,
 		},
