@@ -33,8 +33,11 @@ type Options struct {
 	// partition instead of the beginning.
 	StartLatest bool
 	// QueueDepth is how many fetched slices may wait for a partition's worker before
-	// its fetching is paused (default 4). Memory per partition is bounded by about
-	// QueueDepth fetches.
+	// its fetching is paused (default 16). Memory per partition is bounded by about
+	// QueueDepth fetches. Pausing is for a worker that cannot keep up (ClickHouse slow
+	// or down): a resumed partition waits for a new fetch round trip, so a depth that
+	// a healthy worker reaches often costs throughput (measured: 4 → 55k events/s,
+	// 16 → 100k events/s on the end-to-end benchmark).
 	QueueDepth int
 	// DrainTimeout bounds how long a revoked or shut-down worker may take to flush
 	// (default 20s); after it the worker is cancelled and its records are replayed by
@@ -139,7 +142,7 @@ func (g *Group) resume(p *part, low int) {
 // New creates the client and joins nothing yet; Run does.
 func New(o Options, factory Factory) (*Group, error) {
 	if o.QueueDepth <= 0 {
-		o.QueueDepth = 4
+		o.QueueDepth = 16
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 20 * time.Second

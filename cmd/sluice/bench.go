@@ -27,6 +27,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	runs := fs.Int("runs", 1, "measurements of the ceilings and Sluice; with more than one, min/median/max are printed")
 	seed := fs.Int64("seed", 1, "load generator seed")
 	verbose := fs.Bool("v", false, "show Sluice's own log lines")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Sluice phase to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,7 +52,17 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		log = newLogger(c.Log, stderr)
 	}
+	var prof io.Writer
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		prof = f
+	}
 	res, err := bench.Run(ctx, bench.Options{
+		CPUProfile: prof,
 		Events:     *events,
 		Partitions: *partitions,
 		Mode:       m,

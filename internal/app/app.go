@@ -204,6 +204,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		Topics:       c.Kafka.Topics(),
 		StartLatest:  c.Kafka.Start == config.StartLatest,
 		DrainTimeout: c.ShutdownTimeout * 2 / 3,
+		QueueDepth:   c.Kafka.QueueDepth,
 		Logger:       log,
 		ClientOpts: append([]kgo.Opt{
 			kgo.WithHooks(in.metrics.KafkaHooks()...),
@@ -239,6 +240,9 @@ func (in *Instance) Stats() *pipeline.Stats { return in.stats }
 
 // Assigned is the number of partitions the instance owns now.
 func (in *Instance) Assigned() int { return in.group.Assigned() }
+
+// Queues reports the input queue of every partition the instance owns now.
+func (in *Instance) Queues() []consumers.QueueState { return in.group.Queues() }
 
 // Fetched is the number of records read from Kafka and handed to the pipeline.
 func (in *Instance) Fetched() int64 { return in.group.Fetched() }

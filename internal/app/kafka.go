@@ -129,6 +129,8 @@ func describeKafkaError(err error, c config.Config, refused bool) error {
 		msg += ": the brokers refused the credentials; check SLUICE_KAFKA_SASL_USER, SLUICE_KAFKA_SASL_PASSWORD and SLUICE_KAFKA_SASL_MECHANISM"
 	case isTLSError(err):
 		msg += ": TLS failed; check SLUICE_KAFKA_TLS (does the broker listener speak TLS?), SLUICE_KAFKA_TLS_CA_FILE and SLUICE_KAFKA_TLS_SERVER_NAME"
+	case isFirstReadEOF(err):
+		msg += ": the broker hung up at once; it probably wants TLS (SLUICE_KAFKA_TLS) or SASL (SLUICE_KAFKA_SASL_MECHANISM) settings other than these"
 	}
 	return &kafkaError{msg: msg + ": " + redactString(err.Error(), k.SASLPassword.Reveal()), err: err}
 }
@@ -153,11 +155,21 @@ func redactString(s, secret string) string {
 
 // isPermanentKafkaError reports whether retrying the connection cannot help: the
 // credentials or the mechanism are refused, or TLS cannot be established.
-func isPermanentKafkaError(err error) bool { return isAuthError(err) || isTLSError(err) }
+func isPermanentKafkaError(err error) bool {
+	return isAuthError(err) || isTLSError(err) || isFirstReadEOF(err)
+}
 
 func isAuthError(err error) bool {
 	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
 		errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.ClusterAuthorizationFailed)
+}
+
+// isFirstReadEOF reports whether the broker closed the connection at the first
+// request: it wants TLS and the client speaks plaintext (or the reverse), or it
+// wants SASL and the client sends none.
+func isFirstReadEOF(err error) bool {
+	var eof *kgo.ErrFirstReadEOF
+	return errors.As(err, &eof)
 }
 
 func isTLSError(err error) bool {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,9 @@ type Options struct {
 	Progress io.Writer
 	// Logger receives Sluice's own log lines; nil discards them.
 	Logger *slog.Logger
+	// CPUProfile, when set, receives a CPU profile of the Sluice phase of the last
+	// run (pprof format).
+	CPUProfile io.Writer
 }
 
 // Result is one run's measurements.
@@ -352,6 +356,11 @@ func sluice(ctx context.Context, cfg config.Config, opts Options, srv *chlocal.S
 	rollup := fmt.Sprintf("SELECT count() FROM `%s`.`%s`", cfg.ClickHouse.Database, schemas.RollupTable("payments", cfg.Pipeline.Window))
 
 	cpu0, chCPU0 := selfCPU(), procCPU(srv.PID())
+	if opts.CPUProfile != nil {
+		if err := pprof.StartCPUProfile(opts.CPUProfile); err == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	start := time.Now()
 	first := firstRow(samplers, conn, rollup, start)
 	in, err := app.New(ctx, cfg, opts.Logger)

@@ -56,6 +56,9 @@ type Kafka struct {
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
 	// queue depth it bounds the memory a partition's backlog can take.
 	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; bounds memory per partition (about 8 fetches are held at most)"`
+	// QueueDepth is how many fetches may wait for one partition's worker before
+	// fetching that partition pauses.
+	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"16" desc:"fetches that may wait for a partition's worker before its fetching pauses; memory per partition ≈ (depth + 2) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
 	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation"`
 

@@ -30,6 +30,7 @@ func TestDefaults(t *testing.T) {
 			SessionTimeout:         45 * time.Second,
 			RebalanceTimeout:       time.Minute,
 			HeartbeatInterval:      time.Second,
+			QueueDepth:             16,
 			FetchMaxPartitionBytes: MiB,
 			SASLMechanism:          SASLNone,
 		},

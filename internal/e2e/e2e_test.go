@@ -61,7 +61,7 @@ func TestRawOff(t *testing.T) {
 // doubled, and while it is down fetching pauses, so what the process holds stays
 // bounded instead of growing with the backlog.
 func TestClickHouseOutage(t *testing.T) {
-	s := newStackOn(t, testenv.PrivateClickHouse(t), 4, map[string]string{"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "64KiB"})
+	s := newStackOn(t, testenv.PrivateClickHouse(t), 4, map[string]string{"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "64KiB", "SLUICE_KAFKA_QUEUE_DEPTH": "4"})
 	srv := s.ch.Server()
 	gen := generator(t, 21, 40000, 20000, 0.01, 0.01)
 	first := s.publishSome(t, gen, 15000)
@@ -79,6 +79,17 @@ func TestClickHouseOutage(t *testing.T) {
 	total := truth.PaymentCounts.Records + truth.ShipmentCounts.Records
 	committable := st.Committable.Load()
 	waitFor(t, time.Minute, "store retries while ClickHouse is down", func() bool { return st.StoreRetries.Load() >= 3 })
+	// The backlog is far larger than the queues: every partition must end up
+	// paused, so what the process holds stops growing.
+	waitFor(t, time.Minute, "every partition paused", func() bool {
+		qs := in.in.Queues()
+		for _, q := range qs {
+			if !q.Paused {
+				return false
+			}
+		}
+		return len(qs) == 8
+	})
 	held := in.in.Fetched() - st.Committable.Load()
 	// 8 partitions, each holding at most its queue (4 fetches before pausing, plus
 	// what one poll brings) and one fetch in its worker: 64 KiB fetches of records of

@@ -10,11 +10,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,15 +246,8 @@ func TestKafkaTLS(t *testing.T) {
 	t.Run("plaintext to a TLS listener", func(t *testing.T) {
 		c := s.cfg
 		c.Kafka.TLS, c.Kafka.TLSCAFile, c.Kafka.TLSCertFile, c.Kafka.TLSKeyFile, c.Kafka.TLSServerName = false, "", "", "", ""
-		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-		defer cancel()
-		// The broker cannot tell a plaintext client what is wrong: start-up waits,
-		// as for an unreachable broker, and gives up when its context ends.
-		if _, err := app.New(ctx, c, slog.New(slog.NewTextHandler(testWriter{t}, nil))); err == nil {
-			t.Fatal("start-up succeeded over plaintext against a TLS listener")
-		} else {
-			t.Logf("start-up error: %v", err)
-		}
+		err := startFails(t, c, nil)
+		wantMessage(t, err, []string{"hung up", "SLUICE_KAFKA_TLS"}, pass)
 	})
 }
 
@@ -260,7 +256,7 @@ func TestKafkaTLS(t *testing.T) {
 // start-up with an error naming the user but not the password.
 func TestClickHouseUserPassword(t *testing.T) {
 	const user, pass = "sluice_writer", "ch-Pass-Word-77"
-	ch, _ := clickHouseWithUser(t, user, pass)
+	ch, srv := clickHouseWithUser(t, user, pass)
 	s := secureStack(t, ch, nil, map[string]string{
 		"SLUICE_CLICKHOUSE_USER":     user,
 		"SLUICE_CLICKHOUSE_PASSWORD": pass,
@@ -270,8 +266,22 @@ func TestClickHouseUserPassword(t *testing.T) {
 	const wrong = "ch-Wrong-Word-88"
 	bad := s.cfg
 	bad.ClickHouse.Password = wrong
+	crashes := srv.Crashes()
 	err := startFails(t, bad, nil)
 	wantMessage(t, err, []string{"SLUICE_CLICKHOUSE_USER", user, "SLUICE_CLICKHOUSE_PASSWORD", "refused the credentials"}, wrong, pass)
+	waitRestarted(t, ch, srv, crashes)
+}
+
+// waitRestarted waits until srv has restarted after the abort that follows a
+// refused login on the local engine (a real server does not abort; RestartOnCrash
+// brings this one back) and answers again, so that the test ends on a running
+// server.
+func waitRestarted(t *testing.T, ch *testenv.CH, srv *chlocal.Server, before int) {
+	t.Helper()
+	conn := ch.Conn(t)
+	waitFor(t, time.Minute, "ClickHouse restarted after the refused login", func() bool {
+		return srv.Crashes() > before && conn.Ping(t.Context()) == nil
+	})
 }
 
 // clickHouseWithUser starts a private ClickHouse server (the local engine aborts on
@@ -284,20 +294,22 @@ func clickHouseWithUser(t *testing.T, user, password string) (*testenv.CH, *chlo
 	db := "t_secure_" + strings.ToLower(strings.NewReplacer("/", "_", " ", "_", "-", "_").Replace(t.Name()))
 	cfgFile := filepath.Join(dir, "config.xml")
 	// The default user keeps its usual rights (the test's checks use it); the
-	// Sluice user gets its database only.
+	// Sluice user gets its database only. clickhouse-local reads users from a
+	// configuration file only when user_directories names it.
 	xml := fmt.Sprintf(`<clickhouse>
   <users>
     <default><password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota></default>
     <%[1]s>
       <password_sha256_hex>%[2]x</password_sha256_hex>
       <networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota>
-      <grants><query>GRANT ALL ON %[3]s.*</query></grants>
+      <grants><query>GRANT ALL ON %[3]s.*</query><query>GRANT TABLE ENGINE ON *</query></grants>
     </%[1]s>
   </users>
   <profiles><default/></profiles>
   <quotas><default/></quotas>
+  <user_directories><users_xml><path>%[4]s</path></users_xml></user_directories>
 </clickhouse>
-`, user, sha256.Sum256([]byte(password)), db)
+`, user, sha256.Sum256([]byte(password)), db, cfgFile)
 	if err := os.WriteFile(cfgFile, []byte(xml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -451,4 +463,158 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestSecretsNeverAppear runs an instance with distinctive secrets (ClickHouse and
+// SASL passwords), debug logging captured, a ClickHouse outage to make it retry and
+// log errors, and start-ups refused for wrong passwords; then it searches everything
+// an operator or an attacker could read for the secrets: the logs, the errors, the
+// configuration's printed forms, and the admin endpoints' bodies (/metrics,
+// /api/status, the status page, /healthz and /readyz, during the outage and after).
+func TestSecretsNeverAppear(t *testing.T) {
+	const (
+		chUser        = "sluice_secretive"
+		chSecret      = "chPW-Q7x9-distinctive"
+		kafkaUser     = "sluice-secretive"
+		kafkaSecret   = "kafkaPW-M3k8-distinctive"
+		wrongCH       = "wrongChPW-Z1v5-distinctive"
+		wrongKafka    = "wrongKafkaPW-P4n2-distinctive"
+		secretMarkers = "distinctive" // every secret above contains it
+	)
+	ch, srv := clickHouseWithUser(t, chUser, chSecret)
+	kf := []kfake.Opt{kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", kafkaUser, kafkaSecret)}
+	s := secureStack(t, ch, kf, map[string]string{
+		"SLUICE_CLICKHOUSE_USER":      chUser,
+		"SLUICE_CLICKHOUSE_PASSWORD":  chSecret,
+		"SLUICE_KAFKA_SASL_MECHANISM": "scram-sha-256",
+		"SLUICE_KAFKA_SASL_USER":      kafkaUser,
+		"SLUICE_KAFKA_SASL_PASSWORD":  kafkaSecret,
+		"SLUICE_LOG_LEVEL":            "debug",
+	})
+	if err := app.Migrate(t.Context(), s.cfg); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log.Info("configuration", "config", s.cfg) // what main logs at start-up
+	texts := map[string]string{}               // where → what was readable there
+
+	gen := generator(t, 400, 3000, 1500, 0.02, 0.01)
+	s.publishSecure(t, gen, 1500)
+	in, err := app.New(t.Context(), s.cfg, log)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("instance ended with: %v", err)
+			}
+		}
+	}
+	t.Cleanup(stop)
+	st := in.Stats()
+	waitFor(t, time.Minute, "first batches stored", func() bool { return st.Flushes.Load() > 0 })
+
+	scrape := func(when string) {
+		addr := in.HTTPAddr()
+		if addr == "" {
+			t.Fatal("no admin listener: SLUICE_HTTP_ADDR is set, HTTPAddr is empty")
+		}
+		for _, path := range []string{"/metrics", "/api/status", "/", "/healthz", "/readyz"} {
+			texts[when+" GET "+path] = httpGet(t, "http://"+addr+path)
+		}
+	}
+	scrape("before the outage:")
+
+	// An outage: stores fail and are retried, readiness fails with ClickHouse's
+	// error, and all of it is logged.
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	truth := s.publishSecure(t, gen, 0)
+	waitFor(t, time.Minute, "store retries while ClickHouse is down", func() bool { return st.StoreRetries.Load() >= 2 })
+	scrape("during the outage:")
+	rctx, rcancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer rcancel()
+	if err := srv.Restart(rctx); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(s.secureClient(t))
+	waitFor(t, 3*time.Minute, "all offsets committed after the outage", func() bool { return s.committedAllSecure(t, adm) })
+	scrape("after the outage:")
+	stop()
+	s.checkStored(t, truth)
+
+	// Start-ups refused for a wrong password, logged like the real thing.
+	badKafka := s.cfg
+	badKafka.Kafka.SASLPassword = wrongKafka
+	texts["error for a wrong Kafka password"] = startFails(t, badKafka, log).Error()
+	badCH := s.cfg
+	badCH.ClickHouse.Password = wrongCH
+	crashes := srv.Crashes()
+	texts["error for a wrong ClickHouse password"] = startFails(t, badCH, log).Error()
+	waitRestarted(t, ch, srv, crashes)
+
+	// The configuration in every printed form.
+	var describe bytes.Buffer
+	if err := config.Describe(&describe, s.cfg); err != nil {
+		t.Fatal(err)
+	}
+	texts["config.Describe (sluice config)"] = describe.String()
+	texts["fmt %v %+v %#v %s"] = fmt.Sprintf("%v\n%+v\n%#v\n%s", s.cfg, s.cfg, s.cfg, s.cfg)
+	texts["fmt of the sub-structs"] = fmt.Sprintf("%v\n%+v\n%#v\n%v\n%+v\n%#v", s.cfg.Kafka, s.cfg.Kafka, s.cfg.Kafka, s.cfg.ClickHouse, s.cfg.ClickHouse, s.cfg.ClickHouse)
+	if js, err := json.Marshal(s.cfg); err != nil {
+		t.Fatal(err)
+	} else {
+		texts["encoding/json"] = string(js)
+	}
+	badEnv := map[string]string{"SLUICE_KAFKA_SASL_PASSWORD": kafkaSecret, "SLUICE_CLICKHOUSE_PASSWORD": chSecret, "SLUICE_KAFKA_SASL_MECHANISM": "bogus"}
+	if _, err := config.Load(badEnv); err == nil {
+		t.Error("config.Load accepted SLUICE_KAFKA_SASL_MECHANISM=bogus")
+	} else {
+		texts["config.Load problems"] = err.Error()
+	}
+	texts["logs"] = logs.String()
+
+	if !strings.Contains(texts["logs"], `"level":"WARN"`) && !strings.Contains(texts["logs"], `"level":"ERROR"`) {
+		t.Errorf("the outage logged no warning or error; the test did not exercise the error paths:\n%s", texts["logs"])
+	}
+	for where, text := range texts {
+		if text == "" && !strings.Contains(where, "GET") {
+			t.Errorf("%s: nothing captured", where)
+		}
+		for _, secret := range []string{chSecret, kafkaSecret, wrongCH, wrongKafka, secretMarkers} {
+			if i := strings.Index(text, secret); i >= 0 {
+				t.Errorf("%s shows a secret (%q) near: %q", where, secret, text[max(0, i-200):min(len(text), i+100)])
+			}
+		}
+	}
+	t.Logf("searched %d texts (%d bytes of logs); %d store retries during the outage", len(texts), len(texts["logs"]), st.StoreRetries.Load())
+}
+
+// httpGet returns the body of url (whatever the status).
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return string(b)
 }
