@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sourcegraph/conc"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/schemas"
@@ -61,7 +62,8 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 		partition: partition,
 		first:     -1,
 		log:       p.log.With("topic", topic, "partition", partition),
-		reasons:   make(map[string]int64),
+		jobs:      make(chan *slot),
+		results:   make(chan error, 1),
 	}
 	bo := p.opts.Batch
 	bo.Dedup = nil
@@ -69,8 +71,40 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 		w.dd = newDedup(p.opts.DedupHorizon)
 		bo.Dedup = w.dd
 	}
-	w.batch = newBatch(bo)
+	w.cur, w.spare = newSlot(newBatch(bo)), newSlot(newBatch(bo))
 	return w
+}
+
+// slot is one of a worker's two batches: while one is being stored, the worker
+// decodes into the other. Everything a flush needs travels in its slot.
+type slot struct {
+	batch   schemas.Batch
+	pending []seenID // ids the dedup filter admitted into this batch
+	ids     idColumns
+	// reasons counts the batch's dead letters by reason; it is added to Stats when
+	// the batch is stored, so counting costs no lock and, once a reason was seen, no
+	// allocation.
+	reasons map[string]int64
+	dlq     sync.WaitGroup // dead letters of this batch not yet acknowledged
+	dlqErr  atomic.Pointer[error]
+	dlqDone func(error)
+
+	// Set when the batch is handed to the store goroutine.
+	r       Range
+	replay  bool
+	lastRec *kgo.Record
+	n       int64
+}
+
+func newSlot(b schemas.Batch) *slot {
+	s := &slot{batch: b, reasons: make(map[string]int64)}
+	s.dlqDone = func(err error) {
+		if err != nil {
+			s.dlqErr.CompareAndSwap(nil, &err)
+		}
+		s.dlq.Done()
+	}
+	return s
 }
 
 // Worker turns the records of one partition into stored batches. It is driven by one
@@ -79,9 +113,16 @@ type Worker struct {
 	p         *Pipeline
 	topic     string
 	partition int32
-	batch     schemas.Batch
 	dd        *dedup
 	log       *slog.Logger
+
+	// cur is the batch being filled, spare the other one. At most one batch is being
+	// stored at a time (inflight), by the goroutine Run starts, which takes slots
+	// from jobs and answers each on results.
+	cur, spare *slot
+	inflight   bool
+	jobs       chan *slot
+	results    chan error
 
 	started bool
 	cuts    []Range // ledger ranges still to replay, ordered by First
@@ -92,15 +133,6 @@ type Worker struct {
 	maxTS       int64       // newest record timestamp seen, for pruning the dedup filter
 	due         time.Time   // when the batch must be flushed
 
-	dlq     sync.WaitGroup // dead letters of the current batch not yet acknowledged
-	dlqErr  atomic.Pointer[error]
-	dlqDone func(error)
-
-	ids idColumns
-
-	// reasons counts the batch's dead letters by reason; it is added to Stats at the
-	// flush, so counting costs no lock and (once a reason was seen) no allocation.
-	reasons map[string]int64
 }
 
 // idColumns holds the event-ids block's columns, reused across flushes.
@@ -118,13 +150,21 @@ type idColumns struct {
 // ctx is done Run returns ctx's error at once, without flushing: nothing unmarked was
 // committed, so the records are replayed by the partition's next owner. Any other
 // error means the partition cannot make progress.
+//
+// Storing overlaps decoding: a full batch is handed to a store goroutine that Run
+// owns, and the worker goes on filling the other batch; it waits only when that one
+// is full too. Batches are stored and marked in order.
 func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kgo.Record)) error {
-	w.dlqDone = func(err error) {
-		if err != nil {
-			w.dlqErr.CompareAndSwap(nil, &err)
+	var stores conc.WaitGroup
+	stores.Go(func() {
+		for s := range w.jobs {
+			w.results <- w.store(ctx, s, mark)
 		}
-		w.dlq.Done()
-	}
+	})
+	defer func() {
+		close(w.jobs)
+		stores.Wait()
+	}()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -133,16 +173,19 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 		case recs, ok := <-in:
 			if !ok {
 				if w.first < 0 {
-					return nil
+					return w.settle(ctx)
 				}
 				if len(w.cuts) > 0 && w.first == w.cuts[0].First && w.last < w.cuts[0].Last {
 					// Revoked in the middle of replaying a recorded range: a partial
 					// flush under the range's token would be dropped by ClickHouse,
 					// yet mark its records done. Leave the whole range to the next
 					// owner instead.
-					return nil
+					return w.settle(ctx)
 				}
-				return w.flush(ctx, mark)
+				if err := w.flush(ctx, mark); err != nil {
+					return err
+				}
+				return w.settle(ctx)
 			}
 			if err := w.process(ctx, recs, mark); err != nil {
 				return err
@@ -238,7 +281,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		if w.dd != nil {
 			w.dd.ts, w.dd.offset = ts, r.Offset
 		}
-		err := w.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, IngestedAt: now, Timestamp: r.Timestamp})
+		err := w.cur.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, IngestedAt: now, Timestamp: r.Timestamp})
 		switch {
 		case err == nil:
 			valid++
@@ -256,7 +299,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 			}
 			continue
 		}
-		if w.batch.Events() >= o.MaxRows || w.batch.Bytes() >= o.MaxBytes {
+		if w.cur.batch.Events() >= o.MaxRows || w.cur.batch.Bytes() >= o.MaxBytes {
 			if err := flushHere(); err != nil {
 				return err
 			}
@@ -279,9 +322,10 @@ func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, err error) {
 			detail = inv.Field + ": " + detail
 		}
 	}
-	w.reasons[reason]++
-	w.dlq.Add(1)
-	w.p.deps.DLQ.Send(ctx, r, reason, detail, w.dlqDone)
+	s := w.cur
+	s.reasons[reason]++
+	s.dlq.Add(1)
+	w.p.deps.DLQ.Send(ctx, r, reason, detail, s.dlqDone)
 }
 
 // start loads what earlier owners of the partition left: the ledger ranges to replay
@@ -353,9 +397,10 @@ func Token(r Range) string {
 	return string(b)
 }
 
-// flush stores the batch and marks its last record. A batch cut at a ledger range
-// takes that range (its records and token are the first attempt's); any other batch
-// is recorded in the ledger first.
+// flush hands the current batch to the store goroutine and switches to the other
+// batch, first waiting for the previous store if it is still running. A batch cut at
+// a ledger range takes that range (its records and token are the first attempt's);
+// any other batch is recorded in the ledger first (by store).
 func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	r := Range{Group: w.p.opts.Group, Topic: w.topic, Partition: w.partition, First: w.first, Last: w.last}
 	replay := false
@@ -363,81 +408,114 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 		r, replay = w.cuts[0], true
 		w.cuts = w.cuts[1:]
 	}
-
-	// Dead letters are part of the batch: none may be lost when its offsets commit.
-	w.dlq.Wait()
-	if p := w.dlqErr.Load(); p != nil {
-		return fmt.Errorf("dead-letter %s/%d: %w", w.topic, w.partition, *p)
+	if err := w.settle(ctx); err != nil {
+		return err
 	}
-
-	blocks := w.batch.Blocks()
-	if w.dd != nil && len(w.dd.pending) > 0 {
-		blocks = append(blocks, w.idsBlock())
+	s := w.cur
+	s.r, s.replay, s.lastRec, s.n = r, replay, w.lastRec, w.n
+	next := w.spare
+	if w.dd != nil {
+		s.pending, w.dd.pending = w.dd.pending, next.pending[:0]
 	}
-	if len(blocks) > 0 {
-		if !replay && !w.p.opts.AtLeastOnce {
-			if err := w.retry(ctx, "write ledger", func(ctx context.Context) error {
-				return w.p.deps.Ledger.Intend(ctx, r)
-			}); err != nil {
-				return err
-			}
-		}
-		token := Token(r)
-		start := time.Now()
-		if err := w.retry(ctx, "store batch", func(ctx context.Context) error {
-			if w.p.opts.AtLeastOnce {
-				token = Token(r) + "@" + strconv.FormatInt(time.Now().UnixNano(), 36)
-			}
-			return w.p.deps.Sink.Store(ctx, token, blocks)
-		}); err != nil {
-			return err
-		}
-		s := w.p.stats
-		s.StoreNanos.Add(int64(time.Since(start)))
-		s.Flushes.Add(1)
-		rows := 0
-		for _, b := range blocks {
-			rows += b.Rows
-		}
-		s.Rows.Add(int64(rows))
-		if replay {
-			s.Replays.Add(1)
-		}
+	select {
+	case w.jobs <- s:
+		w.inflight = true
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	mark(w.lastRec)
-	w.p.stats.Committable.Add(w.n)
-	if len(w.reasons) > 0 {
-		w.p.stats.addInvalidReasons(w.reasons)
-		clear(w.reasons)
-	}
-
-	w.batch.Reset()
+	next.batch.Reset()
+	w.cur, w.spare = next, s
 	w.n = 0
 	w.first, w.lastRec, w.due = -1, nil, time.Time{}
 	if w.dd != nil {
-		w.dd.pending = w.dd.pending[:0]
 		w.dd.prune(w.maxTS)
 	}
 	return nil
 }
 
-func (w *Worker) idsBlock() schemas.Block {
-	c := &w.ids
+// settle waits for the batch being stored, if any, and returns its error.
+func (w *Worker) settle(ctx context.Context) error {
+	if !w.inflight {
+		return nil
+	}
+	select {
+	case err := <-w.results:
+		w.inflight = false
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// store runs in the store goroutine: it waits for the batch's dead letters, records
+// its range in the ledger, inserts its blocks, and marks its last record.
+func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) error {
+	// Dead letters are part of the batch: none may be lost when its offsets commit.
+	s.dlq.Wait()
+	if p := s.dlqErr.Load(); p != nil {
+		return fmt.Errorf("dead-letter %s/%d: %w", w.topic, w.partition, *p)
+	}
+	blocks := s.batch.Blocks()
+	if len(s.pending) > 0 {
+		blocks = append(blocks, w.idsBlock(s))
+	}
+	if len(blocks) > 0 {
+		if !s.replay && !w.p.opts.AtLeastOnce {
+			if err := w.retry(ctx, "write ledger", func(ctx context.Context) error {
+				return w.p.deps.Ledger.Intend(ctx, s.r)
+			}); err != nil {
+				return err
+			}
+		}
+		token := Token(s.r)
+		start := time.Now()
+		if err := w.retry(ctx, "store batch", func(ctx context.Context) error {
+			if w.p.opts.AtLeastOnce {
+				token = Token(s.r) + "@" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			}
+			return w.p.deps.Sink.Store(ctx, token, blocks)
+		}); err != nil {
+			return err
+		}
+		st := w.p.stats
+		st.StoreNanos.Add(int64(time.Since(start)))
+		st.Flushes.Add(1)
+		rows := 0
+		for _, b := range blocks {
+			rows += b.Rows
+		}
+		st.Rows.Add(int64(rows))
+		if s.replay {
+			st.Replays.Add(1)
+		}
+	}
+	mark(s.lastRec)
+	w.p.stats.Committable.Add(s.n)
+	if len(s.reasons) > 0 {
+		w.p.stats.addInvalidReasons(s.reasons)
+		clear(s.reasons)
+	}
+	s.lastRec = nil
+	return nil
+}
+
+func (w *Worker) idsBlock(s *slot) schemas.Block {
+	c := &s.ids
 	c.group, c.topic, c.partition = c.group[:0], c.topic[:0], c.partition[:0]
 	c.offset, c.id, c.ts = c.offset[:0], c.id[:0], c.ts[:0]
-	for _, s := range w.dd.pending {
+	for _, id := range s.pending {
 		c.group = append(c.group, w.p.opts.Group)
 		c.topic = append(c.topic, w.topic)
 		c.partition = append(c.partition, w.partition)
-		c.offset = append(c.offset, s.offset)
-		c.id = append(c.id, s.id)
-		c.ts = append(c.ts, time.Unix(0, s.ts).UTC())
+		c.offset = append(c.offset, id.offset)
+		c.id = append(c.id, id.id)
+		c.ts = append(c.ts, time.Unix(0, id.ts).UTC())
 	}
 	return schemas.Block{
 		Table:   EventIDsTable,
 		Names:   EventIDsColumns,
 		Columns: []any{c.group, c.topic, c.partition, c.offset, c.id, c.ts},
-		Rows:    len(w.dd.pending),
+		Rows:    len(s.pending),
 	}
 }
 

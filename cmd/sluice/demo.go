@@ -132,13 +132,19 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 
 	// 4. Publish for --duration with live progress.
-	pub, err := producers.NewPublisher(producers.Brokers(cluster.ListenAddrs()...))
+	// Every Kafka client takes its options from app.KafkaOpts, as the instances do.
+	kopts, err := app.KafkaOpts(cfg)
+	if err != nil {
+		_ = waitInstances()
+		return err
+	}
+	pub, err := producers.NewPublisher(producers.Brokers(cluster.ListenAddrs()...), producers.ClientOptions(kopts...))
 	if err != nil {
 		_ = waitInstances()
 		return err
 	}
 	defer pub.Close()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(cluster.ListenAddrs()...))
+	admCl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		_ = waitInstances()
 		return err

@@ -95,7 +95,11 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	pub, err := producers.NewPublisher(producers.Brokers(splitList(*brokers)...))
+	kopts, err := kafkaClientOpts(splitList(*brokers))
+	if err != nil {
+		return err
+	}
+	pub, err := producers.NewPublisher(producers.Brokers(splitList(*brokers)...), producers.ClientOptions(kopts...))
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,11 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	var pub *producers.Publisher
 	if !*dryRun {
 		var err error
-		if pub, err = producers.NewPublisher(producers.Brokers(splitList(*brokers)...)); err != nil {
+		kopts, err := kafkaClientOpts(splitList(*brokers))
+		if err != nil {
+			return err
+		}
+		if pub, err = producers.NewPublisher(producers.Brokers(splitList(*brokers)...), producers.ClientOptions(kopts...)); err != nil {
 			return err
 		}
 		defer pub.Close()

@@ -113,6 +113,9 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		if clickhouse.IsAuthFailure(err) {
 			return nil, fmt.Errorf("%w: the server refused the credentials; check SLUICE_CLICKHOUSE_USER=%q and SLUICE_CLICKHOUSE_PASSWORD", err, c.ClickHouse.User)
 		}
+		if isTLSError(err) {
+			return nil, fmt.Errorf("%w: TLS failed; check SLUICE_CLICKHOUSE_TLS (is this the secure port?), SLUICE_CLICKHOUSE_TLS_CA_FILE and SLUICE_CLICKHOUSE_TLS_SERVER_NAME", err)
+		}
 		if clickhouse.IsPermanent(err) || ctx.Err() != nil {
 			return nil, err
 		}

@@ -159,6 +159,7 @@ func isPermanentKafkaError(err error) bool {
 	return isAuthError(err) || isTLSError(err) || isFirstReadEOF(err)
 }
 
+// isAuthError reports whether a broker refused the SASL credentials or mechanism.
 func isAuthError(err error) bool {
 	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
 		errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.ClusterAuthorizationFailed)
@@ -172,6 +173,9 @@ func isFirstReadEOF(err error) bool {
 	return errors.As(err, &eof)
 }
 
+// isTLSError reports whether err is a TLS handshake failure (untrusted or mismatched
+// certificate, a peer that does not speak TLS, a handshake the server refused).
+// Retrying cannot fix it. It serves the ClickHouse connection as well.
 func isTLSError(err error) bool {
 	var (
 		verifyErr   *tls.CertificateVerificationError

@@ -61,7 +61,8 @@ func TestRawOff(t *testing.T) {
 // doubled, and while it is down fetching pauses, so what the process holds stays
 // bounded instead of growing with the backlog.
 func TestClickHouseOutage(t *testing.T) {
-	s := newStackOn(t, testenv.PrivateClickHouse(t), 4, map[string]string{"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "64KiB", "SLUICE_KAFKA_QUEUE_DEPTH": "4"})
+	s := newStackOn(t, testenv.PrivateClickHouse(t), 4, map[string]string{
+		"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "64KiB", "SLUICE_KAFKA_QUEUE_DEPTH": "4", "SLUICE_BATCH_MAX_ROWS": "500"})
 	srv := s.ch.Server()
 	gen := generator(t, 21, 40000, 20000, 0.01, 0.01)
 	first := s.publishSome(t, gen, 15000)
@@ -91,10 +92,11 @@ func TestClickHouseOutage(t *testing.T) {
 		return len(qs) == 8
 	})
 	held := in.in.Fetched() - st.Committable.Load()
-	// 8 partitions, each holding at most its queue (4 fetches before pausing, plus
-	// what one poll brings) and one fetch in its worker: 64 KiB fetches of records of
-	// at least ~100 bytes.
-	const bound = 8 * 10 * (64 << 10) / 100
+	// 8 partitions, each holding at most two batches (one being stored, one full and
+	// waiting) of 500 events and its queue (4 fetches before pausing, plus what one
+	// poll brings, plus one in the feeder): 64 KiB fetches of records of at least
+	// ~100 bytes. The per-partition backlog (~5,600) is larger, so all must pause.
+	const bound = 8 * (2*500 + 10*(64<<10)/100)
 	t.Logf("during the outage: read %d of %d records, %d held unstored (bound %d), %d retries",
 		in.in.Fetched(), total, held, bound, st.StoreRetries.Load())
 	if held > bound {

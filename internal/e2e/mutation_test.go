@@ -298,14 +298,23 @@ func (m *mutator) pick() (string, func([]byte) []byte) {
 			}
 		})},
 		{"type_swap", 40, withField(func(i int) {
-			m.values[i] = []string{`"12345"`, `12345`, `-1`, `true`, `null`, `[]`, `{}`, `["a",1]`, `{"a":"b"}`, `""`, `1.5`, `"2026-01-01T00:00:00Z"`}[r.IntN(12)]
+			swaps := []string{`12345`, `-1`, `true`, `null`, `[]`, `{}`, `["a",1]`, `{"a":"b"}`, `1.5`, `"12345"`, `""`, `"2026-01-01T00:00:00Z"`}
+			if m.keys[i] == "event_id" {
+				// Not another string: every event keeps a distinct event_id.
+				swaps = swaps[:9]
+			}
+			m.values[i] = swaps[r.IntN(len(swaps))]
 		})},
 		{"huge_number", 32, withField(func(i int) {
 			m.values[i] = []string{`1e309`, `184467440737095516160000`, `9223372036854775808`, `18446744073709551616`, `-9223372036854775809`,
 				`1e20`, `-0`, `0.0000000000000000000001`, `99999999999999999999999999999999999999`, `1E400`}[r.IntN(10)]
 		})},
 		{"nan_token", 24, withField(func(i int) {
-			m.values[i] = []string{`NaN`, `Infinity`, `-Infinity`, `"NaN"`, `"Infinity"`, `nan`, `+1`, `01`, `.5`, `1.`, `0x10`}[r.IntN(11)]
+			tokens := []string{`NaN`, `Infinity`, `-Infinity`, `nan`, `+1`, `01`, `.5`, `1.`, `0x10`, `"NaN"`, `"Infinity"`}
+			if m.keys[i] == "event_id" {
+				tokens = tokens[:9] // every event keeps a distinct event_id
+			}
+			m.values[i] = tokens[r.IntN(len(tokens))]
 		})},
 		{"duplicate_key", 32, func([]byte) []byte {
 			i := m.field()

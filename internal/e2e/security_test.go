@@ -68,7 +68,8 @@ func secureStack(t *testing.T, ch *testenv.CH, kafkaOpts []kfake.Opt, extra map[
 	return s
 }
 
-// client is a Kafka client configured like Sluice's own (app.KafkaOpts).
+// secureClient is a Kafka client configured like Sluice's own (app.KafkaOpts),
+// closed when the test ends.
 func (s *stack) secureClient(t *testing.T, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	kopts, err := app.KafkaOpts(s.cfg)
@@ -584,6 +585,15 @@ func TestSecretsNeverAppear(t *testing.T) {
 	}
 	texts["logs"] = logs.String()
 
+	// Positive controls: the texts hold what they should, with the secrets as ***.
+	for _, want := range []string{`"kafka_sasl_password":"***"`, `"clickhouse_password":"***"`, chUser, kafkaUser} {
+		if !strings.Contains(texts["logs"], want) {
+			t.Errorf("the logs lack %s; is the configuration logged?", want)
+		}
+	}
+	if !strings.Contains(texts["config.Describe (sluice config)"], "SLUICE_KAFKA_SASL_PASSWORD") {
+		t.Error("config.Describe does not list SLUICE_KAFKA_SASL_PASSWORD")
+	}
 	if !strings.Contains(texts["logs"], `"level":"WARN"`) && !strings.Contains(texts["logs"], `"level":"ERROR"`) {
 		t.Errorf("the outage logged no warning or error; the test did not exercise the error paths:\n%s", texts["logs"])
 	}
@@ -617,4 +627,105 @@ func httpGet(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	return string(b)
+}
+
+// TestClickHouseTLS runs Sluice end to end over TLS to ClickHouse, verifying the
+// server against a CA made in the test, then checks that an untrusted certificate
+// and a wrong server name stop start-up. The local engine cannot serve TLS itself
+// (clickhouse-local starts only the plain TCP and HTTP listeners), so the server is
+// fronted by a TLS-terminating proxy, as stunnel or a sidecar would do: what is
+// tested is Sluice's side of the connection.
+func TestClickHouseTLS(t *testing.T) {
+	ca := newPKI(t, "clickhouse-ca")
+	ch := testenv.ClickHouse(t)
+	addr := tlsProxy(t, ca.issue(t, "clickhouse.internal", true), ch.Addr)
+	secure := *ch
+	secure.Addr = addr // Sluice connects through the proxy; the checks go direct
+	s := secureStack(t, &secure, nil, map[string]string{
+		"SLUICE_CLICKHOUSE_TLS":             "true",
+		"SLUICE_CLICKHOUSE_TLS_CA_FILE":     ca.caFile,
+		"SLUICE_CLICKHOUSE_TLS_SERVER_NAME": "clickhouse.internal",
+	})
+	s.ch = ch
+	s.runToEnd(t, 500)
+
+	t.Run("untrusted server", func(t *testing.T) {
+		c := s.cfg
+		c.ClickHouse.CAFile = newPKI(t, "someone-else").caFile
+		err := startFails(t, c, nil)
+		wantMessage(t, err, []string{"TLS failed", "SLUICE_CLICKHOUSE_TLS_CA_FILE"})
+	})
+	t.Run("wrong server name", func(t *testing.T) {
+		c := s.cfg
+		c.ClickHouse.ServerName = "elsewhere.internal"
+		err := startFails(t, c, nil)
+		wantMessage(t, err, []string{"TLS failed", "SLUICE_CLICKHOUSE_TLS_SERVER_NAME"})
+	})
+	t.Run("insecure skip verify", func(t *testing.T) {
+		c := s.cfg
+		c.ClickHouse.CAFile, c.ClickHouse.InsecureSkipVerify = "", true
+		ch, err := app.OpenClickHouse(t.Context(), c)
+		if err != nil {
+			t.Fatalf("with verification off: %v", err)
+		}
+		ch.Close()
+	})
+}
+
+// tlsProxy accepts TLS connections with cert on a loopback port and forwards each,
+// decrypted, to target. It stops, and waits for its connections, when the test ends.
+func tlsProxy(t *testing.T, cert tls.Certificate, target string) string {
+	t.Helper()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+	)
+	// track registers a connection to close at cleanup; after cleanup began it
+	// closes the connection at once.
+	track := func(c net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		if closed {
+			c.Close()
+			return
+		}
+		conns = append(conns, c)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return // closed
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			track(in)
+			track(out)
+			wg.Add(2)
+			go func() { defer wg.Done(); _, _ = io.Copy(out, in); out.Close() }()
+			go func() { defer wg.Done(); _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		closed = true
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
 }
