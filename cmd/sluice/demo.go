@@ -121,6 +121,9 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		insts = append(insts, in)
 		go func() { done <- in.Run(runCtx) }()
+		if a := in.HTTPAddr(); a != "" {
+			step("instance %d: status page http://%s/  (metrics /metrics, health /readyz)", i, a)
+		}
 	}
 	waitInstances := func() error {
 		stopRun()

@@ -30,6 +30,10 @@ type Config struct {
 
 	// ShutdownTimeout bounds the graceful shutdown of `sluice run`.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"how long run may take to drain, flush and commit after SIGTERM before it exits anyway"`
+
+	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT); zero leaves
+	// the runtime's default (none, or GOMEMLIMIT from the environment).
+	MemoryLimit ByteSize `env:"MEMORY_LIMIT" envDefault:"0" desc:"soft memory limit for the Go runtime (like GOMEMLIMIT), e.g. 768MiB; set it to ~75% of the container limit; 0 = none"`
 }
 
 // Kafka is the consumer side: brokers, group and topics.
