@@ -115,6 +115,12 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	in, err := app.New(ctx, c, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			// SIGINT/SIGTERM while waiting for Kafka or ClickHouse: nothing was
+			// consumed, so stopping now is a clean shutdown.
+			log.Info("stopped before consuming", "reason", err)
+			return nil
+		}
 		return err
 	}
 	done := make(chan error, 1)
