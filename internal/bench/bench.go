@@ -71,8 +71,11 @@ type Options struct {
 	// Logger receives Sluice's own log lines; nil discards them.
 	Logger *slog.Logger
 	// CPUProfile, when set, receives a CPU profile of the Sluice phase of the last
-	// run (pprof format).
+	// run (pprof format). It needs the in-process mode (Process nil).
 	CPUProfile io.Writer
+	// Process, when set, runs Sluice as a separate `sluice run` process, so that its
+	// CPU and memory are measured apart from kfake's; nil runs it in this process.
+	Process *Process
 }
 
 // Result is one run's measurements.
@@ -83,14 +86,19 @@ type Result struct {
 	ConsumerCeiling float64                  // bare consumer, events/s
 	InsertCeiling   clickhouse.CeilingResult // bare insert
 
-	Elapsed       time.Duration // app.New until every record was marked for commit
-	Rows          int64         // rows Sluice inserted, all tables
-	CPU           time.Duration // user+sys of this process (Sluice + kfake + samplers)
+	// Process is true when Sluice ran as its own `sluice run` process: CPU, PeakRSS
+	// and HWM are then that process's alone.
+	Process bool
+
+	Elapsed       time.Duration // start until every record was marked for commit (in-process) or committed (process)
+	Rows          int64         // rows Sluice inserted, all tables; -1 if unknown
+	CPU           time.Duration // user+sys of Sluice's process (in-process: also kfake and the samplers)
+	BenchCPU      time.Duration // process mode: user+sys of the bench process (kfake, samplers) meanwhile
 	ClickHouseCPU time.Duration // user+sys of the ClickHouse child; 0 if unknown
-	PeakRSS       uint64        // highest sampled VmRSS during the Sluice phase, bytes
-	BaseRSS       uint64        // VmRSS just before the Sluice phase, bytes
-	HWM           uint64        // VmHWM of this process after the run, bytes
-	FirstRow      time.Duration // app.New until the first rollup row was visible; 0 if never seen
+	PeakRSS       uint64        // highest VmRSS of Sluice's process sampled every 100 ms, bytes
+	BaseRSS       uint64        // in-process: VmRSS just before the Sluice phase, bytes; 0 in process mode
+	HWM           uint64        // VmHWM of Sluice's process (process mode: before SIGTERM), bytes
+	FirstRow      time.Duration // start until the first rollup row was visible; 0 if never seen
 	Lag           int64         // group lag after shutdown; -1 if unknown
 	Diff          []string      // differences with the ground truth; empty means exact
 }
@@ -98,11 +106,15 @@ type Result struct {
 // EventsPerSec is Sluice's throughput.
 func (r Result) EventsPerSec() float64 { return perSec(float64(r.Events), r.Elapsed) }
 
-// RowsPerSec is Sluice's insert rate, all tables.
-func (r Result) RowsPerSec() float64 { return perSec(float64(r.Rows), r.Elapsed) }
+// RowsPerSec is Sluice's insert rate, all tables (0 if the rows are unknown).
+func (r Result) RowsPerSec() float64 { return perSec(float64(max(r.Rows, 0)), r.Elapsed) }
 
-// CPUPerMillion is this process's CPU seconds per million events.
+// CPUPerMillion is Sluice's process's CPU seconds per million events.
 func (r Result) CPUPerMillion() float64 { return r.CPU.Seconds() / (float64(r.Events) / 1e6) }
+
+// BenchCPUPerMillion is the bench process's (kfake's) CPU seconds per million events
+// while a separate Sluice process ran.
+func (r Result) BenchCPUPerMillion() float64 { return r.BenchCPU.Seconds() / (float64(r.Events) / 1e6) }
 
 // ClickHouseCPUPerMillion is the ClickHouse child's CPU seconds per million events.
 func (r Result) ClickHouseCPUPerMillion() float64 {
@@ -129,6 +141,36 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if _, err := ParseMode(string(opts.Mode)); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
+	if opts.Process != nil && opts.CPUProfile != nil {
+		return nil, errors.New("bench: a CPU profile needs the in-process mode (--process=false)")
+	}
+	var results []Result
+	err := withRig(ctx, &opts, func(r *rig) error {
+		for run := 1; run <= opts.Runs; run++ {
+			res, err := runOnce(ctx, run, opts, r)
+			if err != nil {
+				return fmt.Errorf("bench: run %d: %w", run, err)
+			}
+			results = append(results, res)
+		}
+		return nil
+	})
+	return results, err
+}
+
+// rig is what every run shares: the local ClickHouse, the in-process kfake cluster
+// holding the preloaded payments, and their ground truth.
+type rig struct {
+	srv     *chlocal.Server
+	brokers []string
+	truth   *loadgen.Truth
+	preload time.Duration // publishing the payments into kfake
+	step    func(format string, a ...any)
+}
+
+// withRig starts ClickHouse and kfake, preloads opts.Events payments, calls fn and
+// stops both. It fills opts' defaults.
+func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 	if opts.Seed == 0 {
 		opts.Seed = 1
 	}
@@ -142,13 +184,13 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	// stopped: the deferred calls run in reverse order).
 	tmp, err := os.MkdirTemp("", "sluice-bench-")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer os.RemoveAll(tmp)
 	step("starting ClickHouse in %s", tmp)
 	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(tmp, "clickhouse"), Log: progress})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -159,37 +201,28 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	// Kafka: in-process kfake with the payments topic and the dead-letter topic.
 	c0, err := config.Load(opts.Env)
 	if err != nil {
-		return nil, fmt.Errorf("bench: configuration: %w", err)
+		return fmt.Errorf("bench: configuration: %w", err)
 	}
 	topic := c0.Kafka.PaymentsTopic
 	if topic == "" {
-		return nil, errors.New("bench: SLUICE_TOPIC_PAYMENTS must not be empty")
+		return errors.New("bench: SLUICE_TOPIC_PAYMENTS must not be empty")
 	}
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1),
 		kfake.SeedTopics(int32(opts.Partitions), topic),
 		kfake.SeedTopics(1, c0.Kafka.DLQTopic))
 	if err != nil {
-		return nil, fmt.Errorf("bench: start kfake: %w", err)
+		return fmt.Errorf("bench: start kfake: %w", err)
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 
-	truth, bytes, took, err := preload(ctx, brokers, topic, opts, c0.Pipeline.Window)
+	truth, bytes, took, err := preload(ctx, brokers, topic, *opts, c0.Pipeline.Window)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	step("preloaded %d payments (%.0f bytes each on average) into %s (%d partitions) in %s",
 		opts.Events, float64(bytes)/float64(opts.Events), topic, opts.Partitions, took.Round(time.Millisecond))
-
-	var results []Result
-	for run := 1; run <= opts.Runs; run++ {
-		res, err := runOnce(ctx, run, opts, srv, brokers, truth, step)
-		if err != nil {
-			return results, fmt.Errorf("bench: run %d: %w", run, err)
-		}
-		results = append(results, res)
-	}
-	return results, nil
+	return fn(&rig{srv: srv, brokers: brokers, truth: truth, preload: took, step: step})
 }
 
 // preload publishes opts.Events payments as fast as kfake takes them and returns the
@@ -221,28 +254,35 @@ func preload(ctx context.Context, brokers []string, topic string, opts Options, 
 	return gen.Truth(), st.Bytes, st.Elapsed, nil
 }
 
-// runOnce measures both ceilings and Sluice once.
-func runOnce(ctx context.Context, run int, opts Options, srv *chlocal.Server, brokers []string, truth *loadgen.Truth,
-	step func(string, ...any)) (Result, error) {
-	mode := opts.Mode
-	if mode == Raw {
-		mode = RawAndRollups
-	}
-	res := Result{Mode: mode, Events: opts.Events, Lag: -1}
-
+// runEnv is Sluice's configuration for one run: opts.Env with the benchmark's own
+// brokers, ClickHouse, database, group and topics on top.
+func runEnv(opts Options, r *rig, name string, mode Mode) map[string]string {
 	env := map[string]string{}
 	for k, v := range opts.Env {
 		env[k] = v
 	}
-	env["SLUICE_KAFKA_BROKERS"] = strings.Join(brokers, ",")
-	env["SLUICE_CLICKHOUSE_ADDR"] = srv.Addr()
-	env["SLUICE_CLICKHOUSE_DATABASE"] = "bench_r" + strconv.Itoa(run)
-	env["SLUICE_KAFKA_GROUP"] = "sluice-bench-r" + strconv.Itoa(run)
+	env["SLUICE_KAFKA_BROKERS"] = strings.Join(r.brokers, ",")
+	env["SLUICE_CLICKHOUSE_ADDR"] = r.srv.Addr()
+	env["SLUICE_CLICKHOUSE_DATABASE"] = "bench_" + name
+	env["SLUICE_KAFKA_GROUP"] = "sluice-bench-" + name
 	env["SLUICE_KAFKA_START"] = "earliest"
 	env["SLUICE_TOPIC_SHIPMENTS"] = ""
 	env["SLUICE_RAW_PAYMENTS"] = strconv.FormatBool(mode == RawAndRollups)
 	env["SLUICE_RAW_SHIPMENTS"] = "false"
 	env["SLUICE_HTTP_ADDR"] = "127.0.0.1:0" // never collide with a running instance
+	return env
+}
+
+// runOnce measures both ceilings and Sluice once.
+func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error) {
+	mode := opts.Mode
+	if mode == Raw {
+		mode = RawAndRollups
+	}
+	res := Result{Mode: mode, Events: opts.Events, Lag: -1, Process: opts.Process != nil}
+	brokers, truth, step := r.brokers, r.truth, r.step
+
+	env := runEnv(opts, r, "r"+strconv.Itoa(run), mode)
 	cfg, err := config.Load(env)
 	if err != nil {
 		return res, fmt.Errorf("configuration: %w", err)
@@ -272,7 +312,12 @@ func runOnce(ctx context.Context, run int, opts Options, srv *chlocal.Server, br
 		return res, err
 	}
 	defer conn.Close()
-	if err := sluice(ctx, cfg, opts, srv, conn, &res); err != nil {
+	if opts.Process != nil {
+		err = sluiceProcess(ctx, cfg, env, opts, r.srv, conn, &res)
+	} else {
+		err = sluice(ctx, cfg, opts, r.srv, conn, &res)
+	}
+	if err != nil {
 		return res, err
 	}
 	step("run %d: Sluice (%s) consumed %d events in %s: %.0f events/s, %d rows", run, mode, opts.Events,
@@ -287,7 +332,9 @@ func runOnce(ctx context.Context, run int, opts Options, srv *chlocal.Server, br
 	if res.Lag != 0 {
 		res.Diff = append(res.Diff, fmt.Sprintf("group %s: lag %d after shutdown, want 0", cfg.Kafka.Group, res.Lag))
 	}
-	res.HWM = procStatusBytes("VmHWM")
+	if !res.Process {
+		res.HWM = procStatusBytes("self", "VmHWM")
+	}
 	return res, nil
 }
 
@@ -345,14 +392,14 @@ func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (click
 	return clickhouse.InsertCeiling(ctx, cl, blk, inserts)
 }
 
-// sluice runs one instance from app.New until every record is marked for commit,
+// sluice runs one in-process instance from app.New until every record is marked for commit,
 // sampling CPU, RSS and the first stored row, then shuts it down and reads the lag.
 func sluice(ctx context.Context, cfg config.Config, opts Options, srv *chlocal.Server, conn ch.Conn, res *Result) error {
 	n := int64(opts.Events)
-	res.BaseRSS = procStatusBytes("VmRSS")
+	res.BaseRSS = procStatusBytes("self", "VmRSS")
 	samplers, stopSamplers := context.WithCancel(ctx)
 	defer stopSamplers()
-	rss := sampleMax(samplers, 100*time.Millisecond, func() uint64 { return procStatusBytes("VmRSS") })
+	rss := sampleMax(samplers, 100*time.Millisecond, func() uint64 { return procStatusBytes("self", "VmRSS") })
 	rollup := fmt.Sprintf("SELECT count() FROM `%s`.`%s`", cfg.ClickHouse.Database, schemas.RollupTable("payments", cfg.Pipeline.Window))
 
 	cpu0, chCPU0 := selfCPU(), procCPU(srv.PID())
@@ -411,14 +458,20 @@ func sluice(ctx context.Context, cfg config.Config, opts Options, srv *chlocal.S
 		return err
 	}
 	defer admCl.Close()
-	lags, err := kadm.NewClient(admCl).Lag(ctx, cfg.Kafka.Group)
+	res.Lag, err = groupLag(ctx, kadm.NewClient(admCl), cfg.Kafka.Group)
+	return err
+}
+
+// groupLag is group's total lag, or -1 if it could not be described.
+func groupLag(ctx context.Context, adm *kadm.Client, group string) (int64, error) {
+	lags, err := adm.Lag(ctx, group)
 	if err != nil {
-		return fmt.Errorf("group lag: %w", err)
+		return -1, fmt.Errorf("group lag: %w", err)
 	}
-	if l, ok := lags[cfg.Kafka.Group]; ok && l.FetchErr == nil && l.DescribeErr == nil {
-		res.Lag = l.Lag.Total()
+	if l, ok := lags[group]; ok && l.FetchErr == nil && l.DescribeErr == nil {
+		return l.Lag.Total(), nil
 	}
-	return nil
+	return -1, nil
 }
 
 // firstRow polls query (a count) every 50 ms until it is positive or ctx is done, and

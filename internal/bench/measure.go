@@ -53,9 +53,10 @@ func parseStatCPU(b []byte) time.Duration {
 	return time.Duration(u+s) * time.Second / clockTicks
 }
 
-// procStatusBytes returns field (VmRSS, VmHWM…) of /proc/self/status in bytes, or 0.
-func procStatusBytes(field string) uint64 {
-	b, err := os.ReadFile("/proc/self/status")
+// procStatusBytes returns field (VmRSS, VmHWM…) of /proc/<pid>/status in bytes, or
+// 0 (e.g. once the process has exited); pid is a number or "self".
+func procStatusBytes(pid, field string) uint64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}

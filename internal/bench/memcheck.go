@@ -1,0 +1,201 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/verify"
+)
+
+// MemoryCheckEnv is the small, explicit configuration the memory check gives Sluice
+// where Options.Env does not set the variable. Bounds per partition ≈ (depth + 2) ×
+// fetch bytes; per batch, the batch bytes; the Go heap is held near the limit.
+var MemoryCheckEnv = map[string]string{
+	"SLUICE_MEMORY_LIMIT":                    "256MiB",
+	"SLUICE_BATCH_MAX_BYTES":                 "8MiB",
+	"SLUICE_KAFKA_QUEUE_DEPTH":               "16",
+	"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "1MiB",
+}
+
+// memoryCheckPeriod is how often the memory check samples RSS and progress.
+const memoryCheckPeriod = 250 * time.Millisecond
+
+// MemorySample is one reading of the memory check.
+type MemorySample struct {
+	At   time.Duration // since `sluice run` started
+	Done int64         // records committed
+	RSS  uint64        // VmRSS of `sluice run`, bytes
+}
+
+// MemoryResult is the outcome of MemoryCheck.
+type MemoryResult struct {
+	Events     int
+	Partitions int
+	Env        map[string]string // the memory-bounding configuration Sluice ran with
+	Preload    time.Duration     // publishing the backlog into kfake (not part of Elapsed)
+	Elapsed    time.Duration     // `sluice run` start until every record was committed
+	Samples    []MemorySample
+	HWM        uint64 // VmHWM of `sluice run` before SIGTERM, bytes
+	Lag        int64  // group lag after shutdown; -1 if unknown
+	Diff       []string
+}
+
+// Exact reports whether the stored totals equal the ground truth and every record
+// was committed.
+func (r MemoryResult) Exact() bool { return len(r.Diff) == 0 && r.Lag == 0 }
+
+// Peak is the largest sampled RSS.
+func (r MemoryResult) Peak() uint64 {
+	var p uint64
+	for _, s := range r.Samples {
+		p = max(p, s.RSS)
+	}
+	return p
+}
+
+// At returns the first sample taken once at least fraction of the events were
+// committed, and false if there is none.
+func (r MemoryResult) At(fraction float64) (MemorySample, bool) {
+	want := int64(fraction * float64(r.Events))
+	for _, s := range r.Samples {
+		if s.Done >= want && s.RSS > 0 {
+			return s, true
+		}
+	}
+	return MemorySample{}, false
+}
+
+// MemoryCheck shows that Sluice's memory is bounded by its configuration, not by the
+// backlog: it preloads opts.Events payments (held by kfake in this process), runs
+// `sluice run` as a child with MemoryCheckEnv, samples the child's VmRSS and the
+// committed records every 250 ms until everything is committed, then stops it with
+// SIGTERM and checks the stored totals exactly. opts.Runs is ignored.
+func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
+	res := MemoryResult{Events: opts.Events, Partitions: opts.Partitions, Lag: -1}
+	if opts.Process == nil {
+		return res, errNoProcess
+	}
+	if opts.Events < 1 || opts.Partitions < 1 {
+		return res, errors.New("bench: events and partitions must be ≥ 1")
+	}
+	mode := opts.Mode
+	if mode == Raw || mode == "" {
+		mode = RawAndRollups
+	}
+	o := opts
+	o.Env = maps.Clone(opts.Env)
+	if o.Env == nil {
+		o.Env = map[string]string{}
+	}
+	res.Env = map[string]string{}
+	for k, v := range MemoryCheckEnv {
+		if u, ok := o.Env[k]; ok {
+			v = u
+		}
+		o.Env[k], res.Env[k] = v, v
+	}
+	err := withRig(ctx, &o, func(r *rig) error {
+		res.Preload = r.preload
+		env := runEnv(o, r, "memory", mode)
+		cfg, err := config.Load(env)
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		if err := app.Migrate(ctx, cfg); err != nil {
+			return err
+		}
+		admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...))
+		if err != nil {
+			return err
+		}
+		defer admCl.Close()
+		adm := kadm.NewClient(admCl)
+
+		r.step("memory check: running sluice run over %d waiting events with %s", o.Events, envString(res.Env))
+		start := time.Now()
+		c, err := o.Process.start(env)
+		if err != nil {
+			return err
+		}
+		defer c.kill()
+		var lastPct int64
+		onPoll := func(done int64) {
+			s := MemorySample{At: time.Since(start), Done: done, RSS: procStatusBytes(c.pid, "VmRSS")}
+			res.Samples = append(res.Samples, s)
+			if pct := done * 10 / int64(o.Events); pct > lastPct {
+				lastPct = pct
+				r.step("memory check: %3d%% committed after %s, RSS %.0f MB", pct*10, s.At.Round(time.Second), mb(s.RSS))
+			}
+		}
+		if err := waitCommitted(ctx, adm, cfg.Kafka.Group, cfg.Kafka.PaymentsTopic, int64(o.Events), c, memoryCheckPeriod, onPoll); err != nil {
+			return err
+		}
+		res.Elapsed = time.Since(start)
+		res.HWM = procStatusBytes(c.pid, "VmHWM")
+		if err := c.term(cfg.ShutdownTimeout + 10*time.Second); err != nil {
+			return fmt.Errorf("sluice run after SIGTERM: %w", err)
+		}
+		if res.Lag, err = groupLag(ctx, adm, cfg.Kafka.Group); err != nil {
+			return err
+		}
+		conn, err := ch.Open(&ch.Options{Addr: cfg.ClickHouse.Addrs})
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		stored, err := verify.Read(ctx, conn, cfg.ClickHouse.Database, cfg.Pipeline.Window, cfg.Kafka.PaymentsTopic, cfg.Kafka.ShipmentsTopic)
+		if err != nil {
+			return err
+		}
+		res.Diff = stored.Diff(r.truth, 10, cfg.Pipeline.RawPayments, false)
+		if res.Lag != 0 {
+			res.Diff = append(res.Diff, fmt.Sprintf("group %s: lag %d after shutdown, want 0", cfg.Kafka.Group, res.Lag))
+		}
+		return nil
+	})
+	return res, err
+}
+
+// PrintMemory writes the memory check's RSS at 10, 25, 50, 75 and 100% of progress,
+// the maximum and VmHWM.
+func PrintMemory(w io.Writer, r MemoryResult) {
+	fmt.Fprintf(w, "memory check: %d events waiting in %d partitions (preloaded in %s), consumed by `sluice run` in %s (%.0f events/s)\n",
+		r.Events, r.Partitions, r.Preload.Round(time.Second), r.Elapsed.Round(time.Millisecond), perSec(float64(r.Events), r.Elapsed))
+	fmt.Fprintf(w, "configuration: %s\n", envString(r.Env))
+	table := [][]string{{"progress", "committed", "at s", "RSS MB"}}
+	for _, f := range []float64{0.10, 0.25, 0.50, 0.75, 1} {
+		s, ok := r.At(f)
+		if !ok {
+			table = append(table, []string{fmt.Sprintf("%.0f%%", f*100), "-", "-", "-"})
+			continue
+		}
+		table = append(table, []string{fmt.Sprintf("%.0f%%", f*100), fmt.Sprint(s.Done),
+			fmt.Sprintf("%.1f", s.At.Seconds()), fmt.Sprintf("%.0f", mb(s.RSS))})
+	}
+	writeTable(w, table)
+	fmt.Fprintf(w, "max sampled RSS %.0f MB over %d samples (every %s); VmHWM %.0f MB; exact: %s\n",
+		mb(r.Peak()), len(r.Samples), memoryCheckPeriod, mb(r.HWM), yesNo(r.Exact()))
+	if len(r.Diff) > 0 {
+		fmt.Fprintf(w, "NOT exact:\n  %s\n", strings.Join(r.Diff, "\n  "))
+	}
+}
+
+func envString(env map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		parts = append(parts, k+"="+env[k])
+	}
+	return strings.Join(parts, " ")
+}
