@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it and .ci/run runs it:
+#   0. Debian's chromium, if missing (the status page is tested in a real browser);
 #   1. every package's tests (unit, integration against kfake and the real local
 #      ClickHouse, end-to-end, chaos), which fetch and start what they need;
 #   2. the packages with the most concurrency again under the race detector;
@@ -7,6 +8,14 @@
 #      is written to schemas/testdata/fuzz/<target>/: commit it as a seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The status-page test drives a real headless browser; under CI=true a missing one
+# fails the test, so install Debian's chromium when it is not there (idempotent).
+if ! command -v chromium >/dev/null; then
+	if [ "$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi
+	echo "installing Debian's chromium for the status-page test"
+	$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
 
 go test -count=1 -timeout 45m ./...
 

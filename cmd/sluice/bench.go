@@ -15,9 +15,12 @@ import (
 
 // benchCommand is `sluice bench`: the end-to-end benchmark. On the local ClickHouse
 // and an in-process kfake it preloads N payments, measures the bare consumer and bare
-// insert ceilings, runs one Sluice instance over the backlog, checks the stored
-// totals exactly and prints one results table. SLUICE_* variables tune Sluice as for
-// `sluice run`; the benchmark sets brokers, ClickHouse, database, group and topics.
+// insert ceilings, runs one Sluice instance over the backlog (by default `sluice run`
+// as a child process of this same binary, so its CPU and memory are its own), checks
+// the stored totals exactly and prints one results table. With --memory-check N it
+// instead shows Sluice's RSS while N events wait in the topic. SLUICE_* variables
+// tune Sluice as for `sluice run`; the benchmark sets brokers, ClickHouse, database,
+// group and topics.
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -27,9 +30,14 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	runs := fs.Int("runs", 1, "measurements of the ceilings and Sluice; with more than one, min/median/max are printed")
 	seed := fs.Int64("seed", 1, "load generator seed")
 	verbose := fs.Bool("v", false, "show Sluice's own log lines")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Sluice phase to this file (go tool pprof)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Sluice phase to this file (go tool pprof; needs --process=false)")
+	process := fs.Bool("process", true, "run Sluice as a separate `sluice run` process and measure its CPU and RSS alone; false runs it in the bench process, beside kfake")
+	memoryCheck := fs.Int("memory-check", 0, "instead of the benchmark: preload this many events and sample the RSS of `sluice run` (small explicit memory configuration) while it consumes them")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" && *process {
+		return errors.New("--cpuprofile profiles the in-process Sluice: add --process=false")
 	}
 	m, err := bench.ParseMode(*mode)
 	if err != nil {
@@ -52,6 +60,34 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		log = newLogger(c.Log, stderr)
 	}
+	var proc *bench.Process
+	if *process || *memoryCheck > 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		proc = &bench.Process{Path: exe, Environ: os.Environ(), LogLevel: "warn", Output: stderr}
+		if *verbose {
+			proc.LogLevel = ""
+		}
+	}
+	if *memoryCheck > 0 {
+		res, err := bench.MemoryCheck(ctx, bench.Options{
+			Events: *memoryCheck, Partitions: *partitions, Mode: m, Seed: *seed,
+			Env: env, Progress: stdout, Process: proc,
+		})
+		if res.Elapsed > 0 {
+			io.WriteString(stdout, "\n")
+			bench.PrintMemory(stdout, res)
+		}
+		if err != nil {
+			return err
+		}
+		if !res.Exact() {
+			return errors.New("stored totals differ from the ground truth")
+		}
+		return nil
+	}
 	var prof io.Writer
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -71,6 +107,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Env:        env,
 		Progress:   stdout,
 		Logger:     log,
+		Process:    proc,
 	})
 	if len(res) > 0 {
 		io.WriteString(stdout, "\n")

@@ -15,6 +15,7 @@ type column struct {
 	value  func(Result) float64
 }
 
+// columns are the in-process mode's; processColumns those of the process mode.
 var columns = []column{
 	{"events/s", "%.0f", Result.EventsPerSec},
 	{"consumer ceiling ev/s", "%.0f", func(r Result) float64 { return r.ConsumerCeiling }},
@@ -27,6 +28,16 @@ var columns = []column{
 	{"peak RSS MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) }},
 	{"RSS Δ MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) - mb(r.BaseRSS) }},
 	{"first row ms", "%.0f", func(r Result) float64 { return float64(r.FirstRow.Milliseconds()) }},
+}
+
+var processColumns = []column{
+	columns[0], columns[1], columns[2], columns[3], columns[4], columns[5],
+	columns[6], // CPU-s/M ev: now `sluice run` alone
+	{"kfake CPU-s/M ev", "%.2f", Result.BenchCPUPerMillion},
+	columns[7],
+	columns[8], // peak RSS MB: now `sluice run` alone
+	{"VmHWM MB", "%.0f", func(r Result) float64 { return mb(r.HWM) }},
+	columns[10],
 }
 
 func ratio(a, b float64) float64 {
@@ -45,15 +56,19 @@ func Print(w io.Writer, rs []Result) {
 	if len(rs) == 0 {
 		return
 	}
+	cols := columns
+	if rs[0].Process {
+		cols = processColumns
+	}
 	head := []string{"run", "mode", "events"}
-	for _, c := range columns {
+	for _, c := range cols {
 		head = append(head, c.head)
 	}
 	head = append(head, "exact")
 	table := [][]string{head}
 	for i, r := range rs {
 		row := []string{strconv.Itoa(i + 1), string(r.Mode), strconv.Itoa(r.Events)}
-		for _, c := range columns {
+		for _, c := range cols {
 			row = append(row, fmt.Sprintf(c.format, c.value(r)))
 		}
 		table = append(table, append(row, yesNo(r.Exact())))
@@ -65,7 +80,7 @@ func Print(w io.Writer, rs []Result) {
 		}
 		for _, stat := range []string{"min", "median", "max"} {
 			row := []string{stat, string(rs[0].Mode), strconv.Itoa(rs[0].Events)}
-			for _, c := range columns {
+			for _, c := range cols {
 				vs := make([]float64, len(rs))
 				for i, r := range rs {
 					vs[i] = c.value(r)
@@ -82,10 +97,19 @@ func Print(w io.Writer, rs []Result) {
 		fmt.Fprintf(w, "\nbare insert ceiling, run %d: %s", i+1, r.InsertCeiling)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "notes: CPU-s is user+sys of this process, which also runs the kfake broker and the samplers;")
-	fmt.Fprintln(w, "       CH CPU-s is the ClickHouse child process. Peak RSS is this process's VmRSS sampled every")
-	fmt.Fprintln(w, "       100 ms while Sluice runs; it includes kfake's in-memory copy of the topic (RSS Δ is over")
-	fmt.Fprintf(w, "       the RSS just before Sluice started; VmHWM of the whole run: %.0f MB).\n", mb(r.HWM))
+	if r.Process {
+		fmt.Fprintln(w, "notes: Sluice ran as its own `sluice run` process, timed from its start (process start-up")
+		fmt.Fprintln(w, "       included) until the group had committed every record (polled every 50 ms; commits are")
+		fmt.Fprintln(w, "       made every second). CPU-s is that process's user+sys (/proc/<pid>/stat); kfake CPU-s is")
+		fmt.Fprintln(w, "       the bench process meanwhile (the broker and the samplers); CH CPU-s the ClickHouse child.")
+		fmt.Fprintln(w, "       Peak RSS is its VmRSS sampled every 100 ms; VmHWM is read before SIGTERM. rows/s counts")
+		fmt.Fprintln(w, "       ClickHouse's InsertedRows meanwhile, less the ledger's rows.")
+	} else {
+		fmt.Fprintln(w, "notes: CPU-s is user+sys of this process, which also runs the kfake broker and the samplers;")
+		fmt.Fprintln(w, "       CH CPU-s is the ClickHouse child process. Peak RSS is this process's VmRSS sampled every")
+		fmt.Fprintln(w, "       100 ms while Sluice runs; it includes kfake's in-memory copy of the topic (RSS Δ is over")
+		fmt.Fprintf(w, "       the RSS just before Sluice started; VmHWM of the whole run: %.0f MB).\n", mb(r.HWM))
+	}
 	if r.Mode == RawAndRollups {
 		fmt.Fprintln(w, "       rows/s counts raw and rollup rows (the insert ceiling is raw rows of one table); a raw-only")
 		fmt.Fprintln(w, "       mode does not exist (rollups are always on), so --mode raw runs and reports raw+rollups.")
