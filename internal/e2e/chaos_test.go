@@ -140,10 +140,11 @@ func TestChaos(t *testing.T) {
 		p.term(t)
 	}
 
-	st, err := verify.Read(t.Context(), s.ch.Conn(t), s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var st *verify.Stored
+	withCH(t, "read what ClickHouse stored", func() (err error) {
+		st, err = verify.Read(t.Context(), s.ch.Conn(t), s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
+		return err
+	})
 	dups, missing := surplus(truth, st)
 	t.Logf("CHAOS seed=%d events=%d valid=%d invalid=%d producer_dups=%d kills=%d graceful_leaves=%d rebalances>=%d outage=%s duplicates_found=%d missing_found=%d raw_rows=%d raw_distinct=%d elapsed=%s",
 		seed, total, truth.PaymentCounts.Valid+truth.ShipmentCounts.Valid,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -264,10 +265,11 @@ func (s *stack) checkDeadLetters(t *testing.T, invalid map[position]bool, exact 
 // checkStored compares ClickHouse with the ground truth exactly.
 func (s *stack) checkStored(t *testing.T, truth *loadgen.Truth) {
 	t.Helper()
-	st, err := verify.Read(t.Context(), s.ch.Conn(t), s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var st *verify.Stored
+	withCH(t, "read what ClickHouse stored", func() (err error) {
+		st, err = verify.Read(t.Context(), s.ch.Conn(t), s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
+		return err
+	})
 	if d := st.Diff(truth, 20, s.cfg.Pipeline.RawPayments, s.cfg.Pipeline.RawShipments); len(d) > 0 {
 		t.Errorf("ClickHouse differs from the ground truth:\n%s", strings.Join(d, "\n"))
 	}
@@ -384,4 +386,42 @@ func (s *stack) storedPayments(t *testing.T) uint64 {
 		return 0
 	}
 	return n
+}
+
+// withCH runs a ClickHouse read, retrying it while the local engine restarts: chDB's
+// server mode can abort when a client goes away mid-query (a real ClickHouse does
+// not), and testenv restarts it at once on the same data, so only the connection is
+// lost. Any other error fails the test.
+func withCH(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if !connectionLost(err) || time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		t.Logf("%s: %v; retrying while the local engine restarts (attempt %d)", what, err, attempt)
+		tm := time.NewTimer(250 * time.Millisecond)
+		select {
+		case <-tm.C:
+		case <-t.Context().Done():
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+}
+
+func connectionLost(err error) bool {
+	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, io.EOF) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection reset", "connection refused", "failed to read packet", "broken pipe", "shutting down"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -100,24 +100,25 @@ func TestMutations(t *testing.T) {
 
 	// Raw rows by offset.
 	stored := map[position]int{}
-	rows, err := s.ch.Conn(t).Query(t.Context(), fmt.Sprintf(
-		"SELECT _topic, _partition, _offset FROM `%[1]s`.payments UNION ALL SELECT _topic, _partition, _offset FROM `%[1]s`.shipments", s.ch.Database))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var topic string
-		var part int32
-		var off int64
-		if err := rows.Scan(&topic, &part, &off); err != nil {
-			t.Fatal(err)
+	withCH(t, "read raw rows", func() error {
+		clear(stored)
+		rows, err := s.ch.Conn(t).Query(t.Context(), fmt.Sprintf(
+			"SELECT _topic, _partition, _offset FROM `%[1]s`.payments UNION ALL SELECT _topic, _partition, _offset FROM `%[1]s`.shipments", s.ch.Database))
+		if err != nil {
+			return err
 		}
-		stored[position{topic, part, off}]++
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	rows.Close()
+		defer rows.Close()
+		for rows.Next() {
+			var topic string
+			var part int32
+			var off int64
+			if err := rows.Scan(&topic, &part, &off); err != nil {
+				return err
+			}
+			stored[position{topic, part, off}]++
+		}
+		return rows.Err()
+	})
 
 	// Dead letters by source position.
 	dead := map[position]int{}
