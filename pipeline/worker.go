@@ -25,6 +25,9 @@ const EventIDsTable = "sluice_event_ids"
 // EventIDsColumns lists the columns of EventIDsTable in Block order.
 var EventIDsColumns = []string{"group", "topic", "partition", "offset", "event_id", "ts"}
 
+// firstFlush bounds how long a worker's first batch waits (FlushInterval if shorter).
+const firstFlush = 100 * time.Millisecond
+
 // Pipeline builds the Workers of one consumer group. It is safe for concurrent use.
 type Pipeline struct {
 	opts  Options
@@ -132,6 +135,7 @@ type Worker struct {
 	lastRec     *kgo.Record // the batch's last record, marked after the flush
 	maxTS       int64       // newest record timestamp seen, for pruning the dedup filter
 	due         time.Time   // when the batch must be flushed
+	flushed     bool        // a batch was handed to the store goroutine
 
 }
 
@@ -270,6 +274,11 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		if w.first < 0 {
 			w.first = r.Offset
 			w.due = now.Add(o.FlushInterval)
+			if !w.flushed {
+				// A worker's first batch is stored sooner, so rows appear within
+				// a fraction of a second of a start or a rebalance.
+				w.due = now.Add(min(o.FlushInterval, firstFlush))
+			}
 		}
 		w.last = r.Offset
 		w.lastRec = r
@@ -419,7 +428,7 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	}
 	select {
 	case w.jobs <- s:
-		w.inflight = true
+		w.inflight, w.flushed = true, true
 	case <-ctx.Done():
 		return ctx.Err()
 	}
