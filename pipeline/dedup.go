@@ -1,7 +1,7 @@
 package pipeline
 
 import (
-	"strings"
+	"hash/maphash"
 	"time"
 )
 
@@ -10,15 +10,29 @@ import (
 // earlier copy.
 const dedupSlack = time.Hour
 
+// idHash is a 128-bit hash of an event id: two independently seeded 64-bit maphash
+// values. The seeds are per process, which is enough: the filter is rebuilt from the
+// ids stored as strings, never from hashes. A false match (two ids with the same
+// 128 bits) is about as likely as 10^-20 over a billion ids.
+type idHash [2]uint64
+
+var hashSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func hashID(id string) idHash {
+	return idHash{maphash.String(hashSeeds[0], id), maphash.String(hashSeeds[1], id)}
+}
+
 // dedup is one partition's producer-duplicate filter. An event is a duplicate when an
 // earlier admitted event of the partition had the same id and a Kafka timestamp no
-// more than horizon before the current record's. It remembers the ids admitted since
-// the last flush so the flush can store them.
+// more than horizon before the current record's. It remembers at most max ids (the
+// most recently admitted), as 128-bit hashes (about 60 bytes each), and the ids
+// admitted since the last flush as strings so the flush can store them.
 type dedup struct {
 	horizon int64 // nanoseconds
-	seen    map[string]int64
-	// order holds admitted ids in arrival order, for pruning.
-	order []seenID
+	max     int   // ids remembered at most; 0 = no limit
+	seen    map[idHash]int64
+	// order holds admitted ids in arrival (offset) order, for pruning.
+	order []seenHash
 	head  int
 	// ts and offset describe the record being added (set by the worker before Add).
 	ts     int64
@@ -27,55 +41,72 @@ type dedup struct {
 	pending []seenID
 }
 
+type seenHash struct {
+	h  idHash
+	ts int64
+}
+
 type seenID struct {
 	id     string
 	ts     int64
 	offset int64
 }
 
-func newDedup(horizon time.Duration) *dedup {
-	return &dedup{horizon: int64(horizon), seen: make(map[string]int64)}
+func newDedup(horizon time.Duration, max int) *dedup {
+	return &dedup{horizon: int64(horizon), max: max, seen: make(map[idHash]int64)}
 }
 
-// reset empties the filter in place (the batch keeps pointing at it).
+// reset empties the filter in place (the batches keep pointing at it).
 func (d *dedup) reset() {
 	clear(d.seen)
 	d.order, d.head, d.pending = d.order[:0], 0, d.pending[:0]
 }
 
-// load adds an id stored before the worker started.
+// load adds an id stored before the worker started; ids come in offset order.
 func (d *dedup) load(id string, ts int64) {
-	if prev, ok := d.seen[id]; ok && prev >= ts {
+	h := hashID(id)
+	if prev, ok := d.seen[h]; ok && prev >= ts {
 		return
 	}
-	d.seen[id] = ts
-	d.order = append(d.order, seenID{id: id, ts: ts})
+	d.remember(h, ts)
 }
 
 // Admit implements schemas.Dedup.
 func (d *dedup) Admit(id string, _ int64, _ int64) bool {
-	if prev, ok := d.seen[id]; ok && prev >= d.ts-d.horizon {
+	h := hashID(id)
+	if prev, ok := d.seen[h]; ok && prev >= d.ts-d.horizon {
 		return false
 	}
-	// The batch's id shares memory it reuses after a flush: keep a copy.
-	id = strings.Clone(id)
-	d.seen[id] = d.ts
-	s := seenID{id: id, ts: d.ts, offset: d.offset}
-	d.order = append(d.order, s)
-	d.pending = append(d.pending, s)
+	d.remember(h, d.ts)
+	// The batch's id shares memory it reuses after a flush: keep a copy for the
+	// event-ids block.
+	d.pending = append(d.pending, seenID{id: string([]byte(id)), ts: d.ts, offset: d.offset})
 	return true
+}
+
+func (d *dedup) remember(h idHash, ts int64) {
+	d.seen[h] = ts
+	d.order = append(d.order, seenHash{h: h, ts: ts})
+	if d.max > 0 && len(d.order)-d.head > d.max {
+		d.forget()
+	}
+}
+
+// forget drops the oldest remembered id.
+func (d *dedup) forget() {
+	s := d.order[d.head]
+	if d.seen[s.h] == s.ts {
+		delete(d.seen, s.h)
+	}
+	d.order[d.head] = seenHash{}
+	d.head++
 }
 
 // prune forgets ids too old to match a record at or after now.
 func (d *dedup) prune(now int64) {
 	limit := now - d.horizon - int64(dedupSlack)
 	for d.head < len(d.order) && d.order[d.head].ts < limit {
-		s := d.order[d.head]
-		if d.seen[s.id] == s.ts {
-			delete(d.seen, s.id)
-		}
-		d.order[d.head] = seenID{}
-		d.head++
+		d.forget()
 	}
 	// Compact when more than half of the queue is spent.
 	if d.head > 1024 && d.head*2 > len(d.order) {

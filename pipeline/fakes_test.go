@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
@@ -215,7 +216,13 @@ func (l *memLedger) all() []pipeline.Range {
 // like the ClickHouse adapter reads them back from EventIDsTable.
 type sinkSeen struct{ s *memSink }
 
-func (ss sinkSeen) SeenIDs(_ context.Context, group, topic string, partition int32, before int64, since time.Time, fn func(id string, occurredAt int64)) error {
+func (ss sinkSeen) SeenIDs(_ context.Context, group, topic string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error {
+	type row struct {
+		off int64
+		id  string
+		ts  int64
+	}
+	var rows []row
 	stored, _ := ss.s.snapshot()
 	for _, sc := range stored {
 		for _, b := range sc.blocks {
@@ -230,10 +237,17 @@ func (ss sinkSeen) SeenIDs(_ context.Context, group, topic string, partition int
 			ids, ts := b.Columns[4].([]string), b.Columns[5].([]time.Time)
 			for i := range b.Rows {
 				if groups[i] == group && topics[i] == topic && parts[i] == partition && offs[i] < before && !ts[i].Before(since) {
-					fn(ids[i], ts[i].UnixNano())
+					rows = append(rows, row{offs[i], ids[i], ts[i].UnixNano()})
 				}
 			}
 		}
+	}
+	slices.SortStableFunc(rows, func(a, b row) int { return cmp.Compare(a.off, b.off) })
+	if limit > 0 && len(rows) > limit {
+		rows = rows[len(rows)-limit:]
+	}
+	for _, r := range rows {
+		fn(r.id, r.ts)
 	}
 	return nil
 }

@@ -26,6 +26,10 @@ type Options struct {
 	// DedupHorizon is how long an event_id is remembered for producer-duplicate
 	// filtering, on the Kafka record timestamps; zero turns the filter off.
 	DedupHorizon time.Duration
+	// DedupMaxIDs caps the ids the filter remembers per partition (the most recent
+	// ones); the horizon is then the shorter of DedupHorizon and the span of the last
+	// DedupMaxIDs events. Zero means no cap.
+	DedupMaxIDs int
 	// Workers bounds how many partitions decode at the same time.
 	Workers int
 	// AtLeastOnce switches the exactly-once bookkeeping off: no ledger, and a fresh

@@ -41,7 +41,8 @@ type Ledger interface {
 // SeenIDs loads the event ids a partition already stored, so producer duplicates
 // are recognised across restarts and rebalances.
 type SeenIDs interface {
-	// SeenIDs calls fn for each event id stored from topic/partition at an offset
-	// before `before` whose occurred_at is at or after since.
-	SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, fn func(id string, occurredAt int64)) error
+	// SeenIDs calls fn, in offset order, for each event id stored from
+	// topic/partition at an offset before `before` whose timestamp is at or after
+	// since; with limit > 0, only for the limit ids with the highest offsets.
+	SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error
 }

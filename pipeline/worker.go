@@ -71,7 +71,7 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 	bo := p.opts.Batch
 	bo.Dedup = nil
 	if p.opts.DedupHorizon > 0 {
-		w.dd = newDedup(p.opts.DedupHorizon)
+		w.dd = newDedup(p.opts.DedupHorizon, p.opts.DedupMaxIDs)
 		bo.Dedup = w.dd
 	}
 	w.cur, w.spare = newSlot(newBatch(bo)), newSlot(newBatch(bo))
@@ -378,7 +378,7 @@ func (w *Worker) startDedup(ctx context.Context, first *kgo.Record) error {
 		err := w.retry(ctx, "load event ids", func(ctx context.Context) error {
 			w.dd.reset()
 			n = 0
-			return w.p.deps.SeenIDs.SeenIDs(ctx, o.Group, w.topic, w.partition, first.Offset, since, func(id string, ts int64) {
+			return w.p.deps.SeenIDs.SeenIDs(ctx, o.Group, w.topic, w.partition, first.Offset, since, o.DedupMaxIDs, func(id string, ts int64) {
 				w.dd.load(id, ts)
 				n++
 			})

@@ -190,6 +190,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		MaxRows:       p.BatchMaxRows,
 		MaxBytes:      int(p.BatchMaxBytes),
 		DedupHorizon:  p.DedupHorizon,
+		DedupMaxIDs:   p.DedupMaxIDs,
 		AtLeastOnce:   !p.ExactlyOnce,
 		Workers:       p.Workers,
 	}, pipeline.Deps{

@@ -181,6 +181,9 @@ func (c Config) problems() []error {
 		ch.fail(varLogFormat, c.Log.Format, "must be %s or %s", FormatText, FormatJSON)
 	}
 	ch.positive(varShutdown, c.ShutdownTimeout)
+	if c.Pipeline.DedupMaxIDs < 0 {
+		ch.fail(Prefix+"DEDUP_MAX_IDS", c.Pipeline.DedupMaxIDs, "must be ≥ 0 (0 = no cap)")
+	}
 	if c.Pipeline.MaxLateness < 0 {
 		ch.fail(varMaxLateness, c.Pipeline.MaxLateness, "must be ≥ 0 (0 = no limit)")
 	}

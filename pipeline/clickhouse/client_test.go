@@ -325,11 +325,26 @@ func TestSeenIDs(t *testing.T) {
 	var s pipeline.SeenIDs = c
 	collect := func(before int64, since time.Time) map[string]int64 {
 		got := map[string]int64{}
-		err := s.SeenIDs(t.Context(), "g", "payments", 0, before, since, func(id string, at int64) { got[id] = at })
+		err := s.SeenIDs(t.Context(), "g", "payments", 0, before, since, 0, func(id string, at int64) { got[id] = at })
 		if err != nil {
 			t.Fatal(err)
 		}
 		return got
+	}
+	// With a limit: the ids with the highest offsets, in offset order.
+	var order []string
+	if err := s.SeenIDs(t.Context(), "g", "payments", 0, 108, time.Time{}, 3, func(id string, _ int64) { order = append(order, id) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(order); got != "[e5 e6 e7]" {
+		t.Fatalf("before 108, limit 3: %s, want [e5 e6 e7]", got)
+	}
+	order = order[:0]
+	if err := s.SeenIDs(t.Context(), "g", "payments", 0, 1000, time.Time{}, 0, func(id string, _ int64) { order = append(order, id) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(order); got != "[e0 e1 e2 e3 e4 e5 e6 e7 e8 e9]" {
+		t.Fatalf("no limit: %s, want offset order", got)
 	}
 	all := collect(1000, time.Time{})
 	if len(all) != 10 {

@@ -34,19 +34,27 @@ func EventIDsBlock(group, topic string, partition int32, offsets []int64, ids []
 }
 
 // SeenIDs streams the event ids stored for group/topic/partition at an offset before
-// `before` whose occurrence time is at or after since, calling fn with the id and the
-// occurrence time in Unix nanoseconds, in no particular order. An id stored twice
-// (at two offsets) is passed twice. fn runs on the calling goroutine; SeenIDs returns
-// after the last call, or at the first error.
-func (c *Client) SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, fn func(id string, occurredAt int64)) error {
+// `before` whose timestamp is at or after since, calling fn with the id and the
+// timestamp in Unix nanoseconds, in offset order; with limit > 0 only the limit ids
+// with the highest offsets. An id stored twice (at two offsets) is passed twice. fn
+// runs on the calling goroutine; SeenIDs returns after the last call, or at the first
+// error.
+func (c *Client) SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error {
 	sinceMs := since.UnixMilli()
 	if since.Before(time.Unix(0, 0)) {
 		sinceMs = 0
 	}
-	q := "SELECT `event_id`, toUnixTimestamp64Nano(`ts`) FROM " + qualified(c.db, EventIDsTable) +
+	q := "SELECT `event_id`, toUnixTimestamp64Nano(`ts`) AS `ns`, `offset` FROM " + qualified(c.db, EventIDsTable) +
 		" WHERE `group` = ? AND `topic` = ? AND `partition` = ? AND `offset` < ?" +
 		" AND `ts` >= fromUnixTimestamp64Milli(?, 'UTC')"
-	rows, err := c.conn.Query(ctx, q, group, topic, partition, before, sinceMs)
+	args := []any{group, topic, partition, before, sinceMs}
+	if limit > 0 {
+		q = "SELECT `event_id`, `ns` FROM (" + q + " ORDER BY `offset` DESC LIMIT ?) ORDER BY `offset`"
+		args = append(args, limit)
+	} else {
+		q = "SELECT `event_id`, `ns` FROM (" + q + ") ORDER BY `offset`"
+	}
+	rows, err := c.conn.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("clickhouse: seen ids of %s/%s/%d before %d: %w", group, topic, partition, before, c.redact(err))
 	}
