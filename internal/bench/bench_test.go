@@ -75,3 +75,43 @@ func TestPrint(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintProcess(t *testing.T) {
+	r := Result{
+		Mode: RawAndRollups, Events: 1_000_000, Process: true, Elapsed: 10 * time.Second,
+		CPU: 4 * time.Second, BenchCPU: time.Second, PeakRSS: 250 << 20, HWM: 260 << 20,
+	}
+	var b bytes.Buffer
+	Print(&b, []Result{r})
+	out := b.String()
+	for _, want := range []string{"kfake CPU-s/M ev", "VmHWM MB", "own `sluice run` process"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	row := strings.Fields(strings.Split(out, "\n")[1])
+	// … CPU-s/M ev, kfake CPU-s/M ev, CH CPU-s/M ev, peak RSS MB, VmHWM MB, first row ms, exact
+	if got, want := strings.Join(row[9:14], " "), "4.00 1.00 0.00 250 260"; got != want {
+		t.Errorf("process columns = %q, want %q", got, want)
+	}
+}
+
+func TestMemoryResultAt(t *testing.T) {
+	r := MemoryResult{Events: 100, Samples: []MemorySample{
+		{Done: 0, RSS: 10}, {Done: 30, RSS: 20}, {Done: 60, RSS: 0}, {Done: 100, RSS: 40},
+	}}
+	for _, tc := range []struct {
+		f    float64
+		want uint64
+	}{{0.1, 20}, {0.25, 20}, {0.5, 40}, {1, 40}} {
+		if s, ok := r.At(tc.f); !ok || s.RSS != tc.want {
+			t.Errorf("At(%v) = %v, %v; want RSS %d", tc.f, s, ok, tc.want)
+		}
+	}
+	if p := r.Peak(); p != 40 {
+		t.Errorf("Peak = %d, want 40", p)
+	}
+	if _, ok := (MemoryResult{Events: 10}).At(0.5); ok {
+		t.Error("At on no samples reports a sample")
+	}
+}

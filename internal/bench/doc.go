@@ -10,22 +10,31 @@
 //     records without decoding them (events/s);
 //   - the bare insert ceiling: clickhouse.InsertCeiling with 100k-row blocks of a
 //     payments-like raw table (rows/s);
-//   - Sluice itself: one app.Instance on a fresh database and group, timed from
-//     app.New until the pipeline has marked every record for commit. Alongside it
-//     are sampled: CPU of this process (getrusage; kfake runs in this process, so
-//     its broker work is included) and of the ClickHouse child (/proc/<pid>/stat),
-//     peak VmRSS every 100 ms (it includes kfake's in-memory copy of the topic), and
-//     the time until the first rollup row is visible in ClickHouse (polled every
-//     50 ms).
+//   - Sluice itself on a fresh database and group. With Options.Process (the
+//     default of `sluice bench`) it is `sluice run`, a child process of the same
+//     binary, timed from its start until the group's committed offsets (kadm,
+//     polled every 50 ms) reach the end of every partition; its own CPU
+//     (/proc/<pid>/stat) and VmRSS (every 100 ms; VmHWM before SIGTERM) are
+//     measured apart from kfake's, and it must exit 0 after SIGTERM. Without it,
+//     one app.Instance runs in this process, timed from app.New until every record
+//     is marked for commit, and CPU (getrusage) and RSS include kfake's broker
+//     work and its in-memory copy of the topic. Either way the ClickHouse child's
+//     CPU and the time until the first rollup row is visible (polled every 50 ms)
+//     are measured too.
+//
+// MemoryCheck runs only Sluice, as a child with a small explicit memory
+// configuration (MemoryCheckEnv), over a large backlog, and samples its VmRSS
+// against the committed progress every 250 ms: memory bounded by configuration
+// stays flat while the backlog drains.
 //
 // After each run the stored rollups (and raw rows when on) are read back with
 // internal/verify and compared exactly with the generator's ground truth, and the
 // group's lag must be 0 once the instance has shut down. Print writes one table row
 // per run and, for several runs, min/median/max.
 //
-// Run owns every goroutine, client and process it starts and stops them before it
-// returns. It is not meant to run concurrently with another Run in one process (the
-// CPU and RSS figures are process-wide).
+// Run and MemoryCheck own every goroutine, client and process they start and stop
+// them before they return. They are not meant to run concurrently in one process
+// (the in-process CPU and RSS figures are process-wide).
 //
 // Usage:
 //
