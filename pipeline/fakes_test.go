@@ -68,6 +68,10 @@ func (s *memSink) Store(ctx context.Context, token string, blocks []schemas.Bloc
 func copyBlock(b schemas.Block) schemas.Block {
 	out := schemas.Block{Table: b.Table, Names: slices.Clone(b.Names), Rows: b.Rows, Columns: make([]any, len(b.Columns))}
 	for i, c := range b.Columns {
+		if m, ok := c.(schemas.MapColumn); ok {
+			out.Columns[i] = schemas.MapColumn{KV: slices.Clone(m.KV), Ends: slices.Clone(m.Ends)}
+			continue
+		}
 		v := reflect.ValueOf(c)
 		n := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
 		reflect.Copy(n, v)
@@ -130,7 +134,7 @@ func checkShape(t *testing.T, b schemas.Block) {
 		t.Fatalf("block %s: %d names, %d columns", b.Table, len(b.Names), len(b.Columns))
 	}
 	for i, c := range b.Columns {
-		if n := reflect.ValueOf(c).Len(); n != b.Rows {
+		if n := schemas.ColumnLen(c); n != b.Rows {
 			t.Fatalf("block %s column %s: %d values, Rows %d", b.Table, b.Names[i], n, b.Rows)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc"
+	"github.com/sourcegraph/conc/panics"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/schemas"
@@ -162,7 +163,15 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 	var stores conc.WaitGroup
 	stores.Go(func() {
 		for s := range w.jobs {
-			w.results <- w.store(ctx, s, mark)
+			// A panic while storing must end Run with an error, not leave the
+			// worker waiting for a result forever.
+			var pc panics.Catcher
+			var err error
+			pc.Try(func() { err = w.store(ctx, s, mark) })
+			if r := pc.Recovered(); r != nil {
+				err = fmt.Errorf("store %s/%d: %w", w.topic, w.partition, r.AsError())
+			}
+			w.results <- err
 		}
 	})
 	defer func() {

@@ -1,14 +1,13 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/segmentio/encoding/json"
 )
 
 // Decoding rules shared by both schemas (see DecodePayment):
@@ -28,12 +27,20 @@ import (
 //   - occurred_at is RFC 3339 (T/t, Z/z or ±hh:mm, fraction of any length, truncated
 //     to nanoseconds) and is stored in UTC.
 
-// decoder walks one record with segmentio's Tokenizer and copies the strings it keeps
-// into an append-only arena. Strings are built with unsafe.String over arena bytes that
-// are never written again, so they are ordinary immutable strings; the arena is never
-// rewound below a handed-out string, only replaced by a fresh chunk when full.
+// decoder walks one record with a scanner written for these schemas (no token
+// stack, no pooled state) and copies the strings it keeps into an append-only arena.
+// Strings are built with unsafe.String over arena bytes that are never written again,
+// so they are ordinary immutable strings; the arena is never rewound below a
+// handed-out string, only replaced by a fresh chunk when full.
+//
+// The scanner checks the full JSON grammar (RFC 8259) of everything it walks,
+// unknown fields included: whitespace is only space, tab, CR and LF; strings have no
+// raw control characters and only the escapes \" \\ \/ \b \f \n \r \t \uXXXX;
+// numbers are -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; a scalar must be
+// followed by whitespace, ',', '}', ']' or the end.
 type decoder struct {
-	tok   json.Tokenizer
+	data  []byte
+	pos   int // next unread byte of data
 	lim   Limits
 	arena []byte
 	chunk int      // size of a new arena chunk (0: exactly what is asked)
@@ -42,181 +49,436 @@ type decoder struct {
 	mvals []string // scratch: metadata values of the current record (when !build)
 	build bool     // metadata builds meta rather than filling mkeys/mvals
 	meta  map[string]string
+
+	// The value token the scanner is on (set by value).
+	// Offsets rather than a []byte: a pointer written through d would cost a GC
+	// write barrier per token while the collector runs.
+	kind   kind
+	vs, ve int  // string: the body between the quotes is data[vs:ve]; number: its text
+	plain  bool // string: no escapes and only ASCII, so the body is the decoded string
+	float  bool // number: has a fraction or an exponent
 }
 
-// begin checks the record size and positions the tokenizer inside the top-level object.
+// kind is the type of a JSON value token.
+type kind uint8
+
+const (
+	kNull kind = iota
+	kFalse
+	kTrue
+	kNumber
+	kString
+	kObject // '{' consumed
+	kArray  // '[' consumed
+)
+
+func (k kind) String() string {
+	return [...]string{"null", "boolean", "boolean", "number", "string", "object", "array"}[k]
+}
+
+// Byte classes inside a string.
+const (
+	cPlain   = iota // printable ASCII other than '"' and '\\'
+	cQuote          // '"'
+	cEscape         // '\\'
+	cControl        // < 0x20: not allowed raw
+	cHigh           // >= 0x80: part of a multi-byte sequence, checked later
+)
+
+var strClass = func() (t [256]uint8) {
+	for i := range t {
+		switch {
+		case i < 0x20:
+			t[i] = cControl
+		case i == '"':
+			t[i] = cQuote
+		case i == '\\':
+			t[i] = cEscape
+		case i >= 0x80:
+			t[i] = cHigh
+		}
+	}
+	return t
+}()
+
+// delim reports whether c may follow a scalar value.
+var delim = func() (t [256]bool) {
+	for _, c := range " \t\r\n,]}" {
+		t[c] = true
+	}
+	return t
+}()
+
+func (d *decoder) ws() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// begin checks the record size and positions the scanner inside the top-level object.
 func (d *decoder) begin(data []byte) *Invalid {
 	if len(data) > d.lim.MaxRecordBytes {
 		return invalid(ReasonTooLarge, "", strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(d.lim.MaxRecordBytes))
 	}
-	d.tok.Reset(data)
-	if !d.tok.Next() {
+	d.data, d.pos = data, 0
+	d.ws()
+	if d.pos == len(data) {
 		return d.malformed("empty record")
 	}
-	if d.tok.Delim != '{' {
-		return invalid(ReasonMalformed, "", "top-level value must be an object")
+	if data[d.pos] != '{' {
+		return d.malformed("top-level value must be an object")
 	}
+	d.pos++
 	return nil
 }
 
 // end checks that nothing but whitespace follows the top-level object.
 func (d *decoder) end() *Invalid {
-	if d.tok.Next() || d.tok.Err != nil {
-		d.tok.Reset(nil)
-		return invalid(ReasonMalformed, "", "unexpected data after the event object")
+	d.ws()
+	if d.pos != len(d.data) {
+		return d.malformed("unexpected data after the event object")
 	}
+	d.data = nil
 	return nil
 }
 
 func (d *decoder) malformed(what string) *Invalid {
-	if d.tok.Err != nil {
-		what = d.tok.Err.Error()
+	if d.pos < len(d.data) {
+		what += " at offset " + strconv.Itoa(d.pos)
 	}
-	d.tok.Reset(nil) // release the tokenizer's pooled stack
+	d.data = nil
 	return invalid(ReasonMalformed, "", what)
 }
 
+// scanString scans the string whose opening quote is at d.pos and leaves d.pos after
+// its closing quote. It returns the body and whether it is plain (no escapes, ASCII).
+func (d *decoder) scanString() (body []byte, plain bool, ok bool) {
+	data := d.data
+	start := d.pos + 1
+	plain = true
+	for i := start; ; {
+		// Skip 8 ordinary bytes at a time; stop before a chunk holding a byte that
+		// needs a look (the test may stop early, never late).
+		for i+8 <= len(data) && special(binary.LittleEndian.Uint64(data[i:])) == 0 {
+			i += 8
+		}
+		if i >= len(data) {
+			break
+		}
+		switch strClass[data[i]] {
+		case cPlain:
+			i++
+		case cQuote:
+			d.pos = i + 1
+			return data[start:i], plain, true
+		case cEscape:
+			plain = false
+			if i+1 >= len(data) {
+				d.pos = i
+				return nil, false, false
+			}
+			switch data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if _, ok := hex4(data[i+2:]); !ok {
+					d.pos = i
+					return nil, false, false
+				}
+				i += 6
+			default:
+				d.pos = i
+				return nil, false, false
+			}
+		case cControl:
+			d.pos = i
+			return nil, false, false
+		default: // cHigh
+			plain = false
+			i++
+		}
+	}
+	d.pos = len(data)
+	return nil, false, false
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special is non-zero if a byte of x is '"', '\\', a control character (< 0x20) or
+// not ASCII (>= 0x80). hasZero(y) = (y-ones) &^ y & highs flags a zero byte of y
+// (bytes above the first one found may be flagged wrongly, which only stops the
+// fast path early).
+func special(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	e := x ^ (ones * '\\')
+	ctl := x - ones*0x20 // a byte < 0x20 borrows into its high bit
+	return ((q-ones)&^q | (e-ones)&^e | ctl&^x | x) & highs
+}
+
+// scanNumber scans the number starting at d.pos.
+func (d *decoder) scanNumber() (num []byte, float, ok bool) {
+	data, i := d.data, d.pos
+	start := i
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && '1' <= data[i] && data[i] <= '9':
+		for i++; i < len(data) && '0' <= data[i] && data[i] <= '9'; i++ {
+		}
+	default:
+		d.pos = i
+		return nil, false, false
+	}
+	if i < len(data) && data[i] == '.' {
+		float = true
+		i++
+		j := i
+		for ; i < len(data) && '0' <= data[i] && data[i] <= '9'; i++ {
+		}
+		if i == j {
+			d.pos = i
+			return nil, false, false
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		float = true
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		j := i
+		for ; i < len(data) && '0' <= data[i] && data[i] <= '9'; i++ {
+		}
+		if i == j {
+			d.pos = i
+			return nil, false, false
+		}
+	}
+	d.pos = i
+	return data[start:i], float, true
+}
+
+// val is the text of the current string (its body) or number token.
+func (d *decoder) val() []byte { return d.data[d.vs:d.ve] }
+
+// value scans the value token at d.pos (whitespace already skipped) into d.kind,
+// d.vs, d.ve, d.plain and d.float. For an object or array only the opening bracket is
+// consumed. It fails (malformed) on anything that does not start a valid value.
+func (d *decoder) value() *Invalid {
+	data := d.data
+	if d.pos >= len(data) {
+		return d.malformed("expected value")
+	}
+	switch c := data[d.pos]; c {
+	case '"':
+		start := d.pos + 1
+		_, plain, ok := d.scanString()
+		if !ok {
+			return d.malformed("invalid string")
+		}
+		d.kind, d.vs, d.ve, d.plain = kString, start, d.pos-1, plain
+		return nil
+	case '{':
+		d.pos++
+		d.kind = kObject
+		return nil
+	case '[':
+		d.pos++
+		d.kind = kArray
+		return nil
+	case 'n', 't', 'f':
+		var lit string
+		switch c {
+		case 'n':
+			lit, d.kind = "null", kNull
+		case 't':
+			lit, d.kind = "true", kTrue
+		default:
+			lit, d.kind = "false", kFalse
+		}
+		if len(data)-d.pos < len(lit) || string(data[d.pos:d.pos+len(lit)]) != lit {
+			return d.malformed("invalid literal")
+		}
+		d.pos += len(lit)
+	default:
+		if c != '-' && (c < '0' || c > '9') {
+			return d.malformed("expected value")
+		}
+		start := d.pos
+		_, float, ok := d.scanNumber()
+		if !ok {
+			return d.malformed("invalid number")
+		}
+		d.kind, d.vs, d.ve, d.float = kNumber, start, d.pos, float
+	}
+	if d.pos < len(data) && !delim[data[d.pos]] {
+		return d.malformed("invalid value")
+	}
+	return nil
+}
+
 // nextKey reads the next member name of the object being walked (the '{' or previous
-// value consumed) and the ':' after it. It returns ok == false at the closing '}'.
-// The key is valid until the next call.
+// value consumed), the ':' after it and the first token of its value. It returns
+// ok == false at the closing '}'. The key is valid until the next call.
 func (d *decoder) nextKey(first bool) (key []byte, ok bool, inv *Invalid) {
-	t := &d.tok
-	if !t.Next() {
+	d.ws()
+	if d.pos >= len(d.data) {
 		return nil, false, d.malformed("unterminated object")
 	}
-	if t.Delim == '}' {
+	if d.data[d.pos] == '}' {
+		d.pos++
 		return nil, false, nil
 	}
 	if !first {
-		if t.Delim != ',' || !t.Next() {
+		if d.data[d.pos] != ',' {
 			return nil, false, d.malformed("expected ',' or '}' after object member")
 		}
+		d.pos++
+		d.ws()
 	}
-	if t.Delim != 0 || t.Kind().Class() != json.String {
+	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 		return nil, false, d.malformed("expected object key")
 	}
-	key = t.Value[1 : len(t.Value)-1]
-	if t.Kind() != json.Unescaped {
+	key, plain, ok := d.scanString()
+	if !ok {
+		return nil, false, d.malformed("invalid object key")
+	}
+	if !plain {
 		var bad bool
 		d.key, bad = unescape(d.key[:0], key)
-		if bad {
-			return nil, false, invalid(ReasonBadUTF8, "", "object key is not valid UTF-8")
-		}
-		if !utf8.Valid(d.key) {
-			bad = true
-		}
-		if bad {
+		if bad || !utf8.Valid(d.key) {
 			return nil, false, invalid(ReasonBadUTF8, "", "object key is not valid UTF-8")
 		}
 		key = d.key
 	}
-	if !t.Next() || t.Delim != ':' {
+	d.ws()
+	if d.pos >= len(d.data) || d.data[d.pos] != ':' {
 		return nil, false, d.malformed("expected ':' after object key")
 	}
-	if !t.Next() {
-		return nil, false, d.malformed("expected value")
-	}
-	if t.Delim != 0 && t.Delim != '{' && t.Delim != '[' {
-		return nil, false, d.malformed("expected value")
+	d.pos++
+	d.ws()
+	if inv := d.value(); inv != nil {
+		return nil, false, inv
 	}
 	return key, true, nil
 }
 
-// skip consumes the value the tokenizer is positioned on, checking its grammar.
-// depth is the nesting depth of the container holding the value.
+// skip consumes the value the scanner is on (its first token already read by
+// value), checking its grammar. depth is the nesting depth of the container holding
+// the value.
 func (d *decoder) skip(depth int) *Invalid {
-	t := &d.tok
 	var obj [MaxDepth]bool // obj[i]: the container at level i is an object
 	n := 0
 	for {
-		// t is on the first token of a value.
-		switch t.Delim {
-		case 0:
-			if t.Kind() == json.String && !utf8.Valid(t.Value) {
-				t.Reset(nil)
+		// d is on the first token of a value.
+		switch d.kind {
+		case kString:
+			if !d.plain && !utf8.Valid(d.val()) {
+				d.data = nil
 				return invalid(ReasonBadUTF8, "", "a string in an unknown field is not valid UTF-8")
 			}
-		case '{', '[':
+		case kObject, kArray:
 			if depth+n+1 > MaxDepth {
-				t.Reset(nil)
+				d.data = nil
 				return invalid(ReasonTooDeep, "", "nesting deeper than "+strconv.Itoa(MaxDepth))
 			}
-			obj[n] = t.Delim == '{'
+			obj[n] = d.kind == kObject
 			n++
-			if !t.Next() {
+			d.ws()
+			if d.pos >= len(d.data) {
 				return d.malformed("unterminated value")
 			}
-			if (obj[n-1] && t.Delim == '}') || (!obj[n-1] && t.Delim == ']') {
+			if c := d.data[d.pos]; (obj[n-1] && c == '}') || (!obj[n-1] && c == ']') {
+				d.pos++
 				n-- // empty container
 				break
 			}
-			if obj[n-1] {
-				if inv := d.memberName(); inv != nil {
-					return inv
-				}
+			if inv := d.member(obj[n-1]); inv != nil {
+				return inv
 			}
 			continue
-		default:
-			return d.malformed("expected value")
 		}
 		// A value ended: expect ',' or the close of its container.
 		for {
 			if n == 0 {
 				return nil
 			}
-			if !t.Next() {
+			d.ws()
+			if d.pos >= len(d.data) {
 				return d.malformed("unterminated value")
 			}
-			if (obj[n-1] && t.Delim == '}') || (!obj[n-1] && t.Delim == ']') {
+			c := d.data[d.pos]
+			d.pos++
+			if (obj[n-1] && c == '}') || (!obj[n-1] && c == ']') {
 				n--
 				continue
 			}
-			if t.Delim != ',' {
+			if c != ',' {
+				d.pos--
 				return d.malformed("expected ',' or closing delimiter")
 			}
-			if !t.Next() {
-				return d.malformed("unterminated value")
-			}
-			if obj[n-1] {
-				if inv := d.memberName(); inv != nil {
-					return inv
-				}
+			d.ws()
+			if inv := d.member(obj[n-1]); inv != nil {
+				return inv
 			}
 			break
 		}
 	}
 }
 
-// memberName checks that t is on an object key followed by ':' and moves to the value.
-func (d *decoder) memberName() *Invalid {
-	t := &d.tok
-	if t.Delim != 0 || t.Kind().Class() != json.String || !t.Next() || t.Delim != ':' || !t.Next() {
-		return d.malformed("expected object key, ':' and value")
+// member reads the next element of a container being skipped: for an object a key
+// and ':' (names of unknown fields are not checked for UTF-8) then, for both, the
+// first token of the value.
+func (d *decoder) member(inObject bool) *Invalid {
+	if inObject {
+		if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+			return d.malformed("expected object key")
+		}
+		if _, _, ok := d.scanString(); !ok {
+			return d.malformed("invalid object key")
+		}
+		d.ws()
+		if d.pos >= len(d.data) || d.data[d.pos] != ':' {
+			return d.malformed("expected ':' after object key")
+		}
+		d.pos++
+		d.ws()
 	}
-	return nil
+	return d.value()
 }
 
 // str decodes the current value as a string (null: ""), copying it into the arena.
 func (d *decoder) str(field string, max int) (string, *Invalid) {
-	t := &d.tok
-	k := t.Kind()
-	if k == json.Null {
+	switch d.kind {
+	case kNull:
 		return "", nil
+	case kString:
+	default:
+		return "", badType(field, "a string", d.kind)
 	}
-	if k.Class() != json.String || t.Delim != 0 {
-		return "", badType(field, "a string", k)
-	}
-	raw := t.Value[1 : len(t.Value)-1]
+	raw := d.val()
 	if len(raw) == 0 {
 		return "", nil
 	}
-	if k == json.Unescaped && len(raw) > max {
+	if d.plain && len(raw) > max {
 		return "", invalid(ReasonStringTooLong, field, strconv.Itoa(len(raw))+" bytes, limit "+strconv.Itoa(max))
 	}
 	d.reserve(len(raw))
 	start := len(d.arena)
-	if k == json.Unescaped {
-		d.arena = append(d.arena, raw...) // ASCII printable: valid UTF-8
+	if d.plain {
+		d.arena = d.arena[:start+len(raw)] // reslicing in place: no write barrier
+		copy(d.arena[start:], raw)         // ASCII: valid UTF-8
 	} else {
 		var bad bool
 		d.arena, bad = unescape(d.arena, raw) // never longer than raw: stays in place
@@ -228,6 +490,9 @@ func (d *decoder) str(field string, max int) (string, *Invalid) {
 		if n > max {
 			d.arena = d.arena[:start]
 			return "", invalid(ReasonStringTooLong, field, strconv.Itoa(n)+" bytes, limit "+strconv.Itoa(max))
+		}
+		if n == 0 {
+			return "", nil
 		}
 	}
 	b := d.arena[start:]
@@ -245,64 +510,60 @@ func (d *decoder) reserve(n int) {
 // uint decodes the current value as a non-negative JSON integer. present is false for
 // null.
 func (d *decoder) uint(field string) (v int64, present bool, inv *Invalid) {
-	t := &d.tok
-	k := t.Kind()
 	switch {
-	case k == json.Null:
+	case d.kind == kNull:
 		return 0, false, nil
-	case t.Delim != 0 || k.Class() != json.Num:
-		return 0, false, badType(field, "an integer", k)
-	case k == json.Float:
-		return 0, false, invalid(ReasonBadType, field, "want an integer, got "+quote(string(t.Value)))
+	case d.kind != kNumber:
+		return 0, false, badType(field, "an integer", d.kind)
+	case d.float:
+		return 0, false, invalid(ReasonBadType, field, "want an integer, got "+quote(string(d.val())))
 	}
-	b := t.Value
+	b := d.val()
 	neg := b[0] == '-'
 	if neg {
 		b = b[1:]
 	}
 	for _, c := range b {
 		if v > (math.MaxInt64-int64(c-'0'))/10 {
-			return 0, false, invalid(ReasonOutOfRange, field, quote(string(t.Value))+" exceeds int64")
+			return 0, false, invalid(ReasonOutOfRange, field, quote(string(d.val()))+" exceeds int64")
 		}
 		v = v*10 + int64(c-'0')
 	}
 	if neg && v != 0 {
-		return 0, false, invalid(ReasonOutOfRange, field, "must be ≥ 0, got "+quote(string(t.Value)))
+		return 0, false, invalid(ReasonOutOfRange, field, "must be ≥ 0, got "+quote(string(d.val())))
 	}
 	return v, true, nil
 }
 
 // float decodes the current value as a finite JSON number (null: 0).
-func (d *decoder) float(field string) (float64, *Invalid) {
-	t := &d.tok
-	k := t.Kind()
-	switch {
-	case k == json.Null:
+func (d *decoder) float64(field string) (float64, *Invalid) {
+	switch d.kind {
+	case kNull:
 		return 0, nil
-	case t.Delim != 0 || k.Class() != json.Num:
-		return 0, badType(field, "a number", k)
+	case kNumber:
+	default:
+		return 0, badType(field, "a number", d.kind)
 	}
-	f, err := strconv.ParseFloat(unsafe.String(&t.Value[0], len(t.Value)), 64)
+	v := d.val()
+	f, err := strconv.ParseFloat(unsafe.String(&v[0], len(v)), 64)
 	if err != nil {
-		return 0, invalid(ReasonOutOfRange, field, quote(string(t.Value))+" is beyond float64")
+		return 0, invalid(ReasonOutOfRange, field, quote(string(d.val()))+" is beyond float64")
 	}
 	return f, nil
 }
 
 // time decodes the current value as an RFC 3339 timestamp (null: zero time).
 func (d *decoder) time(field string) (time.Time, *Invalid) {
-	t := &d.tok
-	k := t.Kind()
-	switch {
-	case k == json.Null:
+	switch d.kind {
+	case kNull:
 		return time.Time{}, nil
-	case t.Delim != 0 || k.Class() != json.String:
-		return time.Time{}, badType(field, "an RFC 3339 string", k)
+	case kString:
+	default:
+		return time.Time{}, badType(field, "an RFC 3339 string", d.kind)
 	}
-	raw := t.Value[1 : len(t.Value)-1]
-	ts, ok := parseRFC3339(raw)
-	if !ok || k != json.Unescaped {
-		return time.Time{}, invalid(ReasonBadTimestamp, field, "want RFC 3339, got "+quote(string(raw)))
+	ts, ok := parseRFC3339(d.val())
+	if !ok || !d.plain {
+		return time.Time{}, invalid(ReasonBadTimestamp, field, "want RFC 3339, got "+quote(string(d.val())))
 	}
 	return ts, nil
 }
@@ -311,12 +572,12 @@ func (d *decoder) time(field string) (time.Time, *Invalid) {
 // d.build; nil when empty) or d.mkeys/d.mvals.
 func (d *decoder) metadata(field string) *Invalid {
 	d.mkeys, d.mvals, d.meta = d.mkeys[:0], d.mvals[:0], nil
-	t := &d.tok
-	if t.Kind() == json.Null {
+	switch d.kind {
+	case kNull:
 		return nil
-	}
-	if t.Delim != '{' {
-		return badType(field, "an object", t.Kind())
+	case kObject:
+	default:
+		return badType(field, "an object", d.kind)
 	}
 	for first := true; ; first = false {
 		key, ok, inv := d.nextKey(first)
@@ -335,9 +596,6 @@ func (d *decoder) metadata(field string) *Invalid {
 		if len(key) > d.lim.MaxStringBytes {
 			return invalid(ReasonStringTooLong, field, "key of "+strconv.Itoa(len(key))+" bytes, limit "+strconv.Itoa(d.lim.MaxStringBytes))
 		}
-		if !utf8.Valid(key) {
-			return invalid(ReasonBadUTF8, field, "key is not valid UTF-8")
-		}
 		dup := false
 		if d.build {
 			_, dup = d.meta[string(key)]
@@ -353,11 +611,12 @@ func (d *decoder) metadata(field string) *Invalid {
 		if len(key) > 0 {
 			d.reserve(len(key))
 			start := len(d.arena)
-			d.arena = append(d.arena, key...)
+			d.arena = d.arena[:start+len(key)]
+			copy(d.arena[start:], key)
 			ks = unsafe.String(&d.arena[start], len(key))
 		}
-		if t.Delim != 0 || t.Kind().Class() != json.String {
-			return badType(field+"."+ks, "a string", t.Kind())
+		if d.kind != kString {
+			return badType(field+"."+ks, "a string", d.kind)
 		}
 		v, inv := d.str(field, d.lim.MaxStringBytes)
 		if inv != nil {
@@ -376,26 +635,8 @@ func (d *decoder) metadata(field string) *Invalid {
 	}
 }
 
-func badType(field, want string, k json.Kind) *Invalid {
-	return invalid(ReasonBadType, field, "want "+want+", got "+kindName(k))
-}
-
-func kindName(k json.Kind) string {
-	switch k.Class() {
-	case json.Null:
-		return "null"
-	case json.Bool:
-		return "boolean"
-	case json.Num:
-		return "number"
-	case json.String:
-		return "string"
-	case json.Array:
-		return "array"
-	case json.Object:
-		return "object"
-	}
-	return "unknown"
+func badType(field, want string, k kind) *Invalid {
+	return invalid(ReasonBadType, field, "want "+want+", got "+k.String())
 }
 
 // unescape appends the JSON string body s (without quotes, syntax already checked by
@@ -517,8 +758,24 @@ func parseRFC3339(b []byte) (time.Time, bool) {
 	default:
 		return time.Time{}, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
-	return t.Add(-time.Duration(offset) * time.Second), true
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// daysSinceEpoch is the number of days from 1970-01-01 to the given date of the
+// proleptic Gregorian calendar (year in [0, 9999]), without time.Date's
+// normalisation (Howard Hinnant's days_from_civil).
+func daysSinceEpoch(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
+	}
+	era := (y+400)/400 - 1 // floor(y/400) for y >= -1
+	yoe := y - era*400
+	mp := int64(month+9) % 12 // March is 0
+	doy := (153*mp+2)/5 + int64(day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 func digits(b []byte) (int, bool) {

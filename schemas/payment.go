@@ -1,6 +1,8 @@
 package schemas
 
-import "time"
+import (
+	"time"
+)
 
 // DecodePayment decodes one payments record into *p and validates it. All fields of
 // *p are overwritten. On failure it returns an *Invalid and *p is unspecified.
@@ -92,7 +94,7 @@ func (d *decoder) payment(data []byte, p *Payment) *Invalid {
 			p.City, inv = d.str("city", lim)
 		case "risk_score":
 			bit = pfRiskScore
-			p.RiskScore, inv = d.float("risk_score")
+			p.RiskScore, inv = d.float64("risk_score")
 		case "metadata":
 			bit = pfMetadata
 			inv = d.metadata("metadata")
@@ -100,11 +102,11 @@ func (d *decoder) payment(data []byte, p *Payment) *Invalid {
 			inv = d.skip(1)
 		}
 		if inv != nil {
-			d.tok.Reset(nil)
+			d.data = nil
 			return inv
 		}
 		if seen&bit&^(1<<31) != 0 {
-			d.tok.Reset(nil)
+			d.data = nil
 			return invalid(ReasonDuplicateField, string(key), "field appears more than once")
 		}
 		seen |= bit
@@ -164,11 +166,17 @@ type paymentRows struct {
 	amountMinor                             []int64
 	currency, method, status, country, city []string
 	riskScore                               []float64
-	metadata                                []map[string]string
 	topic                                   []string
 	partition                               []int32
 	offset                                  []int64
 	ingestedAt                              []time.Time
+
+	// Metadata is kept flat while adding: the entries of row i are metaKV[2*j],
+	// metaKV[2*j+1] for j in [metaEnd[i-1], metaEnd[i]), strings in the decoder's
+	// arena, so Add allocates nothing per row; Blocks hands them out as a
+	// MapColumn, so no Go map is built either.
+	metaKV  []string
+	metaEnd []int32
 }
 
 type paymentRollupCols struct {
@@ -188,7 +196,7 @@ func NewPaymentBatch(o Options) Batch {
 	return &paymentBatch{
 		o:       o,
 		window:  int64(o.Window),
-		d:       decoder{lim: o.Limits, chunk: arenaChunk, build: o.Raw},
+		d:       decoder{lim: o.Limits, chunk: arenaChunk},
 		index:   make(map[paymentKey]int),
 		rawName: "payments",
 		rollTbl: RollupTable("payments", o.Window),
@@ -222,7 +230,11 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 		r.country = append(r.country, p.Country)
 		r.city = append(r.city, p.City)
 		r.riskScore = append(r.riskScore, p.RiskScore)
-		r.metadata = append(r.metadata, p.Metadata)
+		for i, k := range b.d.mkeys {
+			r.metaKV = append(r.metaKV, k, b.d.mvals[i])
+		}
+		r.metaEnd = append(r.metaEnd, int32(len(r.metaKV)/2))
+		b.bytes += 2 * 16 * len(b.d.mkeys)
 		r.topic = append(r.topic, m.Topic)
 		r.partition = append(r.partition, m.Partition)
 		r.offset = append(r.offset, m.Offset)
@@ -264,7 +276,7 @@ func (b *paymentBatch) Blocks() []Block {
 			Columns: []any{
 				r.eventID, r.eventType, r.occurredAt, r.merchantID, r.customerID,
 				r.amountMinor, r.currency, r.method, r.status, r.country, r.city,
-				r.riskScore, r.metadata, r.topic, r.partition, r.offset, r.ingestedAt,
+				r.riskScore, MapColumn{KV: r.metaKV, Ends: r.metaEnd}, r.topic, r.partition, r.offset, r.ingestedAt,
 			},
 			Rows: len(r.eventID),
 		})
@@ -307,11 +319,12 @@ func (b *paymentBatch) Blocks() []Block {
 func (b *paymentBatch) Reset() {
 	b.events, b.bytes = 0, 0
 	r := &b.rows
-	clear(r.metadata) // drop references to old maps
+	clear(r.metaKV) // drop references to old arena chunks
+	r.metaKV, r.metaEnd = r.metaKV[:0], r.metaEnd[:0]
 	r.eventID, r.eventType, r.occurredAt = r.eventID[:0], r.eventType[:0], r.occurredAt[:0]
 	r.merchantID, r.customerID, r.amountMinor = r.merchantID[:0], r.customerID[:0], r.amountMinor[:0]
 	r.currency, r.method, r.status, r.country, r.city = r.currency[:0], r.method[:0], r.status[:0], r.country[:0], r.city[:0]
-	r.riskScore, r.metadata = r.riskScore[:0], r.metadata[:0]
+	r.riskScore = r.riskScore[:0]
 	r.topic, r.partition, r.offset, r.ingestedAt = r.topic[:0], r.partition[:0], r.offset[:0], r.ingestedAt[:0]
 	clear(b.index)
 	b.aggs = b.aggs[:0]

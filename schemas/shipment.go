@@ -70,10 +70,10 @@ func (d *decoder) shipment(data []byte, s *Shipment) *Invalid {
 			s.WeightGrams, _, inv = d.uint("weight_grams")
 		case "lat":
 			bit = sfLat
-			s.Lat, inv = d.float("lat")
+			s.Lat, inv = d.float64("lat")
 		case "lon":
 			bit = sfLon
-			s.Lon, inv = d.float("lon")
+			s.Lon, inv = d.float64("lon")
 		case "eta_minutes":
 			bit = sfETAMinutes
 			s.ETAMinutes, _, inv = d.uint("eta_minutes")
@@ -81,11 +81,11 @@ func (d *decoder) shipment(data []byte, s *Shipment) *Invalid {
 			inv = d.skip(1)
 		}
 		if inv != nil {
-			d.tok.Reset(nil)
+			d.data = nil
 			return inv
 		}
 		if seen&bit != 0 {
-			d.tok.Reset(nil)
+			d.data = nil
 			return invalid(ReasonDuplicateField, string(key), "field appears more than once")
 		}
 		seen |= bit

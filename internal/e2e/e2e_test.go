@@ -32,6 +32,15 @@ func TestEndToEnd(t *testing.T) {
 	in.stop(t)
 
 	s.checkStored(t, truth)
+	// Every generated payment carries metadata {order_id, channel}: the Map column
+	// must hold both for every raw row.
+	var withMeta uint64
+	withCH(t, "count metadata", func() error {
+		return s.ch.Conn(t).QueryRow(t.Context(), "SELECT countIf(metadata['order_id'] != '' AND metadata['channel'] != '' AND length(mapKeys(metadata)) = 2) FROM `"+s.ch.Database+"`.`payments`").Scan(&withMeta)
+	})
+	if withMeta != uint64(truth.PaymentCounts.Valid) {
+		t.Errorf("%d raw payments carry their metadata, want %d", withMeta, truth.PaymentCounts.Valid)
+	}
 	invalid := s.invalidPositions(t, truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid)
 	s.checkDeadLetters(t, invalid, true)
 	st := in.in.Stats()

@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -62,6 +61,9 @@ func (c *Client) insert(ctx context.Context, b *schemas.Block) error {
 		return c.redact(err)
 	}
 	for i, col := range b.Columns {
+		if m, ok := col.(schemas.MapColumn); ok {
+			col = flatMapRows(m)
+		}
 		if err := batch.Column(i).Append(col); err != nil {
 			_ = batch.Abort()
 			return fmt.Errorf("column %s: %w", b.Names[i], err)
@@ -113,12 +115,16 @@ func checkBlock(b *schemas.Block) error {
 				return fmt.Errorf("%w: table %s: column %s named twice", ErrInvalidBlock, b.Table, n)
 			}
 		}
-		v := reflect.ValueOf(b.Columns[i])
-		if v.Kind() != reflect.Slice {
+		if m, ok := b.Columns[i].(schemas.MapColumn); ok && len(m.Ends) > 0 &&
+			(m.Ends[len(m.Ends)-1] < 0 || 2*int(m.Ends[len(m.Ends)-1]) > len(m.KV)) {
+			return fmt.Errorf("%w: table %s: map column %s ends past its %d entries", ErrInvalidBlock, b.Table, n, len(m.KV)/2)
+		}
+		rows := schemas.ColumnLen(b.Columns[i])
+		if rows < 0 {
 			return fmt.Errorf("%w: table %s: column %s is a %T, not a slice", ErrInvalidBlock, b.Table, n, b.Columns[i])
 		}
-		if v.Len() != b.Rows {
-			return fmt.Errorf("%w: table %s: column %s has %d values for %d rows", ErrInvalidBlock, b.Table, n, v.Len(), b.Rows)
+		if rows != b.Rows {
+			return fmt.Errorf("%w: table %s: column %s has %d values for %d rows", ErrInvalidBlock, b.Table, n, rows, b.Rows)
 		}
 	}
 	return nil
