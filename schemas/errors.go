@@ -43,8 +43,10 @@ type Dedup interface {
 type Options struct {
 	// Window is the tumbling rollup window width on occurred_at; zero means one minute.
 	Window time.Duration
-	// Raw enables the raw-table block; rollups are always built.
+	// Raw enables the raw-table block.
 	Raw bool
+	// SkipRollups disables the rollup block (raw-only ingestion).
+	SkipRollups bool
 	// Dedup, when non-nil, filters repeated event_ids (see ErrDuplicate).
 	Dedup Dedup
 	// Limits bound what a record may hold; zero values take the defaults.

@@ -241,6 +241,9 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 		r.ingestedAt = append(r.ingestedAt, m.IngestedAt)
 		b.bytes += paymentRowBytes
 	}
+	if b.o.SkipRollups {
+		return nil
+	}
 	k := paymentKey{
 		window:    windowStart(p.OccurredAt, b.window),
 		merchant:  p.MerchantID,

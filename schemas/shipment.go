@@ -194,6 +194,9 @@ func (b *shipmentBatch) Add(value []byte, m Meta) error {
 		r.ingestedAt = append(r.ingestedAt, m.IngestedAt)
 		b.bytes += shipmentRowBytes
 	}
+	if b.o.SkipRollups {
+		return nil
+	}
 	k := shipmentKey{
 		window:    windowStart(s.OccurredAt, b.window),
 		hub:       s.HubID,

@@ -177,7 +177,8 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		Group:  c.Kafka.Group,
 		Topics: topics,
 		Batch: schemas.Options{
-			Window: p.Window,
+			Window:      p.Window,
+			SkipRollups: !p.Rollups,
 			Limits: schemas.Limits{
 				MaxRecordBytes:     p.MaxRecordBytes,
 				MaxStringBytes:     p.MaxStringBytes,

@@ -25,14 +25,13 @@ import (
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/producers"
 	"github.com/sluicehq/sluice/producers/loadgen"
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // Mode selects the tables Sluice writes.
 type Mode string
 
-// The modes. Raw (raw table only) cannot be configured today: rollups are always
-// written, so Raw runs as RawAndRollups and is reported as such.
+// The modes: raw table and rollups, rollups only (SLUICE_RAW_PAYMENTS=false), raw
+// table only (SLUICE_ROLLUPS=false).
 const (
 	RawAndRollups Mode = "raw+rollups"
 	Rollups       Mode = "rollups"
@@ -80,7 +79,7 @@ type Options struct {
 
 // Result is one run's measurements.
 type Result struct {
-	Mode   Mode // as run (Raw is run as RawAndRollups)
+	Mode   Mode // as run
 	Events int
 
 	ConsumerCeiling float64                  // bare consumer, events/s
@@ -267,7 +266,8 @@ func runEnv(opts Options, r *rig, name string, mode Mode) map[string]string {
 	env["SLUICE_KAFKA_GROUP"] = "sluice-bench-" + name
 	env["SLUICE_KAFKA_START"] = "earliest"
 	env["SLUICE_TOPIC_SHIPMENTS"] = ""
-	env["SLUICE_RAW_PAYMENTS"] = strconv.FormatBool(mode == RawAndRollups)
+	env["SLUICE_RAW_PAYMENTS"] = strconv.FormatBool(mode != Rollups)
+	env["SLUICE_ROLLUPS"] = strconv.FormatBool(mode != Raw)
 	env["SLUICE_RAW_SHIPMENTS"] = "false"
 	env["SLUICE_HTTP_ADDR"] = "127.0.0.1:0" // never collide with a running instance
 	return env
@@ -276,9 +276,6 @@ func runEnv(opts Options, r *rig, name string, mode Mode) map[string]string {
 // runOnce measures both ceilings and Sluice once.
 func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error) {
 	mode := opts.Mode
-	if mode == Raw {
-		mode = RawAndRollups
-	}
 	res := Result{Mode: mode, Events: opts.Events, Lag: -1, Process: opts.Process != nil}
 	brokers, truth, step := r.brokers, r.truth, r.step
 
@@ -324,7 +321,11 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 		res.Elapsed.Round(time.Millisecond), res.EventsPerSec(), res.Rows)
 
 	// Exactness: the stored totals against the ground truth.
-	stored, err := verify.Read(ctx, conn, cfg.ClickHouse.Database, cfg.Pipeline.Window, topic, cfg.Kafka.ShipmentsTopic)
+	read := verify.Read
+	if !cfg.Pipeline.Rollups {
+		read = verify.ReadFromRaw // raw only: compare the raw rows' aggregates
+	}
+	stored, err := read(ctx, conn, cfg.ClickHouse.Database, cfg.Pipeline.Window, topic, cfg.Kafka.ShipmentsTopic)
 	if err != nil {
 		return res, err
 	}
@@ -400,7 +401,7 @@ func sluice(ctx context.Context, cfg config.Config, opts Options, srv *chlocal.S
 	samplers, stopSamplers := context.WithCancel(ctx)
 	defer stopSamplers()
 	rss := sampleMax(samplers, 100*time.Millisecond, func() uint64 { return procStatusBytes("self", "VmRSS") })
-	rollup := fmt.Sprintf("SELECT count() FROM `%s`.`%s`", cfg.ClickHouse.Database, schemas.RollupTable("payments", cfg.Pipeline.Window))
+	rollup := fmt.Sprintf("SELECT count() FROM `%s`.`%s`", cfg.ClickHouse.Database, firstRowTable(cfg))
 
 	cpu0, chCPU0 := selfCPU(), procCPU(srv.PID())
 	if opts.CPUProfile != nil {

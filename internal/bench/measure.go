@@ -8,6 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux
@@ -102,4 +105,13 @@ func sampleMax(ctx context.Context, period time.Duration, read func() uint64) <-
 		}
 	}()
 	return out
+}
+
+// firstRowTable is the table whose first row marks the time to first row: the
+// payments rollup, or the raw table when rollups are off.
+func firstRowTable(cfg config.Config) string {
+	if !cfg.Pipeline.Rollups {
+		return "payments"
+	}
+	return schemas.RollupTable("payments", cfg.Pipeline.Window)
 }

@@ -91,7 +91,7 @@ func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
 		return res, errors.New("bench: events and partitions must be ≥ 1")
 	}
 	mode := opts.Mode
-	if mode == Raw || mode == "" {
+	if mode == "" {
 		mode = RawAndRollups
 	}
 	o := opts
@@ -155,7 +155,11 @@ func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
 			return err
 		}
 		defer conn.Close()
-		stored, err := verify.Read(ctx, conn, cfg.ClickHouse.Database, cfg.Pipeline.Window, cfg.Kafka.PaymentsTopic, cfg.Kafka.ShipmentsTopic)
+		read := verify.Read
+		if !cfg.Pipeline.Rollups {
+			read = verify.ReadFromRaw
+		}
+		stored, err := read(ctx, conn, cfg.ClickHouse.Database, cfg.Pipeline.Window, cfg.Kafka.PaymentsTopic, cfg.Kafka.ShipmentsTopic)
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/sluicehq/sluice/internal/chlocal"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // Process describes how to start `sluice run` as a child process.
@@ -184,7 +183,7 @@ func sluiceProcess(ctx context.Context, cfg config.Config, env map[string]string
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	rollup := fmt.Sprintf("SELECT count() FROM `%s`.`%s`", cfg.ClickHouse.Database, schemas.RollupTable("payments", cfg.Pipeline.Window))
+	rollup := fmt.Sprintf("SELECT count() FROM `%s`.`%s`", cfg.ClickHouse.Database, firstRowTable(cfg))
 	rows0 := insertedRows(ctx, conn)
 
 	benchCPU0, chCPU0 := selfCPU(), procCPU(srv.PID())

@@ -111,8 +111,7 @@ func Print(w io.Writer, rs []Result) {
 		fmt.Fprintf(w, "       the RSS just before Sluice started; VmHWM of the whole run: %.0f MB).\n", mb(r.HWM))
 	}
 	if r.Mode == RawAndRollups {
-		fmt.Fprintln(w, "       rows/s counts raw and rollup rows (the insert ceiling is raw rows of one table); a raw-only")
-		fmt.Fprintln(w, "       mode does not exist (rollups are always on), so --mode raw runs and reports raw+rollups.")
+		fmt.Fprintln(w, "       rows/s counts raw and rollup rows (the insert ceiling is raw rows of one table).")
 	}
 	for i, r := range rs {
 		if len(r.Diff) > 0 {

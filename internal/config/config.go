@@ -135,6 +135,8 @@ type Pipeline struct {
 	BatchMaxRows int `env:"BATCH_MAX_ROWS" envDefault:"100000" desc:"rows that make a batch flush early"`
 	// BatchMaxBytes flushes a batch once its records add up to this many bytes.
 	BatchMaxBytes ByteSize `env:"BATCH_MAX_BYTES" envDefault:"64MiB" desc:"record bytes that make a batch flush early; bytes or a unit (64MiB, 512KiB)"`
+	// Rollups builds the windowed rollups; off, Sluice only stores raw events.
+	Rollups bool `env:"ROLLUPS" envDefault:"true" desc:"build the windowed rollups; false stores raw events only (then SLUICE_RAW_* must be on)"`
 	// RawPayments also stores every valid payment in the raw payments table.
 	RawPayments bool `env:"RAW_PAYMENTS" envDefault:"true" desc:"also store every valid payment in the raw table, not only the rollups"`
 	// RawShipments also stores every valid shipment in the raw shipments table.

@@ -50,6 +50,7 @@ func TestDefaults(t *testing.T) {
 			RawShipments:       true,
 			DedupHorizon:       24 * time.Hour,
 			ExactlyOnce:        true,
+			Rollups:            true,
 			DedupMaxIDs:        1_000_000,
 			Workers:            runtime.GOMAXPROCS(0),
 			MaxRecordBytes:     65536,

@@ -181,6 +181,14 @@ func (c Config) problems() []error {
 		ch.fail(varLogFormat, c.Log.Format, "must be %s or %s", FormatText, FormatJSON)
 	}
 	ch.positive(varShutdown, c.ShutdownTimeout)
+	if !c.Pipeline.Rollups {
+		if c.Kafka.PaymentsTopic != "" && !c.Pipeline.RawPayments {
+			ch.fail(Prefix+"ROLLUPS", false, "with SLUICE_RAW_PAYMENTS=false the payments pipeline would store nothing; turn one of them on or set SLUICE_TOPIC_PAYMENTS empty")
+		}
+		if c.Kafka.ShipmentsTopic != "" && !c.Pipeline.RawShipments {
+			ch.fail(Prefix+"ROLLUPS", false, "with SLUICE_RAW_SHIPMENTS=false the shipments pipeline would store nothing; turn one of them on or set SLUICE_TOPIC_SHIPMENTS empty")
+		}
+	}
 	if c.Pipeline.DedupMaxIDs < 0 {
 		ch.fail(Prefix+"DEDUP_MAX_IDS", c.Pipeline.DedupMaxIDs, "must be ≥ 0 (0 = no cap)")
 	}
