@@ -43,7 +43,18 @@ func newStack(t *testing.T, partitions int32, extra map[string]string) *stack {
 // newStackOn is newStack on a given ClickHouse (e.g. a private one to stop and start).
 func newStackOn(t *testing.T, ch *testenv.CH, partitions int32, extra map[string]string) *stack {
 	t.Helper()
-	s := &stack{kafka: testenv.Kafka(t), ch: ch}
+	s := buildStack(t, testenv.Kafka(t), ch, partitions, extra)
+	if err := app.Migrate(t.Context(), s.cfg); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return s
+}
+
+// buildStack creates the topics on kafka and the configuration of a stack; it does
+// not migrate.
+func buildStack(t *testing.T, kafka *testenv.KafkaCluster, ch *testenv.CH, partitions int32, extra map[string]string) *stack {
+	t.Helper()
+	s := &stack{kafka: kafka, ch: ch}
 	for _, topic := range []string{"payments", "shipments"} {
 		s.kafka.CreateTopic(t, topic, partitions)
 	}
@@ -69,9 +80,6 @@ func newStackOn(t *testing.T, ch *testenv.CH, partitions int32, extra map[string
 		t.Fatalf("config: %v", err)
 	}
 	s.cfg = cfg
-	if err := app.Migrate(t.Context(), cfg); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
 	return s
 }
 

@@ -42,30 +42,7 @@ import (
 // TLS); its helpers connect with the Sluice configuration's own client options.
 func secureStack(t *testing.T, ch *testenv.CH, kafkaOpts []kfake.Opt, extra map[string]string) *stack {
 	t.Helper()
-	s := &stack{kafka: testenv.Kafka(t, kafkaOpts...), ch: ch}
-	for _, topic := range []string{"payments", "shipments"} {
-		s.kafka.CreateTopic(t, topic, 2)
-	}
-	s.kafka.CreateTopic(t, "sluice.dlq", 1)
-	s.env = map[string]string{
-		"SLUICE_KAFKA_BROKERS":           strings.Join(s.kafka.Brokers(), ","),
-		"SLUICE_KAFKA_GROUP":             "g-" + s.ch.Database,
-		"SLUICE_CLICKHOUSE_ADDR":         s.ch.Addr,
-		"SLUICE_CLICKHOUSE_DATABASE":     s.ch.Database,
-		"SLUICE_FLUSH_INTERVAL":          "200ms",
-		"SLUICE_KAFKA_SESSION_TIMEOUT":   "6s",
-		"SLUICE_KAFKA_REBALANCE_TIMEOUT": "10s",
-		"SLUICE_HTTP_ADDR":               "127.0.0.1:0",
-	}
-	for k, v := range extra {
-		s.env[k] = v
-	}
-	cfg, err := config.Load(s.env)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	s.cfg = cfg
-	return s
+	return buildStack(t, testenv.Kafka(t, kafkaOpts...), ch, 2, extra)
 }
 
 // secureClient is a Kafka client configured like Sluice's own (app.KafkaOpts),
