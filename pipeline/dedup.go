@@ -3,6 +3,7 @@ package pipeline
 import (
 	"hash/maphash"
 	"time"
+	"unsafe"
 )
 
 // dedupSlack widens the horizon when the filter is rebuilt or pruned, so that Kafka
@@ -37,8 +38,11 @@ type dedup struct {
 	// ts and offset describe the record being added (set by the worker before Add).
 	ts     int64
 	offset int64
-	// pending are the ids admitted since the last flush.
+	// pending are the ids admitted since the last flush; their bytes live in
+	// arena, which travels with them to the batch's store (one arena per batch,
+	// never overwritten).
 	pending []seenID
+	arena   []byte
 }
 
 type seenHash struct {
@@ -59,7 +63,7 @@ func newDedup(horizon time.Duration, max int) *dedup {
 // reset empties the filter in place (the batches keep pointing at it).
 func (d *dedup) reset() {
 	clear(d.seen)
-	d.order, d.head, d.pending = d.order[:0], 0, d.pending[:0]
+	d.order, d.head, d.pending, d.arena = d.order[:0], 0, d.pending[:0], nil
 }
 
 // load adds an id stored before the worker started; ids come in offset order.
@@ -79,8 +83,12 @@ func (d *dedup) Admit(id string, _ int64, _ int64) bool {
 	}
 	d.remember(h, d.ts)
 	// The batch's id shares memory it reuses after a flush: keep a copy for the
-	// event-ids block.
-	d.pending = append(d.pending, seenID{id: string([]byte(id)), ts: d.ts, offset: d.offset})
+	// event-ids block, in the pending arena so the copy costs no allocation. A
+	// string points into the arena's current array; when append moves the arena,
+	// the old array stays alive as long as strings point into it.
+	start := len(d.arena)
+	d.arena = append(d.arena, id...)
+	d.pending = append(d.pending, seenID{id: unsafe.String(&d.arena[start], len(id)), ts: d.ts, offset: d.offset})
 	return true
 }
 

@@ -84,6 +84,7 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 type slot struct {
 	batch   schemas.Batch
 	pending []seenID // ids the dedup filter admitted into this batch
+	arena   []byte   // the bytes of pending's ids
 	ids     idColumns
 	// reasons counts the batch's dead letters by reason; it is added to Stats when
 	// the batch is stored, so counting costs no lock and, once a reason was seen, no
@@ -434,6 +435,9 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	next := w.spare
 	if w.dd != nil {
 		s.pending, w.dd.pending = w.dd.pending, next.pending[:0]
+		// A fresh arena per batch, never reused: the stored ids' strings stay
+		// valid for as long as anything refers to them.
+		s.arena, w.dd.arena = w.dd.arena, make([]byte, 0, cap(w.dd.arena))
 	}
 	select {
 	case w.jobs <- s:
