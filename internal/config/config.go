@@ -59,7 +59,7 @@ type Kafka struct {
 	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
 	// queue depth it bounds the memory a partition's backlog can take.
-	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; bounds memory per partition (about 8 fetches are held at most)"`
+	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched data a partition holds"`
 	// QueueDepth is how many fetches may wait for one partition's worker before
 	// fetching that partition pauses.
 	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"16" desc:"fetches that may wait for a partition's worker before its fetching pauses; memory per partition ≈ (depth + 2) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES"`
