@@ -204,13 +204,14 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	})
 
 	g, err := consumers.New(consumers.Options{
-		Brokers:      c.Kafka.Brokers,
-		Group:        c.Kafka.Group,
-		Topics:       c.Kafka.Topics(),
-		StartLatest:  c.Kafka.Start == config.StartLatest,
-		DrainTimeout: c.ShutdownTimeout * 2 / 3,
-		QueueDepth:   c.Kafka.QueueDepth,
-		Logger:       log,
+		Brokers:        c.Kafka.Brokers,
+		Group:          c.Kafka.Group,
+		Topics:         c.Kafka.Topics(),
+		StartLatest:    c.Kafka.Start == config.StartLatest,
+		DrainTimeout:   c.ShutdownTimeout * 2 / 3,
+		QueueDepth:     c.Kafka.QueueDepth,
+		CommitInterval: c.Kafka.CommitInterval,
+		Logger:         log,
 		ClientOpts: append([]kgo.Opt{
 			kgo.WithHooks(in.metrics.KafkaHooks()...),
 			kgo.SessionTimeout(c.Kafka.SessionTimeout),

@@ -270,6 +270,11 @@ func runEnv(opts Options, r *rig, name string, mode Mode) map[string]string {
 	env["SLUICE_ROLLUPS"] = strconv.FormatBool(mode != Raw)
 	env["SLUICE_RAW_SHIPMENTS"] = "false"
 	env["SLUICE_HTTP_ADDR"] = "127.0.0.1:0" // never collide with a running instance
+	if _, ok := env["SLUICE_KAFKA_COMMIT_INTERVAL"]; !ok {
+		// The run ends when the commits cover every record: commit often so the
+		// measurement is not quantised by the 1 s default.
+		env["SLUICE_KAFKA_COMMIT_INTERVAL"] = "100ms"
+	}
 	return env
 }
 

@@ -100,7 +100,7 @@ func Print(w io.Writer, rs []Result) {
 	if r.Process {
 		fmt.Fprintln(w, "notes: Sluice ran as its own `sluice run` process, timed from its start (process start-up")
 		fmt.Fprintln(w, "       included) until the group had committed every record (polled every 50 ms; commits are")
-		fmt.Fprintln(w, "       made every second). CPU-s is that process's user+sys (/proc/<pid>/stat); kfake CPU-s is")
+		fmt.Fprintln(w, "       made every SLUICE_KAFKA_COMMIT_INTERVAL, 100ms here). CPU-s is that process's user+sys (/proc/<pid>/stat); kfake CPU-s is")
 		fmt.Fprintln(w, "       the bench process meanwhile (the broker and the samplers); CH CPU-s the ClickHouse child.")
 		fmt.Fprintln(w, "       Peak RSS is its VmRSS sampled every 100 ms; VmHWM is read before SIGTERM. rows/s counts")
 		fmt.Fprintln(w, "       ClickHouse's InsertedRows meanwhile, less the ledger's rows.")

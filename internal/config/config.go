@@ -60,6 +60,8 @@ type Kafka struct {
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
 	// queue depth it bounds the memory a partition's backlog can take.
 	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched data a partition holds"`
+	// CommitInterval is how often marked offsets are committed to Kafka.
+	CommitInterval time.Duration `env:"KAFKA_COMMIT_INTERVAL" envDefault:"1s" desc:"how often stored offsets are committed to Kafka (exactness does not depend on it; it bounds how much a restart replays)"`
 	// QueueDepth is how many fetches may wait for one partition's worker before
 	// fetching that partition pauses.
 	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"16" desc:"fetches that may wait for a partition's worker before its fetching pauses; memory per partition ≈ (depth + 2) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES"`

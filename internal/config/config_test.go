@@ -31,6 +31,7 @@ func TestDefaults(t *testing.T) {
 			RebalanceTimeout:       time.Minute,
 			HeartbeatInterval:      time.Second,
 			QueueDepth:             16,
+			CommitInterval:         time.Second,
 			FetchMaxPartitionBytes: MiB,
 			SASLMechanism:          SASLNone,
 		},

@@ -207,6 +207,9 @@ func (c Config) problems() []error {
 	if c.Kafka.HeartbeatInterval <= 0 || c.Kafka.HeartbeatInterval*3 > c.Kafka.SessionTimeout {
 		ch.fail(Prefix+"KAFKA_HEARTBEAT_INTERVAL", c.Kafka.HeartbeatInterval, "must be positive and at most a third of SLUICE_KAFKA_SESSION_TIMEOUT (%s)", c.Kafka.SessionTimeout)
 	}
+	if c.Kafka.CommitInterval < 10*time.Millisecond {
+		ch.fail(Prefix+"KAFKA_COMMIT_INTERVAL", c.Kafka.CommitInterval, "must be at least 10ms")
+	}
 	if c.Kafka.QueueDepth < 1 || c.Kafka.QueueDepth > 1024 {
 		ch.fail(Prefix+"KAFKA_QUEUE_DEPTH", c.Kafka.QueueDepth, "must be between 1 and 1024")
 	}
