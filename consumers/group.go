@@ -295,14 +295,24 @@ func (g *Group) shutdown() error {
 	g.parts = make(map[tp]*part)
 	g.mu.Unlock()
 	g.drain(all)
-	ctx, cancel := context.WithTimeout(context.Background(), g.o.DrainTimeout)
-	defer cancel()
+	// The whole shutdown stays within 1.4 × DrainTimeout (the caller's deadline is
+	// 1.5 ×): a commit or a leave that a concurrent rebalance holds up is given up
+	// rather than overrun it. Uncommitted records are replayed, exactly, by the next
+	// owner.
+	ctx, cancel := context.WithTimeout(context.Background(), g.o.DrainTimeout/5)
 	if err := g.cl.CommitMarkedOffsets(ctx); err != nil {
 		g.log.Warn("final commit failed; the next owner replays from the last commit", "err", err)
 	}
+	cancel()
 	g.lifecycle.Unlock()
 	// Leaving triggers a last revoke, which finds no partitions left.
-	g.cl.CloseAllowingRebalance()
+	ctx, cancel = context.WithTimeout(context.Background(), g.o.DrainTimeout/5)
+	g.cl.AllowRebalance()
+	if err := g.cl.LeaveGroupContext(ctx); err != nil {
+		g.log.Warn("leaving the group timed out; the group notices at the session timeout", "err", err)
+	}
+	cancel()
+	g.cl.Close()
 	g.log.Info("left the group")
 	if p := g.failed.Load(); p != nil {
 		return *p

@@ -208,7 +208,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		Group:          c.Kafka.Group,
 		Topics:         c.Kafka.Topics(),
 		StartLatest:    c.Kafka.Start == config.StartLatest,
-		DrainTimeout:   c.ShutdownTimeout * 2 / 3,
+		DrainTimeout:   c.ShutdownTimeout * 2 / 3, // the whole shutdown takes at most 1.4 × this
 		QueueDepth:     c.Kafka.QueueDepth,
 		CommitInterval: c.Kafka.CommitInterval,
 		Logger:         log,
