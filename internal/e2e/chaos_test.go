@@ -140,7 +140,17 @@ func TestChaos(t *testing.T) {
 	if pubErr != nil {
 		t.Fatalf("publish: %v", pubErr)
 	}
-	waitFor(t, 5*time.Minute, "every offset committed", func() bool { return s.committedAll(t) })
+	deadline := time.Now().Add(5 * time.Minute)
+	waitFor(t, 6*time.Minute, "every offset committed", func() bool {
+		if s.committedAll(t) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			s.diagnose(t, srv.Running())
+			t.Fatalf("not every offset committed after 5 minutes (seed %d); diagnostics above", seed)
+		}
+		return false
+	})
 	for _, p := range procs {
 		p.term(t)
 	}

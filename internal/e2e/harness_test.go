@@ -433,3 +433,29 @@ func connectionLost(err error) bool {
 	}
 	return false
 }
+
+// diagnose logs what a stuck run looks like: the group's lag per partition and
+// whether ClickHouse answers, so a timeout says where the pipeline stopped.
+func (s *stack) diagnose(t *testing.T, serverRunning bool) {
+	t.Helper()
+	lags, err := kadm.NewClient(s.kafka.Client(t)).Lag(t.Context(), s.cfg.Kafka.Group)
+	if err != nil {
+		t.Logf("diagnose: lag: %v", err)
+	} else if l, ok := lags[s.cfg.Kafka.Group]; ok {
+		t.Logf("diagnose: group state %q, members %d, total lag %d", l.State, len(l.Members), l.Lag.Total())
+		for topic, ps := range l.Lag {
+			for p, m := range ps {
+				if m.Lag != 0 || m.Err != nil {
+					member := "none"
+					if m.Member != nil {
+						member = m.Member.MemberID
+					}
+					t.Logf("diagnose: %s/%d lag %d (commit %d, end %d, member %s, err %v)", topic, p, m.Lag, m.Commit.At, m.End.Offset, member, m.Err)
+				}
+			}
+		}
+	}
+	var one uint8
+	err = s.ch.Conn(t).QueryRow(t.Context(), "SELECT 1").Scan(&one)
+	t.Logf("diagnose: ClickHouse process running %v, answers %v (%v)", serverRunning, err == nil, err)
+}
