@@ -159,7 +159,12 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 // committedAll reports whether the group committed every source partition to its end.
 func (s *stack) committedAll(t *testing.T) bool {
-	adm := kadm.NewClient(s.kafka.Client(t))
+	return s.committedVia(t, kadm.NewClient(s.kafka.Client(t)))
+}
+
+// committedVia is committedAll asked through adm (e.g. a client with Sluice's TLS and
+// SASL options).
+func (s *stack) committedVia(t *testing.T, adm *kadm.Client) bool {
 	lags, err := adm.Lag(t.Context(), s.cfg.Kafka.Group)
 	if err != nil {
 		t.Logf("lag: %v", err)

@@ -76,29 +76,6 @@ func (s *stack) publishSecure(t *testing.T, gen *loadgen.Generator, n int64) *lo
 	return gen.Truth()
 }
 
-// committedAllSecure is committedAll through a client configured like Sluice's.
-func (s *stack) committedAllSecure(t *testing.T, adm *kadm.Client) bool {
-	lags, err := adm.Lag(t.Context(), s.cfg.Kafka.Group)
-	if err != nil {
-		t.Logf("lag: %v", err)
-		return false
-	}
-	l := lags[s.cfg.Kafka.Group]
-	if l.Error() != nil {
-		return false
-	}
-	n := 0
-	for _, ps := range l.Lag {
-		for _, m := range ps {
-			if m.Err != nil || m.Commit.At < 0 || m.Lag != 0 {
-				return false
-			}
-			n++
-		}
-	}
-	return n > 0 && l.Lag.Total() == 0
-}
-
 // runToEnd publishes a small stream, runs one instance until everything is
 // committed and checks ClickHouse exactly.
 func (s *stack) runToEnd(t *testing.T, seed int64) {
@@ -109,7 +86,7 @@ func (s *stack) runToEnd(t *testing.T, seed int64) {
 	truth := s.publishSecure(t, generator(t, seed, 600, 300, 0.02, 0.01), 0)
 	in := s.start(t, "a")
 	adm := kadm.NewClient(s.secureClient(t))
-	waitFor(t, 2*time.Minute, "all offsets committed", func() bool { return s.committedAllSecure(t, adm) })
+	waitFor(t, 2*time.Minute, "all offsets committed", func() bool { return s.committedVia(t, adm) })
 	in.stop(t)
 	s.checkStored(t, truth)
 }
@@ -526,7 +503,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 		t.Fatal(err)
 	}
 	adm := kadm.NewClient(s.secureClient(t))
-	waitFor(t, 3*time.Minute, "all offsets committed after the outage", func() bool { return s.committedAllSecure(t, adm) })
+	waitFor(t, 3*time.Minute, "all offsets committed after the outage", func() bool { return s.committedVia(t, adm) })
 	scrape("after the outage:")
 	stop()
 	s.checkStored(t, truth)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/pipeline"
+
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -14,7 +16,7 @@ const (
 	// LedgerTable records the offset ranges flushes were about to store.
 	LedgerTable = "sluice_ledger"
 	// EventIDsTable holds the event ids each partition stored, with their offsets.
-	EventIDsTable = "sluice_event_ids"
+	EventIDsTable = pipeline.EventIDsTable
 )
 
 // LedgerRetention is how long a LedgerTable row is kept.

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// EventIDsColumns are the column names, in order, of a Block stored into
-// EventIDsTable. Their Go types are []string, []string, []int32, []int64, []string
-// and []time.Time.
-var EventIDsColumns = []string{"group", "topic", "partition", "offset", "event_id", "ts"}
+// EventIDsColumns are the column names, in order, of the Block the pipeline stores
+// into EventIDsTable (pipeline.EventIDsColumns; the DDL here must match it).
+var EventIDsColumns = pipeline.EventIDsColumns
 
 // EventIDsBlock builds the Block that stores the event ids of one partition's flush:
 // ids[i] was read at offsets[i] and occurred at ts[i]. The three slices must have the
