@@ -33,11 +33,12 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Sluice phase to this file (go tool pprof; needs --process=false)")
 	process := fs.Bool("process", true, "run Sluice as a separate `sluice run` process and measure its CPU and RSS alone; false runs it in the bench process, beside kfake")
 	memoryCheck := fs.Int("memory-check", 0, "instead of the benchmark: preload this many events and sample the RSS of `sluice run` (small explicit memory configuration) while it consumes them")
+	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *cpuProfile != "" && *process {
-		return errors.New("--cpuprofile profiles the in-process Sluice: add --process=false")
+	if (*cpuProfile != "" || *traceFile != "") && *process {
+		return errors.New("--cpuprofile and --trace look at the in-process Sluice: add --process=false")
 	}
 	m, err := bench.ParseMode(*mode)
 	if err != nil {
@@ -88,17 +89,24 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return nil
 	}
-	var prof io.Writer
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	var prof, tr io.Writer
+	for _, out := range []struct {
+		name string
+		w    *io.Writer
+	}{{*cpuProfile, &prof}, {*traceFile, &tr}} {
+		if out.name == "" {
+			continue
+		}
+		f, err := os.Create(out.name)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		prof = f
+		*out.w = f
 	}
 	res, err := bench.Run(ctx, bench.Options{
 		CPUProfile: prof,
+		Trace:      tr,
 		Events:     *events,
 		Partitions: *partitions,
 		Mode:       m,

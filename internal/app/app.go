@@ -218,6 +218,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
 			kgo.HeartbeatInterval(c.Kafka.HeartbeatInterval),
 			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
+			kgo.FetchMaxWait(c.Kafka.FetchMaxWait),
 		}, kopts...),
 	}, func(topic string, partition int32) consumers.Worker {
 		if w := in.pipe.Worker(topic, partition); w != nil {

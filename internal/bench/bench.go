@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,9 @@ type Options struct {
 	// CPUProfile, when set, receives a CPU profile of the Sluice phase of the last
 	// run (pprof format). It needs the in-process mode (Process nil).
 	CPUProfile io.Writer
+	// Trace, when set, receives an execution trace (runtime/trace; go tool trace) of
+	// the Sluice phase of the last run. It needs the in-process mode (Process nil).
+	Trace io.Writer
 	// Process, when set, runs Sluice as a separate `sluice run` process, so that its
 	// CPU and memory are measured apart from kfake's; nil runs it in this process.
 	Process *Process
@@ -140,7 +144,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if _, err := ParseMode(string(opts.Mode)); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	if opts.Process != nil && opts.CPUProfile != nil {
+	if opts.Process != nil && (opts.CPUProfile != nil || opts.Trace != nil) {
 		return nil, errors.New("bench: a CPU profile needs the in-process mode (--process=false)")
 	}
 	var results []Result
@@ -412,6 +416,11 @@ func sluice(ctx context.Context, cfg config.Config, opts Options, srv *chlocal.S
 	if opts.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(opts.CPUProfile); err == nil {
 			defer pprof.StopCPUProfile()
+		}
+	}
+	if opts.Trace != nil {
+		if err := trace.Start(opts.Trace); err == nil {
+			defer trace.Stop()
 		}
 	}
 	start := time.Now()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -198,7 +199,11 @@ func sluiceProcess(ctx context.Context, cfg config.Config, env map[string]string
 	rss := sampleMax(samplers, 100*time.Millisecond, func() uint64 { return procStatusBytes(c.pid, "VmRSS") })
 	first := firstRow(samplers, conn, rollup, start)
 
-	if err := waitCommitted(ctx, adm, cfg.Kafka.Group, cfg.Kafka.PaymentsTopic, int64(opts.Events), c, 50*time.Millisecond, nil); err != nil {
+	if err := waitCommitted(ctx, adm, cfg.Kafka.Group, cfg.Kafka.PaymentsTopic, int64(opts.Events), c, 50*time.Millisecond, func(done int64) {
+		if os.Getenv("SLUICE_BENCH_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "%v committed %d\n", time.Since(start).Round(time.Millisecond), done)
+		}
+	}); err != nil {
 		return err
 	}
 	res.Elapsed = time.Since(start)

@@ -60,6 +60,10 @@ type Kafka struct {
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
 	// queue depth it bounds the memory a partition's backlog can take.
 	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched data a partition holds"`
+	// FetchMaxWait is how long the broker may hold a fetch that found too little
+	// data. A partition resumed after a pause is fetched again only with the next
+	// request, so this also bounds how long a resumed partition may wait.
+	FetchMaxWait time.Duration `env:"KAFKA_FETCH_MAX_WAIT" envDefault:"250ms" desc:"longest a broker holds a fetch that found too little data; also how long a partition resumed after a pause can wait to be fetched again"`
 	// CommitInterval is how often marked offsets are committed to Kafka.
 	CommitInterval time.Duration `env:"KAFKA_COMMIT_INTERVAL" envDefault:"1s" desc:"how often stored offsets are committed to Kafka (exactness does not depend on it; it bounds how much a restart replays)"`
 	// QueueDepth is how many fetches may wait for one partition's worker before

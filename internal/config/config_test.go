@@ -33,6 +33,7 @@ func TestDefaults(t *testing.T) {
 			QueueDepth:             16,
 			CommitInterval:         time.Second,
 			FetchMaxPartitionBytes: MiB,
+			FetchMaxWait:           250 * time.Millisecond,
 			SASLMechanism:          SASLNone,
 		},
 		ClickHouse: ClickHouse{

@@ -204,6 +204,9 @@ func (c Config) problems() []error {
 	if c.Kafka.FetchMaxPartitionBytes < 1024 || c.Kafka.FetchMaxPartitionBytes > 1<<30 {
 		ch.fail(varFetchPartition, c.Kafka.FetchMaxPartitionBytes, "must be between 1KiB and 1GiB")
 	}
+	if c.Kafka.FetchMaxWait < 10*time.Millisecond || c.Kafka.FetchMaxWait > time.Minute {
+		ch.fail(Prefix+"KAFKA_FETCH_MAX_WAIT", c.Kafka.FetchMaxWait, "must be between 10ms and 1m (e.g. 250ms)")
+	}
 	if c.Kafka.HeartbeatInterval <= 0 || c.Kafka.HeartbeatInterval*3 > c.Kafka.SessionTimeout {
 		ch.fail(Prefix+"KAFKA_HEARTBEAT_INTERVAL", c.Kafka.HeartbeatInterval, "must be positive and at most a third of SLUICE_KAFKA_SESSION_TIMEOUT (%s)", c.Kafka.SessionTimeout)
 	}

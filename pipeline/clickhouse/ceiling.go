@@ -126,17 +126,20 @@ func (r CeilingResult) String() string {
 		r.Rows, r.Inserts, r.RowsPerSec(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))
 }
 
-// InsertCeiling stores blk inserts times, one after the other, each with a distinct
-// token (so none is deduplicated), into a table CeilingDDL created, and measures
+// InsertCeiling stores blk inserts times with clickhouse-go's batch API (the bare
+// clickhouse-go insert, not Store's encoder), one after the other, each with a
+// distinct token (so none is deduplicated), into a table CeilingDDL created, and measures
 // throughput and per-insert latency. Building the block is not timed.
 func InsertCeiling(ctx context.Context, c *Client, blk schemas.Block, inserts int) (CeilingResult, error) {
 	lat := make([]time.Duration, 0, inserts)
 	prefix := "ceiling:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
-	blocks := []schemas.Block{blk}
+	if err := checkBlock(&blk); err != nil {
+		return CeilingResult{}, err
+	}
 	start := time.Now()
 	for i := range inserts {
 		t0 := time.Now()
-		if err := c.Store(ctx, prefix+strconv.Itoa(i), blocks); err != nil {
+		if err := c.batchInsert(ctx, prefix+strconv.Itoa(i), &blk); err != nil {
 			return CeilingResult{}, err
 		}
 		lat = append(lat, time.Since(t0))

@@ -87,6 +87,7 @@ func (o Options) Validate() error {
 // concurrent use.
 type Client struct {
 	conn        driver.Conn
+	ins         *inserter
 	db          string
 	password    string
 	dedupWindow int
@@ -130,7 +131,7 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("clickhouse: ping %v as %q: %w", o.Addrs, o.User, redact(err, o.Password))
 	}
-	return &Client{conn: conn, db: o.Database, password: o.Password, dedupWindow: o.DedupWindow}, nil
+	return &Client{conn: conn, ins: newInserter(o), db: o.Database, password: o.Password, dedupWindow: o.DedupWindow}, nil
 }
 
 // authCodes are the server error codes of refused credentials.
@@ -150,6 +151,7 @@ func (c *Client) Database() string { return c.db }
 // Close closes every connection. Calls in flight fail; Close is not safe to call
 // concurrently with other methods whose result matters.
 func (c *Client) Close() error {
+	c.ins.close()
 	if err := c.conn.Close(); err != nil {
 		return fmt.Errorf("clickhouse: close: %w", c.redact(err))
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	chgo "github.com/ClickHouse/ch-go"
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 )
@@ -76,11 +77,15 @@ func IsPermanent(err error) bool {
 	return perm
 }
 
-// serverCode returns the code of the ClickHouse server exception in err's chain.
+// serverCode returns the code of the ClickHouse server exception in err's chain,
+// from clickhouse-go (queries, DDL) or ch-go (Store's inserts).
 func serverCode(err error) (int32, bool) {
 	var ex *ch.Exception
 	if errors.As(err, &ex) {
 		return ex.Code, true
+	}
+	if ex, ok := chgo.AsException(err); ok {
+		return int32(ex.Code), true
 	}
 	return 0, false
 }

@@ -28,13 +28,7 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 			return err
 		}
 	}
-	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{
-		"insert_deduplicate":         1,
-		"insert_deduplication_token": token,
-		"async_insert":               0,
-		// Distributed tables (a cluster): return once every shard stored its rows.
-		"distributed_foreground_insert": 1,
-	}))
+	settings := insertSettings(token)
 	// The blocks go to different tables, each deduplicated by its own copy of the
 	// token: insert them at the same time, so a flush costs one round trip, not one
 	// per table.
@@ -45,8 +39,8 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 			continue
 		}
 		p.Go(func(ctx context.Context) error {
-			if err := c.insert(ctx, b); err != nil {
-				return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, err)
+			if err := c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), b, settings); err != nil {
+				return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, c.redact(err))
 			}
 			return nil
 		})
@@ -54,8 +48,16 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 	return p.Wait()
 }
 
-// insert sends one block as one INSERT.
-func (c *Client) insert(ctx context.Context, b *schemas.Block) error {
+// batchInsert sends one block as one INSERT through clickhouse-go's batch API, with
+// Store's settings. Store uses the inserter instead; InsertCeiling uses this, the
+// bare clickhouse-go insert that the benchmark compares Sluice with.
+func (c *Client) batchInsert(ctx context.Context, token string, b *schemas.Block) error {
+	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{
+		"insert_deduplicate":            1,
+		"insert_deduplication_token":    token,
+		"async_insert":                  0,
+		"distributed_foreground_insert": 1,
+	}))
 	batch, err := c.conn.PrepareBatch(ctx, insertQuery(c.db, b.Table, b.Names))
 	if err != nil {
 		return c.redact(err)

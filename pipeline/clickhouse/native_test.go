@@ -1,0 +1,127 @@
+package clickhouse
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// TestStoreNativeRoundTrip stores a block with every column kind the native encoder
+// has, spanning several wire chunks and wide LowCardinality dictionaries, and reads
+// every value back.
+func TestStoreNativeRoundTrip(t *testing.T) {
+	c := open(t)
+	exec(t, c, "CREATE TABLE "+qualified(c.db, "rt")+" ("+
+		"`s` String, `lc` LowCardinality(String), `lcw` LowCardinality(String), `i32` Int32, `i64` Int64,"+
+		"`u64` SimpleAggregateFunction(sum, UInt64), `f` Float64, `t3` DateTime64(3, 'UTC'), `t6` DateTime64(6),"+
+		"`t0` DateTime('UTC'), `m` Map(String, String), `gm` Map(String, String)) ENGINE = MergeTree ORDER BY `i64` SETTINGS non_replicated_deduplication_window = 100")
+	const rows = 2*nativeChunkRows + 1234 // three chunks, the last one short
+	var (
+		s, lc, lcw []string
+		i32        []int32
+		i64        []int64
+		u64        []uint64
+		f          []float64
+		times      []time.Time
+		m          schemas.MapColumn
+		gm         []map[string]string
+	)
+	base := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	for i := range rows {
+		s = append(s, "s-"+strconv.Itoa(i)+string(make([]byte, i%3))) // lengths vary, NULs included
+		lc = append(lc, []string{"EUR", "USD", "", "JPY"}[i%4])
+		lcw = append(lcw, "w"+strconv.Itoa(i%70000)) // > 65536 distinct: wider keys in the first chunks too
+		i32 = append(i32, int32(i)-1000)
+		i64 = append(i64, int64(i))
+		u64 = append(u64, uint64(i)*3)
+		f = append(f, float64(i)/8)
+		times = append(times, base.Add(time.Duration(i)*time.Microsecond*1001))
+		for j := range i % 3 {
+			m.KV = append(m.KV, "k"+strconv.Itoa(j), "v"+strconv.Itoa(i))
+		}
+		m.Ends = append(m.Ends, int32(len(m.KV)/2))
+		gm = append(gm, map[string]string{"b": strconv.Itoa(i), "a": "x"})
+	}
+	blk := schemas.Block{Table: "rt", Names: []string{"s", "lc", "lcw", "i32", "i64", "u64", "f", "t3", "t6", "t0", "m", "gm"},
+		Columns: []any{s, lc, lcw, i32, i64, u64, f, times, times, times, m, gm}, Rows: rows}
+	if err := c.Store(t.Context(), "rt:1", []schemas.Block{blk}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.conn.Query(t.Context(), "SELECT `s`, `lc`, `lcw`, `i32`, `i64`, `u64`, `f`, `t3`, `t6`, `t0`, "+
+		"toString(`m`), toString(mapSort(`gm`)) FROM "+qualified(c.db, "rt")+" ORDER BY `i64`")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	i := 0
+	for ; got.Next(); i++ {
+		var (
+			gs, glc, glcw, gmap, ggm string
+			gi32                     int32
+			gi64                     int64
+			gu64                     uint64
+			gf                       float64
+			t3, t6, t0               time.Time
+		)
+		if err := got.Scan(&gs, &glc, &glcw, &gi32, &gi64, &gu64, &gf, &t3, &t6, &t0, &gmap, &ggm); err != nil {
+			t.Fatal(err)
+		}
+		var wantMap string
+		for j, kv := 0, m.Entries(i); j < len(kv); j += 2 {
+			if j > 0 {
+				wantMap += ","
+			}
+			wantMap += fmt.Sprintf("'%s':'%s'", kv[j], kv[j+1])
+		}
+		wantMap = "{" + wantMap + "}"
+		wantGM := fmt.Sprintf("{'a':'x','b':'%d'}", i)
+		if gs != s[i] || glc != lc[i] || glcw != lcw[i] || gi32 != i32[i] || gi64 != i64[i] || gu64 != u64[i] || gf != f[i] ||
+			!t3.Equal(times[i].Truncate(time.Millisecond)) || !t6.Equal(times[i].Truncate(time.Microsecond)) ||
+			!t0.Equal(times[i].Truncate(time.Second)) || gmap != wantMap || ggm != wantGM {
+			t.Fatalf("row %d = %q %q %q %d %d %d %v %v %v %v %s %s, want %q %q %q %d %d %d %v %v %s %s", i,
+				gs, glc, glcw, gi32, gi64, gu64, gf, t3, t6, t0, gmap, ggm,
+				s[i], lc[i], lcw[i], i32[i], i64[i], u64[i], f[i], times[i], wantMap, wantGM)
+		}
+	}
+	if err := got.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if i != rows {
+		t.Fatalf("read %d rows, want %d", i, rows)
+	}
+	// The chunks of one INSERT are one part, deduplicated as one: the same token
+	// stores nothing again.
+	if err := c.Store(t.Context(), "rt:1", []schemas.Block{blk}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, c, "rt"); n != rows {
+		t.Fatalf("after a repeated token count = %d, want %d", n, rows)
+	}
+}
+
+// TestStoreNativeTypeMismatch: a Go column that cannot fill the server's column is
+// a permanent error naming both types, and nothing is stored.
+func TestStoreNativeTypeMismatch(t *testing.T) {
+	c := open(t)
+	exec(t, c, "CREATE TABLE "+qualified(c.db, "mm")+" (`a` Int64, `b` Float64) ENGINE = MergeTree ORDER BY `a`")
+	blk := schemas.Block{Table: "mm", Names: []string{"a", "b"}, Columns: []any{[]int64{1}, []string{"x"}}, Rows: 1}
+	err := c.Store(t.Context(), "mm:1", []schemas.Block{blk})
+	if err == nil || !IsPermanent(err) || !errors.Is(err, ErrInvalidBlock) {
+		t.Fatalf("err = %v, want a permanent ErrInvalidBlock", err)
+	}
+	if want := "a Go string column cannot fill a ClickHouse Float64 column"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want it to say %q", err, want)
+	}
+	blk.Columns[1] = []bool{true}
+	if err := c.Store(t.Context(), "mm:2", []schemas.Block{blk}); !errors.Is(err, ErrInvalidBlock) {
+		t.Fatalf("[]bool column: err = %v, want ErrInvalidBlock", err)
+	}
+	if n := count(t, c, "mm"); n != 0 {
+		t.Fatalf("count = %d, want 0", n)
+	}
+}

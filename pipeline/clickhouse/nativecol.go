@@ -1,0 +1,334 @@
+package clickhouse
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/ClickHouse/ch-go/proto"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// The native columns below adapt a schemas.Block's Go slices to ch-go's
+// proto.ColInput without copying them into ch-go's own column types first: each
+// encodes rows [lo, hi) of the slice straight into the connection's buffer. The
+// ClickHouse type is not guessed from the Go type: the server sends the table's
+// column types before the data and ch-go hands each to Infer, which picks the wire
+// encoding (String or LowCardinality(String), DateTime64's precision, …) or refuses
+// a Go type that cannot fill the column.
+
+// nativeCol is one Block column being sent in chunks.
+type nativeCol interface {
+	proto.ColInput
+	proto.Inferable
+	// window selects the rows [lo, hi) that the next block carries.
+	window(lo, hi int)
+}
+
+// newNativeCol returns the adapter for one Block column, or an error naming the Go
+// type if there is none.
+func newNativeCol(data any) (nativeCol, error) {
+	switch v := data.(type) {
+	case []string:
+		return &strCol{v: v}, nil
+	case []int32:
+		return &fixedCol[int32]{v: v, want: "Int32"}, nil
+	case []int64:
+		return &fixedCol[int64]{v: v, want: "Int64"}, nil
+	case []uint64:
+		return &fixedCol[uint64]{v: v, want: "UInt64"}, nil
+	case []float64:
+		return &fixedCol[float64]{v: v, want: "Float64"}, nil
+	case []time.Time:
+		return &timeCol{v: v}, nil
+	case schemas.MapColumn:
+		return &mapCol{m: v}, nil
+	case []map[string]string:
+		return &goMapCol{v: v}, nil
+	}
+	return nil, fmt.Errorf("%w: no native encoding for a %T column", ErrInvalidBlock, data)
+}
+
+// rowWindow is the [lo, hi) row range of the block being encoded.
+type rowWindow struct{ lo, hi int }
+
+func (w *rowWindow) window(lo, hi int) { w.lo, w.hi = lo, hi }
+
+// Rows implements proto.ColInput.
+func (w *rowWindow) Rows() int { return w.hi - w.lo }
+
+// typeMismatch is the error of a Go column that cannot fill a ClickHouse column.
+func typeMismatch(goType string, t proto.ColumnType) error {
+	return fmt.Errorf("%w: a Go %s column cannot fill a ClickHouse %s column", ErrInvalidBlock, goType, t)
+}
+
+// baseType strips SimpleAggregateFunction(f, T) to T: such a column is sent as T.
+func baseType(t proto.ColumnType) string {
+	s := string(t)
+	if rest, ok := strings.CutPrefix(s, "SimpleAggregateFunction("); ok && strings.HasSuffix(rest, ")") {
+		if i := strings.Index(rest, ", "); i >= 0 {
+			return rest[i+2 : len(rest)-1]
+		}
+	}
+	return s
+}
+
+// strCol sends a []string as String or as LowCardinality(String). For the latter
+// it builds the chunk's dictionary itself, reusing its map and slices across chunks
+// and inserts.
+type strCol struct {
+	rowWindow
+	v     []string
+	typ   proto.ColumnType
+	lc    bool
+	dict  map[string]uint32
+	index []string
+	keys  []uint32
+}
+
+func (c *strCol) Infer(t proto.ColumnType) error {
+	switch t {
+	case proto.ColumnTypeString:
+		c.lc = false
+	case "LowCardinality(String)":
+		c.lc = true
+	default:
+		return typeMismatch("string", t)
+	}
+	c.typ = t
+	return nil
+}
+
+func (c *strCol) Type() proto.ColumnType { return c.typ }
+
+// Prepare builds the dictionary of a LowCardinality chunk; ch-go calls it before
+// EncodeState and EncodeColumn.
+func (c *strCol) Prepare() error {
+	if !c.lc {
+		return nil
+	}
+	if c.dict == nil {
+		c.dict = make(map[string]uint32)
+	}
+	clear(c.dict)
+	c.index, c.keys = c.index[:0], c.keys[:0]
+	for _, s := range c.v[c.lo:c.hi] {
+		k, ok := c.dict[s]
+		if !ok {
+			k = uint32(len(c.index))
+			c.dict[s] = k
+			c.index = append(c.index, s)
+		}
+		c.keys = append(c.keys, k)
+	}
+	return nil
+}
+
+// LowCardinality serialization, as ClickHouse's SerializationLowCardinality writes
+// it: a version in the column's state prefix, then per block the flags with the key
+// width, the dictionary and the keys.
+const (
+	lcSharedDictionariesWithAdditionalKeys = 1
+	lcHasAdditionalKeys                    = 1 << 9
+	lcNeedUpdateDictionary                 = 1 << 10
+)
+
+// EncodeState implements proto.StateEncoder: LowCardinality's state prefix.
+func (c *strCol) EncodeState(b *proto.Buffer) {
+	if c.lc {
+		b.PutInt64(lcSharedDictionariesWithAdditionalKeys)
+	}
+}
+
+func (c *strCol) EncodeColumn(b *proto.Buffer) {
+	if !c.lc {
+		for _, s := range c.v[c.lo:c.hi] {
+			b.PutString(s)
+		}
+		return
+	}
+	if c.Rows() == 0 {
+		return
+	}
+	var width int64
+	switch n := len(c.index); {
+	case n <= math.MaxUint8+1:
+		width = 0
+	case n <= math.MaxUint16+1:
+		width = 1
+	default:
+		width = 2
+	}
+	b.PutInt64(lcHasAdditionalKeys | lcNeedUpdateDictionary | width)
+	b.PutInt64(int64(len(c.index)))
+	for _, s := range c.index {
+		b.PutString(s)
+	}
+	b.PutInt64(int64(len(c.keys)))
+	for _, k := range c.keys {
+		switch width {
+		case 0:
+			b.PutUInt8(uint8(k))
+		case 1:
+			b.PutUInt16(uint16(k))
+		default:
+			b.PutUInt32(k)
+		}
+	}
+}
+
+func (c *strCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// fixedCol sends a slice of a fixed-width number as its little-endian bytes, which
+// is ClickHouse's encoding of the matching type (want), also when that type is
+// wrapped in SimpleAggregateFunction.
+type fixedCol[T int32 | int64 | uint64 | float64] struct {
+	rowWindow
+	v    []T
+	want string
+	typ  proto.ColumnType
+}
+
+func (c *fixedCol[T]) Infer(t proto.ColumnType) error {
+	if baseType(t) != c.want {
+		return typeMismatch(strings.ToLower(c.want), t)
+	}
+	c.typ = t
+	return nil
+}
+
+func (c *fixedCol[T]) Type() proto.ColumnType { return c.typ }
+
+func (c *fixedCol[T]) EncodeColumn(b *proto.Buffer) {
+	v := c.v[c.lo:c.hi]
+	if len(v) == 0 {
+		return
+	}
+	b.Buf = append(b.Buf, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(v[0])))...)
+}
+
+func (c *fixedCol[T]) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// The host must be little-endian, like ClickHouse's wire format, for fixedCol.
+var _ = [1]struct{}{}[1-int(*(*byte)(unsafe.Pointer(&[2]byte{1, 0})))]
+
+// timeCol sends a []time.Time as DateTime (seconds) or DateTime64(P) (ticks of
+// 10^-P seconds), with or without a time zone, which does not change the encoding.
+type timeCol struct {
+	rowWindow
+	v     []time.Time
+	typ   proto.ColumnType
+	dt64  bool
+	scale int64 // ticks per second
+	div   int64 // nanoseconds per tick
+}
+
+func (c *timeCol) Infer(t proto.ColumnType) error {
+	s := string(t)
+	switch {
+	case s == "DateTime" || strings.HasPrefix(s, "DateTime("):
+		c.dt64 = false
+	case strings.HasPrefix(s, "DateTime64("):
+		p := strings.TrimPrefix(s, "DateTime64(")
+		if i := strings.IndexAny(p, ",)"); i >= 0 {
+			p = p[:i]
+		}
+		prec, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || prec < 0 || prec > 9 {
+			return typeMismatch("time.Time", t)
+		}
+		c.dt64, c.scale, c.div = true, 1, 1_000_000_000
+		for range prec {
+			c.scale *= 10
+			c.div /= 10
+		}
+	default:
+		return typeMismatch("time.Time", t)
+	}
+	c.typ = t
+	return nil
+}
+
+func (c *timeCol) Type() proto.ColumnType { return c.typ }
+
+func (c *timeCol) EncodeColumn(b *proto.Buffer) {
+	for _, t := range c.v[c.lo:c.hi] {
+		if c.dt64 {
+			b.PutInt64(t.Unix()*c.scale + int64(t.Nanosecond())/c.div)
+		} else {
+			b.PutUInt32(uint32(t.Unix()))
+		}
+	}
+}
+
+func (c *timeCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// mapCol sends a schemas.MapColumn as Map(String, String): the rows' cumulative
+// entry counts, then every key, then every value.
+type mapCol struct {
+	rowWindow
+	m   schemas.MapColumn
+	typ proto.ColumnType
+}
+
+func (c *mapCol) Infer(t proto.ColumnType) error {
+	if t != "Map(String, String)" {
+		return typeMismatch("schemas.MapColumn", t)
+	}
+	c.typ = t
+	return nil
+}
+
+func (c *mapCol) Type() proto.ColumnType { return c.typ }
+
+// entries returns the chunk's first entry and its end.
+func (c *mapCol) entries() (first, end int) {
+	if c.lo > 0 {
+		first = int(c.m.Ends[c.lo-1])
+	}
+	if c.hi > 0 {
+		end = int(c.m.Ends[c.hi-1])
+	}
+	return first, max(first, end)
+}
+
+func (c *mapCol) EncodeColumn(b *proto.Buffer) {
+	first, end := c.entries()
+	for _, e := range c.m.Ends[c.lo:c.hi] {
+		b.PutUInt64(uint64(int(e) - first))
+	}
+	for j := first; j < end; j++ {
+		b.PutString(c.m.KV[2*j])
+	}
+	for j := first; j < end; j++ {
+		b.PutString(c.m.KV[2*j+1])
+	}
+}
+
+func (c *mapCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// goMapCol sends a []map[string]string as Map(String, String), each row's entries
+// sorted by key so that the same rows always encode the same. Batches use the flat
+// schemas.MapColumn; this serves blocks built by hand (tools, tests).
+type goMapCol struct {
+	mapCol
+	v []map[string]string
+}
+
+// window flattens rows [lo, hi) into the embedded mapCol.
+func (c *goMapCol) window(lo, hi int) {
+	c.m.KV, c.m.Ends = c.m.KV[:0], c.m.Ends[:0]
+	for _, row := range c.v[lo:hi] {
+		for _, k := range slices.Sorted(maps.Keys(row)) {
+			c.m.KV = append(c.m.KV, k, row[k])
+		}
+		c.m.Ends = append(c.m.Ends, int32(len(c.m.KV)/2))
+	}
+	c.mapCol.window(0, hi-lo)
+}
