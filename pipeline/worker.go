@@ -143,11 +143,11 @@ type Worker struct {
 
 // idColumns holds the event-ids block's columns, reused across flushes.
 type idColumns struct {
-	group, topic []string
+	group, topic schemas.DictColumn
 	partition    []int32
 	offset       []int64
-	id           []string
-	ts           []time.Time
+	id           []string // alias the slot's arena
+	ts           schemas.MillisColumn
 }
 
 // Run processes the slices received on in until in is closed, then flushes what is left
@@ -523,15 +523,16 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) err
 
 func (w *Worker) idsBlock(s *slot) schemas.Block {
 	c := &s.ids
-	c.group, c.topic, c.partition = c.group[:0], c.topic[:0], c.partition[:0]
-	c.offset, c.id, c.ts = c.offset[:0], c.id[:0], c.ts[:0]
+	c.group.Reset()
+	c.topic.Reset()
+	c.partition, c.offset, c.id, c.ts = c.partition[:0], c.offset[:0], c.id[:0], c.ts[:0]
 	for _, id := range s.pending {
-		c.group = append(c.group, w.p.opts.Group)
-		c.topic = append(c.topic, w.topic)
+		c.group.Append(w.p.opts.Group)
+		c.topic.Append(w.topic)
 		c.partition = append(c.partition, w.partition)
 		c.offset = append(c.offset, id.offset)
 		c.id = append(c.id, id.id)
-		c.ts = append(c.ts, time.Unix(0, id.ts).UTC())
+		c.ts = append(c.ts, id.ts/int64(time.Millisecond))
 	}
 	return schemas.Block{
 		Table:   EventIDsTable,

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -19,45 +20,135 @@ type Meta struct {
 	Timestamp time.Time
 }
 
-// MapColumn is a Map(String, String) column stored flat, so a batch builds it without
-// a Go map per row: the entries of row i are KV[2*j] (key) and KV[2*j+1] (value) for
-// j from Ends[i-1] (0 for the first row) to Ends[i]. It has len(Ends) rows.
+// The flat column types below hold a batch's raw rows without a Go string header
+// per value: a batch appends the decoded bytes of a record to them and keeps no
+// other copy, so a row costs about its encoded size. Inserts encode them directly.
+
+// StringColumn is a String column stored flat: row i is the bytes
+// Data[Ends[i-1]:Ends[i]] (from 0 for the first row). It has len(Ends) rows.
+type StringColumn struct {
+	Data []byte
+	Ends []uint32
+}
+
+// Append adds s as the last row.
+func (c *StringColumn) Append(s string) {
+	c.Data = append(c.Data, s...)
+	c.Ends = append(c.Ends, uint32(len(c.Data)))
+}
+
+// Len is the number of rows.
+func (c StringColumn) Len() int { return len(c.Ends) }
+
+// Bytes returns row i; the slice aliases c.Data.
+func (c StringColumn) Bytes(i int) []byte {
+	start := uint32(0)
+	if i > 0 {
+		start = c.Ends[i-1]
+	}
+	return c.Data[start:c.Ends[i]]
+}
+
+// Reset empties the column, keeping its memory.
+func (c *StringColumn) Reset() { c.Data, c.Ends = c.Data[:0], c.Ends[:0] }
+
+// DictColumn is a LowCardinality(String) column that the batch dictionary-encodes as
+// it goes: row i is Dict[Keys[i]]. Dict holds each distinct value once, in order of
+// first appearance. It has len(Keys) rows.
+type DictColumn struct {
+	Dict  []string
+	Keys  []uint32
+	index map[string]uint32
+}
+
+// Append adds s as the last row. Only a value new to the column is copied (s may
+// be transient).
+func (c *DictColumn) Append(s string) {
+	k, ok := c.index[s]
+	if !ok {
+		if c.index == nil {
+			c.index = make(map[string]uint32)
+		}
+		k = uint32(len(c.Dict))
+		s = strings.Clone(s)
+		c.Dict = append(c.Dict, s)
+		c.index[s] = k
+	}
+	c.Keys = append(c.Keys, k)
+}
+
+// Len is the number of rows.
+func (c DictColumn) Len() int { return len(c.Keys) }
+
+// Reset empties the column and its dictionary, keeping its memory.
+func (c *DictColumn) Reset() {
+	clear(c.index)
+	clear(c.Dict)
+	c.Dict, c.Keys = c.Dict[:0], c.Keys[:0]
+}
+
+// MapColumn is a Map(String, String) column stored flat: the entries of row i are
+// rows Ends[i-1] (0 for the first row) to Ends[i] of Keys and Values. It has
+// len(Ends) rows.
 type MapColumn struct {
-	KV   []string
-	Ends []int32
+	Keys, Values StringColumn
+	Ends         []uint32
 }
 
 // Len is the number of rows.
 func (c MapColumn) Len() int { return len(c.Ends) }
 
-// Entries returns row i's keys and values, alternating; the slice aliases c.KV.
-func (c MapColumn) Entries(i int) []string {
-	start := int32(0)
-	if i > 0 {
-		start = c.Ends[i-1]
-	}
-	return c.KV[2*start : 2*c.Ends[i]]
-}
-
 // Row returns row i as a map (nil when empty), for tests and tools; inserts use the
 // flat form.
 func (c MapColumn) Row(i int) map[string]string {
-	kv := c.Entries(i)
-	if len(kv) == 0 {
+	start := uint32(0)
+	if i > 0 {
+		start = c.Ends[i-1]
+	}
+	if start == c.Ends[i] {
 		return nil
 	}
-	m := make(map[string]string, len(kv)/2)
-	for j := 0; j < len(kv); j += 2 {
-		m[kv[j]] = kv[j+1]
+	m := make(map[string]string, c.Ends[i]-start)
+	for j := start; j < c.Ends[i]; j++ {
+		m[string(c.Keys.Bytes(int(j)))] = string(c.Values.Bytes(int(j)))
 	}
 	return m
 }
 
-// ColumnLen is the number of values in a Block column: a MapColumn's rows or a
-// slice's length; -1 for anything else.
+// appendRow adds a row of the entries keys[j]: vals[j].
+func (c *MapColumn) appendRow(keys, vals []string) {
+	for j, k := range keys {
+		c.Keys.Append(k)
+		c.Values.Append(vals[j])
+	}
+	c.Ends = append(c.Ends, uint32(c.Keys.Len()))
+}
+
+// metaBytes is the memory a MapColumn row of these entries takes.
+func metaBytes(keys, vals []string) int {
+	n := 0
+	for j, k := range keys {
+		n += len(k) + len(vals[j]) + 2*4
+	}
+	return n
+}
+
+// Reset empties the column, keeping its memory.
+func (c *MapColumn) Reset() { c.Keys.Reset(); c.Values.Reset(); c.Ends = c.Ends[:0] }
+
+// MillisColumn is a DateTime64(3) column: milliseconds since the Unix epoch.
+type MillisColumn []int64
+
+// ColumnLen is the number of values in a Block column: the rows of one of the flat
+// columns above or a slice's length; -1 for anything else.
 func ColumnLen(c any) int {
-	if m, ok := c.(MapColumn); ok {
-		return m.Len()
+	switch c := c.(type) {
+	case StringColumn:
+		return c.Len()
+	case DictColumn:
+		return c.Len()
+	case MapColumn:
+		return c.Len()
 	}
 	if v := reflect.ValueOf(c); v.Kind() == reflect.Slice {
 		return v.Len()
@@ -65,11 +156,27 @@ func ColumnLen(c any) int {
 	return -1
 }
 
+// ColumnValue returns row i of a Block column as a plain Go value: a string, a
+// time.Time (UTC) for a MillisColumn, a map[string]string for a MapColumn (nil when
+// empty), or the slice's element. It allocates; it is meant for tests and tools.
+func ColumnValue(c any, i int) any {
+	switch c := c.(type) {
+	case StringColumn:
+		return string(c.Bytes(i))
+	case DictColumn:
+		return c.Dict[c.Keys[i]]
+	case MapColumn:
+		return c.Row(i)
+	case MillisColumn:
+		return time.UnixMilli(c[i]).UTC()
+	}
+	return reflect.ValueOf(c).Index(i).Interface()
+}
+
 // Block is the data for one INSERT into one table, column by column. Columns[i] holds
 // the values of column Names[i] as a typed slice (e.g. []string, []uint64, []time.Time,
-// []map[string]string) that clickhouse-go's columnar Append accepts, or a MapColumn
-// for a Map(String, String) column. Every column has
-// the same length, Rows.
+// []map[string]string) or as one of the flat columns above (StringColumn,
+// DictColumn, MapColumn, MillisColumn). Every column has the same length, Rows.
 type Block struct {
 	Table   string
 	Names   []string

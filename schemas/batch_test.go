@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +38,15 @@ func blockByTable(t *testing.T, blocks []Block, table string) Block {
 	return Block{}
 }
 
-func col[T any](b Block, name string) []T { return blockColumn(b, name).([]T) }
+// col returns a column's values as plain Go values (see ColumnValue).
+func col[T any](b Block, name string) []T {
+	c := blockColumn(b, name)
+	out := make([]T, ColumnLen(c))
+	for i := range out {
+		out[i] = ColumnValue(c, i).(T)
+	}
+	return out
+}
 
 func blockColumn(b Block, name string) any {
 	for i, n := range b.Names {
@@ -254,20 +261,19 @@ func TestBatchResetAndDeterminism(t *testing.T) {
 	}
 }
 
+// deepCopyBlocks copies blocks with every column as a []any of plain Go values
+// (ColumnValue), which also makes blocks of different encodings comparable.
 func deepCopyBlocks(bs []Block) []Block {
 	out := make([]Block, len(bs))
 	for i, b := range bs {
 		out[i] = b
 		out[i].Columns = make([]any, len(b.Columns))
 		for j, c := range b.Columns {
-			if m, ok := c.(MapColumn); ok {
-				out[i].Columns[j] = MapColumn{KV: slices.Clone(m.KV), Ends: slices.Clone(m.Ends)}
-				continue
+			vals := make([]any, ColumnLen(c))
+			for r := range vals {
+				vals[r] = ColumnValue(c, r)
 			}
-			v := reflect.ValueOf(c)
-			cp := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
-			reflect.Copy(cp, v)
-			out[i].Columns[j] = cp.Interface()
+			out[i].Columns[j] = vals
 		}
 	}
 	return out

@@ -48,7 +48,11 @@ type decoder struct {
 	mkeys []string // scratch: metadata keys of the current record (when !build)
 	mvals []string // scratch: metadata values of the current record (when !build)
 	build bool     // metadata builds meta rather than filling mkeys/mvals
-	meta  map[string]string
+	// transient reuses the arena from the start for every record: the strings of a
+	// record are valid only until the next one is decoded. Batches copy what they
+	// keep into their columns, so their decoder allocates nothing once warm.
+	transient bool
+	meta      map[string]string
 
 	// The value token the scanner is on (set by value).
 	// Offsets rather than a []byte: a pointer written through d would cost a GC
@@ -126,6 +130,9 @@ func (d *decoder) begin(data []byte) *Invalid {
 		return invalid(ReasonTooLarge, "", strconv.Itoa(len(data))+" bytes, limit "+strconv.Itoa(d.lim.MaxRecordBytes))
 	}
 	d.data, d.pos = data, 0
+	if d.transient {
+		d.arena = d.arena[:0]
+	}
 	d.ws()
 	if d.pos == len(data) {
 		return d.malformed("empty record")

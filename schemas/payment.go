@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"strings"
 	"time"
 )
 
@@ -160,23 +161,18 @@ type paymentBatch struct {
 
 // paymentRows are the raw payments columns, in PaymentColumns order.
 type paymentRows struct {
-	eventID, eventType                      []string
-	occurredAt                              []time.Time
-	merchantID, customerID                  []string
+	eventID                                 StringColumn
+	eventType                               DictColumn
+	occurredAt                              MillisColumn
+	merchantID, customerID                  StringColumn
 	amountMinor                             []int64
-	currency, method, status, country, city []string
+	currency, method, status, country, city DictColumn
 	riskScore                               []float64
-	topic                                   []string
+	metadata                                MapColumn
+	topic                                   DictColumn
 	partition                               []int32
 	offset                                  []int64
-	ingestedAt                              []time.Time
-
-	// Metadata is kept flat while adding: the entries of row i are metaKV[2*j],
-	// metaKV[2*j+1] for j in [metaEnd[i-1], metaEnd[i]), strings in the decoder's
-	// arena, so Add allocates nothing per row; Blocks hands them out as a
-	// MapColumn, so no Go map is built either.
-	metaKV  []string
-	metaEnd []int32
+	ingestedAt                              MillisColumn
 }
 
 type paymentRollupCols struct {
@@ -196,7 +192,7 @@ func NewPaymentBatch(o Options) Batch {
 	return &paymentBatch{
 		o:       o,
 		window:  int64(o.Window),
-		d:       decoder{lim: o.Limits, chunk: arenaChunk},
+		d:       decoder{lim: o.Limits, chunk: arenaChunk, transient: true},
 		index:   make(map[paymentKey]int),
 		rawName: "payments",
 		rollTbl: RollupTable("payments", o.Window),
@@ -215,31 +211,26 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 		return ErrDuplicate
 	}
 	b.events++
-	b.bytes += len(value)
 	if b.o.Raw {
 		r := &b.rows
-		r.eventID = append(r.eventID, p.EventID)
-		r.eventType = append(r.eventType, p.EventType)
-		r.occurredAt = append(r.occurredAt, p.OccurredAt)
-		r.merchantID = append(r.merchantID, p.MerchantID)
-		r.customerID = append(r.customerID, p.CustomerID)
+		r.eventID.Append(p.EventID)
+		r.eventType.Append(p.EventType)
+		r.occurredAt = append(r.occurredAt, p.OccurredAt.UnixMilli())
+		r.merchantID.Append(p.MerchantID)
+		r.customerID.Append(p.CustomerID)
 		r.amountMinor = append(r.amountMinor, p.AmountMinor)
-		r.currency = append(r.currency, p.Currency)
-		r.method = append(r.method, p.Method)
-		r.status = append(r.status, p.Status)
-		r.country = append(r.country, p.Country)
-		r.city = append(r.city, p.City)
+		r.currency.Append(p.Currency)
+		r.method.Append(p.Method)
+		r.status.Append(p.Status)
+		r.country.Append(p.Country)
+		r.city.Append(p.City)
 		r.riskScore = append(r.riskScore, p.RiskScore)
-		for i, k := range b.d.mkeys {
-			r.metaKV = append(r.metaKV, k, b.d.mvals[i])
-		}
-		r.metaEnd = append(r.metaEnd, int32(len(r.metaKV)/2))
-		b.bytes += 2 * 16 * len(b.d.mkeys)
-		r.topic = append(r.topic, m.Topic)
+		r.metadata.appendRow(b.d.mkeys, b.d.mvals)
+		r.topic.Append(m.Topic)
 		r.partition = append(r.partition, m.Partition)
 		r.offset = append(r.offset, m.Offset)
-		r.ingestedAt = append(r.ingestedAt, m.IngestedAt)
-		b.bytes += paymentRowBytes
+		r.ingestedAt = append(r.ingestedAt, m.IngestedAt.UnixMilli())
+		b.bytes += paymentRowBytes + len(p.EventID) + len(p.MerchantID) + len(p.CustomerID) + metaBytes(b.d.mkeys, b.d.mvals)
 	}
 	if b.o.SkipRollups {
 		return nil
@@ -253,6 +244,9 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 	}
 	i, ok := b.index[k]
 	if !ok {
+		// The decoder's strings are transient: the key is kept, so it is copied.
+		k.merchant, k.currency = strings.Clone(k.merchant), strings.Clone(k.currency)
+		k.method, k.eventType = strings.Clone(k.method), strings.Clone(k.eventType)
 		i = len(b.aggs)
 		b.index[k] = i
 		b.aggs = append(b.aggs, paymentAgg{key: k, min: p.AmountMinor, max: p.AmountMinor})
@@ -272,16 +266,16 @@ func (b *paymentBatch) Bytes() int { return b.bytes }
 
 func (b *paymentBatch) Blocks() []Block {
 	b.blocks = b.blocks[:0]
-	if r := &b.rows; b.o.Raw && len(r.eventID) > 0 {
+	if r := &b.rows; b.o.Raw && r.eventID.Len() > 0 {
 		b.blocks = append(b.blocks, Block{
 			Table: b.rawName,
 			Names: PaymentColumns,
 			Columns: []any{
 				r.eventID, r.eventType, r.occurredAt, r.merchantID, r.customerID,
 				r.amountMinor, r.currency, r.method, r.status, r.country, r.city,
-				r.riskScore, MapColumn{KV: r.metaKV, Ends: r.metaEnd}, r.topic, r.partition, r.offset, r.ingestedAt,
+				r.riskScore, r.metadata, r.topic, r.partition, r.offset, r.ingestedAt,
 			},
-			Rows: len(r.eventID),
+			Rows: r.eventID.Len(),
 		})
 	}
 	if len(b.aggs) == 0 {
@@ -322,19 +316,24 @@ func (b *paymentBatch) Blocks() []Block {
 func (b *paymentBatch) Reset() {
 	b.events, b.bytes = 0, 0
 	r := &b.rows
-	clear(r.metaKV) // drop references to old arena chunks
-	r.metaKV, r.metaEnd = r.metaKV[:0], r.metaEnd[:0]
-	r.eventID, r.eventType, r.occurredAt = r.eventID[:0], r.eventType[:0], r.occurredAt[:0]
-	r.merchantID, r.customerID, r.amountMinor = r.merchantID[:0], r.customerID[:0], r.amountMinor[:0]
-	r.currency, r.method, r.status, r.country, r.city = r.currency[:0], r.method[:0], r.status[:0], r.country[:0], r.city[:0]
-	r.riskScore = r.riskScore[:0]
-	r.topic, r.partition, r.offset, r.ingestedAt = r.topic[:0], r.partition[:0], r.offset[:0], r.ingestedAt[:0]
+	for _, c := range []*StringColumn{&r.eventID, &r.merchantID, &r.customerID} {
+		c.Reset()
+	}
+	for _, c := range []*DictColumn{&r.eventType, &r.currency, &r.method, &r.status, &r.country, &r.city, &r.topic} {
+		c.Reset()
+	}
+	r.metadata.Reset()
+	r.occurredAt, r.ingestedAt = r.occurredAt[:0], r.ingestedAt[:0]
+	r.amountMinor, r.riskScore = r.amountMinor[:0], r.riskScore[:0]
+	r.partition, r.offset = r.partition[:0], r.offset[:0]
 	clear(b.index)
 	b.aggs = b.aggs[:0]
 }
 
-// Approximate per-row memory, for Bytes.
+// Approximate per-row memory, for Bytes, besides the String columns' bytes: three
+// String ends, seven dictionary keys, two times, two numbers, the partition, the
+// offset and the metadata end.
 const (
-	paymentRowBytes = 10*16 + 2*24 + 3*8 + 4 + 8 + 16
+	paymentRowBytes = 3*4 + 7*4 + 2*8 + 2*8 + 4 + 8 + 4
 	paymentAggBytes = 8 + 4*16 + 4*8 + 64 // plus map entry overhead
 )

@@ -1,6 +1,9 @@
 package schemas
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // DecodeShipment decodes one shipments record into *s and validates it, with the same
 // rules and guarantees as DecodePayment. On failure it returns an *Invalid.
@@ -128,16 +131,18 @@ type shipmentBatch struct {
 
 // shipmentRows are the raw shipments columns, in ShipmentColumns order.
 type shipmentRows struct {
-	eventID, eventType                []string
-	occurredAt                        []time.Time
-	shipmentID, hubID, carrier, route []string
-	weightGrams                       []int64
-	lat, lon                          []float64
-	etaMinutes                        []int64
-	topic                             []string
-	partition                         []int32
-	offset                            []int64
-	ingestedAt                        []time.Time
+	eventID               StringColumn
+	eventType             DictColumn
+	occurredAt            MillisColumn
+	shipmentID            StringColumn
+	hubID, carrier, route DictColumn
+	weightGrams           []int64
+	lat, lon              []float64
+	etaMinutes            []int64
+	topic                 DictColumn
+	partition             []int32
+	offset                []int64
+	ingestedAt            MillisColumn
 }
 
 type shipmentRollupCols struct {
@@ -156,7 +161,7 @@ func NewShipmentBatch(o Options) Batch {
 	return &shipmentBatch{
 		o:       o,
 		window:  int64(o.Window),
-		d:       decoder{lim: o.Limits, chunk: arenaChunk},
+		d:       decoder{lim: o.Limits, chunk: arenaChunk, transient: true},
 		index:   make(map[shipmentKey]int),
 		rollTbl: RollupTable("shipments", o.Window),
 	}
@@ -174,25 +179,24 @@ func (b *shipmentBatch) Add(value []byte, m Meta) error {
 		return ErrDuplicate
 	}
 	b.events++
-	b.bytes += len(value)
 	if b.o.Raw {
 		r := &b.rows
-		r.eventID = append(r.eventID, s.EventID)
-		r.eventType = append(r.eventType, s.EventType)
-		r.occurredAt = append(r.occurredAt, s.OccurredAt)
-		r.shipmentID = append(r.shipmentID, s.ShipmentID)
-		r.hubID = append(r.hubID, s.HubID)
-		r.carrier = append(r.carrier, s.Carrier)
-		r.route = append(r.route, s.Route)
+		r.eventID.Append(s.EventID)
+		r.eventType.Append(s.EventType)
+		r.occurredAt = append(r.occurredAt, s.OccurredAt.UnixMilli())
+		r.shipmentID.Append(s.ShipmentID)
+		r.hubID.Append(s.HubID)
+		r.carrier.Append(s.Carrier)
+		r.route.Append(s.Route)
 		r.weightGrams = append(r.weightGrams, s.WeightGrams)
 		r.lat = append(r.lat, s.Lat)
 		r.lon = append(r.lon, s.Lon)
 		r.etaMinutes = append(r.etaMinutes, s.ETAMinutes)
-		r.topic = append(r.topic, m.Topic)
+		r.topic.Append(m.Topic)
 		r.partition = append(r.partition, m.Partition)
 		r.offset = append(r.offset, m.Offset)
-		r.ingestedAt = append(r.ingestedAt, m.IngestedAt)
-		b.bytes += shipmentRowBytes
+		r.ingestedAt = append(r.ingestedAt, m.IngestedAt.UnixMilli())
+		b.bytes += shipmentRowBytes + len(s.EventID) + len(s.ShipmentID)
 	}
 	if b.o.SkipRollups {
 		return nil
@@ -205,6 +209,8 @@ func (b *shipmentBatch) Add(value []byte, m Meta) error {
 	}
 	i, ok := b.index[k]
 	if !ok {
+		// The decoder's strings are transient: the key is kept, so it is copied.
+		k.hub, k.carrier, k.eventType = strings.Clone(k.hub), strings.Clone(k.carrier), strings.Clone(k.eventType)
 		i = len(b.aggs)
 		b.index[k] = i
 		b.aggs = append(b.aggs, shipmentAgg{key: k})
@@ -222,7 +228,7 @@ func (b *shipmentBatch) Bytes() int { return b.bytes }
 
 func (b *shipmentBatch) Blocks() []Block {
 	b.blocks = b.blocks[:0]
-	if r := &b.rows; b.o.Raw && len(r.eventID) > 0 {
+	if r := &b.rows; b.o.Raw && r.eventID.Len() > 0 {
 		b.blocks = append(b.blocks, Block{
 			Table: "shipments",
 			Names: ShipmentColumns,
@@ -231,7 +237,7 @@ func (b *shipmentBatch) Blocks() []Block {
 				r.route, r.weightGrams, r.lat, r.lon, r.etaMinutes,
 				r.topic, r.partition, r.offset, r.ingestedAt,
 			},
-			Rows: len(r.eventID),
+			Rows: r.eventID.Len(),
 		})
 	}
 	if len(b.aggs) == 0 {
@@ -265,16 +271,22 @@ func (b *shipmentBatch) Blocks() []Block {
 func (b *shipmentBatch) Reset() {
 	b.events, b.bytes = 0, 0
 	r := &b.rows
-	r.eventID, r.eventType, r.occurredAt = r.eventID[:0], r.eventType[:0], r.occurredAt[:0]
-	r.shipmentID, r.hubID, r.carrier, r.route = r.shipmentID[:0], r.hubID[:0], r.carrier[:0], r.route[:0]
+	r.eventID.Reset()
+	r.shipmentID.Reset()
+	for _, c := range []*DictColumn{&r.eventType, &r.hubID, &r.carrier, &r.route, &r.topic} {
+		c.Reset()
+	}
+	r.occurredAt, r.ingestedAt = r.occurredAt[:0], r.ingestedAt[:0]
 	r.weightGrams, r.lat, r.lon, r.etaMinutes = r.weightGrams[:0], r.lat[:0], r.lon[:0], r.etaMinutes[:0]
-	r.topic, r.partition, r.offset, r.ingestedAt = r.topic[:0], r.partition[:0], r.offset[:0], r.ingestedAt[:0]
+	r.partition, r.offset = r.partition[:0], r.offset[:0]
 	clear(b.index)
 	b.aggs = b.aggs[:0]
 }
 
-// Approximate per-row memory, for Bytes.
+// Approximate per-row memory, for Bytes, besides the String columns' bytes: two
+// String ends, five dictionary keys, two times, four numbers, the partition and the
+// offset.
 const (
-	shipmentRowBytes = 7*16 + 2*24 + 5*8 + 4
+	shipmentRowBytes = 2*4 + 5*4 + 2*8 + 4*8 + 4 + 8
 	shipmentAggBytes = 8 + 3*16 + 2*8 + 64
 )

@@ -139,8 +139,8 @@ type Pipeline struct {
 	FlushInterval time.Duration `env:"FLUSH_INTERVAL" envDefault:"1s" desc:"longest time a batch waits before it is written"`
 	// BatchMaxRows flushes a batch once it holds this many rows.
 	BatchMaxRows int `env:"BATCH_MAX_ROWS" envDefault:"100000" desc:"rows that make a batch flush early"`
-	// BatchMaxBytes flushes a batch once its records add up to this many bytes.
-	BatchMaxBytes ByteSize `env:"BATCH_MAX_BYTES" envDefault:"64MiB" desc:"record bytes that make a batch flush early; bytes or a unit (64MiB, 512KiB)"`
+	// BatchMaxBytes flushes a batch once its rows take about this much memory.
+	BatchMaxBytes ByteSize `env:"BATCH_MAX_BYTES" envDefault:"64MiB" desc:"memory a batch's rows may take before it flushes early (a raw row takes less than its JSON record); bytes or a unit (64MiB, 512KiB)"`
 	// Rollups builds the windowed rollups; off, Sluice only stores raw events.
 	Rollups bool `env:"ROLLUPS" envDefault:"true" desc:"build the windowed rollups; false stores raw events only (then SLUICE_RAW_* must be on)"`
 	// RawPayments also stores every valid payment in the raw payments table.

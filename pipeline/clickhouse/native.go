@@ -139,11 +139,23 @@ func (in *inserter) close() {
 // insert sends b as one INSERT with settings. A reused connection that turns out
 // to be broken (the server restarted since) is replaced once at once, so a restart
 // does not cost every pooled connection a failed attempt and a backoff.
-func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, settings []chgo.Setting) error {
+//
+// types are the table's column types as last read; each column is checked against
+// its type before anything is sent, so a block that does not fit fails at once.
+// (ch-go checks again against the types the server announces for the INSERT, but
+// a failure there leaves the server waiting for data until the read timeout.)
+func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, types map[string]proto.ColumnType, settings []chgo.Setting) error {
 	cols := make([]nativeCol, len(b.Columns))
 	input := make(proto.Input, len(b.Columns))
 	for i, data := range b.Columns {
 		col, err := newNativeCol(data)
+		if err == nil {
+			if t, ok := types[b.Names[i]]; ok {
+				err = col.Infer(t)
+			} else {
+				err = fmt.Errorf("%w: the table has no such column", ErrInvalidBlock)
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("column %s: %w", b.Names[i], err)
 		}

@@ -19,7 +19,9 @@ func TestStoreNativeRoundTrip(t *testing.T) {
 	exec(t, c, "CREATE TABLE "+qualified(c.db, "rt")+" ("+
 		"`s` String, `lc` LowCardinality(String), `lcw` LowCardinality(String), `i32` Int32, `i64` Int64,"+
 		"`u64` SimpleAggregateFunction(sum, UInt64), `f` Float64, `t3` DateTime64(3, 'UTC'), `t6` DateTime64(6),"+
-		"`t0` DateTime('UTC'), `m` Map(String, String), `gm` Map(String, String)) ENGINE = MergeTree ORDER BY `i64` SETTINGS non_replicated_deduplication_window = 100")
+		"`t0` DateTime('UTC'), `m` Map(String, String), `gm` Map(String, String),"+
+		"`fs` String, `fslc` LowCardinality(String), `d` LowCardinality(String), `ds` String, `ms3` DateTime64(3, 'UTC'),"+
+		"`ms6` DateTime64(6), `ms0` DateTime) ENGINE = MergeTree ORDER BY `i64` SETTINGS non_replicated_deduplication_window = 100")
 	const rows = 2*nativeChunkRows + 1234 // three chunks, the last one short
 	var (
 		s, lc, lcw []string
@@ -30,6 +32,9 @@ func TestStoreNativeRoundTrip(t *testing.T) {
 		times      []time.Time
 		m          schemas.MapColumn
 		gm         []map[string]string
+		fs         schemas.StringColumn
+		dict       schemas.DictColumn
+		millis     schemas.MillisColumn
 	)
 	base := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	for i := range rows {
@@ -42,18 +47,23 @@ func TestStoreNativeRoundTrip(t *testing.T) {
 		f = append(f, float64(i)/8)
 		times = append(times, base.Add(time.Duration(i)*time.Microsecond*1001))
 		for j := range i % 3 {
-			m.KV = append(m.KV, "k"+strconv.Itoa(j), "v"+strconv.Itoa(i))
+			m.Keys.Append("k" + strconv.Itoa(j))
+			m.Values.Append("v" + strconv.Itoa(i))
 		}
-		m.Ends = append(m.Ends, int32(len(m.KV)/2))
+		m.Ends = append(m.Ends, uint32(m.Keys.Len()))
+		fs.Append(s[i])
+		dict.Append(lcw[i])
+		millis = append(millis, times[i].UnixMilli())
 		gm = append(gm, map[string]string{"b": strconv.Itoa(i), "a": "x"})
 	}
-	blk := schemas.Block{Table: "rt", Names: []string{"s", "lc", "lcw", "i32", "i64", "u64", "f", "t3", "t6", "t0", "m", "gm"},
-		Columns: []any{s, lc, lcw, i32, i64, u64, f, times, times, times, m, gm}, Rows: rows}
+	blk := schemas.Block{Table: "rt",
+		Names:   []string{"s", "lc", "lcw", "i32", "i64", "u64", "f", "t3", "t6", "t0", "m", "gm", "fs", "fslc", "d", "ds", "ms3", "ms6", "ms0"},
+		Columns: []any{s, lc, lcw, i32, i64, u64, f, times, times, times, m, gm, fs, fs, dict, dict, millis, millis, millis}, Rows: rows}
 	if err := c.Store(t.Context(), "rt:1", []schemas.Block{blk}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := c.conn.Query(t.Context(), "SELECT `s`, `lc`, `lcw`, `i32`, `i64`, `u64`, `f`, `t3`, `t6`, `t0`, "+
-		"toString(`m`), toString(mapSort(`gm`)) FROM "+qualified(c.db, "rt")+" ORDER BY `i64`")
+		"toString(`m`), toString(mapSort(`gm`)), `fs`, `fslc`, `d`, `ds`, `ms3`, `ms6`, `ms0` FROM "+qualified(c.db, "rt")+" ORDER BY `i64`")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,16 +77,23 @@ func TestStoreNativeRoundTrip(t *testing.T) {
 			gu64                     uint64
 			gf                       float64
 			t3, t6, t0               time.Time
+			gfs, gfslc, gd, gds      string
+			ms3, ms6, ms0            time.Time
 		)
-		if err := got.Scan(&gs, &glc, &glcw, &gi32, &gi64, &gu64, &gf, &t3, &t6, &t0, &gmap, &ggm); err != nil {
+		if err := got.Scan(&gs, &glc, &glcw, &gi32, &gi64, &gu64, &gf, &t3, &t6, &t0, &gmap, &ggm,
+			&gfs, &gfslc, &gd, &gds, &ms3, &ms6, &ms0); err != nil {
 			t.Fatal(err)
 		}
+		ms := times[i].Truncate(time.Millisecond)
+		if gfs != s[i] || gfslc != s[i] || gd != lcw[i] || gds != lcw[i] || !ms3.Equal(ms) || !ms6.Equal(ms) || !ms0.Equal(times[i].Truncate(time.Second)) {
+			t.Fatalf("row %d flat columns = %q %q %q %q %v %v %v, want %q %q %v", i, gfs, gfslc, gd, gds, ms3, ms6, ms0, s[i], lcw[i], ms)
+		}
 		var wantMap string
-		for j, kv := 0, m.Entries(i); j < len(kv); j += 2 {
+		for j := range i % 3 {
 			if j > 0 {
 				wantMap += ","
 			}
-			wantMap += fmt.Sprintf("'%s':'%s'", kv[j], kv[j+1])
+			wantMap += fmt.Sprintf("'k%d':'v%d'", j, i)
 		}
 		wantMap = "{" + wantMap + "}"
 		wantGM := fmt.Sprintf("{'a':'x','b':'%d'}", i)

@@ -47,6 +47,12 @@ func newNativeCol(data any) (nativeCol, error) {
 		return &fixedCol[float64]{v: v, want: "Float64"}, nil
 	case []time.Time:
 		return &timeCol{v: v}, nil
+	case schemas.StringColumn:
+		return &flatStrCol{c: v}, nil
+	case schemas.DictColumn:
+		return &dictCol{c: v}, nil
+	case schemas.MillisColumn:
+		return &millisCol{v: v}, nil
 	case schemas.MapColumn:
 		return &mapCol{m: v}, nil
 	case []map[string]string:
@@ -92,17 +98,21 @@ type strCol struct {
 	keys  []uint32
 }
 
-func (c *strCol) Infer(t proto.ColumnType) error {
+func (c *strCol) Infer(t proto.ColumnType) (err error) {
+	c.lc, err = inferString("string", t)
+	c.typ = t
+	return err
+}
+
+// inferString accepts String and LowCardinality(String) and reports the latter.
+func inferString(goType string, t proto.ColumnType) (lc bool, err error) {
 	switch t {
 	case proto.ColumnTypeString:
-		c.lc = false
+		return false, nil
 	case "LowCardinality(String)":
-		c.lc = true
-	default:
-		return typeMismatch("string", t)
+		return true, nil
 	}
-	c.typ = t
-	return nil
+	return false, typeMismatch(goType, t)
 }
 
 func (c *strCol) Type() proto.ColumnType { return c.typ }
@@ -153,11 +163,18 @@ func (c *strCol) EncodeColumn(b *proto.Buffer) {
 		}
 		return
 	}
-	if c.Rows() == 0 {
+	putLowCardinality(b, c.index, c.keys)
+}
+
+// putLowCardinality writes one block of a LowCardinality(String) column: the flags
+// with the key width, the dictionary (which may hold values no row uses) and the
+// rows' keys into it.
+func putLowCardinality(b *proto.Buffer, dict []string, keys []uint32) {
+	if len(keys) == 0 {
 		return
 	}
 	var width int64
-	switch n := len(c.index); {
+	switch n := len(dict); {
 	case n <= math.MaxUint8+1:
 		width = 0
 	case n <= math.MaxUint16+1:
@@ -166,18 +183,22 @@ func (c *strCol) EncodeColumn(b *proto.Buffer) {
 		width = 2
 	}
 	b.PutInt64(lcHasAdditionalKeys | lcNeedUpdateDictionary | width)
-	b.PutInt64(int64(len(c.index)))
-	for _, s := range c.index {
+	b.PutInt64(int64(len(dict)))
+	for _, s := range dict {
 		b.PutString(s)
 	}
-	b.PutInt64(int64(len(c.keys)))
-	for _, k := range c.keys {
-		switch width {
-		case 0:
+	b.PutInt64(int64(len(keys)))
+	switch width {
+	case 0:
+		for _, k := range keys {
 			b.PutUInt8(uint8(k))
-		case 1:
+		}
+	case 1:
+		for _, k := range keys {
 			b.PutUInt16(uint16(k))
-		default:
+		}
+	default:
+		for _, k := range keys {
 			b.PutUInt32(k)
 		}
 	}
@@ -287,27 +308,30 @@ func (c *mapCol) Infer(t proto.ColumnType) error {
 
 func (c *mapCol) Type() proto.ColumnType { return c.typ }
 
-// entries returns the chunk's first entry and its end.
-func (c *mapCol) entries() (first, end int) {
+func (c *mapCol) EncodeColumn(b *proto.Buffer) {
+	first := uint32(0)
 	if c.lo > 0 {
-		first = int(c.m.Ends[c.lo-1])
+		first = c.m.Ends[c.lo-1]
 	}
-	if c.hi > 0 {
-		end = int(c.m.Ends[c.hi-1])
+	end := first
+	for _, e := range c.m.Ends[c.lo:c.hi] {
+		b.PutUInt64(uint64(e - first))
+		end = e
 	}
-	return first, max(first, end)
+	putStrings(b, c.m.Keys, int(first), int(end))
+	putStrings(b, c.m.Values, int(first), int(end))
 }
 
-func (c *mapCol) EncodeColumn(b *proto.Buffer) {
-	first, end := c.entries()
-	for _, e := range c.m.Ends[c.lo:c.hi] {
-		b.PutUInt64(uint64(int(e) - first))
+// putStrings writes rows [lo, hi) of c as String values.
+func putStrings(b *proto.Buffer, c schemas.StringColumn, lo, hi int) {
+	start := uint32(0)
+	if lo > 0 {
+		start = c.Ends[lo-1]
 	}
-	for j := first; j < end; j++ {
-		b.PutString(c.m.KV[2*j])
-	}
-	for j := first; j < end; j++ {
-		b.PutString(c.m.KV[2*j+1])
+	for _, end := range c.Ends[lo:hi] {
+		b.PutUVarInt(uint64(end - start))
+		b.Buf = append(b.Buf, c.Data[start:end]...)
+		start = end
 	}
 }
 
@@ -323,12 +347,152 @@ type goMapCol struct {
 
 // window flattens rows [lo, hi) into the embedded mapCol.
 func (c *goMapCol) window(lo, hi int) {
-	c.m.KV, c.m.Ends = c.m.KV[:0], c.m.Ends[:0]
+	c.m.Reset()
 	for _, row := range c.v[lo:hi] {
 		for _, k := range slices.Sorted(maps.Keys(row)) {
-			c.m.KV = append(c.m.KV, k, row[k])
+			c.m.Keys.Append(k)
+			c.m.Values.Append(row[k])
 		}
-		c.m.Ends = append(c.m.Ends, int32(len(c.m.KV)/2))
+		c.m.Ends = append(c.m.Ends, uint32(c.m.Keys.Len()))
 	}
 	c.mapCol.window(0, hi-lo)
+}
+
+// flatStrCol sends a schemas.StringColumn as String, or as LowCardinality(String)
+// through strCol's dictionary.
+type flatStrCol struct {
+	rowWindow
+	c    schemas.StringColumn
+	typ  proto.ColumnType
+	lc   *strCol // LowCardinality only
+	view []string
+}
+
+func (c *flatStrCol) Infer(t proto.ColumnType) error {
+	lc, err := inferString("schemas.StringColumn", t)
+	if lc {
+		c.lc = &strCol{typ: t, lc: true}
+	}
+	c.typ = t
+	return err
+}
+
+func (c *flatStrCol) Type() proto.ColumnType { return c.typ }
+
+func (c *flatStrCol) Prepare() error {
+	if c.lc == nil {
+		return nil
+	}
+	// Views of the rows for the dictionary; they alias c.c.Data.
+	c.view = c.view[:0]
+	for i := c.lo; i < c.hi; i++ {
+		if r := c.c.Bytes(i); len(r) > 0 {
+			c.view = append(c.view, unsafe.String(&r[0], len(r)))
+		} else {
+			c.view = append(c.view, "")
+		}
+	}
+	c.lc.v = c.view
+	c.lc.window(0, len(c.view))
+	return c.lc.Prepare()
+}
+
+func (c *flatStrCol) EncodeState(b *proto.Buffer) {
+	if c.lc != nil {
+		c.lc.EncodeState(b)
+	}
+}
+
+func (c *flatStrCol) EncodeColumn(b *proto.Buffer) {
+	if c.lc != nil {
+		c.lc.EncodeColumn(b)
+		return
+	}
+	putStrings(b, c.c, c.lo, c.hi)
+}
+
+func (c *flatStrCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// dictCol sends a schemas.DictColumn as LowCardinality(String) with the batch's
+// dictionary as is, or as String.
+type dictCol struct {
+	rowWindow
+	c   schemas.DictColumn
+	typ proto.ColumnType
+	lc  bool
+}
+
+func (c *dictCol) Infer(t proto.ColumnType) (err error) {
+	c.lc, err = inferString("schemas.DictColumn", t)
+	c.typ = t
+	return err
+}
+
+func (c *dictCol) Type() proto.ColumnType { return c.typ }
+
+func (c *dictCol) EncodeState(b *proto.Buffer) {
+	if c.lc {
+		b.PutInt64(lcSharedDictionariesWithAdditionalKeys)
+	}
+}
+
+func (c *dictCol) EncodeColumn(b *proto.Buffer) {
+	if c.lc {
+		putLowCardinality(b, c.c.Dict, c.c.Keys[c.lo:c.hi])
+		return
+	}
+	for _, k := range c.c.Keys[c.lo:c.hi] {
+		b.PutString(c.c.Dict[k])
+	}
+}
+
+func (c *dictCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// millisCol sends a schemas.MillisColumn as DateTime64(P) or DateTime.
+type millisCol struct {
+	rowWindow
+	v   schemas.MillisColumn
+	typ proto.ColumnType
+	t   timeCol // the inferred encoding
+}
+
+func (c *millisCol) Infer(t proto.ColumnType) error {
+	if err := c.t.Infer(t); err != nil {
+		return typeMismatch("schemas.MillisColumn", t)
+	}
+	c.typ = t
+	return nil
+}
+
+func (c *millisCol) Type() proto.ColumnType { return c.typ }
+
+func (c *millisCol) EncodeColumn(b *proto.Buffer) {
+	v := c.v[c.lo:c.hi]
+	switch {
+	case c.t.dt64 && c.t.scale == 1000:
+		(&fixedCol[int64]{v: v, rowWindow: rowWindow{0, len(v)}}).EncodeColumn(b)
+	case c.t.dt64 && c.t.scale > 1000:
+		for _, ms := range v {
+			b.PutInt64(ms * (c.t.scale / 1000))
+		}
+	case c.t.dt64:
+		for _, ms := range v {
+			b.PutInt64(floorDiv(ms, 1000/c.t.scale))
+		}
+	default:
+		for _, ms := range v {
+			b.PutUInt32(uint32(floorDiv(ms, 1000)))
+		}
+	}
+}
+
+func (c *millisCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+// floorDiv is a / b rounded towards minus infinity (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ClickHouse/ch-go/proto"
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/sourcegraph/conc/pool"
 
@@ -39,13 +40,47 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 			continue
 		}
 		p.Go(func(ctx context.Context) error {
-			if err := c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), b, settings); err != nil {
+			types, err := c.columnTypes(ctx, b.Table)
+			if err == nil {
+				err = c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), b, types, settings)
+			}
+			if err != nil {
 				return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, c.redact(err))
 			}
 			return nil
 		})
 	}
 	return p.Wait()
+}
+
+// columnTypes returns the column types of Database().table, read once per table
+// and Client.
+func (c *Client) columnTypes(ctx context.Context, table string) (map[string]proto.ColumnType, error) {
+	if t, ok := c.types.Load(table); ok {
+		return t.(map[string]proto.ColumnType), nil
+	}
+	rows, err := c.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", c.db, table)
+	if err != nil {
+		return nil, c.redact(err)
+	}
+	defer rows.Close()
+	types := make(map[string]proto.ColumnType)
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			return nil, err
+		}
+		types[name] = proto.ColumnType(typ)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, c.redact(err)
+	}
+	if len(types) == 0 {
+		// Not cached: the table may be created later.
+		return nil, fmt.Errorf("%w: table %s does not exist", ErrUnknownTable, qualified(c.db, table))
+	}
+	c.types.Store(table, types)
+	return types, nil
 }
 
 // batchInsert sends one block as one INSERT through clickhouse-go's batch API, with
@@ -63,9 +98,6 @@ func (c *Client) batchInsert(ctx context.Context, token string, b *schemas.Block
 		return c.redact(err)
 	}
 	for i, col := range b.Columns {
-		if m, ok := col.(schemas.MapColumn); ok {
-			col = flatMapRows(m)
-		}
 		if err := batch.Column(i).Append(col); err != nil {
 			_ = batch.Abort()
 			return fmt.Errorf("column %s: %w", b.Names[i], err)
@@ -117,9 +149,8 @@ func checkBlock(b *schemas.Block) error {
 				return fmt.Errorf("%w: table %s: column %s named twice", ErrInvalidBlock, b.Table, n)
 			}
 		}
-		if m, ok := b.Columns[i].(schemas.MapColumn); ok && len(m.Ends) > 0 &&
-			(m.Ends[len(m.Ends)-1] < 0 || 2*int(m.Ends[len(m.Ends)-1]) > len(m.KV)) {
-			return fmt.Errorf("%w: table %s: map column %s ends past its %d entries", ErrInvalidBlock, b.Table, n, len(m.KV)/2)
+		if err := checkFlat(b.Columns[i]); err != nil {
+			return fmt.Errorf("%w: table %s: column %s: %v", ErrInvalidBlock, b.Table, n, err)
 		}
 		rows := schemas.ColumnLen(b.Columns[i])
 		if rows < 0 {
@@ -128,6 +159,45 @@ func checkBlock(b *schemas.Block) error {
 		if rows != b.Rows {
 			return fmt.Errorf("%w: table %s: column %s has %d values for %d rows", ErrInvalidBlock, b.Table, n, rows, b.Rows)
 		}
+	}
+	return nil
+}
+
+// checkFlat verifies that a flat column's offsets and keys stay inside its data,
+// so that encoding it cannot go out of bounds.
+func checkFlat(c any) error {
+	switch c := c.(type) {
+	case schemas.StringColumn:
+		return checkEnds(c.Ends, len(c.Data))
+	case schemas.DictColumn:
+		for _, k := range c.Keys {
+			if int(k) >= len(c.Dict) {
+				return fmt.Errorf("key %d past its %d-value dictionary", k, len(c.Dict))
+			}
+		}
+	case schemas.MapColumn:
+		if c.Keys.Len() != c.Values.Len() {
+			return fmt.Errorf("%d keys for %d values", c.Keys.Len(), c.Values.Len())
+		}
+		if err := checkFlat(c.Keys); err != nil {
+			return err
+		}
+		if err := checkFlat(c.Values); err != nil {
+			return err
+		}
+		return checkEnds(c.Ends, c.Keys.Len())
+	}
+	return nil
+}
+
+// checkEnds verifies that ends never decrease and stay within n.
+func checkEnds(ends []uint32, n int) error {
+	prev := uint32(0)
+	for _, e := range ends {
+		if e < prev || int(e) > n {
+			return fmt.Errorf("offsets out of order or past the %d values", n)
+		}
+		prev = e
 	}
 	return nil
 }
