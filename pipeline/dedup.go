@@ -3,7 +3,8 @@ package pipeline
 import (
 	"hash/maphash"
 	"time"
-	"unsafe"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // dedupSlack widens the horizon when the filter is rebuilt or pruned, so that Kafka
@@ -38,11 +39,9 @@ type dedup struct {
 	// ts and offset describe the record being added (set by the worker before Add).
 	ts     int64
 	offset int64
-	// pending are the ids admitted since the last flush; their bytes live in
-	// arena, which travels with them to the batch's store (one arena per batch,
-	// never overwritten).
-	pending []seenID
-	arena   []byte
+	// pending are the ids admitted since the last flush; they travel with the
+	// batch to its store, as the event-ids block's columns.
+	pending pendingIDs
 }
 
 type seenHash struct {
@@ -50,10 +49,25 @@ type seenHash struct {
 	ts int64
 }
 
-type seenID struct {
-	id     string
-	ts     int64
-	offset int64
+// pendingIDs are admitted ids, with the offset and Kafka timestamp of their
+// records, stored flat: they are the event-ids block's columns as they are.
+type pendingIDs struct {
+	ids    schemas.StringColumn
+	offset []int64
+	ts     schemas.MillisColumn
+}
+
+func (p *pendingIDs) add(id string, ts, offset int64) {
+	p.ids.Append(id)
+	p.offset = append(p.offset, offset)
+	p.ts = append(p.ts, ts/int64(time.Millisecond))
+}
+
+func (p *pendingIDs) len() int { return len(p.offset) }
+
+func (p *pendingIDs) reset() {
+	p.ids.Reset()
+	p.offset, p.ts = p.offset[:0], p.ts[:0]
 }
 
 func newDedup(horizon time.Duration, max int) *dedup {
@@ -63,7 +77,8 @@ func newDedup(horizon time.Duration, max int) *dedup {
 // reset empties the filter in place (the batches keep pointing at it).
 func (d *dedup) reset() {
 	clear(d.seen)
-	d.order, d.head, d.pending, d.arena = d.order[:0], 0, d.pending[:0], nil
+	d.order, d.head = d.order[:0], 0
+	d.pending.reset()
 }
 
 // load adds an id stored before the worker started; ids come in offset order.
@@ -82,13 +97,8 @@ func (d *dedup) Admit(id string, _ int64, _ int64) bool {
 		return false
 	}
 	d.remember(h, d.ts)
-	// The batch's id shares memory it reuses after a flush: keep a copy for the
-	// event-ids block, in the pending arena so the copy costs no allocation. A
-	// string points into the arena's current array; when append moves the arena,
-	// the old array stays alive as long as strings point into it.
-	start := len(d.arena)
-	d.arena = append(d.arena, id...)
-	d.pending = append(d.pending, seenID{id: unsafe.String(&d.arena[start], len(id)), ts: d.ts, offset: d.offset})
+	// The batch's id is transient: copy it for the event-ids block.
+	d.pending.add(id, d.ts, d.offset)
 	return true
 }
 

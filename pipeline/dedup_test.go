@@ -31,7 +31,7 @@ func TestDedupCap(t *testing.T) {
 	if n := len(d.seen); n > 3 {
 		t.Fatalf("%d ids remembered, cap 3", n)
 	}
-	if got := d.pending[0].id; got != "a" {
+	if got := string(d.pending.ids.Bytes(0)); got != "a" {
 		t.Fatalf("pending id %q, want a copy of \"a\"", got)
 	}
 }

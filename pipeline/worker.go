@@ -83,8 +83,7 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 // decodes into the other. Everything a flush needs travels in its slot.
 type slot struct {
 	batch   schemas.Batch
-	pending []seenID // ids the dedup filter admitted into this batch
-	arena   []byte   // the bytes of pending's ids
+	pending pendingIDs // ids the dedup filter admitted into this batch
 	ids     idColumns
 	// reasons counts the batch's dead letters by reason; it is added to Stats when
 	// the batch is stored, so counting costs no lock and, once a reason was seen, no
@@ -141,13 +140,11 @@ type Worker struct {
 
 }
 
-// idColumns holds the event-ids block's columns, reused across flushes.
+// idColumns holds the event-ids block's columns that the pending ids do not
+// have, reused across flushes.
 type idColumns struct {
 	group, topic schemas.DictColumn
 	partition    []int32
-	offset       []int64
-	id           []string // alias the slot's arena
-	ts           schemas.MillisColumn
 }
 
 // Run processes the slices received on in until in is closed, then flushes what is left
@@ -434,10 +431,8 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	s.r, s.replay, s.lastRec, s.n = r, replay, w.lastRec, w.n
 	next := w.spare
 	if w.dd != nil {
-		s.pending, w.dd.pending = w.dd.pending, next.pending[:0]
-		// A fresh arena per batch, never reused: the stored ids' strings stay
-		// valid for as long as anything refers to them.
-		s.arena, w.dd.arena = w.dd.arena, make([]byte, 0, cap(w.dd.arena))
+		next.pending.reset()
+		s.pending, w.dd.pending = w.dd.pending, next.pending
 	}
 	select {
 	case w.jobs <- s:
@@ -478,7 +473,7 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) err
 		return fmt.Errorf("dead-letter %s/%d: %w", w.topic, w.partition, *p)
 	}
 	blocks := s.batch.Blocks()
-	if len(s.pending) > 0 {
+	if s.pending.len() > 0 {
 		blocks = append(blocks, w.idsBlock(s))
 	}
 	if len(blocks) > 0 {
@@ -525,20 +520,17 @@ func (w *Worker) idsBlock(s *slot) schemas.Block {
 	c := &s.ids
 	c.group.Reset()
 	c.topic.Reset()
-	c.partition, c.offset, c.id, c.ts = c.partition[:0], c.offset[:0], c.id[:0], c.ts[:0]
-	for _, id := range s.pending {
-		c.group.Append(w.p.opts.Group)
-		c.topic.Append(w.topic)
+	c.partition = c.partition[:0]
+	c.group.AppendN(w.p.opts.Group, s.pending.len())
+	c.topic.AppendN(w.topic, s.pending.len())
+	for range s.pending.len() {
 		c.partition = append(c.partition, w.partition)
-		c.offset = append(c.offset, id.offset)
-		c.id = append(c.id, id.id)
-		c.ts = append(c.ts, id.ts/int64(time.Millisecond))
 	}
 	return schemas.Block{
 		Table:   EventIDsTable,
 		Names:   EventIDsColumns,
-		Columns: []any{c.group, c.topic, c.partition, c.offset, c.id, c.ts},
-		Rows:    len(s.pending),
+		Columns: []any{c.group, c.topic, c.partition, s.pending.offset, s.pending.ids, s.pending.ts},
+		Rows:    s.pending.len(),
 	}
 }
 

@@ -77,6 +77,18 @@ func (c *DictColumn) Append(s string) {
 	c.Keys = append(c.Keys, k)
 }
 
+// AppendN adds n rows of s.
+func (c *DictColumn) AppendN(s string, n int) {
+	if n <= 0 {
+		return
+	}
+	c.Append(s)
+	k := c.Keys[len(c.Keys)-1]
+	for range n - 1 {
+		c.Keys = append(c.Keys, k)
+	}
+}
+
 // Len is the number of rows.
 func (c DictColumn) Len() int { return len(c.Keys) }
 

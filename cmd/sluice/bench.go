@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/bench"
@@ -32,13 +33,15 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	verbose := fs.Bool("v", false, "show Sluice's own log lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Sluice phase to this file (go tool pprof; needs --process=false)")
 	process := fs.Bool("process", true, "run Sluice as a separate `sluice run` process and measure its CPU and RSS alone; false runs it in the bench process, beside kfake")
-	memoryCheck := fs.Int("memory-check", 0, "instead of the benchmark: preload this many events and sample the RSS of `sluice run` (small explicit memory configuration) while it consumes them")
+	memoryCheck := fs.Int("memory-check", 0, "instead of the benchmark: preload this many events and sample the RSS of `sluice run` (small-footprint configuration, see --lean) while it consumes them")
+	lean := fs.Bool("lean", false, "run Sluice with the small-footprint configuration (SLUICE_* variables you set win): "+leanSummary())
+	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
 	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if (*cpuProfile != "" || *traceFile != "") && *process {
-		return errors.New("--cpuprofile and --trace look at the in-process Sluice: add --process=false")
+	if (*cpuProfile != "" || *traceFile != "" || *heapFile != "") && *process {
+		return errors.New("--cpuprofile, --memprofile and --trace look at the in-process Sluice: add --process=false")
 	}
 	m, err := bench.ParseMode(*mode)
 	if err != nil {
@@ -51,6 +54,13 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.Prefix) {
 			env[k] = v
+		}
+	}
+	if *lean {
+		for k, v := range bench.LeanEnv {
+			if _, set := env[k]; !set {
+				env[k] = v
+			}
 		}
 	}
 	log := slog.New(slog.DiscardHandler)
@@ -89,11 +99,11 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return nil
 	}
-	var prof, tr io.Writer
+	var prof, heap, tr io.Writer
 	for _, out := range []struct {
 		name string
 		w    *io.Writer
-	}{{*cpuProfile, &prof}, {*traceFile, &tr}} {
+	}{{*cpuProfile, &prof}, {*heapFile, &heap}, {*traceFile, &tr}} {
 		if out.name == "" {
 			continue
 		}
@@ -105,17 +115,18 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		*out.w = f
 	}
 	res, err := bench.Run(ctx, bench.Options{
-		CPUProfile: prof,
-		Trace:      tr,
-		Events:     *events,
-		Partitions: *partitions,
-		Mode:       m,
-		Runs:       *runs,
-		Seed:       *seed,
-		Env:        env,
-		Progress:   stdout,
-		Logger:     log,
-		Process:    proc,
+		CPUProfile:  prof,
+		Trace:       tr,
+		HeapProfile: heap,
+		Events:      *events,
+		Partitions:  *partitions,
+		Mode:        m,
+		Runs:        *runs,
+		Seed:        *seed,
+		Env:         env,
+		Progress:    stdout,
+		Logger:      log,
+		Process:     proc,
 	})
 	if len(res) > 0 {
 		io.WriteString(stdout, "\n")
@@ -130,4 +141,14 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	return nil
+}
+
+// leanSummary lists bench.LeanEnv for the --lean flag's help, sorted.
+func leanSummary() string {
+	kv := make([]string, 0, len(bench.LeanEnv))
+	for k, v := range bench.LeanEnv {
+		kv = append(kv, k+"="+v)
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, " ")
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -73,6 +74,10 @@ type Options struct {
 	// CPUProfile, when set, receives a CPU profile of the Sluice phase of the last
 	// run (pprof format). It needs the in-process mode (Process nil).
 	CPUProfile io.Writer
+	// HeapProfile, when set, receives a heap profile (pprof format) taken when the
+	// last run's Sluice has processed every record, before it shuts down: what
+	// it holds at its fullest. It needs the in-process mode (Process nil).
+	HeapProfile io.Writer
 	// Trace, when set, receives an execution trace (runtime/trace; go tool trace) of
 	// the Sluice phase of the last run. It needs the in-process mode (Process nil).
 	Trace io.Writer
@@ -144,7 +149,7 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	if _, err := ParseMode(string(opts.Mode)); err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	if opts.Process != nil && (opts.CPUProfile != nil || opts.Trace != nil) {
+	if opts.Process != nil && (opts.CPUProfile != nil || opts.Trace != nil || opts.HeapProfile != nil) {
 		return nil, errors.New("bench: a CPU profile needs the in-process mode (--process=false)")
 	}
 	var results []Result
@@ -452,6 +457,12 @@ func sluice(ctx context.Context, cfg config.Config, opts Options, srv *chlocal.S
 	}
 	res.Elapsed = time.Since(start)
 	res.CPU = selfCPU() - cpu0
+	if opts.HeapProfile != nil {
+		runtime.GC() // a profile of what is live now, not at the last collection
+		if err := pprof.Lookup("heap").WriteTo(opts.HeapProfile, 0); err != nil {
+			return err
+		}
+	}
 	if chCPU0 >= 0 {
 		if c := procCPU(srv.PID()); c >= 0 {
 			res.ClickHouseCPU = c - chCPU0

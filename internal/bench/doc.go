@@ -23,7 +23,7 @@
 //     are measured too.
 //
 // MemoryCheck runs only Sluice, as a child with a small explicit memory
-// configuration (MemoryCheckEnv), over a large backlog, and samples its VmRSS
+// configuration (LeanEnv), over a large backlog, and samples its VmRSS
 // against the committed progress every 250 ms: memory bounded by configuration
 // stays flat while the backlog drains.
 //

@@ -19,14 +19,17 @@ import (
 	"github.com/sluicehq/sluice/internal/verify"
 )
 
-// MemoryCheckEnv is the small, explicit configuration the memory check gives Sluice
-// where Options.Env does not set the variable. Bounds per partition ≈ (depth + 2) ×
-// fetch bytes; per batch, the batch bytes; the Go heap is held near the limit.
-var MemoryCheckEnv = map[string]string{
-	"SLUICE_MEMORY_LIMIT":                    "256MiB",
-	"SLUICE_BATCH_MAX_BYTES":                 "8MiB",
-	"SLUICE_KAFKA_QUEUE_DEPTH":               "16",
-	"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "1MiB",
+// LeanEnv is the small-footprint configuration: the memory check gives it to Sluice
+// where Options.Env does not set the variable, and `sluice bench --lean` runs with
+// it. Bounds per partition ≈ (depth + 2) × fetch bytes of fetched records and two
+// batches of the batch bytes; the producer-duplicate filter remembers 100,000 ids
+// per partition (~6 MB); the Go heap is held near the limit.
+var LeanEnv = map[string]string{
+	"SLUICE_MEMORY_LIMIT":                    "200MiB",
+	"SLUICE_BATCH_MAX_BYTES":                 "4MiB",
+	"SLUICE_KAFKA_QUEUE_DEPTH":               "2",
+	"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "256KiB",
+	"SLUICE_DEDUP_MAX_IDS":                   "100000",
 }
 
 // memoryCheckPeriod is how often the memory check samples RSS and progress.
@@ -79,7 +82,7 @@ func (r MemoryResult) At(fraction float64) (MemorySample, bool) {
 
 // MemoryCheck shows that Sluice's memory is bounded by its configuration, not by the
 // backlog: it preloads opts.Events payments (held by kfake in this process), runs
-// `sluice run` as a child with MemoryCheckEnv, samples the child's VmRSS and the
+// `sluice run` as a child with LeanEnv, samples the child's VmRSS and the
 // committed records every 250 ms until everything is committed, then stops it with
 // SIGTERM and checks the stored totals exactly. opts.Runs is ignored.
 func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
@@ -100,7 +103,7 @@ func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
 		o.Env = map[string]string{}
 	}
 	res.Env = map[string]string{}
-	for k, v := range MemoryCheckEnv {
+	for k, v := range LeanEnv {
 		if u, ok := o.Env[k]; ok {
 			v = u
 		}

@@ -68,7 +68,7 @@ type Kafka struct {
 	CommitInterval time.Duration `env:"KAFKA_COMMIT_INTERVAL" envDefault:"1s" desc:"how often stored offsets are committed to Kafka (exactness does not depend on it; it bounds how much a restart replays)"`
 	// QueueDepth is how many fetches may wait for one partition's worker before
 	// fetching that partition pauses.
-	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"16" desc:"fetches that may wait for a partition's worker before its fetching pauses; memory per partition ≈ (depth + 2) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES"`
+	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses; memory per partition ≈ (depth + 2) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
 	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation"`
 

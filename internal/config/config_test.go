@@ -30,7 +30,7 @@ func TestDefaults(t *testing.T) {
 			SessionTimeout:         45 * time.Second,
 			RebalanceTimeout:       time.Minute,
 			HeartbeatInterval:      time.Second,
-			QueueDepth:             16,
+			QueueDepth:             4,
 			CommitInterval:         time.Second,
 			FetchMaxPartitionBytes: MiB,
 			FetchMaxWait:           250 * time.Millisecond,
