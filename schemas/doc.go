@@ -7,7 +7,11 @@
 // Two topics are known: payments (Payment) and shipments (Shipment). For each, a Batch
 // accumulates the valid events of one Kafka partition between two flushes, as raw rows
 // and as per-window rollup partials, and hands them out as column Blocks ready for a
-// ClickHouse columnar insert. A record that cannot be decoded or fails validation is
+// ClickHouse columnar insert. Raw rows are kept in flat columns (StringColumn,
+// DictColumn for LowCardinality strings, MapColumn, MillisColumn) that hold a row in
+// less memory than its JSON record and need no allocation per row; the batch's
+// decoder reuses one scratch arena per record, and only what a column keeps is
+// copied. A record that cannot be decoded or fails validation is
 // reported as an *Invalid error carrying a short machine-readable reason.
 //
 // Usage:
