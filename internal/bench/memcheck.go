@@ -25,7 +25,7 @@ import (
 // batches of the batch bytes; the producer-duplicate filter remembers 100,000 ids
 // per partition (~6 MB); the Go heap is held near the limit.
 var LeanEnv = map[string]string{
-	"SLUICE_MEMORY_LIMIT":                    "200MiB",
+	"SLUICE_MEMORY_LIMIT":                    "230MiB",
 	"SLUICE_BATCH_MAX_BYTES":                 "4MiB",
 	"SLUICE_KAFKA_QUEUE_DEPTH":               "2",
 	"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "256KiB",
