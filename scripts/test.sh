@@ -4,7 +4,8 @@
 #   1. every package's tests (unit, integration against kfake and the real local
 #      ClickHouse, end-to-end, chaos), which fetch and start what they need;
 #   2. the packages with the most concurrency again under the race detector;
-#   3. each fuzz target for a bounded number of executions (SLUICE_FUZZTIME, default
+#   3. every benchmark once (-benchtime 1x), so they keep working;
+#   4. each fuzz target for a bounded number of executions (SLUICE_FUZZTIME, default
 #      300000x, about 20 s here). A count, not a duration: Go 1.26's fuzz
 #      coordinator can report "context deadline exceeded" at the end of a timed
 #      run without any failing input (golang/go#75804, fixed in Go 1.27). A crasher
@@ -23,6 +24,10 @@ fi
 go test -count=1 -timeout 45m ./...
 
 go test -race -count=1 -timeout 15m ./consumers/... ./pipeline ./schemas/... ./producers/... ./internal/config/... ./internal/admin/... ./internal/metrics/...
+
+# Every benchmark once, so they keep compiling and running (speed is measured with
+# `task bench`, never asserted in tests).
+go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
 
 for target in FuzzDecodePayment FuzzDecodeShipment; do
 	echo "fuzzing $target for ${SLUICE_FUZZTIME:-300000x}"
