@@ -93,6 +93,9 @@ type Result struct {
 
 	ConsumerCeiling float64                  // bare consumer, events/s
 	InsertCeiling   clickhouse.CeilingResult // bare insert
+	// InsertCeilingCHCPU is the ClickHouse server's CPU time during the bare
+	// insert (user+sys), or 0 when unknown.
+	InsertCeilingCHCPU time.Duration
 
 	// Process is true when Sluice ran as its own `sluice run` process: CPU, PeakRSS
 	// and HWM are then that process's alone.
@@ -308,11 +311,16 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 	step("run %d: bare consumer read %d records: %.0f events/s", run, opts.Events, res.ConsumerCeiling)
 
 	// (b) Bare insert ceiling.
+	chCPU0 := procCPU(r.srv.PID())
 	res.InsertCeiling, err = bareInsert(ctx, cfg, "bench_ceiling_r"+strconv.Itoa(run), opts.Events)
 	if err != nil {
 		return res, err
 	}
-	step("run %d: bare insert: %s", run, res.InsertCeiling)
+	if chCPU1 := procCPU(r.srv.PID()); chCPU0 >= 0 && chCPU1 >= 0 {
+		res.InsertCeilingCHCPU = chCPU1 - chCPU0
+	}
+	step("run %d: bare insert: %s, ClickHouse %.2f CPU-s per M rows", run, res.InsertCeiling,
+		res.InsertCeilingCHCPU.Seconds()*1e6/float64(max(1, res.InsertCeiling.Rows)))
 
 	// (c) Sluice.
 	if err := app.Migrate(ctx, cfg); err != nil {
@@ -404,7 +412,16 @@ func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (click
 		return clickhouse.CeilingResult{}, err
 	}
 	inserts := max(3, (n+ceilingBlockRows-1)/ceilingBlockRows)
-	return clickhouse.InsertCeiling(ctx, cl, blk, inserts)
+	res, err := clickhouse.InsertCeiling(ctx, cl, blk, inserts)
+	if err != nil {
+		return res, err
+	}
+	// Drop the table at once, so that merging its parts does not run during, and
+	// slow down, the Sluice phase that follows.
+	if err := cl.Migrate(ctx, []string{"DROP DATABASE IF EXISTS `" + db + "` SYNC"}); err != nil {
+		return res, err
+	}
+	return res, nil
 }
 
 // sluice runs one in-process instance from app.New until every record is marked for commit,

@@ -95,6 +95,9 @@ func Print(w io.Writer, rs []Result) {
 	r := rs[0]
 	for i, r := range rs {
 		fmt.Fprintf(w, "\nbare insert ceiling, run %d: %s", i+1, r.InsertCeiling)
+		if r.InsertCeilingCHCPU > 0 && r.InsertCeiling.Rows > 0 {
+			fmt.Fprintf(w, "; ClickHouse %.2f CPU-s per M rows", r.InsertCeilingCHCPU.Seconds()*1e6/float64(r.InsertCeiling.Rows))
+		}
 	}
 	fmt.Fprintln(w)
 	if r.Process {
