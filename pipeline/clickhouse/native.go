@@ -32,7 +32,7 @@ type inserter struct {
 	slots chan struct{}     // one per connection in use
 	idle  chan *chgo.Client // connections to reuse
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards closed and hands connections back to idle
 	closed bool
 }
 
@@ -75,16 +75,10 @@ func (in *inserter) get(ctx context.Context) (c *chgo.Client, reused bool, err e
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	for {
-		select {
-		case c := <-in.idle:
-			if !c.IsClosed() {
-				return c, true, nil
-			}
-			continue
-		default:
+	for c := in.takeIdle(); c != nil; c = in.takeIdle() {
+		if !c.IsClosed() {
+			return c, true, nil
 		}
-		break
 	}
 	var errs []error
 	for _, addr := range in.addrs {
@@ -103,14 +97,24 @@ func (in *inserter) get(ctx context.Context) (c *chgo.Client, reused bool, err e
 	return nil, false, errors.Join(errs...)
 }
 
+// takeIdle returns an idle connection, or nil if there is none.
+func (in *inserter) takeIdle() *chgo.Client {
+	select {
+	case c := <-in.idle:
+		return c
+	default:
+		return nil
+	}
+}
+
 // put returns c for reuse, or closes it when its last query failed (its state is
 // unknown) or the inserter is closed.
 func (in *inserter) put(c *chgo.Client, failed bool) {
 	defer func() { <-in.slots }()
+	// Under mu, so that close cannot run between the check and the hand-back.
 	in.mu.Lock()
-	closed := in.closed
-	in.mu.Unlock()
-	if failed || closed || c.IsClosed() {
+	defer in.mu.Unlock()
+	if failed || in.closed || c.IsClosed() {
 		_ = c.Close()
 		return
 	}
@@ -124,15 +128,10 @@ func (in *inserter) put(c *chgo.Client, failed bool) {
 // close closes the idle connections; connections in use are closed when put back.
 func (in *inserter) close() {
 	in.mu.Lock()
+	defer in.mu.Unlock()
 	in.closed = true
-	in.mu.Unlock()
-	for {
-		select {
-		case c := <-in.idle:
-			_ = c.Close()
-		default:
-			return
-		}
+	for c := in.takeIdle(); c != nil; c = in.takeIdle() {
+		_ = c.Close()
 	}
 }
 
