@@ -45,6 +45,9 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 				err = c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), b, types, settings)
 			}
 			if err != nil {
+				// The table may have changed (a migration ran meanwhile): read
+				// its types again before the next attempt.
+				c.types.Delete(b.Table)
 				return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, c.redact(err))
 			}
 			return nil
