@@ -144,6 +144,14 @@ func (in *inserter) close() {
 // (ch-go checks again against the types the server announces for the INSERT, but
 // a failure there leaves the server waiting for data until the read timeout.)
 func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, types map[string]proto.ColumnType, settings []chgo.Setting) error {
+	var (
+		conn     *chgo.Client // the connection of the attempt in flight
+		inferErr error        // set (before Do returns) by a guarded column
+	)
+	abort := func(err error) {
+		inferErr = err
+		_ = conn.Close()
+	}
 	cols := make([]nativeCol, len(b.Columns))
 	input := make(proto.Input, len(b.Columns))
 	for i, data := range b.Columns {
@@ -159,14 +167,19 @@ func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, 
 			return fmt.Errorf("column %s: %w", b.Names[i], err)
 		}
 		cols[i] = col
-		input[i] = proto.InputColumn{Name: b.Names[i], Data: col}
+		input[i] = proto.InputColumn{Name: b.Names[i], Data: guarded{col, b.Names[i], abort}}
 	}
 	for attempt := 0; ; attempt++ {
 		c, reused, err := in.get(ctx)
 		if err != nil {
 			return err
 		}
+		conn = c
 		err = c.Do(ctx, chunkedInsert(query, b.Rows, cols, input, settings))
+		if inferErr != nil {
+			in.put(c, true)
+			return inferErr // not the closed connection it caused
+		}
 		in.put(c, err != nil)
 		if err == nil || !reused || attempt > 0 || ctx.Err() != nil {
 			return err
@@ -174,6 +187,37 @@ func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, 
 		if _, isServer := chgo.AsException(err); isServer {
 			return err
 		}
+	}
+}
+
+// guarded is a column whose failed Infer (the table changed since its types were
+// read) closes the connection: the server is then waiting for data that will not
+// come, and ch-go would wait for its answer until the read timeout.
+type guarded struct {
+	nativeCol
+	name  string
+	abort func(error)
+}
+
+func (g guarded) Infer(t proto.ColumnType) error {
+	err := g.nativeCol.Infer(t)
+	if err != nil {
+		g.abort(fmt.Errorf("column %s: %w", g.name, err))
+	}
+	return err
+}
+
+// Prepare and EncodeState pass on what ch-go looks for on the column itself.
+func (g guarded) Prepare() error {
+	if p, ok := g.nativeCol.(proto.Preparable); ok {
+		return p.Prepare()
+	}
+	return nil
+}
+
+func (g guarded) EncodeState(b *proto.Buffer) {
+	if s, ok := g.nativeCol.(proto.StateEncoder); ok {
+		s.EncodeState(b)
 	}
 }
 

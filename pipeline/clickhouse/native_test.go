@@ -142,3 +142,28 @@ func TestStoreNativeTypeMismatch(t *testing.T) {
 		t.Fatalf("count = %d, want 0", n)
 	}
 }
+
+// TestStoreTableChanged: a column whose type changed after Store read the table's
+// types fails as a permanent ErrInvalidBlock (checked against the types the server
+// announces for the INSERT), and the next Store reads the types again.
+func TestStoreTableChanged(t *testing.T) {
+	c := open(t)
+	exec(t, c, "CREATE TABLE "+qualified(c.db, "ch")+" (`a` Int64, `b` Float64) ENGINE = MergeTree ORDER BY `a`")
+	blk := func(b any) []schemas.Block {
+		return []schemas.Block{{Table: "ch", Names: []string{"a", "b"}, Columns: []any{[]int64{1}, b}, Rows: 1}}
+	}
+	if err := c.Store(t.Context(), "ch:1", blk([]float64{0.5})); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, "ALTER TABLE "+qualified(c.db, "ch")+" MODIFY COLUMN `b` String")
+	err := c.Store(t.Context(), "ch:2", blk([]float64{0.25}))
+	if !errors.Is(err, ErrInvalidBlock) || !IsPermanent(err) {
+		t.Fatalf("float column into a String column: err = %v, want a permanent ErrInvalidBlock", err)
+	}
+	if err := c.Store(t.Context(), "ch:3", blk([]string{"x"})); err != nil {
+		t.Fatalf("after the change, a string column: %v", err)
+	}
+	if n := count(t, c, "ch"); n != 2 {
+		t.Fatalf("count = %d, want 2", n)
+	}
+}
