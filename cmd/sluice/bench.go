@@ -36,6 +36,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	memoryCheck := fs.Int("memory-check", 0, "instead of the benchmark: preload this many events and sample the RSS of `sluice run` (small-footprint configuration, see --lean) while it consumes them")
 	lean := fs.Bool("lean", false, "run Sluice with the small-footprint configuration (SLUICE_* variables you set win): "+leanSummary())
 	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
+	timeline := fs.Bool("timeline", false, "print the committed count every 50 ms while Sluice runs (as a process), to see stalls")
 	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -125,6 +126,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Seed:        *seed,
 		Env:         env,
 		Progress:    stdout,
+		Timeline:    timelineWriter(*timeline, stdout),
 		Logger:      log,
 		Process:     proc,
 	})
@@ -151,4 +153,12 @@ func leanSummary() string {
 	}
 	slices.Sort(kv)
 	return strings.Join(kv, " ")
+}
+
+// timelineWriter is w when on, else nil.
+func timelineWriter(on bool, w io.Writer) io.Writer {
+	if on {
+		return w
+	}
+	return nil
 }

@@ -69,6 +69,9 @@ type Options struct {
 	Env map[string]string
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
+	// Timeline, when set, receives the group's committed count every 50 ms of a
+	// Sluice process run: stalls and tails show as flat stretches.
+	Timeline io.Writer
 	// Logger receives Sluice's own log lines; nil discards them.
 	Logger *slog.Logger
 	// CPUProfile, when set, receives a CPU profile of the Sluice phase of the last

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -200,8 +199,8 @@ func sluiceProcess(ctx context.Context, cfg config.Config, env map[string]string
 	first := firstRow(samplers, conn, rollup, start)
 
 	if err := waitCommitted(ctx, adm, cfg.Kafka.Group, cfg.Kafka.PaymentsTopic, int64(opts.Events), c, 50*time.Millisecond, func(done int64) {
-		if os.Getenv("SLUICE_BENCH_DEBUG") != "" {
-			fmt.Fprintf(os.Stderr, "%v committed %d\n", time.Since(start).Round(time.Millisecond), done)
+		if opts.Timeline != nil {
+			fmt.Fprintf(opts.Timeline, "%v committed %d\n", time.Since(start).Round(time.Millisecond), done)
 		}
 	}); err != nil {
 		return err
