@@ -72,6 +72,7 @@ func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, e
 		DedupWindow: c.ClickHouse.DedupWindow,
 		MaxConns:    2*c.Pipeline.Workers + 4,
 		TLS:         tlsCfg,
+		Compress:    c.ClickHouse.Compress,
 	})
 }
 

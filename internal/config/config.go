@@ -118,6 +118,8 @@ type ClickHouse struct {
 	// Cluster names the ClickHouse cluster (remote_servers) to shard and replicate
 	// over; empty means a single server. See README, "Scaling".
 	Cluster string `env:"CLICKHOUSE_CLUSTER" desc:"ClickHouse cluster (remote_servers name): migrations create replicated <table>_local tables ON CLUSTER behind Distributed tables; empty = one server"`
+	// Compress sends inserts LZ4-compressed.
+	Compress bool `env:"CLICKHOUSE_COMPRESS" envDefault:"false" desc:"send inserts LZ4-compressed: less network for a remote server, a little more CPU on both sides"`
 	// Migrate makes `sluice run` apply pending migrations before consuming.
 	Migrate bool `env:"MIGRATE" envDefault:"true" desc:"run applies pending ClickHouse migrations at start"`
 	// Secure encrypts the ClickHouse connections with TLS (the native protocol's secure port,

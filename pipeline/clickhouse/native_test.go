@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/testenv"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -165,5 +166,29 @@ func TestStoreTableChanged(t *testing.T) {
 	}
 	if n := count(t, c, "ch"); n != 2 {
 		t.Fatalf("count = %d, want 2", n)
+	}
+}
+
+// TestStoreCompressed: with Options.Compress the blocks travel LZ4-compressed and
+// arrive intact.
+func TestStoreCompressed(t *testing.T) {
+	env := testenv.ClickHouse(t)
+	c, err := Open(t.Context(), Options{Addrs: []string{env.Addr}, Database: env.Database, Compress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	exec(t, c, CeilingDDL(c.db, "pay", 100))
+	blk := CeilingBlock("pay", nativeChunkRows+100, 0)
+	if err := c.Store(t.Context(), "z:1", []schemas.Block{blk}); err != nil {
+		t.Fatal(err)
+	}
+	var n, sum uint64
+	if err := c.conn.QueryRow(t.Context(), "SELECT count(), toUInt64(sum(`_offset`)) FROM "+qualified(c.db, "pay")).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	rows := uint64(blk.Rows)
+	if n != rows || sum != rows*(rows-1)/2 {
+		t.Fatalf("count %d, sum of offsets %d; want %d, %d", n, sum, rows, rows*(rows-1)/2)
 	}
 }
