@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +288,42 @@ func TestOptionsValidate(t *testing.T) {
 		if (Options{Window: w}).Validate() == nil {
 			t.Errorf("window %v accepted", w)
 		}
+	}
+}
+
+// TestBatchReleasesBurstMemory: Reset keeps a batch's column memory for reuse, but
+// gives it back once shrinkAfter batches in a row used under a quarter of it.
+func TestBatchReleasesBurstMemory(t *testing.T) {
+	b := NewPaymentBatch(Options{Raw: true}).(*paymentBatch)
+	fill := func(n int) {
+		for i := range n {
+			if err := b.Add(payRec(strconv.Itoa(i), "2026-03-01T10:00:00Z", "m1", "INR", "upi", PaymentCaptured, 1), Meta{Offset: int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fill(4000)
+	b.Reset()
+	for round := 1; round <= shrinkAfter; round++ {
+		fill(10)
+		b.Reset()
+		if c := cap(b.rows.offset); round < shrinkAfter && c < 4000 {
+			t.Fatalf("after %d small batches the offsets column holds %d rows, want the burst's ≥ 4000 kept", round, c)
+		} else if round == shrinkAfter && c >= 4000 {
+			t.Fatalf("after %d small batches the offsets column still holds %d rows", round, c)
+		}
+	}
+	// A batch of the usual size resets the count: memory is kept again.
+	fill(4000)
+	b.Reset()
+	fill(2000)
+	b.Reset()
+	if c := cap(b.rows.offset); c < 4000 {
+		t.Fatalf("after a 4000-row batch the offsets column holds %d rows", c)
+	}
+	// And the batch still works after a release.
+	fill(3)
+	if blk := b.Blocks(); len(blk) == 0 || blk[0].Rows != 3 {
+		t.Fatalf("blocks after a release: %+v", blk)
 	}
 }

@@ -13,6 +13,32 @@ import (
 // long (a Dedup filter keeping ids) must copy them.
 const arenaChunk = 16 << 10
 
+// shrinkAfter is how many batches in a row must use under a quarter of the rows a
+// batch once held before Reset gives the columns' memory back.
+const shrinkAfter = 8
+
+// shrinker watches a Batch's size across Resets so that the memory its columns grew
+// to for a burst (a backlog being caught up) is released once the partition runs
+// small batches again; Reset otherwise keeps it for reuse.
+type shrinker struct{ high, small int }
+
+// release records a batch of rows rows and reports whether its columns should be
+// dropped now.
+func (s *shrinker) release(rows int) bool {
+	if rows > s.high {
+		s.high = rows
+	}
+	if rows*4 >= s.high {
+		s.small = 0
+		return false
+	}
+	if s.small++; s.small < shrinkAfter {
+		return false
+	}
+	*s = shrinker{}
+	return true
+}
+
 // DefaultWindow is the rollup window used when Options.Window is zero.
 const DefaultWindow = time.Minute
 

@@ -150,6 +150,7 @@ type paymentBatch struct {
 	events  int
 	bytes   int
 	rows    paymentRows
+	shrink  shrinker
 	index   map[paymentKey]int
 	aggs    []paymentAgg
 	order   []int
@@ -314,6 +315,11 @@ func (b *paymentBatch) Blocks() []Block {
 }
 
 func (b *paymentBatch) Reset() {
+	if b.shrink.release(b.events) {
+		// Memory grown for a burst: let the next batches grow to their own size.
+		b.rows, b.aggs, b.order = paymentRows{}, nil, nil
+		b.index = make(map[paymentKey]int)
+	}
 	b.events, b.bytes = 0, 0
 	r := &b.rows
 	for _, c := range []*StringColumn{&r.eventID, &r.merchantID, &r.customerID} {

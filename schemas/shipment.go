@@ -121,6 +121,7 @@ type shipmentBatch struct {
 	events  int
 	bytes   int
 	rows    shipmentRows
+	shrink  shrinker
 	index   map[shipmentKey]int
 	aggs    []shipmentAgg
 	order   []int
@@ -269,6 +270,11 @@ func (b *shipmentBatch) Blocks() []Block {
 }
 
 func (b *shipmentBatch) Reset() {
+	if b.shrink.release(b.events) {
+		// Memory grown for a burst: let the next batches grow to their own size.
+		b.rows, b.aggs, b.order = shipmentRows{}, nil, nil
+		b.index = make(map[shipmentKey]int)
+	}
 	b.events, b.bytes = 0, 0
 	r := &b.rows
 	r.eventID.Reset()
