@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -89,7 +88,6 @@ func (o Options) Validate() error {
 type Client struct {
 	conn        driver.Conn
 	ins         *inserter
-	types       sync.Map // table → map[string]proto.ColumnType, for Store
 	db          string
 	password    string
 	dedupWindow int

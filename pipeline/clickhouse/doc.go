@@ -10,8 +10,8 @@
 // copies every value into its own column types and boxes each LowCardinality value
 // in an interface: on the end-to-end benchmark that cost more CPU than decoding
 // the events (Sluice's CPU per event fell by a quarter with ch-go; README,
-// Performance). A column is checked against the table's type (read once per table
-// from system.columns) before anything is sent.
+// Performance). Each column is checked against the type the server announces for
+// it before any of its data is sent.
 //
 // It owns the SQL: the INSERT of each schemas.Block, the internal tables
 // sluice_ledger and sluice_event_ids (DDL), and the queries that read them back. It
@@ -42,7 +42,7 @@
 // Errors are wrapped with what was being done ("clickhouse: insert 100 rows into
 // payments_raw: …") and never contain the password. IsPermanent reports errors that
 // cannot succeed on retry: ErrInvalidBlock (a column that does not fit its table's
-// type among them), ErrUnknownTable, values clickhouse-go cannot convert, and
+// type among them), values clickhouse-go cannot convert, and
 // server errors about the schema, the statement or the credentials (UNKNOWN_TABLE,
 // NO_SUCH_COLUMN_IN_TABLE, UNKNOWN_DATABASE, TYPE_MISMATCH, SYNTAX_ERROR,
 // ACCESS_DENIED, AUTHENTICATION_FAILED, …). Any other error leaves the outcome

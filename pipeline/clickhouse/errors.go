@@ -14,10 +14,6 @@ import (
 // an unusable identifier. Retrying it cannot succeed; IsPermanent reports true.
 var ErrInvalidBlock = errors.New("clickhouse: invalid block")
 
-// ErrUnknownTable reports a Store into a table that does not exist. It is
-// permanent: run the migrations first.
-var ErrUnknownTable = errors.New("clickhouse: unknown table")
-
 // ClickHouse server error codes after which retrying the same statement cannot
 // succeed: the schema or the data does not fit, or the credentials are refused.
 // See ClickHouse's src/Common/ErrorCodes.cpp.
@@ -62,7 +58,7 @@ func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrInvalidBlock) || errors.Is(err, ErrUnknownTable) || errors.Is(err, ch.ErrBatchInvalid) {
+	if errors.Is(err, ErrInvalidBlock) || errors.Is(err, ch.ErrBatchInvalid) {
 		return true
 	}
 	var (

@@ -135,15 +135,13 @@ func (in *inserter) close() {
 	}
 }
 
-// insert sends b as one INSERT with settings. A reused connection that turns out
-// to be broken (the server restarted since) is replaced once at once, so a restart
-// does not cost every pooled connection a failed attempt and a backoff.
-//
-// types are the table's column types as last read; each column is checked against
-// its type before anything is sent, so a block that does not fit fails at once.
-// (ch-go checks again against the types the server announces for the INSERT, but
-// a failure there leaves the server waiting for data until the read timeout.)
-func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, types map[string]proto.ColumnType, settings []chgo.Setting) error {
+// insert sends b as one INSERT with settings. Each column is checked against the
+// type the server announces for it before any data is sent (guarded), so a block
+// that does not fit its table fails at once with a permanent ErrInvalidBlock. A
+// reused connection that turns out to be broken (the server restarted since) is
+// replaced once at once, so a restart does not cost every pooled connection a
+// failed attempt and a backoff.
+func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, settings []chgo.Setting) error {
 	var (
 		conn     *chgo.Client // the connection of the attempt in flight
 		inferErr error        // set (before Do returns) by a guarded column
@@ -156,13 +154,6 @@ func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, 
 	input := make(proto.Input, len(b.Columns))
 	for i, data := range b.Columns {
 		col, err := newNativeCol(data)
-		if err == nil {
-			if t, ok := types[b.Names[i]]; ok {
-				err = col.Infer(t)
-			} else {
-				err = fmt.Errorf("%w: the table has no such column", ErrInvalidBlock)
-			}
-		}
 		if err != nil {
 			return fmt.Errorf("column %s: %w", b.Names[i], err)
 		}
@@ -190,8 +181,8 @@ func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, 
 	}
 }
 
-// guarded is a column whose failed Infer (the table changed since its types were
-// read) closes the connection: the server is then waiting for data that will not
+// guarded is a column whose failed Infer (the Go column cannot fill the table's
+// column) closes the connection: the server is then waiting for data that will not
 // come, and ch-go would wait for its answer until the read timeout.
 type guarded struct {
 	nativeCol

@@ -144,9 +144,10 @@ func TestStoreNativeTypeMismatch(t *testing.T) {
 	}
 }
 
-// TestStoreTableChanged: a column whose type changed after Store read the table's
-// types fails as a permanent ErrInvalidBlock (checked against the types the server
-// announces for the INSERT), and the next Store reads the types again.
+// TestStoreTableChanged: after a column's type changed between two Stores, a block
+// that no longer fits fails as a permanent ErrInvalidBlock (checked against the type
+// the server announces for the INSERT, on a connection the client then closes), and
+// a block that fits the new type is stored.
 func TestStoreTableChanged(t *testing.T) {
 	c := open(t)
 	exec(t, c, "CREATE TABLE "+qualified(c.db, "ch")+" (`a` Int64, `b` Float64) ENGINE = MergeTree ORDER BY `a`")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ClickHouse/ch-go/proto"
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/sourcegraph/conc/pool"
 
@@ -40,50 +39,13 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 			continue
 		}
 		p.Go(func(ctx context.Context) error {
-			types, err := c.columnTypes(ctx, b.Table)
-			if err == nil {
-				err = c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), b, types, settings)
-			}
-			if err != nil {
-				// The table may have changed (a migration ran meanwhile): read
-				// its types again before the next attempt.
-				c.types.Delete(b.Table)
+			if err := c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), b, settings); err != nil {
 				return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, c.redact(err))
 			}
 			return nil
 		})
 	}
 	return p.Wait()
-}
-
-// columnTypes returns the column types of Database().table, read once per table
-// and Client.
-func (c *Client) columnTypes(ctx context.Context, table string) (map[string]proto.ColumnType, error) {
-	if t, ok := c.types.Load(table); ok {
-		return t.(map[string]proto.ColumnType), nil
-	}
-	rows, err := c.conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", c.db, table)
-	if err != nil {
-		return nil, c.redact(err)
-	}
-	defer rows.Close()
-	types := make(map[string]proto.ColumnType)
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			return nil, err
-		}
-		types[name] = proto.ColumnType(typ)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, c.redact(err)
-	}
-	if len(types) == 0 {
-		// Not cached: the table may be created later.
-		return nil, fmt.Errorf("%w: table %s does not exist", ErrUnknownTable, qualified(c.db, table))
-	}
-	c.types.Store(table, types)
-	return types, nil
 }
 
 // batchInsert sends one block as one INSERT through clickhouse-go's batch API, with
