@@ -68,33 +68,7 @@ func (s *memSink) Store(ctx context.Context, token string, blocks []schemas.Bloc
 func copyBlock(b schemas.Block) schemas.Block {
 	out := schemas.Block{Table: b.Table, Names: slices.Clone(b.Names), Rows: b.Rows, Columns: make([]any, len(b.Columns))}
 	for i, c := range b.Columns {
-		out.Columns[i] = plainColumn(c)
-	}
-	return out
-}
-
-// plainColumn copies a Block column into a plain typed slice: flat string columns
-// become []string, a MillisColumn []time.Time, a MapColumn []map[string]string.
-func plainColumn(c any) any {
-	n := schemas.ColumnLen(c)
-	switch c.(type) {
-	case schemas.StringColumn, schemas.DictColumn:
-		return plainValues[string](c, n)
-	case schemas.MillisColumn:
-		return plainValues[time.Time](c, n)
-	case schemas.MapColumn:
-		return plainValues[map[string]string](c, n)
-	}
-	v := reflect.ValueOf(c)
-	cp := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
-	reflect.Copy(cp, v)
-	return cp.Interface()
-}
-
-func plainValues[T any](c any, n int) []T {
-	out := make([]T, n)
-	for i := range out {
-		out[i], _ = schemas.ColumnValue(c, i).(T)
+		out.Columns[i] = schemas.PlainColumn(c)
 	}
 	return out
 }

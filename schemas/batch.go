@@ -127,22 +127,16 @@ func (c MapColumn) Row(i int) map[string]string {
 	return m
 }
 
-// appendRow adds a row of the entries keys[j]: vals[j].
-func (c *MapColumn) appendRow(keys, vals []string) {
+// appendRow adds a row of the entries keys[j]: vals[j] and returns the memory it
+// takes.
+func (c *MapColumn) appendRow(keys, vals []string) (bytes int) {
 	for j, k := range keys {
 		c.Keys.Append(k)
 		c.Values.Append(vals[j])
+		bytes += len(k) + len(vals[j]) + 2*4
 	}
 	c.Ends = append(c.Ends, uint32(c.Keys.Len()))
-}
-
-// metaBytes is the memory a MapColumn row of these entries takes.
-func metaBytes(keys, vals []string) int {
-	n := 0
-	for j, k := range keys {
-		n += len(k) + len(vals[j]) + 2*4
-	}
-	return n
+	return bytes
 }
 
 // Reset empties the column, keeping its memory.
@@ -166,6 +160,34 @@ func ColumnLen(c any) int {
 		return v.Len()
 	}
 	return -1
+}
+
+// PlainColumn copies a Block column into a plain typed slice: []string for a
+// StringColumn or DictColumn, []time.Time (UTC) for a MillisColumn,
+// []map[string]string for a MapColumn (nil rows when empty), and a copy of any other
+// slice. It allocates; it is meant for tests and tools.
+func PlainColumn(c any) any {
+	n := ColumnLen(c)
+	switch c.(type) {
+	case StringColumn, DictColumn:
+		return plainValues[string](c, n)
+	case MillisColumn:
+		return plainValues[time.Time](c, n)
+	case MapColumn:
+		return plainValues[map[string]string](c, n)
+	}
+	v := reflect.ValueOf(c)
+	cp := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+	reflect.Copy(cp, v)
+	return cp.Interface()
+}
+
+func plainValues[T any](c any, n int) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i], _ = ColumnValue(c, i).(T)
+	}
+	return out
 }
 
 // ColumnValue returns row i of a Block column as a plain Go value: a string, a

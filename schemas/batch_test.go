@@ -39,15 +39,8 @@ func blockByTable(t *testing.T, blocks []Block, table string) Block {
 	return Block{}
 }
 
-// col returns a column's values as plain Go values (see ColumnValue).
-func col[T any](b Block, name string) []T {
-	c := blockColumn(b, name)
-	out := make([]T, ColumnLen(c))
-	for i := range out {
-		out[i] = ColumnValue(c, i).(T)
-	}
-	return out
-}
+// col returns a column's values as a plain slice (see PlainColumn).
+func col[T any](b Block, name string) []T { return PlainColumn(blockColumn(b, name)).([]T) }
 
 func blockColumn(b Block, name string) any {
 	for i, n := range b.Names {
@@ -262,19 +255,14 @@ func TestBatchResetAndDeterminism(t *testing.T) {
 	}
 }
 
-// deepCopyBlocks copies blocks with every column as a []any of plain Go values
-// (ColumnValue), which also makes blocks of different encodings comparable.
+// deepCopyBlocks copies blocks with every column as a plain slice (PlainColumn).
 func deepCopyBlocks(bs []Block) []Block {
 	out := make([]Block, len(bs))
 	for i, b := range bs {
 		out[i] = b
 		out[i].Columns = make([]any, len(b.Columns))
 		for j, c := range b.Columns {
-			vals := make([]any, ColumnLen(c))
-			for r := range vals {
-				vals[r] = ColumnValue(c, r)
-			}
-			out[i].Columns[j] = vals
+			out[i].Columns[j] = PlainColumn(c)
 		}
 	}
 	return out

@@ -38,7 +38,9 @@ func BenchmarkDecodeShipment(b *testing.B) {
 	}
 }
 
-func benchAdd(b *testing.B, batch Batch, rec []byte) {
+// benchAdd adds rec to batch b.N times, emptying it every flush events; with
+// blocks, each flush also builds its Blocks, as a real flush does.
+func benchAdd(b *testing.B, batch Batch, rec []byte, flush int, blocks bool) {
 	b.SetBytes(int64(len(rec)))
 	b.ReportAllocs()
 	m := Meta{Topic: "t", Partition: 1, IngestedAt: time.Unix(1, 0)}
@@ -47,7 +49,10 @@ func benchAdd(b *testing.B, batch Batch, rec []byte) {
 		if err := batch.Add(rec, m); err != nil {
 			b.Fatal(err)
 		}
-		if n++; n == 10000 { // a realistic flush size
+		if n++; n == flush {
+			if blocks {
+				batch.Blocks()
+			}
 			batch.Reset()
 			n = 0
 		}
@@ -55,13 +60,13 @@ func benchAdd(b *testing.B, batch Batch, rec []byte) {
 }
 
 func BenchmarkPaymentBatchAdd(b *testing.B) {
-	b.Run("raw", func(b *testing.B) { benchAdd(b, NewPaymentBatch(Options{Raw: true}), benchPayment) })
-	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewPaymentBatch(Options{}), benchPayment) })
+	b.Run("raw", func(b *testing.B) { benchAdd(b, NewPaymentBatch(Options{Raw: true}), benchPayment, 10000, false) })
+	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewPaymentBatch(Options{}), benchPayment, 10000, false) })
 }
 
 func BenchmarkShipmentBatchAdd(b *testing.B) {
-	b.Run("raw", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{Raw: true}), benchShipment) })
-	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{}), benchShipment) })
+	b.Run("raw", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{Raw: true}), benchShipment, 10000, false) })
+	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{}), benchShipment, 10000, false) })
 }
 
 // BenchmarkPaymentBlocks builds the blocks of a 10000-event batch with 1000 rollup keys.

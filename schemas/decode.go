@@ -230,6 +230,15 @@ func special(x uint64) uint64 {
 	return ((q-ones)&^q | (e-ones)&^e | ctl&^x | x) & highs
 }
 
+// skipDigits returns the index of the first byte at or after i that is not an
+// ASCII digit.
+func skipDigits(data []byte, i int) int {
+	for i < len(data) && '0' <= data[i] && data[i] <= '9' {
+		i++
+	}
+	return i
+}
+
 // scanNumber scans the number starting at d.pos.
 func (d *decoder) scanNumber() (num []byte, float, ok bool) {
 	data, i := d.data, d.pos
@@ -241,19 +250,15 @@ func (d *decoder) scanNumber() (num []byte, float, ok bool) {
 	case i < len(data) && data[i] == '0':
 		i++
 	case i < len(data) && '1' <= data[i] && data[i] <= '9':
-		for i++; i < len(data) && '0' <= data[i] && data[i] <= '9'; i++ {
-		}
+		i = skipDigits(data, i+1)
 	default:
 		d.pos = i
 		return nil, false, false
 	}
 	if i < len(data) && data[i] == '.' {
 		float = true
-		i++
-		j := i
-		for ; i < len(data) && '0' <= data[i] && data[i] <= '9'; i++ {
-		}
-		if i == j {
+		j := i + 1
+		if i = skipDigits(data, j); i == j {
 			d.pos = i
 			return nil, false, false
 		}
@@ -265,9 +270,7 @@ func (d *decoder) scanNumber() (num []byte, float, ok bool) {
 			i++
 		}
 		j := i
-		for ; i < len(data) && '0' <= data[i] && data[i] <= '9'; i++ {
-		}
-		if i == j {
+		if i = skipDigits(data, j); i == j {
 			d.pos = i
 			return nil, false, false
 		}

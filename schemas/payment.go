@@ -226,12 +226,12 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 		r.country.Append(p.Country)
 		r.city.Append(p.City)
 		r.riskScore = append(r.riskScore, p.RiskScore)
-		r.metadata.appendRow(b.d.mkeys, b.d.mvals)
+		metaBytes := r.metadata.appendRow(b.d.mkeys, b.d.mvals)
 		r.topic.Append(m.Topic)
 		r.partition = append(r.partition, m.Partition)
 		r.offset = append(r.offset, m.Offset)
 		r.ingestedAt = append(r.ingestedAt, m.IngestedAt.UnixMilli())
-		b.bytes += paymentRowBytes + len(p.EventID) + len(p.MerchantID) + len(p.CustomerID) + metaBytes(b.d.mkeys, b.d.mvals)
+		b.bytes += paymentRowBytes + len(p.EventID) + len(p.MerchantID) + len(p.CustomerID) + metaBytes
 	}
 	if b.o.SkipRollups {
 		return nil

@@ -97,7 +97,7 @@ func BenchmarkEncodePayments(b *testing.B) {
 		b.ReportAllocs()
 		plain := make([]any, len(blk.Columns))
 		for i, c := range blk.Columns {
-			plain[i] = plainSlice(c)
+			plain[i] = schemas.PlainColumn(c)
 		}
 		var buf proto.Buffer
 		for b.Loop() {
@@ -120,30 +120,4 @@ func BenchmarkEncodePayments(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*blk.Rows), "ns/row")
 	})
-}
-
-// plainSlice converts a flat column to the plain slice clickhouse-go appends.
-func plainSlice(c any) any {
-	n := schemas.ColumnLen(c)
-	switch c.(type) {
-	case schemas.StringColumn, schemas.DictColumn:
-		out := make([]string, n)
-		for i := range out {
-			out[i] = schemas.ColumnValue(c, i).(string)
-		}
-		return out
-	case schemas.MillisColumn:
-		out := make([]time.Time, n)
-		for i := range out {
-			out[i] = schemas.ColumnValue(c, i).(time.Time)
-		}
-		return out
-	case schemas.MapColumn:
-		out := make([]map[string]string, n)
-		for i := range out {
-			out[i], _ = schemas.ColumnValue(c, i).(map[string]string)
-		}
-		return out
-	}
-	return c
 }

@@ -226,8 +226,11 @@ func (c *fixedCol[T]) Infer(t proto.ColumnType) error {
 
 func (c *fixedCol[T]) Type() proto.ColumnType { return c.typ }
 
-func (c *fixedCol[T]) EncodeColumn(b *proto.Buffer) {
-	v := c.v[c.lo:c.hi]
+func (c *fixedCol[T]) EncodeColumn(b *proto.Buffer) { putFixed(b, c.v[c.lo:c.hi]) }
+
+// putFixed appends v's little-endian bytes: ClickHouse's encoding of a column of
+// T, written in one copy.
+func putFixed[T int32 | int64 | uint64 | float64](b *proto.Buffer, v []T) {
 	if len(v) == 0 {
 		return
 	}
@@ -470,7 +473,7 @@ func (c *millisCol) EncodeColumn(b *proto.Buffer) {
 	v := c.v[c.lo:c.hi]
 	switch {
 	case c.t.dt64 && c.t.scale == 1000:
-		(&fixedCol[int64]{v: v, rowWindow: rowWindow{0, len(v)}}).EncodeColumn(b)
+		putFixed(b, []int64(v))
 	case c.t.dt64 && c.t.scale > 1000:
 		for _, ms := range v {
 			b.PutInt64(ms * (c.t.scale / 1000))
