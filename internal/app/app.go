@@ -121,11 +121,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 			return nil, err
 		}
 		log.Warn("ClickHouse not ready; retrying", "attempt", attempt, "backoff", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return nil, err
 		}
 		wait = min(2*wait, 10*time.Second)
@@ -290,4 +286,16 @@ func (in *Instance) Run(ctx context.Context) error {
 		return fmt.Errorf("sluice: %w", err)
 	}
 	return nil
+}
+
+// sleep waits for d or until ctx is done, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

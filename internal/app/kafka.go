@@ -86,11 +86,7 @@ func verifyKafka(ctx context.Context, opts []kgo.Opt, c config.Config, log *slog
 			return err
 		}
 		log.Warn("Kafka not reachable; retrying", "attempt", attempt, "backoff", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return err
 		}
 		wait = min(2*wait, 10*time.Second)
