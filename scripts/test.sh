@@ -21,6 +21,15 @@ if ! command -v chromium >/dev/null; then
 	$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
+# Build outputs must never be committed again: fail on any tracked executable or
+# object file (ELF or shared library), whatever its name.
+bins=$(git ls-files -z | xargs -0 -r file --mime-type | grep -E ': *application/x-(executable|pie-executable|sharedlib|object)$' | cut -d: -f1 || true)
+if [ -n "$bins" ]; then
+	echo "tracked build outputs (remove them; .gitignore should cover them):" >&2
+	echo "$bins" >&2
+	exit 1
+fi
+
 go test -count=1 -timeout 45m ./...
 
 go test -race -count=1 -timeout 15m ./consumers/... ./pipeline/... ./schemas/... ./producers/... ./internal/config/... ./internal/admin/... ./internal/metrics/...

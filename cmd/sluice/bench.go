@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sluicehq/sluice/internal/bench"
+	"github.com/sluicehq/sluice/internal/dev/bench"
 	"github.com/sluicehq/sluice/internal/config"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/sluicehq/sluice/internal/chlocal"
+	"github.com/sluicehq/sluice/internal/dev/chlocal"
 )
 
 // devCommand is `sluice dev`: it runs the local ClickHouse or Kafka alone,

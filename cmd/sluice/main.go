@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/chlocal"
+	"github.com/sluicehq/sluice/internal/dev/chlocal"
 	"github.com/sluicehq/sluice/internal/config"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/config"
-	"github.com/sluicehq/sluice/internal/verify"
+	"github.com/sluicehq/sluice/internal/dev/verify"
 )
 
 // LeanEnv is the small-footprint configuration: the memory check gives it to Sluice

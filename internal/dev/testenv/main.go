@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/chlocal"
+	"github.com/sluicehq/sluice/internal/dev/chlocal"
 )
 
 // Main runs a package's tests: it serves as the ClickHouse child process when
