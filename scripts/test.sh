@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README gives it and .ci/run runs it:
-#   0. Debian's chromium, if missing (the status page is tested in a real browser);
+#   0. Debian's chromium and kcat, if missing (the status page is tested in a real
+#      browser; one test publishes through librdkafka);
 #   1. every package's tests (unit, integration against kfake and the real local
 #      ClickHouse, end-to-end, chaos), which fetch and start what they need;
 #   2. the packages with the most concurrency again under the race detector;
@@ -13,12 +14,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The status-page test drives a real headless browser; under CI=true a missing one
-# fails the test, so install Debian's chromium when it is not there (idempotent).
-if ! command -v chromium >/dev/null; then
+# The status-page test drives a real headless browser and one test publishes
+# through kcat (librdkafka, a non-Go client); under CI=true a missing one fails its
+# test, so install Debian's packages when they are not there (idempotent).
+missing=
+command -v chromium >/dev/null || missing="$missing chromium"
+command -v kcat >/dev/null || missing="$missing kcat"
+if [ -n "$missing" ]; then
 	if [ "$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi
-	echo "installing Debian's chromium for the status-page test"
-	$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+	echo "installing Debian's$missing for the tests"
+	$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
 fi
 
 # Build outputs must never be committed again: fail on any tracked executable or
