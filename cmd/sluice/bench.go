@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/sluicehq/sluice/internal/dev/bench"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/dev/bench"
 )
 
 // benchCommand is `sluice bench`: the end-to-end benchmark. On the local ClickHouse

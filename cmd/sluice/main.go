@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/dev/chlocal"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/dev/chlocal"
 )
 
 type command struct {
