@@ -146,7 +146,7 @@ func TestChaos(t *testing.T) {
 			return true
 		}
 		if time.Now().After(deadline) {
-			s.diagnose(t, srv.Running())
+			s.diagnose(t, srv.Running(), procs...)
 			t.Fatalf("not every offset committed after 5 minutes (seed %d); diagnostics above", seed)
 		}
 		return false

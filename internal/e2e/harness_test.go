@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -319,8 +321,11 @@ func sluiceBinary(t *testing.T) string {
 
 // proc is `sluice run` in its own process.
 type proc struct {
-	cmd  *exec.Cmd
-	done chan error
+	name string
+	// admin is the process's admin address (status, pprof), for diagnostics.
+	admin string
+	cmd   *exec.Cmd
+	done  chan error
 }
 
 func (s *stack) spawn(t *testing.T, name string) *proc {
@@ -330,13 +335,16 @@ func (s *stack) spawn(t *testing.T, name string) *proc {
 	for k, v := range s.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
+	// A known admin address with profiles on, so a stuck run can be inspected.
+	admin := freeAddr(t)
+	cmd.Env = append(cmd.Env, "SLUICE_HTTP_ADDR="+admin, "SLUICE_PPROF=true")
 	cmd.Stdout = prefixWriter{t, name}
 	cmd.Stderr = prefixWriter{t, name}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, done: make(chan error, 1)}
+	p := &proc{name: name, admin: admin, cmd: cmd, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
 	t.Cleanup(func() { p.kill() })
 	return p
@@ -439,10 +447,32 @@ func connectionLost(err error) bool {
 	return false
 }
 
-// diagnose logs what a stuck run looks like: the group's lag per partition and
-// whether ClickHouse answers, so a timeout says where the pipeline stopped.
-func (s *stack) diagnose(t *testing.T, serverRunning bool) {
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
 	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// diagnose logs what a stuck run looks like, so a timeout explains itself: the
+// group's lag per partition, whether ClickHouse answers and what it is running
+// (system.processes), and each live process's /api/status and goroutines.
+func (s *stack) diagnose(t *testing.T, serverRunning bool, procs ...*proc) {
+	t.Helper()
+	for _, p := range procs {
+		if p.cmd.ProcessState != nil {
+			t.Logf("diagnose: %s has exited: %v", p.name, p.cmd.ProcessState)
+			continue
+		}
+		for _, path := range []string{"/api/status", "/debug/pprof/goroutine?debug=2"} {
+			t.Logf("diagnose: %s %s:\n%s", p.name, path, fetchText("http://"+p.admin+path, 256<<10))
+		}
+	}
+	defer s.logProcesses(t)
 	lags, err := kadm.NewClient(s.kafka.Client(t)).Lag(t.Context(), s.cfg.Kafka.Group)
 	if err != nil {
 		t.Logf("diagnose: lag: %v", err)
@@ -463,4 +493,49 @@ func (s *stack) diagnose(t *testing.T, serverRunning bool) {
 	var one uint8
 	err = s.ch.Conn(t).QueryRow(t.Context(), "SELECT 1").Scan(&one)
 	t.Logf("diagnose: ClickHouse process running %v, answers %v (%v)", serverRunning, err == nil, err)
+}
+
+// fetchText returns up to max bytes of url's body, or what went wrong: for
+// diagnostics, which must not fail the test themselves.
+func fetchText(url string, max int64) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err.Error()
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max))
+	if err != nil {
+		return fmt.Sprintf("%s (after %d bytes)", err, len(b))
+	}
+	return resp.Status + "\n" + string(b)
+}
+
+// logProcesses logs the queries ClickHouse is running.
+func (s *stack) logProcesses(t *testing.T) {
+	rows, err := s.ch.Conn(t).Query(t.Context(), "SELECT query_id, user, elapsed, read_rows, written_rows, memory_usage, substring(query, 1, 300) FROM system.processes")
+	if err != nil {
+		t.Logf("diagnose: system.processes: %v", err)
+		return
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, user, q string
+		var elapsed float64
+		var read, written uint64
+		var mem int64
+		if err := rows.Scan(&id, &user, &elapsed, &read, &written, &mem, &q); err != nil {
+			t.Logf("diagnose: system.processes: %v", err)
+			return
+		}
+		n++
+		t.Logf("diagnose: ClickHouse query %s (%s) running %.1fs, read %d, written %d rows, %d bytes: %s", id, user, elapsed, read, written, mem, q)
+	}
+	t.Logf("diagnose: ClickHouse runs %d queries (err %v)", n, rows.Err())
 }
