@@ -14,8 +14,8 @@ import (
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/dev/chlocal"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/dev/chlocal"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/schemas"
