@@ -2,12 +2,16 @@
 # The whole test suite, as the README gives it and .ci/run runs it:
 #   0. Debian's chromium and kcat, if missing (the status page is tested in a real
 #      browser; one test publishes through librdkafka);
+#      then a check that no build output is tracked;
 #   1. every package's tests (unit, integration against kfake and the real local
-#      ClickHouse, end-to-end, chaos), which fetch and start what they need;
-#   2. the packages with the most concurrency again under the race detector;
+#      ClickHouse, end-to-end, chaos), which fetch and start what they need, in a
+#      random order (-shuffle=on: no test may depend on another having run; a
+#      failing package prints "-test.shuffle N", and -shuffle=N replays that order);
+#   2. the packages with the most concurrency again under the race detector, also
+#      shuffled;
 #   3. every benchmark once (-benchtime 1x), so they keep working;
 #   4. each fuzz target for a bounded number of executions (SLUICE_FUZZTIME, default
-#      300000x, about 20 s here). A count, not a duration: Go 1.26's fuzz
+#      300000x, about 20 s on two cores). A count, not a duration: Go 1.26's fuzz
 #      coordinator can report "context deadline exceeded" at the end of a timed
 #      run without any failing input (golang/go#75804, fixed in Go 1.27). A crasher
 #      is written to schemas/testdata/fuzz/<target>/: commit it as a seed.
@@ -35,9 +39,9 @@ if [ -n "$bins" ]; then
 	exit 1
 fi
 
-go test -count=1 -timeout 45m ./...
+go test -count=1 -shuffle=on -timeout 45m ./...
 
-go test -race -count=1 -timeout 15m ./consumers/... ./pipeline/... ./schemas/... ./producers/... ./internal/config/... ./internal/admin/... ./internal/metrics/...
+go test -race -count=1 -shuffle=on -timeout 15m ./consumers/... ./pipeline/... ./schemas/... ./producers/... ./internal/config/... ./internal/admin/... ./internal/metrics/... ./internal/dev/testsupport/...
 
 # Every benchmark once, so they keep compiling and running (speed is measured with
 # `task bench`, never asserted in tests).

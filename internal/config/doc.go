@@ -25,5 +25,5 @@
 //		return fmt.Errorf("configuration:\n%w", err) // every problem, one per line
 //	}
 //	logger.Info("starting", "config", cfg) // secrets redacted
-//	consumer := consumers.New(cfg.Kafka, ...)
+//	group, err := consumers.New(consumers.Options{Brokers: cfg.Kafka.Brokers, Group: cfg.Kafka.Group}, workers)
 package config

@@ -28,12 +28,13 @@ const clusterName = "sluice"
 // cluster of two local servers, one shard each, and stores flushes through the
 // Distributed tables with clickhouse.Client.Store, the pipeline's sink.
 //
-// What a local cluster can and cannot show (see /work/shared/devstack.md): ON CLUSTER
-// DDL is refused ("Replicated DDL queries are disabled") and ReplicatedMergeTree
-// tables stay read-only without a working Keeper, so the test runs the generated
-// statements on each server itself with ON CLUSTER removed and every Replicated…
-// engine replaced by its non-replicated twin, replicated_deduplication_window becoming
-// non_replicated_deduplication_window (localStatements). The Distributed tables,
+// What a local cluster can and cannot show (docs/exactly-once.md, "Clusters"): ON
+// CLUSTER DDL is refused ("Replicated DDL queries are disabled") and
+// ReplicatedMergeTree tables stay read-only without a working Keeper, so the test
+// runs the generated statements on each server itself with ON CLUSTER removed and
+// every Replicated… engine replaced by its non-replicated twin,
+// replicated_deduplication_window becoming non_replicated_deduplication_window
+// (localStatements). The Distributed tables,
 // their sharding keys and the token forwarded to the shards are the ones production
 // gets; replicated deduplication itself (shared by a shard's replicas through Keeper)
 // is only unit-tested (schemas and pipeline/clickhouse DDL tests).

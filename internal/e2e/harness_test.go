@@ -292,9 +292,12 @@ func (s *stack) checkStored(t *testing.T, truth *loadgen.Truth) {
 		st.Truth.PaymentCounts.Valid, st.Truth.ShipmentCounts.Valid, len(st.Truth.Payments), len(st.Truth.Shipments), st.RawPayments, st.RawShipments)
 }
 
-// The sluice binary, built once per test process for the crash tests.
+// The sluice binary, built once per test process for the crash tests into a
+// temporary directory that TestMain removes (removeBinary): nothing is written
+// into the source tree.
 var (
 	binOnce sync.Once
+	binDir  string
 	binPath string
 	binErr  error
 )
@@ -302,12 +305,11 @@ var (
 func sluiceBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sluice-bin-")
-		if err != nil {
-			binErr = err
+		binDir, binErr = os.MkdirTemp("", "sluice-e2e-bin-")
+		if binErr != nil {
 			return
 		}
-		binPath = filepath.Join(dir, "sluice")
+		binPath = filepath.Join(binDir, "sluice")
 		out, err := exec.Command("go", "build", "-o", binPath, "github.com/sluicehq/sluice/cmd/sluice").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -317,6 +319,15 @@ func sluiceBinary(t *testing.T) string {
 		t.Fatal(binErr)
 	}
 	return binPath
+}
+
+// removeBinary removes the directory sluiceBinary built into, if it did; TestMain
+// calls it once every test has ended.
+func removeBinary() error {
+	if binDir == "" {
+		return nil
+	}
+	return os.RemoveAll(binDir)
 }
 
 // proc is `sluice run` in its own process.

@@ -6,4 +6,4 @@ import (
 	"github.com/sluicehq/sluice/internal/dev/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { testenv.Main(m, removeBinary) }

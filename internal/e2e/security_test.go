@@ -3,25 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/big"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +23,7 @@ import (
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/dev/chlocal"
 	"github.com/sluicehq/sluice/internal/dev/testenv"
+	"github.com/sluicehq/sluice/internal/dev/testsupport"
 	"github.com/sluicehq/sluice/producers"
 	"github.com/sluicehq/sluice/producers/loadgen"
 )
@@ -156,20 +146,20 @@ func TestKafkaSASL(t *testing.T) {
 // with a certificate from a CA made in the test, then checks that an untrusted
 // server certificate and a missing client certificate stop start-up.
 func TestKafkaTLS(t *testing.T) {
-	ca := newPKI(t, "sluice-test-ca")
-	srvCert := ca.issue(t, "kafka", true)
-	cliCertFile, cliKeyFile := ca.issueFiles(t, "sluice-client", false)
+	ca := testsupport.NewPKI(t, "sluice-test-ca")
+	srvCert := ca.Issue(t, "kafka", true)
+	cliCertFile, cliKeyFile := ca.IssueFiles(t, "sluice-client", false)
 	serverTLS := &tls.Config{
 		Certificates: []tls.Certificate{srvCert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.pool(),
+		ClientCAs:    ca.Pool(),
 		MinVersion:   tls.VersionTLS12,
 	}
 	const user, pass = "sluice-tls", "tls-and-scram-Pw3"
 	kf := []kfake.Opt{kfake.TLS(serverTLS), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", user, pass)}
 	s := secureStack(t, testenv.ClickHouse(t), kf, map[string]string{
 		"SLUICE_KAFKA_TLS":             "true",
-		"SLUICE_KAFKA_TLS_CA_FILE":     ca.caFile,
+		"SLUICE_KAFKA_TLS_CA_FILE":     ca.CAFile,
 		"SLUICE_KAFKA_TLS_CERT_FILE":   cliCertFile,
 		"SLUICE_KAFKA_TLS_KEY_FILE":    cliKeyFile,
 		"SLUICE_KAFKA_TLS_SERVER_NAME": "kafka",
@@ -180,9 +170,9 @@ func TestKafkaTLS(t *testing.T) {
 	s.runToEnd(t, 200)
 
 	t.Run("untrusted server", func(t *testing.T) {
-		other := newPKI(t, "someone-else")
+		other := testsupport.NewPKI(t, "someone-else")
 		c := s.cfg
-		c.Kafka.TLSCAFile = other.caFile
+		c.Kafka.TLSCAFile = other.CAFile
 		err := startFails(t, c, nil)
 		wantMessage(t, err, []string{"TLS failed", "SLUICE_KAFKA_TLS_CA_FILE"}, pass)
 	})
@@ -292,134 +282,6 @@ func clickHouseWithUser(t *testing.T, user, password string) (*testenv.CH, *chlo
 	return &testenv.CH{Addr: srv.Addr(), HTTPAddr: srv.HTTPAddr(), Database: db}, srv
 }
 
-// pki is a throwaway certificate authority whose certificate is in caFile.
-type pki struct {
-	dir    string
-	cert   *x509.Certificate
-	key    *ecdsa.PrivateKey
-	caFile string
-}
-
-func newPKI(t *testing.T, name string) *pki {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{dir: t.TempDir(), cert: cert, key: key}
-	p.caFile = filepath.Join(p.dir, "ca.pem")
-	writePEM(t, p.caFile, "CERTIFICATE", der)
-	return p
-}
-
-func (p *pki) pool() *x509.CertPool {
-	pool := x509.NewCertPool()
-	pool.AddCert(p.cert)
-	return pool
-}
-
-// issue returns a certificate for name (and 127.0.0.1), for a server or a client.
-func (p *pki) issue(t *testing.T, name string, server bool) tls.Certificate {
-	t.Helper()
-	certPEM, keyPEM := p.issuePEM(t, name, server)
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// issueFiles is issue written to PEM files.
-func (p *pki) issueFiles(t *testing.T, name string, server bool) (certFile, keyFile string) {
-	t.Helper()
-	certPEM, keyPEM := p.issuePEM(t, name, server)
-	certFile, keyFile = filepath.Join(p.dir, name+".pem"), filepath.Join(p.dir, name+"-key.pem")
-	if err := os.WriteFile(certFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
-func (p *pki) issuePEM(t *testing.T, name string, server bool) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSecretsNeverAppear runs an instance with distinctive secrets (ClickHouse and
 // SASL passwords), debug logging captured, a ClickHouse outage to make it retry and
 // log errors, and start-ups refused for wrong passwords; then it searches everything
@@ -450,7 +312,7 @@ func TestSecretsNeverAppear(t *testing.T) {
 		t.Fatalf("migrate: %v", err)
 	}
 
-	var logs syncBuffer
+	var logs testsupport.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	log.Info("configuration", "config", s.cfg) // what main logs at start-up
 	texts := map[string]string{}               // where → what was readable there
@@ -484,7 +346,11 @@ func TestSecretsNeverAppear(t *testing.T) {
 			t.Fatal("no admin listener: SLUICE_HTTP_ADDR is set, HTTPAddr is empty")
 		}
 		for _, path := range []string{"/metrics", "/api/status", "/", "/healthz", "/readyz"} {
-			texts[when+" GET "+path] = httpGet(t, "http://"+addr+path)
+			code, body := get(t, "http://"+addr+path)
+			if code == 0 {
+				t.Fatalf("%s GET %s: no answer", when, path)
+			}
+			texts[when+" GET "+path] = body
 		}
 	}
 	scrape("before the outage:")
@@ -564,25 +430,6 @@ func TestSecretsNeverAppear(t *testing.T) {
 	t.Logf("searched %d texts (%d bytes of logs); %d store retries during the outage", len(texts), len(texts["logs"]), st.StoreRetries.Load())
 }
 
-// httpGet returns the body of url (whatever the status).
-func httpGet(t *testing.T, url string) string {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return string(b)
-}
-
 // TestClickHouseTLS runs Sluice end to end over TLS to ClickHouse, verifying the
 // server against a CA made in the test, then checks that an untrusted certificate
 // and a wrong server name stop start-up. The local engine cannot serve TLS itself
@@ -590,14 +437,14 @@ func httpGet(t *testing.T, url string) string {
 // fronted by a TLS-terminating proxy, as stunnel or a sidecar would do: what is
 // tested is Sluice's side of the connection.
 func TestClickHouseTLS(t *testing.T) {
-	ca := newPKI(t, "clickhouse-ca")
+	ca := testsupport.NewPKI(t, "clickhouse-ca")
 	ch := testenv.ClickHouse(t)
-	addr := tlsProxy(t, ca.issue(t, "clickhouse.internal", true), ch.Addr)
+	addr := testsupport.TLSProxy(t, ca.Issue(t, "clickhouse.internal", true), ch.Addr)
 	secure := *ch
 	secure.Addr = addr // Sluice connects through the proxy; the checks go direct
 	s := secureStack(t, &secure, nil, map[string]string{
 		"SLUICE_CLICKHOUSE_TLS":             "true",
-		"SLUICE_CLICKHOUSE_TLS_CA_FILE":     ca.caFile,
+		"SLUICE_CLICKHOUSE_TLS_CA_FILE":     ca.CAFile,
 		"SLUICE_CLICKHOUSE_TLS_SERVER_NAME": "clickhouse.internal",
 	})
 	s.ch = ch
@@ -605,7 +452,7 @@ func TestClickHouseTLS(t *testing.T) {
 
 	t.Run("untrusted server", func(t *testing.T) {
 		c := s.cfg
-		c.ClickHouse.CAFile = newPKI(t, "someone-else").caFile
+		c.ClickHouse.CAFile = testsupport.NewPKI(t, "someone-else").CAFile
 		err := startFails(t, c, nil)
 		wantMessage(t, err, []string{"TLS failed", "SLUICE_CLICKHOUSE_TLS_CA_FILE"})
 	})
@@ -624,62 +471,4 @@ func TestClickHouseTLS(t *testing.T) {
 		}
 		ch.Close()
 	})
-}
-
-// tlsProxy accepts TLS connections with cert on a loopback port and forwards each,
-// decrypted, to target. It stops, and waits for its connections, when the test ends.
-func tlsProxy(t *testing.T, cert tls.Certificate, target string) string {
-	t.Helper()
-	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		conns  []net.Conn
-		closed bool
-	)
-	// track registers a connection to close at cleanup; after cleanup began it
-	// closes the connection at once.
-	track := func(c net.Conn) {
-		mu.Lock()
-		defer mu.Unlock()
-		if closed {
-			c.Close()
-			return
-		}
-		conns = append(conns, c)
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return // closed
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			track(in)
-			track(out)
-			wg.Add(2)
-			go func() { defer wg.Done(); _, _ = io.Copy(out, in); out.Close() }()
-			go func() { defer wg.Done(); _, _ = io.Copy(in, out); in.Close() }()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		closed = true
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l.Addr().String()
 }

@@ -1,6 +1,6 @@
 // Package testenv provides integration tests with a real ClickHouse and a
-// Kafka-protocol broker, self-provisioned on this machine (see
-// internal/chlocal and franz-go's kfake): no Docker, no mocks.
+// Kafka-protocol broker, self-provisioned on the test machine (see
+// internal/dev/chlocal and franz-go's kfake): no Docker, no mocks.
 //
 // It owns the lifetime of what it starts. ClickHouse is one server per test
 // process, started lazily on first use and stopped by Main; each call to

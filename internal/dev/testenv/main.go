@@ -11,16 +11,21 @@ import (
 )
 
 // Main runs a package's tests: it serves as the ClickHouse child process when
-// the test binary was re-executed as one (chlocal.RunIfChild), runs m, stops
-// the shared ClickHouse server if a test started it, removes its data and
-// exits with m's result. Call it from TestMain and nowhere else.
-func Main(m *testing.M) {
+// the test binary was re-executed as one (chlocal.RunIfChild), runs m, then
+// each of atExit (the package's own clean-up of what its tests share for the
+// whole process, such as a binary built once into a temporary directory), stops
+// the shared ClickHouse server if a test started it, removes its data and exits
+// with m's result; a failed clean-up is printed and fails the run. Call it from
+// TestMain and nowhere else.
+func Main(m *testing.M, atExit ...func() error) {
 	chlocal.RunIfChild()
 	code := m.Run()
-	if err := stopShared(); err != nil {
-		fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
-		if code == 0 {
-			code = 1
+	for _, f := range append(atExit, stopShared) {
+		if err := f(); err != nil {
+			fmt.Fprintf(os.Stderr, "testenv: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
 		}
 	}
 	os.Exit(code)
