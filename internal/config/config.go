@@ -34,6 +34,10 @@ type Config struct {
 	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT); zero leaves
 	// the runtime's default (none, or GOMEMLIMIT from the environment).
 	MemoryLimit ByteSize `env:"MEMORY_LIMIT" envDefault:"0" desc:"soft memory limit for the Go runtime (like GOMEMLIMIT), e.g. 768MiB; set it to ~75% of the container limit; 0 = none"`
+
+	// Dev goes to the development tooling (demo, dev, bench, the test stack), not
+	// to `sluice run`.
+	Dev Dev
 }
 
 // Kafka is the consumer side: brokers, group and topics.
@@ -113,8 +117,9 @@ type ClickHouse struct {
 	Password Secret `env:"CLICKHOUSE_PASSWORD" secret:"true" desc:"ClickHouse password (secret: never printed)"`
 	// DedupWindow is the tables' non_replicated_deduplication_window (and
 	// replicated_deduplication_window): how many recent insert blocks are remembered
-	// so that a retried insert with the same token is stored once. 0 disables it.
-	DedupWindow int `env:"CLICKHOUSE_DEDUP_WINDOW" envDefault:"10000" desc:"insert blocks remembered so a retried batch is stored once (table deduplication window); 0 = off"`
+	// so that a retried insert with the same token is stored once. Validate refuses
+	// 0, which would switch that deduplication off.
+	DedupWindow int `env:"CLICKHOUSE_DEDUP_WINDOW" envDefault:"10000" desc:"insert blocks each table remembers so that a replayed batch is stored once (ClickHouse's non_replicated_deduplication_window, on a cluster replicated_deduplication_window); it must exceed a table's inserts between a flush and its replay; ≥ 1"`
 	// Cluster names the ClickHouse cluster (remote_servers) to shard and replicate
 	// over; empty means a single server. See README, "Scaling".
 	Cluster string `env:"CLICKHOUSE_CLUSTER" desc:"ClickHouse cluster (remote_servers name): migrations create replicated <table>_local tables ON CLUSTER behind Distributed tables; empty = one server"`
@@ -189,4 +194,12 @@ type Log struct {
 	Format LogFormat `env:"LOG_FORMAT" envDefault:"text" desc:"log format: text or json"`
 	// Level is the minimum level logged.
 	Level slog.Level `env:"LOG_LEVEL" envDefault:"info" desc:"minimum log level: debug, info, warn or error"`
+}
+
+// Dev configures the development tooling: `sluice demo`, `dev` and `bench`, and the
+// test stack. `sluice run` ignores it.
+type Dev struct {
+	// CacheDir is where the embedded ClickHouse engine is fetched to and kept; empty
+	// means chlocal.DefaultCacheDir().
+	CacheDir string `env:"CACHE_DIR" desc:"where demo, dev, bench and the tests keep the embedded ClickHouse engine (chDB's libchdb.so, fetched once with npm); empty = the user cache directory's sluice folder (~/.cache/sluice)"`
 }

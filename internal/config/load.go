@@ -19,6 +19,15 @@ func FromEnv() (Config, error) {
 	return Load(env.ToMap(os.Environ()))
 }
 
+// DevFromEnv returns the development tooling's settings from the process
+// environment, for the tools that need no other setting (`sluice dev`, the test
+// stack). No Dev value is invalid, and the other variables' problems are not those
+// tools' concern, so it has no error.
+func DevFromEnv() Dev {
+	c, _ := FromEnv()
+	return c.Dev
+}
+
 // Load parses the configuration from environ (variable name to value; a nil map
 // is an empty environment, never the process's) and validates it.
 //
@@ -83,7 +92,7 @@ func splitList(list []string) []string {
 	return out
 }
 
-// parseProblems turns the env package's errors into one varError per variable and
+// parseProblems turns the env package's errors into one VarError per variable and
 // returns the variables that failed. Errors that do not concern a value (a bad tag,
 // an unsupported type) are programming errors and come back as err.
 func parseProblems(parseErr error, environ map[string]string) (problems []error, bad []string, err error) {
@@ -110,7 +119,7 @@ func parseProblems(parseErr error, environ map[string]string) (problems []error,
 		if f.secret {
 			shown = redacted
 		}
-		problems = append(problems, &varError{Var: f.key, Value: shown, Problem: parseHint(f, pe.Err)})
+		problems = append(problems, &VarError{Var: f.key, Value: shown, Problem: parseHint(f, pe.Err)})
 		if !slices.Contains(bad, f.key) {
 			bad = append(bad, f.key)
 		}
@@ -146,16 +155,4 @@ func parseHint(f field, err error) string {
 		return "cannot be parsed"
 	}
 	return err.Error()
-}
-
-// varError is one problem with one variable: "VAR=value: problem". Value is already
-// formatted (quoted or redacted) for display.
-type varError struct {
-	Var     string
-	Value   string
-	Problem string
-}
-
-func (e *varError) Error() string {
-	return e.Var + "=" + e.Value + ": " + e.Problem
 }
