@@ -63,7 +63,7 @@ type Kafka struct {
 	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
 	// queue depth it bounds the memory a partition's backlog can take.
-	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched data a partition holds"`
+	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger); with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
 	// FetchMaxWait is how long the broker may hold a fetch that found too little
 	// data. A partition resumed after a pause is fetched again only with the next
 	// request, so this also bounds how long a resumed partition may wait.
@@ -71,8 +71,9 @@ type Kafka struct {
 	// CommitInterval is how often marked offsets are committed to Kafka.
 	CommitInterval time.Duration `env:"KAFKA_COMMIT_INTERVAL" envDefault:"1s" desc:"how often stored offsets are committed to Kafka (exactness does not depend on it; it bounds how much a restart replays)"`
 	// QueueDepth is how many fetches may wait for one partition's worker before
-	// fetching that partition pauses.
-	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses; memory per partition ≈ (depth + 2) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES"`
+	// fetching that partition pauses; its desc is where the memory bound of a
+	// partition's fetched records is stated.
+	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024). A partition then holds at most about (depth + 3) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES of fetched records: depth queued, one waiting for the worker, one being processed and one buffered in the Kafka client; the bound is on bytes as fetched, so compressed batches take more once decompressed"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
 	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation"`
 
