@@ -9,9 +9,12 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
 )
 
 func TestDefaults(t *testing.T) {
@@ -471,5 +474,14 @@ func TestDevFromEnv(t *testing.T) {
 	t.Setenv("SLUICE_WINDOW", "abc")
 	if got := DevFromEnv().CacheDir; got != "/var/cache/sluice-dev" {
 		t.Errorf("DevFromEnv().CacheDir = %q, want SLUICE_CACHE_DIR", got)
+	}
+}
+
+// TestDedupWindowDefault ties SLUICE_CLICKHOUSE_DEDUP_WINDOW's default to the one
+// the ClickHouse adapter applies to zero options, so the number has one value.
+func TestDedupWindowDefault(t *testing.T) {
+	t.Parallel()
+	if got, want := defaultOf(varCHDedupWindow), strconv.Itoa(clickhouse.DefaultDedupWindow); got != want {
+		t.Errorf("%s defaults to %s, clickhouse.DefaultDedupWindow is %s", varCHDedupWindow, got, want)
 	}
 }
