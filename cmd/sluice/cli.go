@@ -73,13 +73,16 @@ func (f *flags) parseWithArgs(args []string) error {
 		printUsage(f.stdout, f.doc, f.FlagSet)
 		return flag.ErrHelp
 	}
-	msg := err.Error()
-	// The flag package has no typed errors; this one is worth saying plainly.
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		msg = "unknown flag --" + strings.TrimPrefix(name, "-")
-	}
-	return &usageError{cmd: f.doc.name, msg: msg}
+	return &usageError{cmd: f.doc.name, msg: flagMessages.Replace(err.Error())}
 }
+
+// flagMessages rewrites the flag package's errors, which are text only, to name
+// flags as the help does (--name) and to say "unknown flag" plainly.
+var flagMessages = strings.NewReplacer(
+	"flag provided but not defined: -", "unknown flag --",
+	"for flag -", "for flag --",
+	"flag needs an argument: -", "flag needs an argument: --",
+)
 
 // bad returns a *usageError of this command: a flag value or argument it cannot use.
 func (f *flags) bad(format string, a ...any) error {
