@@ -63,12 +63,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *events < 1 || *partitions < 1 || *runs < 1 {
 		return fs.bad("--events, --partitions and --runs must be positive")
 	}
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.Prefix) {
-			env[k] = v
-		}
-	}
+	env := config.Environ()
 	if *lean {
 		for k, v := range bench.LeanEnv {
 			if _, set := env[k]; !set {

@@ -94,12 +94,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	step("Kafka (kfake) at %s: topics %s, %s (%d partitions each), %s", brokers, c0.Kafka.PaymentsTopic, c0.Kafka.ShipmentsTopic, *partitions, c0.Kafka.DLQTopic)
 
 	// 3. Sluice: the process environment, pointed at the embedded stack.
-	environ := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.Prefix) {
-			environ[k] = v
-		}
-	}
+	environ := config.Environ()
 	environ["SLUICE_KAFKA_BROKERS"] = brokers
 	environ["SLUICE_CLICKHOUSE_ADDR"] = srv.Addr()
 	if _, ok := environ["SLUICE_HTTP_ADDR"]; !ok {

@@ -485,3 +485,19 @@ func TestDedupWindowDefault(t *testing.T) {
 		t.Errorf("%s defaults to %s, clickhouse.DefaultDedupWindow is %s", varCHDedupWindow, got, want)
 	}
 }
+
+// TestEnviron checks that Environ holds the process's SLUICE_* variables and no
+// others. It sets process environment variables, so it does not run in parallel.
+func TestEnviron(t *testing.T) {
+	t.Setenv("SLUICE_WINDOW", "5m")
+	t.Setenv("NOT_SLUICE_WINDOW", "x")
+	e := Environ()
+	if e["SLUICE_WINDOW"] != "5m" {
+		t.Errorf("Environ lacks SLUICE_WINDOW=5m: %v", e)
+	}
+	for k := range e {
+		if !strings.HasPrefix(k, Prefix) {
+			t.Errorf("Environ holds %s", k)
+		}
+	}
+}

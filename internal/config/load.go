@@ -16,7 +16,16 @@ import (
 
 // FromEnv loads the configuration from the process environment; see Load.
 func FromEnv() (Config, error) {
-	return Load(env.ToMap(os.Environ()))
+	return Load(Environ())
+}
+
+// Environ returns the SLUICE_* variables of the process environment, for a caller
+// that sets some of them itself before Load (`sluice demo` and `bench` point Sluice
+// at their embedded stack).
+func Environ() map[string]string {
+	m := env.ToMap(os.Environ())
+	maps.DeleteFunc(m, func(k, _ string) bool { return !strings.HasPrefix(k, Prefix) })
+	return m
 }
 
 // DevFromEnv returns the development tooling's settings from the process
