@@ -4,6 +4,7 @@
 // development tooling).
 //
 // It is the only package that reads SLUICE_* variables: FromEnv is for main,
+// Environ for a command that sets some variables itself before Load (demo, bench),
 // DevFromEnv for the development tools that need only Dev (they pass it on, e.g. as
 // chlocal.Options.CacheDir), Load takes an explicit map (tests pass their own), and
 // no other package calls os.Getenv for settings. The struct tags are the single list
@@ -20,7 +21,7 @@
 // sentinels. Secrets (type Secret) never appear in errors, Describe, String,
 // GoString, LogValue or JSON; call Reveal to use one.
 //
-// Everything here is pure apart from FromEnv and DevFromEnv, and safe for concurrent use on values
+// Everything here is pure apart from FromEnv, Environ and DevFromEnv, and safe for concurrent use on values
 // the caller owns. The package has no metrics.
 //
 // Usage:
