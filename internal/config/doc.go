@@ -21,8 +21,8 @@
 // sentinels. Secrets (type Secret) never appear in errors, Describe, String,
 // GoString, LogValue or JSON; call Reveal to use one.
 //
-// Everything here is pure apart from FromEnv, Environ and DevFromEnv, and safe for concurrent use on values
-// the caller owns. The package has no metrics.
+// Everything here is pure apart from FromEnv, Environ and DevFromEnv, and safe for
+// concurrent use on values the caller owns. The package has no metrics.
 //
 // Usage:
 //
