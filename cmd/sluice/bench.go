@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +13,20 @@ import (
 	"github.com/sluicehq/sluice/internal/dev/bench"
 )
 
+var benchDoc = doc{
+	name:  "bench",
+	brief: "end-to-end benchmark against the bare consumer and bare insert ceilings",
+	about: `On the embedded ClickHouse and an in-process kfake, preloads --events payments,
+measures a bare franz-go consumer and bare ClickHouse inserts as ceilings, runs
+Sluice over the backlog (as a 'sluice run' child process unless --process=false),
+checks the stored totals against the ground truth exactly and prints one results
+table: events/s, ratios to the ceilings, CPU-seconds per million events, peak
+RSS, time to first row. With --memory-check N it instead samples Sluice's RSS
+while N events drain. SLUICE_* variables tune Sluice as for 'sluice run'; the
+benchmark sets brokers, ClickHouse, database, group and topics itself. It exits
+1 if the totals are not exact.`,
+}
+
 // benchCommand is `sluice bench`: the end-to-end benchmark. On the local ClickHouse
 // and an in-process kfake it preloads N payments, measures the bare consumer and bare
 // insert ceilings, runs one Sluice instance over the backlog (by default `sluice run`
@@ -23,8 +36,7 @@ import (
 // tune Sluice as for `sluice run`; the benchmark sets brokers, ClickHouse, database,
 // group and topics.
 func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(benchDoc, stdout)
 	events := fs.Int("events", 2_000_000, "payments events to preload and consume per run")
 	partitions := fs.Int("partitions", 8, "partitions of the payments topic")
 	mode := fs.String("mode", string(bench.RawAndRollups), "tables Sluice writes: raw+rollups, rollups (SLUICE_RAW_PAYMENTS=false) or raw (SLUICE_ROLLUPS=false)")
@@ -38,25 +50,20 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
 	timeline := fs.Bool("timeline", false, "print the committed count every 50 ms while Sluice runs (as a process), to see stalls")
 	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if (*cpuProfile != "" || *traceFile != "" || *heapFile != "") && *process {
-		return errors.New("--cpuprofile, --memprofile and --trace look at the in-process Sluice: add --process=false")
+		return fs.bad("--cpuprofile, --memprofile and --trace look at the in-process Sluice: add --process=false")
 	}
 	m, err := bench.ParseMode(*mode)
 	if err != nil {
-		return err
+		return fs.bad("--%v", err)
 	}
 	if *events < 1 || *partitions < 1 || *runs < 1 {
-		return errors.New("--events, --partitions and --runs must be positive")
+		return fs.bad("--events, --partitions and --runs must be positive")
 	}
-	env := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.Prefix) {
-			env[k] = v
-		}
-	}
+	env := config.Environ()
 	if *lean {
 		for k, v := range bench.LeanEnv {
 			if _, set := env[k]; !set {

@@ -106,3 +106,26 @@ func TestProduceCommand(t *testing.T) {
 		t.Fatal("--topic orders: want error")
 	}
 }
+
+// TestPublisherConfig checks that a publisher takes its --brokers default from
+// SLUICE_KAFKA_BROKERS and refuses bad Kafka security settings, naming the variable,
+// while problems with variables that do not concern it are ignored. It sets process
+// environment variables, so it does not run in parallel.
+func TestPublisherConfig(t *testing.T) {
+	t.Setenv("SLUICE_KAFKA_BROKERS", "k1:9092,k2:9092")
+	t.Setenv("SLUICE_WINDOW", "abc")
+	pc := loadPublisherConfig()
+	if got := pc.brokers(); got != "k1:9092,k2:9092" {
+		t.Errorf("brokers() = %q, want SLUICE_KAFKA_BROKERS", got)
+	}
+	if _, err := pc.kafkaClientOpts([]string{"k1:9092"}); err != nil {
+		t.Errorf("a bad SLUICE_WINDOW stopped a publisher: %v", err)
+	}
+
+	t.Setenv("SLUICE_KAFKA_SASL_MECHANISM", "scram-sha-256")
+	t.Setenv("SLUICE_KAFKA_SASL_USER", "svc")
+	_, err := loadPublisherConfig().kafkaClientOpts([]string{"k1:9092"})
+	if err == nil || !strings.Contains(err.Error(), "SLUICE_KAFKA_SASL_PASSWORD") || strings.Contains(err.Error(), "SLUICE_WINDOW") {
+		t.Errorf("want an error naming SLUICE_KAFKA_SASL_PASSWORD alone, got %v", err)
+	}
+}

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,26 +27,39 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
+var demoDoc = doc{
+	name:  "demo",
+	brief: "run the whole pipeline on embedded Kafka and ClickHouse and show the results",
+	about: `Starts the embedded ClickHouse (fetched once into SLUICE_CACHE_DIR) and an
+in-process Kafka, creates the tables, runs --instances Sluice instances in one
+group and publishes a realistic stream (1% invalid, 0.5% producer duplicates, 2%
+late) for --duration with live progress. Then it prints what an analyst asks
+(top merchants, failure rate by method, volume by currency, busiest hubs,
+deliveries per carrier) straight from ClickHouse, checks every rollup row
+against the generator's ground truth, and tells you how to query the data
+yourself. Ctrl-C ends it cleanly. It exits 1 if the totals are not exact.`,
+}
+
 // demoCommand is `sluice demo`: the main job on the embedded default. It starts an
 // in-process Kafka (kfake) and the local ClickHouse, publishes a realistic stream
 // with a few invalid events and producer duplicates, runs the pipeline with live
 // progress, then answers an analyst's questions straight from ClickHouse and checks
 // the stored totals against the ground truth.
 func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	dev := config.DevFromEnv()
+	fs := newFlags(demoDoc, stdout)
 	duration := fs.Duration("duration", 60*time.Second, "how long to publish events")
 	rate := fs.Float64("rate", 5000, "events per second to publish (both topics)")
 	seed := fs.Int64("seed", 1, "load generator seed (same seed, same stream)")
 	partitions := fs.Int("partitions", 8, "partitions per source topic")
 	instances := fs.Int("instances", 2, "Sluice instances in the consumer group")
-	dataDir := fs.String("data", filepath.Join(chlocal.DefaultCacheDir(), "demo-clickhouse"), "ClickHouse data directory (emptied at start, kept at the end)")
+	dataDir := fs.String("data", filepath.Join(cmp.Or(dev.CacheDir, chlocal.DefaultCacheDir()), "demo-clickhouse"), "ClickHouse data directory (emptied at start, kept at the end)")
 	verbose := fs.Bool("v", false, "show Sluice's own log lines")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *instances < 1 || *partitions < 1 || *rate <= 0 || *duration <= 0 {
-		return errors.New("--instances, --partitions, --rate and --duration must be positive")
+		return fs.bad("--instances, --partitions, --rate and --duration must be positive")
 	}
 	step := func(format string, a ...any) { fmt.Fprintf(stdout, "==> "+format+"\n", a...) }
 
@@ -55,7 +68,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	step("starting ClickHouse (chDB 26.7 engine) with data in %s", *dataDir)
-	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: *dataDir, Log: stdout})
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: *dataDir, CacheDir: dev.CacheDir, Log: stdout})
 	if err != nil {
 		return err
 	}
@@ -81,12 +94,7 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	step("Kafka (kfake) at %s: topics %s, %s (%d partitions each), %s", brokers, c0.Kafka.PaymentsTopic, c0.Kafka.ShipmentsTopic, *partitions, c0.Kafka.DLQTopic)
 
 	// 3. Sluice: the process environment, pointed at the embedded stack.
-	environ := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.Prefix) {
-			environ[k] = v
-		}
-	}
+	environ := config.Environ()
 	environ["SLUICE_KAFKA_BROKERS"] = brokers
 	environ["SLUICE_CLICKHOUSE_ADDR"] = srv.Addr()
 	if _, ok := environ["SLUICE_HTTP_ADDR"]; !ok {

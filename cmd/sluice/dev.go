@@ -1,8 +1,8 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,54 +13,81 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/dev/chlocal"
 )
+
+var devDoc = doc{
+	name:     "dev",
+	synopsis: "clickhouse|kafka [flags]",
+	brief:    "run the embedded ClickHouse (dev clickhouse) or Kafka (dev kafka) alone",
+}
+
+var devClickHouseDoc = doc{
+	name:  "dev clickhouse",
+	brief: "a real ClickHouse 26.7 server (chDB engine, fetched once with npm)",
+	about: `Runs the embedded ClickHouse server on 127.0.0.1 in the foreground until
+Ctrl-C, with its data kept in --data across runs. The engine (chDB's
+libchdb.so) is fetched once with npm into SLUICE_CACHE_DIR. It restarts at once
+if a client's crash aborts it.`,
+}
+
+var devKafkaDoc = doc{
+	name:  "dev kafka",
+	brief: "an in-memory Kafka-protocol broker (franz-go kfake)",
+	about: `Runs an in-memory Kafka-protocol broker (franz-go's kfake) on 127.0.0.1 in the
+foreground until Ctrl-C, with --topics created. The data is lost when it stops.`,
+}
+
+// devServices are the subcommands of `sluice dev`.
+var devServices = []command{{devClickHouseDoc, devClickHouse}, {devKafkaDoc, devKafka}}
 
 // devCommand is `sluice dev`: it runs the local ClickHouse or Kafka alone,
 // in the foreground, until ctx is cancelled (Ctrl-C). args are the arguments
 // after "dev".
 func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		devUsage(stdout)
-		return nil
+	if len(args) == 0 {
+		return &usageError{cmd: devDoc.name, msg: "name a service: clickhouse or kafka"}
 	}
 	switch args[0] {
-	case "clickhouse":
-		return devClickHouse(ctx, args[1:], stdout, stderr)
-	case "kafka":
-		return devKafka(ctx, args[1:], stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		devUsage(stdout)
+		return flag.ErrHelp
 	}
-	devUsage(stderr)
-	return fmt.Errorf("unknown dev command %q", args[0])
+	for _, svc := range devServices {
+		if svc.name == devDoc.name+" "+args[0] {
+			return svc.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return &usageError{cmd: devDoc.name, msg: fmt.Sprintf("unknown flag %s (name a service first)", args[0])}
+	}
+	return &usageError{cmd: devDoc.name, msg: fmt.Sprintf("unknown service %q", args[0])}
 }
 
+// devUsage writes the help of `sluice dev`.
 func devUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: sluice dev <service> [flags]
-
-services (each runs in the foreground until Ctrl-C):
-  clickhouse  a real ClickHouse 26.7 server (chDB engine, fetched once with npm)
-  kafka       an in-memory Kafka-protocol broker (franz-go kfake)
-
-Run "sluice dev <service> -h" for its flags.
-`)
+	fmt.Fprintf(w, "usage: sluice %s %s\n\nRuns one service of the local stack in the foreground until Ctrl-C:\n\n", devDoc.name, devDoc.synopsis)
+	for _, svc := range devServices {
+		fmt.Fprintf(w, "  %-11s %s\n", strings.TrimPrefix(svc.name, devDoc.name+" "), svc.brief)
+	}
+	fmt.Fprintf(w, "\n'sluice dev <service> --help' shows its flags.\n")
 }
 
 // devClickHouse is `sluice dev clickhouse`.
 func devClickHouse(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dev clickhouse", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := fs.String("data", filepath.Join(chlocal.DefaultCacheDir(), "dev-clickhouse"), "data directory (kept across runs)")
+	dev := config.DevFromEnv()
+	fs := newFlags(devClickHouseDoc, stdout)
+	dataDir := fs.String("data", filepath.Join(cmp.Or(dev.CacheDir, chlocal.DefaultCacheDir()), "dev-clickhouse"), "data directory (kept across runs)")
 	tcpPort := fs.Int("tcp-port", 9000, "native-protocol port on 127.0.0.1 (0 picks a free one)")
 	httpPort := fs.Int("http-port", 8123, "HTTP port on 127.0.0.1 (0 picks a free one)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("dev clickhouse takes no arguments, got %q", fs.Args())
 	}
 
 	srv, err := chlocal.Start(ctx, chlocal.Options{
 		DataDir:  *dataDir,
+		CacheDir: dev.CacheDir,
 		TCPPort:  *tcpPort,
 		HTTPPort: *httpPort,
 		Log:      stdout,
@@ -94,26 +121,17 @@ Ctrl-C to stop.
 
 // devKafka is `sluice dev kafka`.
 func devKafka(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dev kafka", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags(devKafkaDoc, stdout)
 	port := fs.Int("port", 9092, "broker port on 127.0.0.1 (0 picks a free one)")
 	partitions := fs.Int("partitions", 8, "partitions per topic")
 	topics := fs.String("topics", "payments,shipments,sluice.dlq", "comma-separated topics to create")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("dev kafka takes no arguments, got %q", fs.Args())
-	}
 	if *partitions < 1 {
-		return errors.New("--partitions must be at least 1")
+		return fs.bad("--partitions must be at least 1")
 	}
-	var names []string
-	for _, t := range strings.Split(*topics, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			names = append(names, t)
-		}
-	}
+	names := splitList(*topics)
 
 	opts := []kfake.Opt{kfake.Ports(*port)}
 	if len(names) > 0 {

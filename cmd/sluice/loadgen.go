@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -17,14 +15,8 @@ import (
 	"github.com/sluicehq/sluice/producers/loadgen"
 )
 
-// defaultBrokers is the --brokers default: $SLUICE_KAFKA_BROKERS or localhost:9092.
-func defaultBrokers() string {
-	if b := os.Getenv("SLUICE_KAFKA_BROKERS"); b != "" {
-		return b
-	}
-	return "localhost:9092"
-}
-
+// splitList splits a comma-separated flag value, trimming spaces and dropping
+// empty elements.
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -35,13 +27,25 @@ func splitList(s string) []string {
 	return out
 }
 
+var loadgenDoc = doc{
+	name:  "loadgen",
+	brief: "publish realistic, reproducible payments and shipments traffic",
+	about: `Publishes a synthetic stream of payments and shipments (Zipf merchants,
+INR-heavy currencies, method-specific failure rates, payment lifecycles,
+shipments moving through hubs) with a share of invalid records, producer
+duplicates and late events, then prints its ground truth: the exact rollups
+Sluice must store. The same flags, including --seed and --start, give the same
+records byte for byte. Kafka security comes from SLUICE_KAFKA_TLS* and
+SLUICE_KAFKA_SASL_*, as for 'sluice run'.`,
+}
+
 // loadgenCommand implements `sluice loadgen`: it publishes a reproducible synthetic
 // stream (package loadgen) and prints its ground truth when done. The same flags
 // (including --seed and --start) give the same records byte for byte.
 func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", defaultBrokers(), "comma-separated Kafka seed brokers (default $SLUICE_KAFKA_BROKERS)")
+	pc := loadPublisherConfig()
+	fs := newFlags(loadgenDoc, stdout)
+	brokers := fs.String("brokers", pc.brokers(), "comma-separated Kafka seed brokers (the default is SLUICE_KAFKA_BROKERS)")
 	seed := fs.Int64("seed", 1, "random seed: the same seed and flags give the same stream")
 	rate := fs.Float64("rate", 0, "target records per second (0: as fast as possible)")
 	count := fs.Int64("count", 0, "records to publish (default 10000 when --duration is not set)")
@@ -57,23 +61,20 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	paymentsTopic := fs.String("payments-topic", producers.DefaultPaymentsTopic, "payments topic")
 	shipmentsTopic := fs.String("shipments-topic", producers.DefaultShipmentsTopic, "shipments topic")
 	truthJSON := fs.String("truth-json", "", "also write the ground truth as JSON to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("loadgen: unexpected arguments %q", fs.Args())
-	}
 	if !(*paymentsShare >= 0 && *paymentsShare <= 1) {
-		return fmt.Errorf("loadgen: --payments-share=%v: must be in [0, 1]", *paymentsShare)
+		return fs.bad("--payments-share=%v: must be in [0, 1]", *paymentsShare)
 	}
 	if *count < 0 || *rate < 0 || *duration < 0 {
-		return errors.New("loadgen: --count, --rate and --duration must be ≥ 0")
+		return fs.bad("--count, --rate and --duration must be ≥ 0")
 	}
 	startAt := time.Now().UTC().Truncate(time.Second)
 	if *start != "now" {
 		t, err := time.Parse(time.RFC3339Nano, *start)
 		if err != nil {
-			return fmt.Errorf("loadgen: --start=%q: want RFC 3339 or \"now\": %w", *start, err)
+			return fs.bad("--start=%q: want RFC 3339 or \"now\": %v", *start, err)
 		}
 		startAt = t
 	}
@@ -95,7 +96,7 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	kopts, err := kafkaClientOpts(splitList(*brokers))
+	kopts, err := pc.kafkaClientOpts(splitList(*brokers))
 	if err != nil {
 		return err
 	}
@@ -129,11 +130,11 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			err = os.WriteFile(*truthJSON, b, 0o644)
 		}
 		if err != nil {
-			return fmt.Errorf("loadgen: write --truth-json: %w", err)
+			return fmt.Errorf("write --truth-json: %w", err)
 		}
 	}
 	if runErr != nil {
-		return fmt.Errorf("loadgen: stopped after %d records (the truth may not match Kafka): %w", st.Records, runErr)
+		return fmt.Errorf("stopped after %d records (the truth may not match Kafka): %w", st.Records, runErr)
 	}
 	return nil
 }

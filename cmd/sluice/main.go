@@ -9,17 +9,21 @@
 //	sluice produce    publish newline-delimited JSON events from stdin or files
 //	sluice dev        run the embedded Kafka or ClickHouse on their own
 //	sluice bench      end-to-end benchmark with bare consumer and insert ceilings
+//	sluice version    the version, VCS commit and Go version of this binary
+//	sluice help CMD   a command's usage and flags (as `sluice CMD --help`)
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,55 +32,138 @@ import (
 	"github.com/sluicehq/sluice/internal/dev/chlocal"
 )
 
+// command is one entry of sluice's command list.
 type command struct {
-	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-	brief string
+	doc
+	run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
-var commands map[string]command
+// commands is sluice's command list, in the order `sluice help` shows it.
+var commands []command
 
 func init() {
-	commands = map[string]command{
-		"run":     {runCommand, "consume Kafka into ClickHouse until SIGINT/SIGTERM"},
-		"migrate": {migrateCommand, "create or update the ClickHouse tables and views, then exit"},
-		"config":  {configCommand, "print every SLUICE_* variable with its value, default and meaning"},
-		"demo":    {demoCommand, "run the whole pipeline on embedded Kafka and ClickHouse and show the results"},
-		"loadgen": {loadgenCommand, "publish realistic, reproducible payments and shipments traffic"},
-		"produce": {produceCommand, "publish newline-delimited JSON events from stdin or files"},
-		"dev":     {devCommand, "run the embedded Kafka (dev kafka) or ClickHouse (dev clickhouse) alone"},
-		"bench":   {benchCommand, "end-to-end benchmark against the bare consumer and bare insert ceilings"},
+	commands = []command{
+		{runDoc, runCommand},
+		{migrateDoc, migrateCommand},
+		{configDoc, configCommand},
+		{demoDoc, demoCommand},
+		{loadgenDoc, loadgenCommand},
+		{produceDoc, produceCommand},
+		{devDoc, devCommand},
+		{benchDoc, benchCommand},
+		{versionDoc, versionCommand},
+		{helpDoc, helpCommand},
 	}
+}
+
+// lookup returns the command called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
 func main() {
 	// The embedded ClickHouse runs as a child process of this same binary.
 	chlocal.RunIfChild()
 
-	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
-		usage(os.Stdout)
-		return
-	}
-	cmd, ok := commands[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "sluice: unknown command %q\n\n", os.Args[1])
-		usage(os.Stderr)
-		os.Exit(2)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := cmd.run(ctx, os.Args[2:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintf(os.Stderr, "sluice %s: %v\n", os.Args[1], err)
-		stop()
-		os.Exit(1)
-	}
+	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: sluice <command> [flags]\n\ncommands:")
-	for _, name := range []string{"run", "migrate", "config", "demo", "loadgen", "produce", "dev", "bench"} {
-		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].brief)
+// dispatch runs the command line args (without the program name) and returns the
+// exit status: 0 when the command succeeded or its help was asked for, 2 for a
+// command line that cannot be run (with a one-line hint on stderr), 1 when the
+// command failed ("sluice CMD: error" on stderr).
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
 	}
-	fmt.Fprintln(w, "\nConfiguration is read from SLUICE_* environment variables; `sluice config` lists them.")
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		name = "help"
+	case "-version", "--version":
+		name = "version"
+	}
+	cmd, ok := lookup(name)
+	var err error
+	if ok {
+		err = cmd.run(ctx, args[1:], stdout, stderr)
+	} else {
+		err = unknownCommand(name)
+	}
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, ue.hint())
+		return 2
+	}
+	// A library error may begin with its package's name, which can be the
+	// command's (loadgen); it is not said twice.
+	fmt.Fprintf(stderr, "sluice %s: %s\n", name, strings.TrimPrefix(err.Error(), name+": "))
+	return 1
+}
+
+// unknownCommand is the usage error for a command sluice does not have.
+func unknownCommand(name string) error {
+	if strings.HasPrefix(name, "-") {
+		return &usageError{msg: fmt.Sprintf("unknown flag %s (flags follow the command)", name)}
+	}
+	return &usageError{msg: fmt.Sprintf("unknown command %q", name)}
+}
+
+// usage writes sluice's own help: the commands and where to read more.
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: sluice <command> [flags]
+
+Sluice consumes payment and shipment events from Kafka and writes exact
+time-windowed rollups (and the raw events) into ClickHouse, exactly once.
+
+commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.brief)
+	}
+	fmt.Fprint(w, `
+Configuration is read from SLUICE_* environment variables; 'sluice config' lists
+them. 'sluice help <command>' or 'sluice <command> --help' shows a command's flags.
+`)
+}
+
+var helpDoc = doc{
+	name:     "help",
+	synopsis: "[command [subcommand]]",
+	brief:    "show sluice's commands, or one command's usage and flags",
+	about:    "Without a command, lists sluice's commands. With one, prints its usage, as\n'sluice <command> --help' does.",
+}
+
+// helpCommand is `sluice help [command]`: the command's own --help.
+func helpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := newFlags(helpDoc, stdout)
+	if err := f.parseWithArgs(args); err != nil {
+		return err
+	}
+	if f.NArg() == 0 {
+		usage(stdout)
+		return nil
+	}
+	name := f.Arg(0)
+	cmd, ok := lookup(name)
+	if !ok {
+		return unknownCommand(name)
+	}
+	// Every command answers --help without doing anything else; subcommands
+	// (sluice help dev kafka) are passed on.
+	return cmd.run(ctx, append(f.Args()[1:], "--help"), stdout, stderr)
 }
 
 // loadConfig reads the environment; a bad value stops start-up naming the variable.
@@ -96,14 +183,28 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
+var runDoc = doc{
+	name:  "run",
+	brief: "consume Kafka into ClickHouse until SIGINT/SIGTERM",
+	about: `Consumes the source topics as a member of the consumer group and writes the
+rollups and raw events to ClickHouse until SIGINT or SIGTERM; then it stops
+fetching, flushes, commits, leaves the group and exits 0. If that takes longer
+than SLUICE_SHUTDOWN_TIMEOUT it exits 1; nothing is lost, the next owner replays
+the uncommitted records exactly once.
+
+It takes no arguments: the configuration is the SLUICE_* environment variables
+('sluice config' lists them with their values). A bad value stops start-up with
+a message naming the variable.`,
+}
+
 // runCommand is `sluice run`. Shutdown order on SIGINT/SIGTERM, enforced by
 // consumers.Group.Run: stop fetching → drain and flush every partition worker →
 // commit marked offsets → leave the group → close ClickHouse. If that takes longer
 // than SLUICE_SHUTDOWN_TIMEOUT the process exits with an error; nothing is lost,
 // since uncommitted records are replayed and deduplicated by the next owner.
-func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("run takes no arguments (configuration is SLUICE_* variables), got %q", args)
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if err := newFlags(runDoc, stdout).parse(args); err != nil {
+		return err
 	}
 	c, err := loadConfig()
 	if err != nil {
@@ -141,9 +242,21 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 }
 
+var migrateDoc = doc{
+	name:  "migrate",
+	brief: "create or update the ClickHouse tables and views, then exit",
+	about: `Creates the database, tables and views in ClickHouse, or whatever of them is
+missing, then exits. It is idempotent and safe to run from several instances at
+once; 'sluice run' does the same at start unless SLUICE_MIGRATE=false. With
+SLUICE_CLICKHOUSE_CLUSTER set it creates them ON CLUSTER.
+
+It takes no arguments: the configuration is the SLUICE_* environment variables.`,
+}
+
+// migrateCommand is `sluice migrate`.
 func migrateCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("migrate takes no arguments, got %q", args)
+	if err := newFlags(migrateDoc, stdout).parse(args); err != nil {
+		return err
 	}
 	c, err := loadConfig()
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,19 @@ import (
 	"github.com/sluicehq/sluice/producers"
 	"github.com/sluicehq/sluice/schemas"
 )
+
+var produceDoc = doc{
+	name:     "produce",
+	synopsis: "--topic payments|shipments [flags] [file ...]",
+	brief:    "publish newline-delimited JSON events from stdin or files",
+	about: `Publishes newline-delimited JSON events, one per line, from the files named
+(none or "-": stdin). Every line is decoded and validated with the --topic schema
+first: an invalid line is reported on stderr as "file:line: reason" and not
+published; the valid ones are published unchanged, keyed by merchant_id or
+shipment_id. It exits 1 if a line was invalid (unless --skip-invalid) or a
+publish failed. Empty lines are ignored; a line over 64 KiB stops it. Kafka
+security comes from SLUICE_KAFKA_TLS* and SLUICE_KAFKA_SASL_*, as for 'sluice run'.`,
+}
 
 // produceCommand implements `sluice produce`: it publishes NDJSON events, one per
 // line, read from the named files ("-" or none: stdin).
@@ -26,14 +38,14 @@ import (
 // without publishing. Empty lines are ignored; a line longer than the schemas'
 // record limit (64 KiB) stops the command with an error.
 func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", defaultBrokers(), "comma-separated Kafka seed brokers (default $SLUICE_KAFKA_BROKERS)")
+	pc := loadPublisherConfig()
+	fs := newFlags(produceDoc, stdout)
+	brokers := fs.String("brokers", pc.brokers(), "comma-separated Kafka seed brokers (the default is SLUICE_KAFKA_BROKERS)")
 	schema := fs.String("topic", "", "event schema and topic: payments or shipments (required)")
 	topicName := fs.String("topic-name", "", "publish to this topic instead of the --topic name")
 	skipInvalid := fs.Bool("skip-invalid", false, "exit 0 even if some lines were invalid (they are still reported)")
 	dryRun := fs.Bool("dry-run", false, "validate only; publish nothing")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseWithArgs(args); err != nil {
 		return err
 	}
 	type decodeFn func(line []byte) (key string, err error)
@@ -52,7 +64,7 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			return s.ShipmentID, err
 		}
 	default:
-		return fmt.Errorf("produce: --topic=%q: must be payments or shipments", *schema)
+		return fs.bad("--topic=%q: must be payments or shipments", *schema)
 	}
 	topic := *schema
 	if *topicName != "" {
@@ -66,7 +78,7 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	var pub *producers.Publisher
 	if !*dryRun {
 		var err error
-		kopts, err := kafkaClientOpts(splitList(*brokers))
+		kopts, err := pc.kafkaClientOpts(splitList(*brokers))
 		if err != nil {
 			return err
 		}
@@ -120,7 +132,7 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		if name != "-" {
 			f, err := os.Open(name)
 			if err != nil {
-				return fmt.Errorf("produce: %w", err)
+				return err
 			}
 			defer f.Close()
 			r, display = f, name
@@ -156,7 +168,7 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			if errors.Is(err, bufio.ErrTooLong) {
 				err = fmt.Errorf("a line exceeds %d bytes", schemas.DefaultMaxRecordBytes)
 			}
-			return fmt.Errorf("produce: %s after line %d: %w", display, lines, err)
+			return fmt.Errorf("%s after line %d: %w", display, lines, err)
 		}
 	}
 	if pub != nil {
@@ -170,9 +182,9 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	fmt.Fprintf(stdout, "%d valid, %d invalid, %d published to %s\n", valid, invalid, acked, topic)
 	switch {
 	case firstErr != nil:
-		return fmt.Errorf("produce: %d records failed to publish: %w", failed, firstErr)
+		return fmt.Errorf("%d records failed to publish: %w", failed, firstErr)
 	case invalid > 0 && !*skipInvalid:
-		return fmt.Errorf("produce: %d invalid lines (reported above; --skip-invalid to accept)", invalid)
+		return fmt.Errorf("%d invalid lines (reported above; --skip-invalid to accept)", invalid)
 	}
 	return nil
 }

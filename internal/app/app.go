@@ -282,10 +282,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	in.log.Info("sluice stopped", "after", time.Since(start).Round(time.Millisecond),
 		"records", s.Records.Load(), "valid", s.Valid.Load(), "dead_lettered", s.Invalid.Load(),
 		"duplicates", s.Duplicates.Load(), "rows", s.Rows.Load(), "flushes", s.Flushes.Load())
-	if err != nil {
-		return fmt.Errorf("sluice: %w", err)
-	}
-	return nil
+	return err
 }
 
 // sleep waits for d or until ctx is done, and reports whether d passed.

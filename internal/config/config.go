@@ -34,6 +34,10 @@ type Config struct {
 	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT); zero leaves
 	// the runtime's default (none, or GOMEMLIMIT from the environment).
 	MemoryLimit ByteSize `env:"MEMORY_LIMIT" envDefault:"0" desc:"soft memory limit for the Go runtime (like GOMEMLIMIT), e.g. 768MiB; set it to ~75% of the container limit; 0 = none"`
+
+	// Dev goes to the development tooling (demo, dev, bench, the test stack), not
+	// to `sluice run`.
+	Dev Dev
 }
 
 // Kafka is the consumer side: brokers, group and topics.
@@ -59,7 +63,7 @@ type Kafka struct {
 	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
 	// queue depth it bounds the memory a partition's backlog can take.
-	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched data a partition holds"`
+	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger); with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
 	// FetchMaxWait is how long the broker may hold a fetch that found too little
 	// data. A partition resumed after a pause is fetched again only with the next
 	// request, so this also bounds how long a resumed partition may wait.
@@ -67,8 +71,9 @@ type Kafka struct {
 	// CommitInterval is how often marked offsets are committed to Kafka.
 	CommitInterval time.Duration `env:"KAFKA_COMMIT_INTERVAL" envDefault:"1s" desc:"how often stored offsets are committed to Kafka (exactness does not depend on it; it bounds how much a restart replays)"`
 	// QueueDepth is how many fetches may wait for one partition's worker before
-	// fetching that partition pauses.
-	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses; memory per partition ≈ (depth + 2) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES"`
+	// fetching that partition pauses; its desc is where the memory bound of a
+	// partition's fetched records is stated.
+	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024). A partition then holds at most about (depth + 3) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES of fetched records: depth queued, one waiting for the worker, one being processed and one buffered in the Kafka client; the bound is on bytes as fetched, so compressed batches take more once decompressed"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
 	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation"`
 
@@ -113,8 +118,9 @@ type ClickHouse struct {
 	Password Secret `env:"CLICKHOUSE_PASSWORD" secret:"true" desc:"ClickHouse password (secret: never printed)"`
 	// DedupWindow is the tables' non_replicated_deduplication_window (and
 	// replicated_deduplication_window): how many recent insert blocks are remembered
-	// so that a retried insert with the same token is stored once. 0 disables it.
-	DedupWindow int `env:"CLICKHOUSE_DEDUP_WINDOW" envDefault:"10000" desc:"insert blocks remembered so a retried batch is stored once (table deduplication window); 0 = off"`
+	// so that a retried insert with the same token is stored once. Validate refuses
+	// 0, which would switch that deduplication off.
+	DedupWindow int `env:"CLICKHOUSE_DEDUP_WINDOW" envDefault:"10000" desc:"insert blocks each table remembers so that a replayed batch is stored once (ClickHouse's non_replicated_deduplication_window, on a cluster replicated_deduplication_window); it must exceed a table's inserts between a flush and its replay; ≥ 1"`
 	// Cluster names the ClickHouse cluster (remote_servers) to shard and replicate
 	// over; empty means a single server. See README, "Scaling".
 	Cluster string `env:"CLICKHOUSE_CLUSTER" desc:"ClickHouse cluster (remote_servers name): migrations create replicated <table>_local tables ON CLUSTER behind Distributed tables; empty = one server"`
@@ -189,4 +195,12 @@ type Log struct {
 	Format LogFormat `env:"LOG_FORMAT" envDefault:"text" desc:"log format: text or json"`
 	// Level is the minimum level logged.
 	Level slog.Level `env:"LOG_LEVEL" envDefault:"info" desc:"minimum log level: debug, info, warn or error"`
+}
+
+// Dev configures the development tooling: `sluice demo`, `dev` and `bench`, and the
+// test stack. `sluice run` ignores it.
+type Dev struct {
+	// CacheDir is where the embedded ClickHouse engine is fetched to and kept; empty
+	// means chlocal.DefaultCacheDir().
+	CacheDir string `env:"CACHE_DIR" desc:"where demo, dev, bench and the tests keep the embedded ClickHouse engine (chDB's libchdb.so, fetched once with npm); empty = the user cache directory's sluice folder (~/.cache/sluice)"`
 }

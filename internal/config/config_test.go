@@ -3,14 +3,18 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
 )
 
 func TestDefaults(t *testing.T) {
@@ -82,7 +86,7 @@ func TestLoadValues(t *testing.T) {
 		"SLUICE_TOPIC_SHIPMENTS":         "ship.v2",
 		"SLUICE_CLICKHOUSE_ADDR":         "ch1:9000,ch2:9000",
 		"SLUICE_CLICKHOUSE_PASSWORD":     "pw",
-		"SLUICE_CLICKHOUSE_DEDUP_WINDOW": "0",
+		"SLUICE_CLICKHOUSE_DEDUP_WINDOW": "500",
 		"SLUICE_MIGRATE":                 "false",
 		"SLUICE_WINDOW":                  "5m",
 		"SLUICE_BATCH_MAX_BYTES":         "1048576",
@@ -109,7 +113,7 @@ func TestLoadValues(t *testing.T) {
 		{"group default", got.Kafka.Group, "sluice"},
 		{"ch addr", got.ClickHouse.Addrs, []string{"ch1:9000", "ch2:9000"}},
 		{"password", got.ClickHouse.Password.Reveal(), "pw"},
-		{"dedup window", got.ClickHouse.DedupWindow, 0},
+		{"dedup window", got.ClickHouse.DedupWindow, 500},
 		{"migrate", got.ClickHouse.Migrate, false},
 		{"window", got.Pipeline.Window, 5 * time.Minute},
 		{"batch bytes", got.Pipeline.BatchMaxBytes, MiB},
@@ -153,7 +157,8 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"SLUICE_FLUSH_INTERVAL": "0s"}, []string{`SLUICE_FLUSH_INTERVAL=0s: must be > 0 (e.g. 1s)`}},
 		{map[string]string{"SLUICE_SHUTDOWN_TIMEOUT": "-1s"}, []string{`SLUICE_SHUTDOWN_TIMEOUT=-1s: must be > 0 (e.g. 1s)`}},
 		{map[string]string{"SLUICE_DEDUP_HORIZON": "-1h"}, []string{`SLUICE_DEDUP_HORIZON=-1h: must be ≥ 0 (0 switches duplicate filtering off; e.g. 24h)`}},
-		{map[string]string{"SLUICE_CLICKHOUSE_DEDUP_WINDOW": "-1"}, []string{`SLUICE_CLICKHOUSE_DEDUP_WINDOW=-1: must be ≥ 0`}},
+		{map[string]string{"SLUICE_CLICKHOUSE_DEDUP_WINDOW": "0"}, []string{`SLUICE_CLICKHOUSE_DEDUP_WINDOW=0: must be ≥ 1: ClickHouse takes 0 as no insert deduplication, and replays would be stored twice (the default is 10000)`}},
+		{map[string]string{"SLUICE_CLICKHOUSE_DEDUP_WINDOW": "-1"}, []string{`SLUICE_CLICKHOUSE_DEDUP_WINDOW=-1: must be ≥ 1: ClickHouse takes 0 as no insert deduplication, and replays would be stored twice (the default is 10000)`}},
 		{map[string]string{"SLUICE_WORKERS": "-2"}, []string{`SLUICE_WORKERS=-2: must be ≥ 0 (0 = GOMAXPROCS)`}},
 		{map[string]string{"SLUICE_MAX_RECORD_BYTES": "0"}, []string{`SLUICE_MAX_RECORD_BYTES=0: must be ≥ 1`}},
 		{map[string]string{"SLUICE_MAX_STRING_BYTES": "0"}, []string{`SLUICE_MAX_STRING_BYTES=0: must be ≥ 1`}},
@@ -428,5 +433,71 @@ func TestHTTPAddrEmptySwitchesOff(t *testing.T) {
 	c, err = Load(map[string]string{"SLUICE_HTTP_ADDR": "127.0.0.1:0"})
 	if err != nil || c.HTTP.Addr != "127.0.0.1:0" {
 		t.Errorf("SLUICE_HTTP_ADDR=127.0.0.1:0 (any free port): %+v, %v", c.HTTP, err)
+	}
+}
+
+// TestProblemsAreTyped checks that every problem of a bad environment comes back
+// as a *VarError naming its variable.
+func TestProblemsAreTyped(t *testing.T) {
+	t.Parallel()
+	_, err := Load(map[string]string{"SLUICE_WINDOW": "abc", "SLUICE_BATCH_MAX_ROWS": "0", "SLUICE_KAFKA_TLS_CA_FILE": "/ca.pem"})
+	var names []string
+	for _, p := range Problems(err) {
+		var ve *VarError
+		if !errors.As(p, &ve) {
+			t.Fatalf("problem %q is not a *VarError", p)
+		}
+		names = append(names, ve.Var)
+	}
+	want := []string{"SLUICE_WINDOW", "SLUICE_BATCH_MAX_ROWS", "SLUICE_KAFKA_TLS_CA_FILE"}
+	if !slices.Equal(names, want) {
+		t.Errorf("problems concern %v, want %v", names, want)
+	}
+	if Problems(nil) != nil {
+		t.Error("Problems(nil) is not empty")
+	}
+	if !IsKafkaSecurity("SLUICE_KAFKA_TLS_CA_FILE") || !IsKafkaSecurity("SLUICE_KAFKA_SASL_PASSWORD") || IsKafkaSecurity("SLUICE_KAFKA_BROKERS") {
+		t.Error("IsKafkaSecurity misjudges the Kafka variables")
+	}
+	for _, v := range kafkaSecurityVars {
+		if !slices.Contains(Variables(), v) {
+			t.Errorf("IsKafkaSecurity accepts %s, which Config does not read", v)
+		}
+	}
+}
+
+// TestDevFromEnv checks that the development settings are read even when other
+// variables are bad. It sets process environment variables, so it does not run in
+// parallel.
+func TestDevFromEnv(t *testing.T) {
+	t.Setenv("SLUICE_CACHE_DIR", "/var/cache/sluice-dev")
+	t.Setenv("SLUICE_WINDOW", "abc")
+	if got := DevFromEnv().CacheDir; got != "/var/cache/sluice-dev" {
+		t.Errorf("DevFromEnv().CacheDir = %q, want SLUICE_CACHE_DIR", got)
+	}
+}
+
+// TestDedupWindowDefault ties SLUICE_CLICKHOUSE_DEDUP_WINDOW's default to the one
+// the ClickHouse adapter applies to zero options, so the number has one value.
+func TestDedupWindowDefault(t *testing.T) {
+	t.Parallel()
+	if got, want := defaultOf(varCHDedupWindow), strconv.Itoa(clickhouse.DefaultDedupWindow); got != want {
+		t.Errorf("%s defaults to %s, clickhouse.DefaultDedupWindow is %s", varCHDedupWindow, got, want)
+	}
+}
+
+// TestEnviron checks that Environ holds the process's SLUICE_* variables and no
+// others. It sets process environment variables, so it does not run in parallel.
+func TestEnviron(t *testing.T) {
+	t.Setenv("SLUICE_WINDOW", "5m")
+	t.Setenv("NOT_SLUICE_WINDOW", "x")
+	e := Environ()
+	if e["SLUICE_WINDOW"] != "5m" {
+		t.Errorf("Environ lacks SLUICE_WINDOW=5m: %v", e)
+	}
+	for k := range e {
+		if !strings.HasPrefix(k, Prefix) {
+			t.Errorf("Environ holds %s", k)
+		}
 	}
 }

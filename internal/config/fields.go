@@ -71,6 +71,17 @@ func Variables() []string {
 	return names
 }
 
+// defaultOf returns the declared default of the variable name ("" if it has none).
+func defaultOf(name string) string {
+	var c Config
+	for _, f := range fields(&c) {
+		if f.key == name {
+			return f.def
+		}
+	}
+	return ""
+}
+
 // value formats the field's current value the way it would be written in the
 // environment; a set secret prints as "***".
 func (f field) value() string {

@@ -16,7 +16,25 @@ import (
 
 // FromEnv loads the configuration from the process environment; see Load.
 func FromEnv() (Config, error) {
-	return Load(env.ToMap(os.Environ()))
+	return Load(Environ())
+}
+
+// Environ returns the SLUICE_* variables of the process environment, for a caller
+// that sets some of them itself before Load (`sluice demo` and `bench` point Sluice
+// at their embedded stack).
+func Environ() map[string]string {
+	m := env.ToMap(os.Environ())
+	maps.DeleteFunc(m, func(k, _ string) bool { return !strings.HasPrefix(k, Prefix) })
+	return m
+}
+
+// DevFromEnv returns the development tooling's settings from the process
+// environment, for the tools that need no other setting (`sluice dev`, the test
+// stack). No Dev value is invalid, and the other variables' problems are not those
+// tools' concern, so it has no error.
+func DevFromEnv() Dev {
+	c, _ := FromEnv()
+	return c.Dev
 }
 
 // Load parses the configuration from environ (variable name to value; a nil map
@@ -83,7 +101,7 @@ func splitList(list []string) []string {
 	return out
 }
 
-// parseProblems turns the env package's errors into one varError per variable and
+// parseProblems turns the env package's errors into one VarError per variable and
 // returns the variables that failed. Errors that do not concern a value (a bad tag,
 // an unsupported type) are programming errors and come back as err.
 func parseProblems(parseErr error, environ map[string]string) (problems []error, bad []string, err error) {
@@ -110,7 +128,7 @@ func parseProblems(parseErr error, environ map[string]string) (problems []error,
 		if f.secret {
 			shown = redacted
 		}
-		problems = append(problems, &varError{Var: f.key, Value: shown, Problem: parseHint(f, pe.Err)})
+		problems = append(problems, &VarError{Var: f.key, Value: shown, Problem: parseHint(f, pe.Err)})
 		if !slices.Contains(bad, f.key) {
 			bad = append(bad, f.key)
 		}
@@ -146,16 +164,4 @@ func parseHint(f field, err error) string {
 		return "cannot be parsed"
 	}
 	return err.Error()
-}
-
-// varError is one problem with one variable: "VAR=value: problem". Value is already
-// formatted (quoted or redacted) for display.
-type varError struct {
-	Var     string
-	Value   string
-	Problem string
-}
-
-func (e *varError) Error() string {
-	return e.Var + "=" + e.Value + ": " + e.Problem
 }

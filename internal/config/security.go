@@ -25,6 +25,12 @@ const (
 	varCHTLSInsecureSkip = Prefix + "CLICKHOUSE_TLS_INSECURE_SKIP_VERIFY"
 )
 
+// kafkaSecurityVars are the variables IsKafkaSecurity accepts.
+var kafkaSecurityVars = []string{
+	varKafkaTLS, varKafkaTLSCA, varKafkaTLSCert, varKafkaTLSKey, varKafkaTLSName,
+	varSASLMechanism, varSASLUser, varSASLPassword,
+}
+
 // UnmarshalText accepts the mechanism in any case ("SCRAM-SHA-256" as Kafka spells
 // it, or "scram-sha-256"); an empty value means none.
 func (m *SASLMechanism) UnmarshalText(text []byte) error {
@@ -67,7 +73,7 @@ func (h ClickHouse) TLSConfig() (*tls.Config, error) {
 	return cfg, tlsFileError(err, map[tlsconfig.Which]string{tlsconfig.CA: varCHTLSCA})
 }
 
-// tlsFileError turns a *tlsconfig.FileError into a varError naming the variable.
+// tlsFileError turns a *tlsconfig.FileError into a VarError naming the variable.
 func tlsFileError(err error, vars map[tlsconfig.Which]string) error {
 	var fe *tlsconfig.FileError
 	if err == nil || !errors.As(err, &fe) || vars[fe.Which] == "" {
@@ -75,9 +81,9 @@ func tlsFileError(err error, vars map[tlsconfig.Which]string) error {
 	}
 	if errors.Is(err, tlsconfig.ErrMissingPair) {
 		other := map[tlsconfig.Which]tlsconfig.Which{tlsconfig.Cert: tlsconfig.Key, tlsconfig.Key: tlsconfig.Cert}[fe.Which]
-		return &varError{Var: vars[fe.Which], Value: `""`, Problem: fmt.Sprintf("must be set when %s is: a client certificate needs both", vars[other])}
+		return &VarError{Var: vars[fe.Which], Value: `""`, Problem: fmt.Sprintf("must be set when %s is: a client certificate needs both", vars[other])}
 	}
-	return &varError{Var: vars[fe.Which], Value: quoteIfNeeded(fe.Path), Problem: fmt.Sprintf("cannot be used: %v (give a readable PEM file)", fe.Err)}
+	return &VarError{Var: vars[fe.Which], Value: quoteIfNeeded(fe.Path), Problem: fmt.Sprintf("cannot be used: %v (give a readable PEM file)", fe.Err)}
 }
 
 // securityProblems checks the TLS and SASL settings of Kafka and ClickHouse.

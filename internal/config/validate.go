@@ -55,7 +55,7 @@ type checker struct{ errs []error }
 
 // fail records "name=value: problem"; value is formatted as in the environment.
 func (ch *checker) fail(name string, value any, format string, args ...any) {
-	ch.errs = append(ch.errs, &varError{
+	ch.errs = append(ch.errs, &VarError{
 		Var:     name,
 		Value:   quoteIfNeeded(formatValue(value)),
 		Problem: fmt.Sprintf(format, args...),
@@ -137,7 +137,9 @@ func (c Config) problems() []error {
 	if h.User == "" {
 		ch.fail(varCHUser, h.User, "must name the ClickHouse user (e.g. default)")
 	}
-	ch.atLeast(varCHDedupWindow, h.DedupWindow, 0)
+	if h.DedupWindow < 1 {
+		ch.fail(varCHDedupWindow, h.DedupWindow, "must be ≥ 1: ClickHouse takes 0 as no insert deduplication, and replays would be stored twice (the default is %s)", defaultOf(varCHDedupWindow))
+	}
 	if h.Cluster != "" && !identifier.MatchString(h.Cluster) {
 		ch.fail(varCHCluster, h.Cluster, "must be empty or an identifier naming a remote_servers cluster: a letter or _, then letters, digits or _ (e.g. sluice)")
 	}

@@ -194,6 +194,11 @@ func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 	}
 	step := func(format string, a ...any) { fmt.Fprintf(progress, "==> "+format+"\n", a...) }
 
+	c0, err := config.Load(opts.Env)
+	if err != nil {
+		return fmt.Errorf("bench: configuration: %w", err)
+	}
+
 	// ClickHouse: a fresh data directory, removed at the end (after the server
 	// stopped: the deferred calls run in reverse order).
 	tmp, err := os.MkdirTemp("", "sluice-bench-")
@@ -202,7 +207,7 @@ func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 	}
 	defer os.RemoveAll(tmp)
 	step("starting ClickHouse in %s", tmp)
-	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(tmp, "clickhouse"), Log: progress})
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(tmp, "clickhouse"), CacheDir: c0.Dev.CacheDir, Log: progress})
 	if err != nil {
 		return err
 	}
@@ -213,10 +218,6 @@ func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 	}()
 
 	// Kafka: in-process kfake with the payments topic and the dead-letter topic.
-	c0, err := config.Load(opts.Env)
-	if err != nil {
-		return fmt.Errorf("bench: configuration: %w", err)
-	}
 	topic := c0.Kafka.PaymentsTopic
 	if topic == "" {
 		return errors.New("bench: SLUICE_TOPIC_PAYMENTS must not be empty")

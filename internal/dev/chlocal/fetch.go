@@ -29,14 +29,12 @@ const (
 	libInTarball = "package/" + libName
 )
 
-// DefaultCacheDir returns the directory Fetch caches the engine in:
-// $SLUICE_CACHE_DIR if set, else <os.UserCacheDir()>/sluice.
-// If no user cache directory can be determined, it falls back to
-// <os.TempDir()>/sluice-cache.
+// DefaultCacheDir returns the directory Start fetches the engine into when
+// Options.CacheDir is empty: <os.UserCacheDir()>/sluice, or
+// <os.TempDir()>/sluice-cache if no user cache directory can be determined.
+// (SLUICE_CACHE_DIR is read by package config, whose Dev.CacheDir callers pass
+// as Options.CacheDir.)
 func DefaultCacheDir() string {
-	if d := os.Getenv("SLUICE_CACHE_DIR"); d != "" {
-		return d
-	}
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "sluice")
 	}

@@ -1,6 +1,7 @@
 package chlocal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,9 +31,12 @@ const LogFileName = "chlocal.log"
 
 // Options configures Start.
 type Options struct {
-	// LibPath is the path to libchdb.so. Empty means Fetch into
-	// DefaultCacheDir(), downloading it on first use.
+	// LibPath is the path to libchdb.so. Empty means Fetch into CacheDir,
+	// downloading it on first use.
 	LibPath string
+	// CacheDir is where Fetch keeps the engine when LibPath is empty; empty
+	// means DefaultCacheDir().
+	CacheDir string
 	// DataDir is where ClickHouse keeps its data; required. It is created if
 	// needed and its content persists across Stop/Start and Restart.
 	DataDir string
@@ -124,7 +128,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.timeout = DefaultStartTimeout
 	}
 	if s.lib == "" {
-		if s.lib, err = Fetch(ctx, DefaultCacheDir(), s.log); err != nil {
+		if s.lib, err = Fetch(ctx, cmp.Or(opts.CacheDir, DefaultCacheDir()), s.log); err != nil {
 			return nil, err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/dev/chlocal"
 )
 
@@ -54,7 +55,7 @@ type CH struct {
 // ClickHouse returns a fresh, empty database, uniquely named after the test,
 // on the ClickHouse server shared by the whole test process, and drops it when
 // the test ends. The server starts on first use (the engine is fetched into
-// chlocal.DefaultCacheDir() the first time on a machine); with
+// SLUICE_CACHE_DIR or chlocal.DefaultCacheDir() the first time on a machine); with
 // SLUICE_TEST_CLICKHOUSE_ADDR set, that server is used instead. If the server
 // cannot start, ClickHouse fails the test with the reason.
 func ClickHouse(t testing.TB) *CH {
@@ -91,7 +92,7 @@ func PrivateClickHouse(t testing.TB) *CH {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), startTimeout)
 	defer cancel()
-	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: dir, Log: os.Stderr, RestartOnCrash: true})
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: dir, CacheDir: config.DevFromEnv().CacheDir, Log: os.Stderr, RestartOnCrash: true})
 	if err != nil {
 		t.Fatalf("testenv: PrivateClickHouse: %v", err)
 	}
@@ -121,7 +122,7 @@ func startShared() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: dir, Log: os.Stderr, RestartOnCrash: true})
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: dir, CacheDir: config.DevFromEnv().CacheDir, Log: os.Stderr, RestartOnCrash: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		shared.err = err
