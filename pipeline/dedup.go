@@ -36,9 +36,6 @@ type dedup struct {
 	// order holds admitted ids in arrival (offset) order, for pruning.
 	order []seenHash
 	head  int
-	// ts and offset describe the record being added (set by the worker before Add).
-	ts     int64
-	offset int64
 	// pending are the ids admitted since the last flush; they travel with the
 	// batch to its store, as the event-ids block's columns.
 	pending pendingIDs
@@ -90,15 +87,16 @@ func (d *dedup) load(id string, ts int64) {
 	d.remember(h, ts)
 }
 
-// Admit implements schemas.Dedup.
-func (d *dedup) Admit(id string, _ int64, _ int64) bool {
+// Admit implements schemas.Dedup: ts is the record's Kafka timestamp in Unix
+// nanoseconds.
+func (d *dedup) Admit(id string, ts, offset int64) bool {
 	h := hashID(id)
-	if prev, ok := d.seen[h]; ok && prev >= d.ts-d.horizon {
+	if prev, ok := d.seen[h]; ok && prev >= ts-d.horizon {
 		return false
 	}
-	d.remember(h, d.ts)
+	d.remember(h, ts)
 	// The batch's id is transient: copy it for the event-ids block.
-	d.pending.add(id, d.ts, d.offset)
+	d.pending.add(id, ts, offset)
 	return true
 }
 

@@ -294,9 +294,6 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		if ts > w.maxTS {
 			w.maxTS = ts
 		}
-		if w.dd != nil {
-			w.dd.ts, w.dd.offset = ts, r.Offset
-		}
 		err := w.cur.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, IngestedAt: now, Timestamp: r.Timestamp})
 		switch {
 		case err == nil:
