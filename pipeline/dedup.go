@@ -3,8 +3,6 @@ package pipeline
 import (
 	"hash/maphash"
 	"time"
-
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // dedupSlack widens the horizon when the filter is rebuilt or pruned, so that Kafka
@@ -44,27 +42,6 @@ type dedup struct {
 type seenHash struct {
 	h  idHash
 	ts int64
-}
-
-// pendingIDs are admitted ids, with the offset and Kafka timestamp of their
-// records, stored flat: they are the event-ids block's columns as they are.
-type pendingIDs struct {
-	ids    schemas.StringColumn
-	offset []int64
-	ts     schemas.MillisColumn
-}
-
-func (p *pendingIDs) add(id string, ts, offset int64) {
-	p.ids.Append(id)
-	p.offset = append(p.offset, offset)
-	p.ts = append(p.ts, ts/int64(time.Millisecond))
-}
-
-func (p *pendingIDs) len() int { return len(p.offset) }
-
-func (p *pendingIDs) reset() {
-	p.ids.Reset()
-	p.offset, p.ts = p.offset[:0], p.ts[:0]
 }
 
 func newDedup(horizon time.Duration, max int) *dedup {
