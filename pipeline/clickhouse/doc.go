@@ -57,6 +57,6 @@
 //	c, err := clickhouse.Open(ctx, clickhouse.Options{Addrs: []string{"127.0.0.1:9000"}, Database: "sluice"})
 //	if err != nil { return err }
 //	defer c.Close()
-//	if err := c.Migrate(ctx, c.InternalDDL(24*time.Hour)); err != nil { return err }
+//	if err := c.Migrate(ctx, clickhouse.DDL(clickhouse.DDLOptions{Database: "sluice"})); err != nil { return err }
 //	err = c.Store(ctx, "g:payments:3:100-199", batch.Blocks())
 package clickhouse
