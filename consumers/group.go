@@ -36,9 +36,8 @@ type Options struct {
 	// its fetching is paused (default 4). Memory per partition is bounded by about
 	// QueueDepth fetches. Pausing is for a worker that cannot keep up (ClickHouse slow
 	// or down): a resumed partition waits for the next fetch request, so keep the
-	// client's FetchMaxWait short (Sluice uses 250ms). With franz-go's 5s default,
-	// depth 4 ran at 55k events/s and depth 16 at 100k on the end-to-end benchmark;
-	// with 250ms, depth 4 runs as fast as 16 and holds a quarter of the records.
+	// client's FetchMaxWait short (Sluice uses 250ms); with a long one, a shallow
+	// queue leaves the worker idle after each resume.
 	QueueDepth int
 	// DrainTimeout bounds how long a revoked or shut-down worker may take to flush
 	// (default 20s); after it the worker is cancelled and its records are replayed by
@@ -181,8 +180,9 @@ func New(o Options, factory Factory) (*Group, error) {
 	return g, nil
 }
 
-// Client is the underlying franz-go client, e.g. for producing dead letters on the same
-// connections. It is closed by Run.
+// Client is the group's franz-go client, for inspecting its state (paused
+// partitions) and for closing a Group that will not Run; Run closes it. Dead letters
+// are produced on a client of their own.
 func (g *Group) Client() *kgo.Client { return g.cl }
 
 // Assigned is the number of partitions this member owns now.

@@ -496,9 +496,11 @@ func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
 			sent++
 		}
 	}
-	// With QueueDepth 1: a slice in the worker, one in the feeder, one queued.
-	if f := m.g.Fetched(); f < 3 || f > int64(sent) {
-		t.Errorf("paused after %d fetched records (%d produced); want at least 3", f, sent)
+	// With QueueDepth 1, fetching pauses with at most three slices taken: one in the
+	// worker, one in the feeder, one queued. Fewer when the poll loop finds a slice
+	// still queued because the feeder had not yet come back for it.
+	if f := m.g.Fetched(); f > 3 || f > int64(sent) {
+		t.Errorf("paused after %d fetched records (%d produced); want at most 3", f, sent)
 	}
 	// Other partitions keep flowing while partition 0 is paused.
 	produce(t, prod, 5, false, 1, 2, 3)

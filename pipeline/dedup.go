@@ -3,8 +3,6 @@ package pipeline
 import (
 	"hash/maphash"
 	"time"
-
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // dedupSlack widens the horizon when the filter is rebuilt or pruned, so that Kafka
@@ -36,9 +34,6 @@ type dedup struct {
 	// order holds admitted ids in arrival (offset) order, for pruning.
 	order []seenHash
 	head  int
-	// ts and offset describe the record being added (set by the worker before Add).
-	ts     int64
-	offset int64
 	// pending are the ids admitted since the last flush; they travel with the
 	// batch to its store, as the event-ids block's columns.
 	pending pendingIDs
@@ -47,27 +42,6 @@ type dedup struct {
 type seenHash struct {
 	h  idHash
 	ts int64
-}
-
-// pendingIDs are admitted ids, with the offset and Kafka timestamp of their
-// records, stored flat: they are the event-ids block's columns as they are.
-type pendingIDs struct {
-	ids    schemas.StringColumn
-	offset []int64
-	ts     schemas.MillisColumn
-}
-
-func (p *pendingIDs) add(id string, ts, offset int64) {
-	p.ids.Append(id)
-	p.offset = append(p.offset, offset)
-	p.ts = append(p.ts, ts/int64(time.Millisecond))
-}
-
-func (p *pendingIDs) len() int { return len(p.offset) }
-
-func (p *pendingIDs) reset() {
-	p.ids.Reset()
-	p.offset, p.ts = p.offset[:0], p.ts[:0]
 }
 
 func newDedup(horizon time.Duration, max int) *dedup {
@@ -90,15 +64,16 @@ func (d *dedup) load(id string, ts int64) {
 	d.remember(h, ts)
 }
 
-// Admit implements schemas.Dedup.
-func (d *dedup) Admit(id string, _ int64, _ int64) bool {
+// Admit implements schemas.Dedup: ts is the record's Kafka timestamp in Unix
+// nanoseconds.
+func (d *dedup) Admit(id string, ts, offset int64) bool {
 	h := hashID(id)
-	if prev, ok := d.seen[h]; ok && prev >= d.ts-d.horizon {
+	if prev, ok := d.seen[h]; ok && prev >= ts-d.horizon {
 		return false
 	}
-	d.remember(h, d.ts)
+	d.remember(h, ts)
 	// The batch's id is transient: copy it for the event-ids block.
-	d.pending.add(id, d.ts, d.offset)
+	d.pending.add(id, ts, offset)
 	return true
 }
 

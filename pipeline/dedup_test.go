@@ -10,10 +10,9 @@ import (
 // memory the batch lends them.
 func TestDedupCap(t *testing.T) {
 	d := newDedup(time.Hour, 3)
-	admit := func(id string, ts int64) bool {
-		d.ts = ts
+	admit := func(id string, ms int64) bool {
 		buf := []byte(id) // the batch reuses its memory: Admit must not keep it
-		ok := d.Admit(string(buf), 0, 0)
+		ok := d.Admit(string(buf), ms*int64(time.Millisecond), 100+ms)
 		clear(buf)
 		return ok
 	}
@@ -34,22 +33,23 @@ func TestDedupCap(t *testing.T) {
 	if got := string(d.pending.ids.Bytes(0)); got != "a" {
 		t.Fatalf("pending id %q, want a copy of \"a\"", got)
 	}
+	// Each admitted id is pending with its record's offset and timestamp (ms).
+	if n := d.pending.len(); n != 5 || d.pending.offset[4] != 111 || d.pending.ts[4] != 11 {
+		t.Fatalf("pending: %d ids, last at offset %d ts %d; want 5, 111, 11", n, d.pending.offset[4], d.pending.ts[4])
+	}
 }
 
 // TestDedupHorizon checks that an id is a duplicate only within the horizon.
 func TestDedupHorizon(t *testing.T) {
 	h := time.Hour
 	d := newDedup(h, 0)
-	d.ts = 0
 	if !d.Admit("x", 0, 0) {
 		t.Fatal("first sighting not admitted")
 	}
-	d.ts = int64(h)
-	if d.Admit("x", 0, 0) {
+	if d.Admit("x", int64(h), 1) {
 		t.Fatal("a repeat at the horizon was admitted")
 	}
-	d.ts = int64(h) + 1
-	if !d.Admit("x", 0, 0) {
+	if !d.Admit("x", int64(h)+1, 2) {
 		t.Fatal("a repeat past the horizon was dropped")
 	}
 }

@@ -15,8 +15,9 @@
 // a function of the Range alone; only then are the offsets marked for commit. After a
 // crash, a rebalance or an insert with an unknown outcome, the partition is replayed
 // from the last committed offset: the Worker reads the Ledger and cuts its batches at
-// exactly the recorded ranges, so the replayed inserts carry the same tokens and
-// ClickHouse drops them. docs/exactly-once.md lists the failure cases.
+// exactly the recorded ranges (the rule is in replay.go), so the replayed inserts
+// carry the same tokens and ClickHouse drops them. docs/exactly-once.md lists the
+// failure cases.
 //
 // Producer duplicates (the same event_id published again) are filtered per partition
 // within a horizon measured on the Kafka record timestamps; the filter is rebuilt from

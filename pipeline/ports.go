@@ -7,17 +7,6 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// Range identifies the records of one partition that one flush stores: the offsets of
-// its first and last record, inclusive. A flush's inserts and its deduplication token are
-// a pure function of its Range, so replaying the same Range stores nothing twice.
-type Range struct {
-	Group     string
-	Topic     string
-	Partition int32
-	First     int64
-	Last      int64
-}
-
 // Sink durably stores the blocks of one flush. Store blocks until every block is stored
 // or ctx is done, and is safe for concurrent use. token identifies the flush: storing
 // the same token again (a replay after a crash, or a retry after an unknown outcome)

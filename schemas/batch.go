@@ -165,7 +165,8 @@ func ColumnLen(c any) int {
 // PlainColumn copies a Block column into a plain typed slice: []string for a
 // StringColumn or DictColumn, []time.Time (UTC) for a MillisColumn,
 // []map[string]string for a MapColumn (nil rows when empty), and a copy of any other
-// slice. It allocates; it is meant for tests and tools.
+// slice. It allocates: it is for tests and tools (the pipeline's and the ClickHouse
+// adapter's tests compare blocks with it).
 func PlainColumn(c any) any {
 	n := ColumnLen(c)
 	switch c.(type) {
@@ -185,15 +186,15 @@ func PlainColumn(c any) any {
 func plainValues[T any](c any, n int) []T {
 	out := make([]T, n)
 	for i := range out {
-		out[i], _ = ColumnValue(c, i).(T)
+		out[i], _ = columnValue(c, i).(T)
 	}
 	return out
 }
 
-// ColumnValue returns row i of a Block column as a plain Go value: a string, a
+// columnValue returns row i of a Block column as a plain Go value: a string, a
 // time.Time (UTC) for a MillisColumn, a map[string]string for a MapColumn (nil when
-// empty), or the slice's element. It allocates; it is meant for tests and tools.
-func ColumnValue(c any, i int) any {
+// empty), or the slice's element.
+func columnValue(c any, i int) any {
 	switch c := c.(type) {
 	case StringColumn:
 		return string(c.Bytes(i))

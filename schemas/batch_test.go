@@ -176,8 +176,8 @@ type fakeDedup struct {
 	calls []string
 }
 
-func (f *fakeDedup) Admit(id string, occurredAt, offset int64) bool {
-	f.calls = append(f.calls, fmt.Sprintf("%s@%d/%d", id, occurredAt, offset))
+func (f *fakeDedup) Admit(id string, timestamp, offset int64) bool {
+	f.calls = append(f.calls, fmt.Sprintf("%s@%d/%d", id, timestamp, offset))
 	if f.seen[id] {
 		return false
 	}
@@ -189,16 +189,17 @@ func TestBatchDedup(t *testing.T) {
 	d := &fakeDedup{seen: map[string]bool{}}
 	b := NewPaymentBatch(Options{Raw: true, Dedup: d})
 	r := payRec("dup", "1970-01-01T00:00:01Z", "m", "INR", "upi", PaymentCaptured, 5)
-	if err := b.Add(r, Meta{Offset: 1}); err != nil {
+	// Admit gets the record's Kafka timestamp and offset, not the event's occurred_at.
+	if err := b.Add(r, Meta{Offset: 1, Timestamp: time.Unix(7, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Add(r, Meta{Offset: 2}); !errors.Is(err, ErrDuplicate) {
+	if err := b.Add(r, Meta{Offset: 2, Timestamp: time.Unix(8, 0)}); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("second add: %v, want ErrDuplicate", err)
 	}
-	if err := b.Add([]byte(`{"event_id":"x"}`), Meta{Offset: 3}); err == nil {
+	if err := b.Add([]byte(`{"event_id":"x"}`), Meta{Offset: 3, Timestamp: time.Unix(9, 0)}); err == nil {
 		t.Fatal("invalid accepted")
 	}
-	want := []string{"dup@1000000000/1", "dup@1000000000/2"}
+	want := []string{"dup@7000000000/1", "dup@8000000000/2"}
 	if !reflect.DeepEqual(d.calls, want) {
 		t.Fatalf("Admit calls %v, want %v (invalid records must not reach Dedup)", d.calls, want)
 	}

@@ -30,13 +30,16 @@ func (e *Invalid) Error() string {
 var ErrDuplicate = errors.New("duplicate event_id")
 
 // Dedup decides whether an event is new. Admit returns true the first time it sees id
-// (and remembers it) and false for a repeat. It is called once per valid event, in
-// record order, by the goroutine that owns the Batch.
+// (and remembers it) and false for a repeat. timestamp is the record's Kafka timestamp
+// (Meta.Timestamp) in Unix nanoseconds and offset its offset (Meta.Offset): the
+// horizon of a repeat is measured on record timestamps, and an admitted id is stored
+// with its offset. Admit is called once per valid event, in record order, by the
+// goroutine that owns the Batch.
 //
 // id shares memory with the Batch's string arena (16 KiB chunks): an implementation
 // that keeps ids must copy them (strings.Clone), or each kept id pins a chunk.
 type Dedup interface {
-	Admit(id string, occurredAt int64, offset int64) bool
+	Admit(id string, timestamp, offset int64) bool
 }
 
 // Options configures a Batch.

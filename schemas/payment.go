@@ -208,7 +208,7 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 	if inv := b.o.Limits.checkTime(p.OccurredAt, &m); inv != nil {
 		return inv
 	}
-	if b.o.Dedup != nil && !b.o.Dedup.Admit(p.EventID, p.OccurredAt.UnixNano(), m.Offset) {
+	if b.o.Dedup != nil && !b.o.Dedup.Admit(p.EventID, m.Timestamp.UnixNano(), m.Offset) {
 		return ErrDuplicate
 	}
 	b.events++

@@ -176,7 +176,7 @@ func (b *shipmentBatch) Add(value []byte, m Meta) error {
 	if inv := b.o.Limits.checkTime(s.OccurredAt, &m); inv != nil {
 		return inv
 	}
-	if b.o.Dedup != nil && !b.o.Dedup.Admit(s.EventID, s.OccurredAt.UnixNano(), m.Offset) {
+	if b.o.Dedup != nil && !b.o.Dedup.Admit(s.EventID, m.Timestamp.UnixNano(), m.Offset) {
 		return ErrDuplicate
 	}
 	b.events++

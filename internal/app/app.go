@@ -65,14 +65,13 @@ func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, e
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
 	return clickhouse.Open(ctx, clickhouse.Options{
-		Addrs:       c.ClickHouse.Addrs,
-		Database:    c.ClickHouse.Database,
-		User:        c.ClickHouse.User,
-		Password:    c.ClickHouse.Password.Reveal(),
-		DedupWindow: c.ClickHouse.DedupWindow,
-		MaxConns:    2*c.Pipeline.Workers + 4,
-		TLS:         tlsCfg,
-		Compress:    c.ClickHouse.Compress,
+		Addrs:    c.ClickHouse.Addrs,
+		Database: c.ClickHouse.Database,
+		User:     c.ClickHouse.User,
+		Password: c.ClickHouse.Password.Reveal(),
+		MaxConns: 2*c.Pipeline.Workers + 4,
+		TLS:      tlsCfg,
+		Compress: c.ClickHouse.Compress,
 	})
 }
 

@@ -18,7 +18,6 @@ const (
 	DefaultDialTimeout = 5 * time.Second
 	DefaultReadTimeout = 60 * time.Second
 	DefaultMaxConns    = 16
-	DefaultDedupWindow = 10000
 )
 
 // Options configures a Client. The zero value of each field but Addrs and Database
@@ -39,9 +38,6 @@ type Options struct {
 	// MaxConns is the size of the connection pool (default DefaultMaxConns); it bounds
 	// the Store calls in flight at once.
 	MaxConns int
-	// DedupWindow is the non_replicated_deduplication_window the Client's internal
-	// tables are created with by (*Client).InternalDDL (default DefaultDedupWindow).
-	DedupWindow int
 	// TLS enables TLS when non-nil.
 	TLS *tls.Config
 	// Compress enables LZ4 compression of the native protocol's blocks. It saves
@@ -63,9 +59,6 @@ func (o Options) withDefaults() Options {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
-	if o.DedupWindow <= 0 {
-		o.DedupWindow = DefaultDedupWindow
-	}
 	return o
 }
 
@@ -86,11 +79,10 @@ func (o Options) Validate() error {
 // It implements pipeline.Sink, pipeline.Ledger and pipeline.SeenIDs and is safe for
 // concurrent use.
 type Client struct {
-	conn        driver.Conn
-	ins         *inserter
-	db          string
-	password    string
-	dedupWindow int
+	conn     driver.Conn
+	ins      *inserter
+	db       string
+	password string
 }
 
 // Open connects to the servers in o and pings one of them. It returns an error if
@@ -131,7 +123,7 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("clickhouse: ping %v as %q: %w", o.Addrs, o.User, redact(err, o.Password))
 	}
-	return &Client{conn: conn, ins: newInserter(o), db: o.Database, password: o.Password, dedupWindow: o.DedupWindow}, nil
+	return &Client{conn: conn, ins: newInserter(o), db: o.Database, password: o.Password}, nil
 }
 
 // authCodes are the server error codes of refused credentials.

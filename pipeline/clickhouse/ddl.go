@@ -6,18 +6,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluicehq/sluice/pipeline"
-
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// Names of the internal tables Sluice keeps in its database.
-const (
-	// LedgerTable records the offset ranges flushes were about to store.
-	LedgerTable = "sluice_ledger"
-	// EventIDsTable holds the event ids each partition stored, with their offsets.
-	EventIDsTable = pipeline.EventIDsTable
-)
+// LedgerTable is the internal table that records the offset ranges flushes were
+// about to store (EventIDsTable is the other one).
+const LedgerTable = "sluice_ledger"
+
+// DefaultDedupWindow is DDLOptions.DedupWindow when zero.
+const DefaultDedupWindow = 10000
 
 // LedgerRetention is how long a LedgerTable row is kept.
 const LedgerRetention = 30 * 24 * time.Hour
@@ -65,7 +62,6 @@ func DDL(o DDLOptions) []string {
 	if o.Horizon <= 0 {
 		o.Horizon = 24 * time.Hour
 	}
-	ttl := int64((o.Horizon + 24*time.Hour + time.Second - 1) / time.Second)
 	onCluster, engine := "", "MergeTree"
 	eventIDsSettings := fmt.Sprintf("non_replicated_deduplication_window = %d", o.DedupWindow)
 	ledger, eventIDs := LedgerTable, EventIDsTable
@@ -92,21 +88,7 @@ func DDL(o DDLOptions) []string {
 			"ORDER BY (`group`, `topic`, `partition`, `last`)\n"+
 			"TTL toDateTime(`written_at`) + INTERVAL %d SECOND",
 			qualified(o.Database, ledger), onCluster, engine, int64(LedgerRetention/time.Second)),
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s (\n"+
-			"\t`group` LowCardinality(String),\n"+
-			"\t`topic` LowCardinality(String),\n"+
-			"\t`partition` Int32,\n"+
-			"\t`offset` Int64,\n"+
-			"\t`event_id` String,\n"+
-			"\t`ts` DateTime64(3, 'UTC'),\n"+
-			// Kept for the horizon after it was stored, not after ts: a stream
-			// published with old timestamps (a backfill) still needs its ids.
-			"\t`stored_at` DateTime('UTC') DEFAULT now()\n"+
-			") ENGINE = %s\n"+
-			"ORDER BY (`group`, `topic`, `partition`, `offset`)\n"+
-			"TTL `stored_at` + INTERVAL %d SECOND\n"+
-			"SETTINGS %s",
-			qualified(o.Database, eventIDs), onCluster, engine, ttl, eventIDsSettings),
+		eventIDsDDL(qualified(o.Database, eventIDs)+onCluster, engine, o.Horizon, eventIDsSettings),
 	}
 	if o.Cluster == "" {
 		return stmts
@@ -120,11 +102,6 @@ func DDL(o DDLOptions) []string {
 			o.Cluster, o.Database, t+schemas.LocalSuffix))
 	}
 	return stmts
-}
-
-// InternalDDL is DDL for the Client's database and dedup window, on one server.
-func (c *Client) InternalDDL(horizon time.Duration) []string {
-	return DDL(DDLOptions{Database: c.db, DedupWindow: c.dedupWindow, Horizon: horizon})
 }
 
 // Migrate runs stmts in order, each once; a statement that fails with an error a

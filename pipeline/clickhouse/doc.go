@@ -8,10 +8,9 @@
 // schemas.StringColumn, DictColumn, MapColumn and MillisColumn, straight into the
 // wire buffer, in blocks of at most 16,384 rows. clickhouse-go's batch API first
 // copies every value into its own column types and boxes each LowCardinality value
-// in an interface: on the end-to-end benchmark that cost more CPU than decoding
-// the events (Sluice's CPU per event fell by a quarter with ch-go; README,
-// Performance). Each column is checked against the type the server announces for
-// it before any of its data is sent.
+// in an interface, which costs more CPU than decoding the events
+// (docs/benchmarks.md). Each column is checked against the type the server
+// announces for it before any of its data is sent.
 //
 // It owns the SQL: the INSERT of each schemas.Block, the internal tables
 // sluice_ledger and sluice_event_ids (DDL), and the queries that read them back. It
@@ -29,7 +28,8 @@
 // This holds per server for non-replicated tables: the Client connects to Addrs in
 // order and stays on the first that answers, so a retry reaches the same server. The
 // window must cover every insert into a table between a flush and its last replay.
-// Replicated tables cannot be tested on the development stack (see devstack.md).
+// Replicated deduplication itself cannot be tested with the local engine
+// (docs/exactly-once.md, Clusters).
 //
 // # Concurrency
 //
@@ -40,7 +40,7 @@
 // # Errors
 //
 // Errors are wrapped with what was being done ("clickhouse: insert 100 rows into
-// payments_raw: …") and never contain the password. IsPermanent reports errors that
+// payments: …") and never contain the password. IsPermanent reports errors that
 // cannot succeed on retry: ErrInvalidBlock (a column that does not fit its table's
 // type among them), values clickhouse-go cannot convert, and
 // server errors about the schema, the statement or the credentials (UNKNOWN_TABLE,
@@ -57,6 +57,6 @@
 //	c, err := clickhouse.Open(ctx, clickhouse.Options{Addrs: []string{"127.0.0.1:9000"}, Database: "sluice"})
 //	if err != nil { return err }
 //	defer c.Close()
-//	if err := c.Migrate(ctx, c.InternalDDL(24*time.Hour)); err != nil { return err }
+//	if err := c.Migrate(ctx, clickhouse.DDL(clickhouse.DDLOptions{Database: "sluice"})); err != nil { return err }
 //	err = c.Store(ctx, "g:payments:3:100-199", batch.Blocks())
 package clickhouse

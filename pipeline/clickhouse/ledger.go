@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
@@ -27,34 +26,13 @@ func syncInsert(ctx context.Context) context.Context {
 // the row is visible to Ranges on the same server. Recording the same Range twice is
 // harmless.
 func (c *Client) Intend(ctx context.Context, r pipeline.Range) error {
-	return c.IntendMany(ctx, []pipeline.Range{r})
-}
-
-// IntendMany records several ranges (e.g. one per partition flushed together) with
-// one synchronous INSERT, all or none. An empty rs does nothing.
-func (c *Client) IntendMany(ctx context.Context, rs []pipeline.Range) error {
-	if len(rs) == 0 {
-		return nil
+	if r.First > r.Last {
+		return fmt.Errorf("clickhouse: intend %s/%s/%d: first offset %d after last %d", r.Group, r.Topic, r.Partition, r.First, r.Last)
 	}
-	var q strings.Builder
-	q.WriteString("INSERT INTO ")
-	q.WriteString(qualified(c.db, LedgerTable))
-	q.WriteString(" (`group`, `topic`, `partition`, `first`, `last`, `written_at`) VALUES ")
-	args := make([]any, 0, 5*len(rs))
-	for i, r := range rs {
-		if r.First > r.Last {
-			return fmt.Errorf("clickhouse: intend %s/%s/%d: first offset %d after last %d", r.Group, r.Topic, r.Partition, r.First, r.Last)
-		}
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, now64(3))")
-		args = append(args, r.Group, r.Topic, r.Partition, r.First, r.Last)
-	}
-	if err := c.conn.Exec(syncInsert(ctx), q.String(), args...); err != nil {
-		r := rs[0]
-		return fmt.Errorf("clickhouse: intend %d ranges (first %s/%s/%d [%d, %d]): %w",
-			len(rs), r.Group, r.Topic, r.Partition, r.First, r.Last, c.redact(err))
+	q := "INSERT INTO " + qualified(c.db, LedgerTable) +
+		" (`group`, `topic`, `partition`, `first`, `last`, `written_at`) VALUES (?, ?, ?, ?, ?, now64(3))"
+	if err := c.conn.Exec(syncInsert(ctx), q, r.Group, r.Topic, r.Partition, r.First, r.Last); err != nil {
+		return fmt.Errorf("clickhouse: intend %s/%s/%d [%d, %d]: %w", r.Group, r.Topic, r.Partition, r.First, r.Last, c.redact(err))
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ const nativeChunkRows = 16384
 // engine under clickhouse-go: using it directly lets a Block's Go slices be encoded
 // straight into the wire buffer, where clickhouse-go's batch API first copies every
 // value into its own columns (boxing each LowCardinality value in an interface),
-// which cost more CPU than decoding the events (see README, Performance).
+// which costs more CPU than decoding the events (docs/benchmarks.md).
 type inserter struct {
 	opts  chgo.Options // Address is set per dial
 	addrs []string

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/dev/bench/ceiling"
 	"github.com/sluicehq/sluice/internal/dev/testenv"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -179,8 +180,8 @@ func TestStoreCompressed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	exec(t, c, CeilingDDL(c.db, "pay", 100))
-	blk := CeilingBlock("pay", nativeChunkRows+100, 0)
+	exec(t, c, ceiling.DDL(c.db, "pay", 100))
+	blk := ceiling.Block("pay", nativeChunkRows+100, 0)
 	if err := c.Store(t.Context(), "z:1", []schemas.Block{blk}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/sourcegraph/conc/pool"
 
 	"github.com/sluicehq/sluice/schemas"
@@ -46,32 +45,6 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 		})
 	}
 	return p.Wait()
-}
-
-// batchInsert sends one block as one INSERT through clickhouse-go's batch API, with
-// Store's settings. Store uses the inserter instead; InsertCeiling uses this, the
-// bare clickhouse-go insert that the benchmark compares Sluice with.
-func (c *Client) batchInsert(ctx context.Context, token string, b *schemas.Block) error {
-	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{
-		"insert_deduplicate":            1,
-		"insert_deduplication_token":    token,
-		"async_insert":                  0,
-		"distributed_foreground_insert": 1,
-	}))
-	batch, err := c.conn.PrepareBatch(ctx, insertQuery(c.db, b.Table, b.Names))
-	if err != nil {
-		return c.redact(err)
-	}
-	for i, col := range b.Columns {
-		if err := batch.Column(i).Append(col); err != nil {
-			_ = batch.Abort()
-			return fmt.Errorf("column %s: %w", b.Names[i], err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return c.redact(err)
-	}
-	return nil
 }
 
 // insertQuery is INSERT INTO `db`.`table` (`a`, `b`, …).

@@ -22,9 +22,9 @@ import (
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/dev/bench/ceiling"
 	"github.com/sluicehq/sluice/internal/dev/chlocal"
 	"github.com/sluicehq/sluice/internal/dev/verify"
-	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/producers"
 	"github.com/sluicehq/sluice/producers/loadgen"
 )
@@ -94,8 +94,8 @@ type Result struct {
 	Mode   Mode // as run
 	Events int
 
-	ConsumerCeiling float64                  // bare consumer, events/s
-	InsertCeiling   clickhouse.CeilingResult // bare insert
+	ConsumerCeiling float64        // bare consumer, events/s
+	InsertCeiling   ceiling.Result // bare insert
 	// InsertCeilingCHCPU is the ClickHouse server's CPU time during the bare
 	// insert (user+sys), or 0 when unknown.
 	InsertCeilingCHCPU time.Duration
@@ -395,35 +395,39 @@ func bareConsumer(ctx context.Context, brokers []string, topic, group string, n 
 }
 
 // bareInsert stores about n rows (at least three blocks) of ceilingBlockRows-row
-// blocks into a fresh payments-like table in database db, after one untimed block.
-func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (clickhouse.CeilingResult, error) {
-	c := cfg
-	c.ClickHouse.Database = db
-	cl, err := app.OpenClickHouse(ctx, c)
+// blocks into a fresh payments-like table in database db, after one untimed block,
+// through clickhouse-go alone (package ceiling).
+func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (ceiling.Result, error) {
+	o := &ch.Options{Addr: cfg.ClickHouse.Addrs}
+	if cfg.ClickHouse.Compress {
+		o.Compression = &ch.Compression{Method: ch.CompressionLZ4}
+	}
+	conn, err := ch.Open(o)
 	if err != nil {
-		return clickhouse.CeilingResult{}, err
+		return ceiling.Result{}, err
 	}
-	defer cl.Close()
+	defer conn.Close()
 	table := "ceiling"
-	if err := cl.Migrate(ctx, []string{"CREATE DATABASE IF NOT EXISTS `" + db + "`",
-		clickhouse.CeilingDDL(db, table, cfg.ClickHouse.DedupWindow)}); err != nil {
-		return clickhouse.CeilingResult{}, err
+	for _, stmt := range []string{"CREATE DATABASE IF NOT EXISTS `" + db + "`", ceiling.DDL(db, table, cfg.ClickHouse.DedupWindow)} {
+		if err := conn.Exec(ctx, stmt); err != nil {
+			return ceiling.Result{}, fmt.Errorf("bare insert: %w", err)
+		}
 	}
-	blk := clickhouse.CeilingBlock(table, ceilingBlockRows, 0)
+	blk := ceiling.Block(table, ceilingBlockRows, 0)
 	// One untimed insert first: the first insert into a fresh server or table pays
-	// for connection setup and cold caches (it measured 3× slower than the rest).
-	if _, err := clickhouse.InsertCeiling(ctx, cl, blk, 1); err != nil {
-		return clickhouse.CeilingResult{}, err
+	// for connection setup and cold caches.
+	if _, err := ceiling.Insert(ctx, conn, db, blk, 1); err != nil {
+		return ceiling.Result{}, err
 	}
 	inserts := max(3, (n+ceilingBlockRows-1)/ceilingBlockRows)
-	res, err := clickhouse.InsertCeiling(ctx, cl, blk, inserts)
+	res, err := ceiling.Insert(ctx, conn, db, blk, inserts)
 	if err != nil {
 		return res, err
 	}
 	// Drop the table at once, so that merging its parts does not run during, and
 	// slow down, the Sluice phase that follows.
-	if err := cl.Migrate(ctx, []string{"DROP DATABASE IF EXISTS `" + db + "` SYNC"}); err != nil {
-		return res, err
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"` SYNC"); err != nil {
+		return res, fmt.Errorf("bare insert: %w", err)
 	}
 	return res, nil
 }

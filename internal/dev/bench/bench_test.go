@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/pipeline/clickhouse"
+	"github.com/sluicehq/sluice/internal/dev/bench/ceiling"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -47,7 +47,7 @@ func TestPick(t *testing.T) {
 func TestPrint(t *testing.T) {
 	r := Result{
 		Mode: Rollups, Events: 1_000_000, ConsumerCeiling: 2e6,
-		InsertCeiling: clickhouse.CeilingResult{Rows: 300_000, Inserts: 3, Elapsed: time.Second},
+		InsertCeiling: ceiling.Result{Rows: 300_000, Inserts: 3, Elapsed: time.Second},
 		Elapsed:       10 * time.Second, Rows: 1_000_000, CPU: 5 * time.Second,
 		PeakRSS: 300 << 20, BaseRSS: 200 << 20, FirstRow: 1500 * time.Millisecond,
 	}

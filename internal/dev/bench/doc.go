@@ -2,14 +2,14 @@
 // close one Sluice instance comes to the two ceilings it sits between, on the same
 // machine and in the same run.
 //
-// Run starts the local ClickHouse (internal/chlocal, in a temporary data directory
-// removed at the end) and an in-process kfake cluster, preloads N payments events
-// (loadgen, no invalid records, no duplicates; not timed) and then, per run:
+// Run starts the local ClickHouse (internal/dev/chlocal, in a temporary data
+// directory removed at the end) and an in-process kfake cluster, preloads N payments
+// events (loadgen, no invalid records, no duplicates; not timed) and then, per run:
 //
 //   - the bare consumer ceiling: a plain franz-go group consumer reading all N
 //     records without decoding them (events/s);
-//   - the bare insert ceiling: clickhouse.InsertCeiling with 100k-row blocks of a
-//     payments-like raw table (rows/s);
+//   - the bare insert ceiling: clickhouse-go's batch API alone (package ceiling)
+//     with 100k-row blocks of a payments-like raw table (rows/s);
 //   - Sluice itself on a fresh database and group. With Options.Process (the
 //     default of `sluice bench`) it is `sluice run`, a child process of the same
 //     binary, timed from its start until the group's committed offsets (kadm,
@@ -28,9 +28,9 @@
 // stays flat while the backlog drains.
 //
 // After each run the stored rollups (and raw rows when on) are read back with
-// internal/verify and compared exactly with the generator's ground truth, and the
-// group's lag must be 0 once the instance has shut down. Print writes one table row
-// per run and, for several runs, min/median/max.
+// internal/dev/verify and compared exactly with the generator's ground truth, and
+// the group's lag must be 0 once the instance has shut down. Print writes one table
+// row per run and, for several runs, min/median/max.
 //
 // Run and MemoryCheck own every goroutine, client and process they start and stop
 // them before they return. They are not meant to run concurrently in one process

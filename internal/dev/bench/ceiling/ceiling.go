@@ -1,23 +1,24 @@
-package clickhouse
+package ceiling
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// CeilingDDL returns the CREATE TABLE of a payments-like raw table (17 columns,
-// including a Map and LowCardinality strings) used to measure the bare insert
-// ceiling: how fast Store writes pre-built columnar blocks, with no Kafka, decoding or
-// aggregation in the way.
-func CeilingDDL(database, table string, dedupWindow int) string {
-	if dedupWindow <= 0 {
-		dedupWindow = DefaultDedupWindow
-	}
+// DDL returns the CREATE TABLE of database.table, a payments-like raw table (17
+// columns, including a Map and LowCardinality strings) whose
+// non_replicated_deduplication_window is dedupWindow (0 turns deduplication off).
+// The names must be plain identifiers.
+func DDL(database, table string, dedupWindow int) string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n"+
 		"\t`event_id` String,\n"+
 		"\t`event_type` LowCardinality(String),\n"+
@@ -42,9 +43,15 @@ func CeilingDDL(database, table string, dedupWindow int) string {
 		qualified(database, table), dedupWindow)
 }
 
-// CeilingBlock returns a deterministic block of rows payments-like rows for the table
-// CeilingDDL creates; seq makes event ids and offsets distinct between blocks.
-func CeilingBlock(table string, rows int, seq int64) schemas.Block {
+// qualified is `database`.`table`.
+func qualified(database, table string) string {
+	return "`" + database + "`.`" + table + "`"
+}
+
+// Block returns a deterministic block of rows payments-like rows for the table DDL
+// creates, its columns plain Go slices; seq makes event ids and offsets distinct
+// between blocks.
+func Block(table string, rows int, seq int64) schemas.Block {
 	var (
 		eventID    = make([]string, rows)
 		eventType  = make([]string, rows)
@@ -102,8 +109,8 @@ func CeilingBlock(table string, rows int, seq int64) schemas.Block {
 	}
 }
 
-// CeilingResult is what InsertCeiling measured.
-type CeilingResult struct {
+// Result is what Insert measured.
+type Result struct {
 	Rows    int           // rows stored
 	Inserts int           // Store calls, one block each
 	Elapsed time.Duration // wall time of all Store calls
@@ -113,7 +120,7 @@ type CeilingResult struct {
 }
 
 // RowsPerSec is the insert throughput.
-func (r CeilingResult) RowsPerSec() float64 {
+func (r Result) RowsPerSec() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
@@ -121,30 +128,29 @@ func (r CeilingResult) RowsPerSec() float64 {
 }
 
 // String formats the result for a log line or a report.
-func (r CeilingResult) String() string {
+func (r Result) String() string {
 	return fmt.Sprintf("%d rows in %d inserts, %.0f rows/s, latency p50 %v p99 %v max %v",
 		r.Rows, r.Inserts, r.RowsPerSec(), r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))
 }
 
-// InsertCeiling stores blk inserts times with clickhouse-go's batch API (the bare
-// clickhouse-go insert, not Store's encoder), one after the other, each with a
-// distinct token (so none is deduplicated), into a table CeilingDDL created, and measures
-// throughput and per-insert latency. Building the block is not timed.
-func InsertCeiling(ctx context.Context, c *Client, blk schemas.Block, inserts int) (CeilingResult, error) {
+// Insert stores blk inserts times into database.(blk.Table), a table DDL created,
+// with clickhouse-go's batch API (the bare clickhouse-go insert, not the Sluice
+// encoder), one after the other, each with a distinct token (so none is
+// deduplicated), and measures throughput and per-insert latency. Building the block
+// is not timed.
+func Insert(ctx context.Context, conn driver.Conn, database string, blk schemas.Block, inserts int) (Result, error) {
 	lat := make([]time.Duration, 0, inserts)
 	prefix := "ceiling:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
-	if err := checkBlock(&blk); err != nil {
-		return CeilingResult{}, err
-	}
+	query := insertQuery(database, blk)
 	start := time.Now()
 	for i := range inserts {
 		t0 := time.Now()
-		if err := c.batchInsert(ctx, prefix+strconv.Itoa(i), &blk); err != nil {
-			return CeilingResult{}, err
+		if err := batchInsert(ctx, conn, query, prefix+strconv.Itoa(i), &blk); err != nil {
+			return Result{}, fmt.Errorf("ceiling: insert %d rows into %s: %w", blk.Rows, blk.Table, err)
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	res := CeilingResult{Rows: blk.Rows * inserts, Inserts: inserts, Elapsed: time.Since(start)}
+	res := Result{Rows: blk.Rows * inserts, Inserts: inserts, Elapsed: time.Since(start)}
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		res.P50 = lat[len(lat)/2]
@@ -152,4 +158,31 @@ func InsertCeiling(ctx context.Context, c *Client, blk schemas.Block, inserts in
 		res.Max = lat[len(lat)-1]
 	}
 	return res, nil
+}
+
+// insertQuery is INSERT INTO `database`.`table` (`a`, `b`, …) for b's columns.
+func insertQuery(database string, b schemas.Block) string {
+	return "INSERT INTO " + qualified(database, b.Table) + " (`" + strings.Join(b.Names, "`, `") + "`)"
+}
+
+// batchInsert sends one block as one synchronous INSERT through clickhouse-go's
+// batch API, with the settings the pipeline's inserts carry.
+func batchInsert(ctx context.Context, conn driver.Conn, query, token string, b *schemas.Block) error {
+	ctx = ch.Context(ctx, ch.WithSettings(ch.Settings{
+		"insert_deduplicate":            1,
+		"insert_deduplication_token":    token,
+		"async_insert":                  0,
+		"distributed_foreground_insert": 1,
+	}))
+	batch, err := conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return err
+	}
+	for i, col := range b.Columns {
+		if err := batch.Column(i).Append(col); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("column %s: %w", b.Names[i], err)
+		}
+	}
+	return batch.Send()
 }

@@ -3,20 +3,44 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// EventIDsColumns are the column names, in order, of the Block the pipeline stores
-// into EventIDsTable (pipeline.EventIDsColumns; the DDL here must match it).
-var EventIDsColumns = pipeline.EventIDsColumns
+// EventIDsTable is the internal table of the event ids each partition stored, with
+// their offsets: pipeline.EventIDsTable, whose columns pipeline.EventIDsColumns and
+// pipeline.EventIDsTypes define.
+const EventIDsTable = pipeline.EventIDsTable
 
-// EventIDsBlock builds the Block that stores the event ids of one partition's flush:
-// ids[i] was read at offsets[i] and occurred at ts[i]. The three slices must have the
-// same length; the Block refers to them without copying. Rows older than the table's
-// TTL (DDLOptions.Horizon plus one day) are dropped by the server on insert.
+// eventIDsDDL is the CREATE TABLE of EventIDsTable: table is its qualified name
+// (with ON CLUSTER when sharded), engine and settings are DDL's. Rows live horizon
+// plus one day after they were stored.
+func eventIDsDDL(table, engine string, horizon time.Duration, settings string) string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + table + " (\n")
+	for i, name := range pipeline.EventIDsColumns {
+		b.WriteString("\t" + quote(name) + " " + pipeline.EventIDsTypes[i] + ",\n")
+	}
+	ttl := int64((horizon + 24*time.Hour + time.Second - 1) / time.Second)
+	// Kept for the horizon after it was stored, not after ts: a stream published
+	// with old timestamps (a backfill) still needs its ids.
+	fmt.Fprintf(&b, "\t`stored_at` DateTime('UTC') DEFAULT now()\n"+
+		") ENGINE = %s\n"+
+		"ORDER BY (`group`, `topic`, `partition`, `offset`)\n"+
+		"TTL `stored_at` + INTERVAL %d SECOND\n"+
+		"SETTINGS %s", engine, ttl, settings)
+	return b.String()
+}
+
+// EventIDsBlock builds, from plain slices, a Block that stores event ids of one
+// partition as a flush does: ids[i] was read at offsets[i] and occurred at ts[i].
+// The three slices must have the same length; the Block refers to them without
+// copying. Rows older than the table's TTL (DDLOptions.Horizon plus one day) are
+// dropped by the server on insert. It is for tests and tools (the pipeline builds
+// its own, flat, block).
 func EventIDsBlock(group, topic string, partition int32, offsets []int64, ids []string, ts []time.Time) schemas.Block {
 	n := len(ids)
 	groups := make([]string, n)
@@ -27,7 +51,7 @@ func EventIDsBlock(group, topic string, partition int32, offsets []int64, ids []
 	}
 	return schemas.Block{
 		Table:   EventIDsTable,
-		Names:   EventIDsColumns,
+		Names:   pipeline.EventIDsColumns,
 		Columns: []any{groups, topics, parts, offsets, ids, ts},
 		Rows:    n,
 	}

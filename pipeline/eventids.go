@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// EventIDsTable is the table the admitted event ids of every flush go to, in the
+// flush's own insert (same token), so that the producer-duplicate filter of a later
+// owner can be rebuilt from them (SeenIDs).
+const EventIDsTable = "sluice_event_ids"
+
+// eventIDsSchema lists the columns of EventIDsTable in the order of the Block the
+// worker builds (idsBlock), with their ClickHouse types. The Block's columns are a
+// schemas.DictColumn, a schemas.DictColumn, an []int32, an []int64, a
+// schemas.StringColumn and a schemas.MillisColumn.
+var eventIDsSchema = [...]struct{ name, typ string }{
+	{"group", "LowCardinality(String)"},
+	{"topic", "LowCardinality(String)"},
+	{"partition", "Int32"},
+	{"offset", "Int64"},
+	{"event_id", "String"},
+	{"ts", "DateTime64(3, 'UTC')"},
+}
+
+// EventIDsColumns are the names of EventIDsTable's columns in Block order, and
+// EventIDsTypes their ClickHouse types, index by index: the ClickHouse adapter
+// creates the table from them. Callers must not modify them.
+var EventIDsColumns, EventIDsTypes = func() (names, types []string) {
+	for _, c := range eventIDsSchema {
+		names, types = append(names, c.name), append(types, c.typ)
+	}
+	return names, types
+}()
+
+// pendingIDs are the ids the dedup filter admitted into one batch, with the offset
+// and Kafka timestamp of their records, stored flat: they are the event-ids block's
+// columns as they are.
+type pendingIDs struct {
+	ids    schemas.StringColumn
+	offset []int64
+	ts     schemas.MillisColumn
+}
+
+func (p *pendingIDs) add(id string, ts, offset int64) {
+	p.ids.Append(id)
+	p.offset = append(p.offset, offset)
+	p.ts = append(p.ts, ts/int64(time.Millisecond))
+}
+
+func (p *pendingIDs) len() int { return len(p.offset) }
+
+func (p *pendingIDs) reset() {
+	p.ids.Reset()
+	p.offset, p.ts = p.offset[:0], p.ts[:0]
+}
+
+// idColumns holds the event-ids block's columns that the pending ids do not
+// have, reused across flushes.
+type idColumns struct {
+	group, topic schemas.DictColumn
+	partition    []int32
+}
+
+// idsBlock is the event-ids block of the batch in s: its pending ids, with the
+// worker's group, topic and partition.
+func (w *Worker) idsBlock(s *slot) schemas.Block {
+	c := &s.ids
+	c.group.Reset()
+	c.topic.Reset()
+	c.partition = c.partition[:0]
+	c.group.AppendN(w.p.opts.Group, s.pending.len())
+	c.topic.AppendN(w.topic, s.pending.len())
+	for range s.pending.len() {
+		c.partition = append(c.partition, w.partition)
+	}
+	return schemas.Block{
+		Table:   EventIDsTable,
+		Names:   EventIDsColumns,
+		Columns: []any{c.group, c.topic, c.partition, s.pending.offset, s.pending.ids, s.pending.ts},
+		Rows:    s.pending.len(),
+	}
+}

@@ -1,0 +1,70 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Pipeline builds the Workers of one consumer group. It is safe for concurrent use.
+type Pipeline struct {
+	opts  Options
+	deps  Deps
+	slots chan struct{} // decode slots shared by all workers
+	stats *Stats
+	log   *slog.Logger
+}
+
+// New returns a Pipeline. Options are defaulted where zero.
+func New(o Options, d Deps) *Pipeline {
+	o.defaults()
+	if d.Stats == nil {
+		d.Stats = new(Stats)
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pipeline{opts: o, deps: d, slots: make(chan struct{}, o.Workers), stats: d.Stats, log: d.Logger}
+}
+
+// Stats returns the counters all workers add to.
+func (p *Pipeline) Stats() *Stats { return p.stats }
+
+// Worker returns the worker for one partition of a configured topic, or nil when the
+// topic is not one of Options.Topics.
+func (p *Pipeline) Worker(topic string, partition int32) *Worker {
+	newBatch, ok := p.opts.Topics[topic]
+	if !ok {
+		return nil
+	}
+	w := &Worker{
+		p:         p,
+		topic:     topic,
+		partition: partition,
+		cut:       newCutter(p.opts.Group, topic, partition),
+		log:       p.log.With("topic", topic, "partition", partition),
+		jobs:      make(chan *slot),
+		results:   make(chan error, 1),
+	}
+	bo := p.opts.Batch
+	bo.Dedup = nil
+	if p.opts.DedupHorizon > 0 {
+		w.dd = newDedup(p.opts.DedupHorizon, p.opts.DedupMaxIDs)
+		bo.Dedup = w.dd
+	}
+	w.cur, w.spare = newSlot(newBatch(bo)), newSlot(newBatch(bo))
+	return w
+}
+
+// acquire takes one of the decode slots that bound how many workers decode at once,
+// waiting until one is free or ctx is done.
+func (p *Pipeline) acquire(ctx context.Context) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release gives back a decode slot taken by acquire.
+func (p *Pipeline) release() { <-p.slots }

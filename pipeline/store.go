@@ -1,0 +1,98 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// slot is one of a worker's two batches: while one is being stored, the worker
+// decodes into the other. Everything a flush needs travels in its slot.
+type slot struct {
+	batch   schemas.Batch
+	pending pendingIDs // ids the dedup filter admitted into this batch
+	ids     idColumns
+	// reasons counts the batch's dead letters by reason; it is added to Stats when
+	// the batch is stored, so counting costs no lock and, once a reason was seen, no
+	// allocation.
+	reasons map[string]int64
+	dlq     sync.WaitGroup // dead letters of this batch not yet acknowledged
+	dlqErr  atomic.Pointer[error]
+	dlqDone func(error)
+
+	// Set when the batch is handed to the store goroutine.
+	r       Range
+	replay  bool
+	lastRec *kgo.Record
+	n       int64
+}
+
+func newSlot(b schemas.Batch) *slot {
+	s := &slot{batch: b, reasons: make(map[string]int64)}
+	s.dlqDone = func(err error) {
+		if err != nil {
+			s.dlqErr.CompareAndSwap(nil, &err)
+		}
+		s.dlq.Done()
+	}
+	return s
+}
+
+// store runs in the store goroutine: it waits for the batch's dead letters, records
+// its range in the ledger, inserts its blocks, and marks its last record.
+func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) error {
+	// Dead letters are part of the batch: none may be lost when its offsets commit.
+	s.dlq.Wait()
+	if p := s.dlqErr.Load(); p != nil {
+		return fmt.Errorf("dead-letter %s/%d: %w", w.topic, w.partition, *p)
+	}
+	blocks := s.batch.Blocks()
+	if s.pending.len() > 0 {
+		blocks = append(blocks, w.idsBlock(s))
+	}
+	if len(blocks) > 0 {
+		if !s.replay && !w.p.opts.AtLeastOnce {
+			if err := w.retry(ctx, "write ledger", func(ctx context.Context) error {
+				return w.p.deps.Ledger.Intend(ctx, s.r)
+			}); err != nil {
+				return err
+			}
+		}
+		token := Token(s.r)
+		start := time.Now()
+		if err := w.retry(ctx, "store batch", func(ctx context.Context) error {
+			if w.p.opts.AtLeastOnce {
+				token = Token(s.r) + "@" + strconv.FormatInt(time.Now().UnixNano(), 36)
+			}
+			return w.p.deps.Sink.Store(ctx, token, blocks)
+		}); err != nil {
+			return err
+		}
+		st := w.p.stats
+		st.StoreNanos.Add(int64(time.Since(start)))
+		st.Flushes.Add(1)
+		rows := 0
+		for _, b := range blocks {
+			rows += b.Rows
+		}
+		st.Rows.Add(int64(rows))
+		if s.replay {
+			st.Replays.Add(1)
+		}
+	}
+	mark(s.lastRec)
+	w.p.stats.Committable.Add(s.n)
+	if len(s.reasons) > 0 {
+		w.p.stats.addInvalidReasons(s.reasons)
+		clear(s.reasons)
+	}
+	s.lastRec = nil
+	return nil
+}
