@@ -21,9 +21,9 @@ import (
 
 // LeanEnv is the small-footprint configuration: the memory check gives it to Sluice
 // where Options.Env does not set the variable, and `sluice bench --lean` runs with
-// it. Bounds per partition ≈ (depth + 2) × fetch bytes of fetched records and two
-// batches of the batch bytes; the producer-duplicate filter remembers 100,000 ids
-// per partition (~6 MB); the Go heap is held near the limit.
+// it: a shallow fetch queue (its bound is stated under SLUICE_KAFKA_QUEUE_DEPTH in
+// `sluice config`), two small batches per partition, a producer-duplicate filter of
+// 100,000 ids per partition (~6 MB), and the Go heap held near the limit.
 var LeanEnv = map[string]string{
 	"SLUICE_MEMORY_LIMIT":                    "230MiB",
 	"SLUICE_BATCH_MAX_BYTES":                 "4MiB",

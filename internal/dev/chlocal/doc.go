@@ -6,7 +6,7 @@
 // it (Start: a child process of the current binary that loads the library
 // with purego and runs clickhouse-local's command line with its TCP and HTTP
 // listeners started). It does not create databases or tables; see
-// internal/testenv for per-test databases and `sluice dev clickhouse` for a
+// internal/dev/testenv for per-test databases and `sluice dev clickhouse` for a
 // long-running development server.
 //
 // The child process is the current executable re-run with an environment
