@@ -63,3 +63,6 @@ require (
 	golang.org/x/tools v0.31.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+// kfake with one fix (third_party/kfake/PATCHES.md): a rebalance has one deadline.
+replace github.com/twmb/franz-go/pkg/kfake => ./third_party/kfake

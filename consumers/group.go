@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/sourcegraph/conc"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Worker processes one partition's records. Run receives fetched slices in offset
@@ -49,6 +51,13 @@ type Options struct {
 	Logger *slog.Logger
 	// ClientOpts are extra franz-go options (TLS, SASL, timeouts, hooks).
 	ClientOpts []kgo.Opt
+	// ConnOpts are the options that connect and authenticate (TLS, SASL) without
+	// hooks or group settings, for the short-lived client that leaves the group.
+	ConnOpts []kgo.Opt
+	// InstanceID makes this member static (KIP-345): a restart with the same id
+	// within the session timeout takes its partitions back without a rebalance, and
+	// a graceful stop does not leave the group. Empty: a dynamic member.
+	InstanceID string
 }
 
 // Group consumes the configured topics as one member of a consumer group.
@@ -171,6 +180,9 @@ func New(o Options, factory Factory) (*Group, error) {
 		kgo.OnPartitionsAssigned(g.assigned),
 		kgo.OnPartitionsRevoked(g.revoked),
 		kgo.OnPartitionsLost(g.lost),
+	}
+	if o.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(o.InstanceID))
 	}
 	cl, err := kgo.NewClient(append(opts, o.ClientOpts...)...)
 	if err != nil {
@@ -309,7 +321,7 @@ func (g *Group) shutdown() error {
 	// Leaving triggers a last revoke, which finds no partitions left.
 	ctx, cancel = context.WithTimeout(context.Background(), g.o.DrainTimeout/5)
 	g.cl.AllowRebalance()
-	if err := g.cl.LeaveGroupContext(ctx); err != nil {
+	if err := g.leave(ctx); err != nil {
 		g.log.Warn("leaving the group timed out; the group notices at the session timeout", "err", err)
 	}
 	cancel()
@@ -319,6 +331,68 @@ func (g *Group) shutdown() error {
 		return *p
 	}
 	return nil
+}
+
+// leave leaves the group within ctx. The client's own leave waits for its group
+// loop, which may be in a JoinGroup that the coordinator holds until the rebalance
+// ends (up to the rebalance timeout); and a broker answers one connection's
+// requests in order, so the client's LeaveGroup would queue behind that join. So
+// the member is also removed through a connection of its own, which answers the
+// held join at once; it is sent again every half second until the client's leave
+// is done, in case the loop rejoined before it saw the leave.
+func (g *Group) leave(ctx context.Context) error {
+	left := make(chan error, 1)
+	go func() { left <- g.cl.LeaveGroupContext(ctx) }() // returns by ctx's end at the latest
+	for {
+		g.leaveDirectly(ctx)
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case err := <-left:
+			t.Stop()
+			return err
+		case <-ctx.Done():
+			t.Stop()
+			return <-left
+		case <-t.C:
+		}
+	}
+}
+
+// leaveDirectly sends this member's LeaveGroup through a short-lived client of its
+// own. A static member (Options.InstanceID) does not leave: its restart takes its
+// partitions back without a rebalance, within the session timeout. Errors are
+// logged: the client's own leave follows, and the group notices a member that
+// could not leave at the session timeout.
+func (g *Group) leaveDirectly(ctx context.Context) {
+	member, _ := g.cl.GroupMetadata()
+	if member == "" || g.o.InstanceID != "" {
+		return
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(g.o.Brokers...)}, g.o.ConnOpts...)...)
+	if err != nil {
+		g.log.Warn("leaving the group: kafka client", "err", err)
+		return
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = g.o.Group
+	req.MemberID = member
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.MemberID = member
+	m.Reason = kmsg.StringPtr("sluice shutting down")
+	req.Members = append(req.Members, m)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		for _, m := range resp.Members {
+			if err == nil {
+				err = kerr.ErrorForCode(m.ErrorCode)
+			}
+		}
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownMemberID) {
+		g.log.Warn("leaving the group failed; the group notices at the session timeout", "member", member, "err", err)
+	}
 }
 
 func (g *Group) assigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {

@@ -207,6 +207,8 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		DrainTimeout:   c.ShutdownTimeout * 2 / 3, // the whole shutdown takes at most 1.4 × this
 		QueueDepth:     c.Kafka.QueueDepth,
 		CommitInterval: c.Kafka.CommitInterval,
+		InstanceID:     c.Kafka.InstanceID,
+		ConnOpts:       kopts,
 		Logger:         log,
 		ClientOpts: append([]kgo.Opt{
 			kgo.WithHooks(in.metrics.KafkaHooks()...),

@@ -46,6 +46,8 @@ type Kafka struct {
 	Brokers []string `env:"KAFKA_BROKERS" envDefault:"localhost:9092" desc:"Kafka seed brokers, comma-separated host:port"`
 	// Group is the consumer group id shared by every instance.
 	Group string `env:"KAFKA_GROUP" envDefault:"sluice" desc:"Kafka consumer group id, shared by all instances"`
+	// InstanceID makes the instance a static group member (KIP-345).
+	InstanceID string `env:"KAFKA_INSTANCE_ID" allowEmpty:"true" desc:"static group membership: a stable id unique per instance (e.g. a StatefulSet pod name); a restart within the session timeout takes its partitions back without a rebalance. Empty: dynamic membership"`
 	// Start is where a group without committed offsets starts.
 	Start StartOffset `env:"KAFKA_START" envDefault:"earliest" desc:"where a new consumer group starts: earliest or latest"`
 	// PaymentsTopic is the payments source topic; empty switches that pipeline off.

@@ -108,8 +108,14 @@ type instance struct {
 
 func (s *stack) start(t *testing.T, name string) *instance {
 	t.Helper()
+	return s.startWith(t, name, s.cfg)
+}
+
+// startWith is start with another configuration (e.g. a per-instance setting).
+func (s *stack) startWith(t *testing.T, name string, cfg config.Config) *instance {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
-	in, err := app.New(t.Context(), s.cfg, log)
+	in, err := app.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
