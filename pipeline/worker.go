@@ -62,6 +62,7 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 	}
 	w := &Worker{
 		p:         p,
+		ts:        p.stats.Topic(topic),
 		topic:     topic,
 		partition: partition,
 		first:     -1,
@@ -115,6 +116,7 @@ func newSlot(b schemas.Batch) *slot {
 // goroutine, the caller of Run.
 type Worker struct {
 	p         *Pipeline
+	ts        *TopicStats // the topic's counters, beside p.stats
 	topic     string
 	partition int32
 	dd        *dedup
@@ -326,6 +328,11 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 	s.Valid.Add(valid)
 	s.Invalid.Add(invalid)
 	s.Duplicates.Add(dups)
+	ts := w.ts
+	ts.Records.Add(int64(len(recs)))
+	ts.Valid.Add(valid)
+	ts.Invalid.Add(invalid)
+	ts.Duplicates.Add(dups)
 	return nil
 }
 
@@ -508,8 +515,9 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) err
 	}
 	mark(s.lastRec)
 	w.p.stats.Committable.Add(s.n)
+	w.ts.Committable.Add(s.n)
 	if len(s.reasons) > 0 {
-		w.p.stats.addInvalidReasons(s.reasons)
+		w.ts.addInvalidReasons(s.reasons)
 		clear(s.reasons)
 	}
 	s.lastRec = nil
