@@ -127,7 +127,10 @@ func (in *Instance) ready(ctx context.Context) error {
 	case in.stopping.Load():
 		return errors.New("shutting down")
 	case !in.isUp():
-		return in.starting.reason(now)
+		if err := in.starting.reason(now); err != nil {
+			return err
+		}
+		return errors.New("starting")
 	case !in.group.Joined():
 		// New began the first wait; a later one (a rebalance) begins when first seen.
 		in.joining.begin("waiting to rejoin the consumer group " + strconv.Quote(in.cfg.Kafka.Group))
