@@ -100,9 +100,7 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 		b.WriteString(h.attrs)
 		cause := h.cause
 		r.Attrs(func(a slog.Attr) bool {
-			if err, ok := a.Value.Resolve().Any().(error); ok && cause == "" {
-				cause = Cause(err)
-			}
+			cause = causeOf(cause, a)
 			appendAttr(&b, h.prefix, a)
 			return b.Len() < maxAttrs
 		})
@@ -123,9 +121,7 @@ func (h *teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	b.WriteString(h.attrs)
 	cause := h.cause
 	for _, a := range as {
-		if err, ok := a.Value.Resolve().Any().(error); ok && cause == "" {
-			cause = Cause(err)
-		}
+		cause = causeOf(cause, a)
 		appendAttr(&b, h.prefix, a)
 	}
 	return &teeHandler{e: h.e, next: h.next.WithAttrs(as), attrs: b.String(), cause: cause, prefix: h.prefix}
@@ -136,6 +132,17 @@ func (h *teeHandler) WithGroup(name string) slog.Handler {
 		return h
 	}
 	return &teeHandler{e: h.e, next: h.next.WithGroup(name), attrs: h.attrs, cause: h.cause, prefix: h.prefix + name + "."}
+}
+
+// causeOf is cause, or the Cause of a's error when cause is still empty.
+func causeOf(cause string, a slog.Attr) string {
+	if cause != "" {
+		return cause
+	}
+	if err, ok := a.Value.Resolve().Any().(error); ok {
+		return Cause(err)
+	}
+	return ""
 }
 
 func appendAttr(b *strings.Builder, prefix string, a slog.Attr) {
