@@ -32,6 +32,7 @@ type view struct {
 	Info                              []infoItem
 	Partitions                        []Partition
 	DeadLetters                       []deadLetterRow
+	MoreDeadLetters                   int // rows left out of DeadLetters
 	MembersNote                       string
 	Errors                            []errorRow
 	ChartEPS, ChartLag, ChartLatency  chart
@@ -58,6 +59,9 @@ type legendItem struct{ Name, Color string }
 
 // palette colours a chart's series in order.
 var palette = []string{"#e6edf3", "#58a6ff", "#bc8cff", "#3fb950", "#d29922", "#39c5cf", "#f85149"}
+
+// maxDeadLetterRows bounds the dead-letter table, most frequent first.
+const maxDeadLetterRows = 8
 
 // chartSpan is the time a chart covers, ending now.
 const chartSpan = 2 * time.Minute
@@ -107,6 +111,9 @@ func newView(st Status) view {
 		}
 	}
 	slices.SortStableFunc(v.DeadLetters, func(a, b deadLetterRow) int { return cmp.Compare(b.Count, a.Count) })
+	if n := len(v.DeadLetters); n > maxDeadLetterRows {
+		v.DeadLetters, v.MoreDeadLetters = v.DeadLetters[:maxDeadLetterRows], n-maxDeadLetterRows
+	}
 	switch {
 	case st.MembersError != "":
 		v.MembersNote = "could not list the group's members: " + st.MembersError

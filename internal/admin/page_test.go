@@ -53,7 +53,7 @@ func startPage(t *testing.T, snap func() Snapshot, ready func(context.Context) e
 	// Wait for a few samples, so that the charts have lines.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); len(srv.status().History) < 3; <-tick.C {
+	for deadline := time.Now().Add(10 * time.Second); len(srv.status(t.Context()).History) < 3; <-tick.C {
 		if time.Now().After(deadline) {
 			t.Fatal("the sampler took no samples")
 		}

@@ -30,7 +30,8 @@ type Options struct {
 	// Metrics serves /metrics; nil answers 404.
 	Metrics http.Handler
 	// Ready returns nil when the instance is ready, else the reason it is not. It is
-	// called with a context bounded by ReadyTimeout; nil means always ready.
+	// called for every /readyz, /api/status and page request, with a context bounded
+	// by ReadyTimeout; nil means always ready.
 	Ready func(ctx context.Context) error
 	// Snapshot returns the instance's state now. It must be cheap: it is called once
 	// per second and on every /api/status request. Nil shows an empty page.
@@ -172,8 +173,6 @@ type Server struct {
 	next     int
 	prev     Snapshot
 	prevAt   time.Time
-	ready    error
-	readyAt  time.Time
 	lastRate float64
 	// lastTopics are the per-topic rates of the last sample.
 	lastTopics []TopicRate
@@ -196,9 +195,7 @@ func Start(o Options) (*Server, error) {
 		return nil, fmt.Errorf("admin: listen on %s: %w", o.Addr, err)
 	}
 	s := &Server{o: o, ln: ln, started: time.Now()}
-	// The first page, even before the first sample, says whether the instance is
-	// ready; the sampler's rates start from here.
-	s.ready, s.readyAt = s.checkReady(context.Background()), time.Now()
+	// The sampler's rates start from here.
 	s.prev, s.prevAt = s.snapshot(), time.Now()
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := context.WithCancel(context.Background())
@@ -252,10 +249,10 @@ func (s *Server) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(s.status())
+		_ = json.NewEncoder(w).Encode(s.status(r.Context()))
 	})
 	// The page is drawn here, on the server, so it reads right before (or without)
 	// scripts; its script then fetches ?view=live every second and swaps that part.
@@ -268,7 +265,7 @@ func (s *Server) Handler() http.Handler {
 			name = "live"
 		}
 		var b bytes.Buffer
-		if err := page.ExecuteTemplate(&b, name, newView(s.status())); err != nil {
+		if err := page.ExecuteTemplate(&b, name, newView(s.status(r.Context()))); err != nil {
 			s.o.Logger.Error("status page failed", "err", err)
 			http.Error(w, "status page failed; see the log", http.StatusInternalServerError)
 			return
@@ -315,7 +312,6 @@ func (s *Server) sample(ctx context.Context) {
 			return
 		}
 		snap, now := s.snapshot(), time.Now()
-		ready := s.checkReady(ctx)
 		s.mu.Lock()
 		rate := 0.0
 		if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
@@ -325,7 +321,6 @@ func (s *Server) sample(ctx context.Context) {
 			InsertP50ms: ms(snap.InsertP50), InsertP99ms: ms(snap.InsertP99),
 			TopicEventsPerS: topicRates(s.prev.Topics, snap.Topics, now.Sub(s.prevAt))}
 		s.prev, s.prevAt, s.lastRate, s.lastTopics = snap, now, rate, p.TopicEventsPerS
-		s.ready, s.readyAt = ready, now
 		if len(s.history) < s.o.History {
 			s.history = append(s.history, p)
 		} else {
@@ -336,9 +331,11 @@ func (s *Server) sample(ctx context.Context) {
 	}
 }
 
-// status assembles /api/status: the snapshot now, the rate and readiness of the
-// last sample, the errors and the history.
-func (s *Server) status() Status {
+// status assembles /api/status and the page: readiness checked now (before the
+// snapshot, so that both tell the same story), the snapshot, the rates of the last
+// sample, the errors and the history.
+func (s *Server) status(ctx context.Context) Status {
+	ready := s.checkReady(ctx)
 	snap := s.snapshot()
 	st := Status{
 		Now: time.Now(), Started: s.started, Info: s.o.Info, Version: s.o.Version, Snapshot: snap,
@@ -366,12 +363,9 @@ func (s *Server) status() Status {
 			}
 		}
 	}
-	st.Ready = s.ready == nil && !s.readyAt.IsZero()
-	switch {
-	case s.readyAt.IsZero():
-		st.ReadyReason = "not checked yet"
-	case s.ready != nil:
-		st.ReadyReason = s.ready.Error()
+	st.Ready = ready == nil
+	if ready != nil {
+		st.ReadyReason = ready.Error()
 	}
 	st.History = make([]Sample, 0, len(s.history))
 	st.History = append(st.History, s.history[s.next:]...)

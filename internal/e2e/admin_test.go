@@ -74,6 +74,14 @@ func TestAdmin(t *testing.T) {
 		"sluice_records_dead_lettered_total":                                                   float64(pc.Invalid + sc.Invalid),
 		"sluice_records_invalid_total":                                                         float64(pc.Invalid + sc.Invalid), // summed over reasons
 		"sluice_duplicates_dropped_total":                                                      float64(pc.Duplicates + sc.Duplicates),
+		`sluice_records_consumed_total{topic="payments"}`:                                      float64(pc.Records),
+		`sluice_records_consumed_total{topic="shipments"}`:                                     float64(sc.Records),
+		`sluice_events_valid_total{topic="shipments"}`:                                         float64(sc.Valid),
+		`sluice_records_dead_lettered_total{topic="payments"}`:                                 float64(pc.Invalid),
+		`sluice_records_invalid_total{topic="shipments"}`:                                      float64(sc.Invalid),
+		`sluice_duplicates_dropped_total{topic="payments"}`:                                    float64(pc.Duplicates),
+		`sluice_records_committable_total{topic="shipments"}`:                                  float64(sc.Records),
+		"sluice_build_info":                                                                    1,
 		`sluice_rows_inserted_total{table="payments"}`:                                         float64(pc.Valid),
 		`sluice_rows_inserted_total{table="shipments"}`:                                        float64(sc.Valid),
 		`sluice_rows_inserted_total{table="sluice_event_ids"}`:                                 float64(pc.Valid + sc.Valid),
@@ -207,6 +215,29 @@ func TestAdmin(t *testing.T) {
 	waitFor(t, time.Minute, "/readyz 503 naming ClickHouse", func() bool {
 		code, body := get(t, base+"/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "ClickHouse")
+	})
+	t.Run("status page during the outage", func(t *testing.T) {
+		browser := chromium(t)
+		// Records that cannot be stored now: every partition's worker retries.
+		s.publish(t, generator(t, 63, 400, 200, 0, 0), 0)
+		waitFor(t, time.Minute, "the status page shows the outage and the retries", func() bool {
+			_, page := get(t, base+"/")
+			return strings.Contains(page, `id="latency">ClickHouse unreachable<`) && strings.Contains(page, "failed; retrying")
+		})
+		shot := filepath.Join(t.ArtifactDir(), "status-outage-no-js.png")
+		page := browse(t, browser, base+"/", false, shot)
+		t.Logf("screenshot of the status page during the outage: %s", shot)
+		for _, want := range []string{`class="badge bad">not ready<`, "Not ready: ClickHouse at " + s.ch.Addr + " does not answer since ",
+			`id="latency">ClickHouse unreachable<`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the page lacks %s", want)
+			}
+		}
+		for _, bad := range []string{"intend ", "0.0 / 0.0", ">0 / 0<"} {
+			if strings.Contains(page, bad) {
+				t.Errorf("the page shows %q", bad)
+			}
+		}
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -427,11 +458,9 @@ func TestReadyWhileClickHouseIsDown(t *testing.T) {
 	if m := regexp.MustCompile(`since \d\d:\d\d:\d\d \(\d+s\): dial tcp `).FindString(reason); m == "" {
 		t.Errorf("/readyz does not say since when and why: %q", reason)
 	}
-	// The page shows the readiness of the sampler's last check (once a second).
-	waitFor(t, 30*time.Second, "the status page says what start-up waits for", func() bool {
-		code, page := get(t, base+"/")
-		return code == http.StatusOK && strings.Contains(page, "Not ready: "+want) && strings.Contains(page, `class="badge bad">not ready<`)
-	})
+	if code, page := get(t, base+"/"); code != http.StatusOK || !strings.Contains(page, "Not ready: "+want) || !strings.Contains(page, `class="badge bad">not ready<`) {
+		t.Errorf("the status page does not say what start-up waits for: %d\n%s", code, page)
+	}
 	if code, body := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, "sluice_build_info{") {
 		t.Errorf("/metrics while waiting: %d", code)
 	}
@@ -445,4 +474,20 @@ func TestReadyWhileClickHouseIsDown(t *testing.T) {
 		t.Errorf("/healthz: %d", code)
 	}
 	p.term(t)
+
+	// Kafka unreachable: the same from the first second, naming the brokers.
+	closed := freeAddr(t)
+	s.env["SLUICE_KAFKA_BROKERS"] = closed
+	k := s.spawn(t, "no-kafka")
+	kbase := "http://" + k.admin
+	waitFor(t, 30*time.Second, "/readyz 503 naming Kafka", func() bool {
+		code, body := get(t, kbase+"/readyz")
+		reason = body
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "waiting for Kafka at "+closed+" since ")
+	})
+	t.Logf("/readyz: %s", strings.TrimSpace(reason))
+	if code, _ := get(t, kbase+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz while Kafka is down: %d", code)
+	}
+	k.term(t)
 }
