@@ -137,8 +137,13 @@ func TestPageDuringOutage(t *testing.T) {
 }
 
 func TestPageBeforeAnything(t *testing.T) {
-	srv := startPage(t, func() Snapshot { return Snapshot{} }, nil, nil)
+	srv := startPage(t, func() Snapshot { return Snapshot{} }, func(context.Context) error {
+		return errors.New("waiting for Kafka at kafka-1:9092 since 12:01:02 (3s): dial tcp 10.0.0.9:9092: connect: connection refused")
+	}, nil)
 	_, body := do(t, srv.Handler(), "/")
+	if path := os.Getenv("SLUICE_TEST_PAGE_OUT"); path != "" {
+		_ = os.WriteFile(path+".before.html", []byte(body), 0o644)
+	}
 	for _, want := range []string{`<span id="latency">—</span>`, "no inserts yet", `<span id="lag">unknown</span>`, "none owned", "last successful insert: <span id=\"last-insert\">none yet"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %s", want)
