@@ -38,6 +38,7 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 	}
 	w := &Worker{
 		p:         p,
+		ts:        p.stats.Topic(topic),
 		topic:     topic,
 		partition: partition,
 		cut:       newCutter(p.opts.Group, topic, partition),

@@ -89,8 +89,9 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) err
 	}
 	mark(s.lastRec)
 	w.p.stats.Committable.Add(s.n)
+	w.ts.Committable.Add(s.n)
 	if len(s.reasons) > 0 {
-		w.p.stats.addInvalidReasons(s.reasons)
+		w.ts.addInvalidReasons(s.reasons)
 		clear(s.reasons)
 	}
 	s.lastRec = nil

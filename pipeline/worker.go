@@ -21,6 +21,7 @@ const firstFlush = 100 * time.Millisecond
 // goroutine, the caller of Run.
 type Worker struct {
 	p         *Pipeline
+	ts        *TopicStats // the topic's counters, beside p.stats
 	topic     string
 	partition int32
 	dd        *dedup
@@ -184,6 +185,11 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 	s.Valid.Add(valid)
 	s.Invalid.Add(invalid)
 	s.Duplicates.Add(dups)
+	ts := w.ts
+	ts.Records.Add(int64(len(recs)))
+	ts.Valid.Add(valid)
+	ts.Invalid.Add(invalid)
+	ts.Duplicates.Add(dups)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -15,7 +16,7 @@ import (
 )
 
 //go:embed index.html
-var indexHTML []byte
+var indexHTML string
 
 // ReadyTimeout bounds one readiness check.
 const ReadyTimeout = time.Second
@@ -29,16 +30,19 @@ type Options struct {
 	// Metrics serves /metrics; nil answers 404.
 	Metrics http.Handler
 	// Ready returns nil when the instance is ready, else the reason it is not. It is
-	// called with a context bounded by ReadyTimeout; nil means always ready.
+	// called for every /readyz, /api/status and page request, with a context bounded
+	// by ReadyTimeout; nil means always ready.
 	Ready func(ctx context.Context) error
 	// Snapshot returns the instance's state now. It must be cheap: it is called once
 	// per second and on every /api/status request. Nil shows an empty page.
 	Snapshot func() Snapshot
 	// Errors are shown on the status page; nil shows none.
 	Errors *ErrorLog
-	// Info is shown on the status page as is (e.g. group, topics, database). Never put
-	// secrets in it.
+	// Info is shown on the status page as is, in key order (e.g. group, topics, the
+	// broker and ClickHouse addresses). Never put secrets in it.
 	Info map[string]string
+	// Version names the running binary on the status page.
+	Version string
 	// Logger receives the server's own failures.
 	Logger *slog.Logger
 	// SampleInterval is how often the sampler records a point (default 1s); History
@@ -61,10 +65,52 @@ type Snapshot struct {
 	Lag      int64 `json:"lag"`
 	LagKnown bool  `json:"lag_known"`
 	// InsertP50 and InsertP99 are over the recent Store calls (Inserts of them).
-	InsertP50  time.Duration `json:"-"`
-	InsertP99  time.Duration `json:"-"`
-	Inserts    int           `json:"recent_inserts"`
-	Partitions []Partition   `json:"partitions"`
+	InsertP50 time.Duration `json:"-"`
+	InsertP99 time.Duration `json:"-"`
+	Inserts   int           `json:"recent_inserts"`
+	// LastInsert is when the last successful insert started (zero before any).
+	LastInsert time.Time `json:"last_insert,omitzero"`
+	// ClickHouseDown is since when ClickHouse has not answered (zero while it does).
+	ClickHouseDown time.Time   `json:"clickhouse_down_since,omitzero"`
+	Partitions     []Partition `json:"partitions"`
+	// Topics are the per-topic counters, in name order.
+	Topics []Topic `json:"topics"`
+	// Members are the consumer group's members at MembersAt (zero before the first
+	// look), or why they could not be listed (MembersError).
+	Members      []Member  `json:"members"`
+	MembersAt    time.Time `json:"members_at,omitzero"`
+	MembersError string    `json:"members_error,omitempty"`
+}
+
+// Topic is one source topic's counters.
+type Topic struct {
+	Topic        string `json:"topic"`
+	Records      int64  `json:"records"`
+	Valid        int64  `json:"valid"`
+	DeadLettered int64  `json:"dead_lettered"`
+	Duplicates   int64  `json:"duplicates"`
+	Committable  int64  `json:"committable"`
+	// EventsPerS is filled in by the server from its samples.
+	EventsPerS float64 `json:"events_per_s"`
+	// DeadLetters are the dead letters of flushed batches by reason, most first.
+	DeadLetters []ReasonCount `json:"dead_letters"`
+}
+
+// ReasonCount is how many records were dead-lettered for one reason.
+type ReasonCount struct {
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
+}
+
+// Member is one member of the consumer group.
+type Member struct {
+	ID       string `json:"id"`
+	ClientID string `json:"client_id"`
+	Host     string `json:"host"`
+	// Partitions is how many partitions the member was assigned.
+	Partitions int `json:"partitions"`
+	// Self marks this instance.
+	Self bool `json:"self"`
 }
 
 // Partition is one owned partition on the status page.
@@ -79,11 +125,22 @@ type Partition struct {
 
 // Sample is one point of the status page's charts.
 type Sample struct {
-	Time        time.Time `json:"t"`
-	EventsPerS  float64   `json:"events_per_s"`
-	Lag         int64     `json:"lag"`
-	InsertP50ms float64   `json:"insert_p50_ms"`
-	InsertP99ms float64   `json:"insert_p99_ms"`
+	Time       time.Time `json:"t"`
+	EventsPerS float64   `json:"events_per_s"`
+	// TopicEventsPerS is the rate of each topic, in the order of Snapshot.Topics.
+	TopicEventsPerS []TopicRate `json:"topics"`
+	Lag             int64       `json:"lag"`
+	LagKnown        bool        `json:"lag_known"`
+	InsertP50ms     float64     `json:"insert_p50_ms"`
+	InsertP99ms     float64     `json:"insert_p99_ms"`
+	// Inserts is how many recent inserts the latencies cover (0: none to show).
+	Inserts int `json:"recent_inserts"`
+}
+
+// TopicRate is one topic's records per second in a Sample.
+type TopicRate struct {
+	Topic      string  `json:"topic"`
+	EventsPerS float64 `json:"events_per_s"`
 }
 
 // Status is the body of /api/status.
@@ -91,6 +148,7 @@ type Status struct {
 	Now         time.Time         `json:"now"`
 	Started     time.Time         `json:"started"`
 	Info        map[string]string `json:"info"`
+	Version     string            `json:"version"`
 	Ready       bool              `json:"ready"`
 	ReadyReason string            `json:"ready_reason,omitempty"`
 	EventsPerS  float64           `json:"events_per_s"`
@@ -115,9 +173,9 @@ type Server struct {
 	next     int
 	prev     Snapshot
 	prevAt   time.Time
-	ready    error
-	readyAt  time.Time
 	lastRate float64
+	// lastTopics are the per-topic rates of the last sample.
+	lastTopics []TopicRate
 }
 
 // Start listens on o.Addr and serves until Close. It returns once the listener is
@@ -137,6 +195,8 @@ func Start(o Options) (*Server, error) {
 		return nil, fmt.Errorf("admin: listen on %s: %w", o.Addr, err)
 	}
 	s := &Server{o: o, ln: ln, started: time.Now()}
+	// The sampler's rates start from here.
+	s.prev, s.prevAt = s.snapshot(), time.Now()
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := context.WithCancel(context.Background())
 	s.stop = stop
@@ -189,16 +249,28 @@ func (s *Server) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(s.status())
+		_ = json.NewEncoder(w).Encode(s.status(r.Context()))
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+	// The page is drawn here, on the server, so it reads right before (or without)
+	// scripts; its script then fetches ?view=live every second and swaps that part.
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
-		_, _ = w.Write(indexHTML)
+		name := "page"
+		if r.URL.Query().Get("view") == "live" {
+			name = "live"
+		}
+		var b bytes.Buffer
+		if err := page.ExecuteTemplate(&b, name, newView(s.status(r.Context()))); err != nil {
+			s.o.Logger.Error("status page failed", "err", err)
+			http.Error(w, "status page failed; see the log", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(b.Bytes())
 	})
 	if s.o.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -228,13 +300,11 @@ func (s *Server) snapshot() Snapshot {
 	return s.o.Snapshot()
 }
 
-// sample records one Sample per SampleInterval until ctx is done.
+// sample records one Sample per SampleInterval until ctx is done. Start took the
+// first snapshot.
 func (s *Server) sample(ctx context.Context) {
 	t := time.NewTicker(s.o.SampleInterval)
 	defer t.Stop()
-	s.mu.Lock()
-	s.prev, s.prevAt = s.snapshot(), time.Now()
-	s.mu.Unlock()
 	for {
 		select {
 		case <-t.C:
@@ -242,15 +312,15 @@ func (s *Server) sample(ctx context.Context) {
 			return
 		}
 		snap, now := s.snapshot(), time.Now()
-		ready := s.checkReady(ctx)
 		s.mu.Lock()
 		rate := 0.0
 		if dt := now.Sub(s.prevAt).Seconds(); dt > 0 {
 			rate = float64(snap.Records-s.prev.Records) / dt
 		}
-		s.prev, s.prevAt, s.lastRate = snap, now, rate
-		s.ready, s.readyAt = ready, now
-		p := Sample{Time: now, EventsPerS: rate, Lag: snap.Lag, InsertP50ms: ms(snap.InsertP50), InsertP99ms: ms(snap.InsertP99)}
+		p := Sample{Time: now, EventsPerS: rate, Lag: snap.Lag, LagKnown: snap.LagKnown, Inserts: snap.Inserts,
+			InsertP50ms: ms(snap.InsertP50), InsertP99ms: ms(snap.InsertP99),
+			TopicEventsPerS: topicRates(s.prev.Topics, snap.Topics, now.Sub(s.prevAt))}
+		s.prev, s.prevAt, s.lastRate, s.lastTopics = snap, now, rate, p.TopicEventsPerS
 		if len(s.history) < s.o.History {
 			s.history = append(s.history, p)
 		} else {
@@ -261,29 +331,41 @@ func (s *Server) sample(ctx context.Context) {
 	}
 }
 
-// status assembles /api/status: the snapshot now, the rate and readiness of the
-// last sample, the errors and the history.
-func (s *Server) status() Status {
+// status assembles /api/status and the page: readiness checked now (before the
+// snapshot, so that both tell the same story), the snapshot, the rates of the last
+// sample, the errors and the history.
+func (s *Server) status(ctx context.Context) Status {
+	ready := s.checkReady(ctx)
 	snap := s.snapshot()
 	st := Status{
-		Now: time.Now(), Started: s.started, Info: s.o.Info, Snapshot: snap,
+		Now: time.Now(), Started: s.started, Info: s.o.Info, Version: s.o.Version, Snapshot: snap,
 		InsertP50ms: ms(snap.InsertP50), InsertP99ms: ms(snap.InsertP99),
 		Errors: []ErrorEntry{},
 	}
 	if st.Partitions == nil {
 		st.Partitions = []Partition{}
 	}
+	if st.Topics == nil {
+		st.Topics = []Topic{}
+	}
+	if st.Members == nil {
+		st.Members = []Member{}
+	}
 	if s.o.Errors != nil {
 		st.Errors = s.o.Errors.Entries()
 	}
 	s.mu.Lock()
 	st.EventsPerS = s.lastRate
-	st.Ready = s.ready == nil && !s.readyAt.IsZero()
-	switch {
-	case s.readyAt.IsZero():
-		st.ReadyReason = "not checked yet"
-	case s.ready != nil:
-		st.ReadyReason = s.ready.Error()
+	for i := range st.Topics {
+		for _, r := range s.lastTopics {
+			if r.Topic == st.Topics[i].Topic {
+				st.Topics[i].EventsPerS = r.EventsPerS
+			}
+		}
+	}
+	st.Ready = ready == nil
+	if ready != nil {
+		st.ReadyReason = ready.Error()
 	}
 	st.History = make([]Sample, 0, len(s.history))
 	st.History = append(st.History, s.history[s.next:]...)
@@ -293,3 +375,18 @@ func (s *Server) status() Status {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// topicRates is each topic's records per second between two snapshots dt apart.
+func topicRates(prev, now []Topic, dt time.Duration) []TopicRate {
+	out := make([]TopicRate, 0, len(now))
+	for _, t := range now {
+		r := TopicRate{Topic: t.Topic}
+		for _, p := range prev {
+			if p.Topic == t.Topic && dt > 0 {
+				r.EventsPerS = float64(t.Records-p.Records) / dt.Seconds()
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -25,7 +25,7 @@ func do(t *testing.T, h http.Handler, path string) (int, string) {
 func TestReadiness(t *testing.T) {
 	var reason atomic.Pointer[error]
 	set := func(err error) { reason.Store(&err) }
-	set(errors.New("not joined the consumer group yet"))
+	set(errors.New("waiting to join the consumer group \"g\" since 12:01:02 (3s)"))
 	var deadline atomic.Bool
 	s := &Server{o: Options{Ready: func(ctx context.Context) error {
 		_, ok := ctx.Deadline()
@@ -36,7 +36,7 @@ func TestReadiness(t *testing.T) {
 	if code, body := do(t, h, "/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
-	if code, body := do(t, h, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "not joined") {
+	if code, body := do(t, h, "/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting to join") {
 		t.Errorf("/readyz before joining: %d %q", code, body)
 	}
 	if !deadline.Load() {

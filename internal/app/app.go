@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +39,14 @@ type Instance struct {
 	admin    *admin.Server
 	errs     *admin.ErrorLog
 	stopping atomic.Bool // Run's context is done: not ready any more
+
+	// The admin listener serves from the start of New: up is closed once the
+	// fields above it are set, and until then /readyz reports starting.
+	up       chan struct{}
+	starting waiting // what New waits for (Kafka, ClickHouse, migrations)
+	joining  waiting // the group join, once connected
+	chDown   waiting // ClickHouse not answering, at start-up or later
+	members  members // the group's members, polled by Run
 }
 
 // Migrations returns every statement `sluice migrate` runs for c, in order.
@@ -86,8 +97,10 @@ func Migrate(ctx context.Context, c config.Config) error {
 	return ch.Migrate(ctx, Migrations(c))
 }
 
-// New connects to ClickHouse (migrating it when c says so) and prepares the consumer
-// group. Nothing is consumed until Run.
+// New serves the admin endpoints at once (so /healthz answers and /readyz says what
+// start-up waits for from the first second), then connects to ClickHouse (migrating
+// it when c says so) and Kafka and prepares the consumer group. Nothing is consumed
+// until Run. On an error the admin listener is closed again.
 func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -95,39 +108,67 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	// Warnings and errors also go to the status page's ring.
 	errs := admin.NewErrorLog(errorRing)
 	log = slog.New(errs.Handler(log.Handler()))
+	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), up: make(chan struct{})}
+	for _, t := range c.Kafka.Topics() {
+		in.stats.Topic(t) // every topic's series exists from the start, at 0
+	}
+	in.metrics = in.newMetrics()
+	if err := in.startAdmin(); err != nil {
+		return nil, err
+	}
+	if err := in.connect(ctx); err != nil {
+		in.stopAdmin()
+		return nil, err
+	}
+	in.starting.clear()
+	close(in.up)
+	return in, nil
+}
+
+// connect is New's start-up: ClickHouse and its migrations, Kafka, the dead-letter
+// producer, the pipeline and the consumer group, each waited for while unreachable.
+func (in *Instance) connect(ctx context.Context) error {
+	c, log := in.cfg, in.log
 	// ClickHouse may still be starting (or down): wait for it, as for a topic that
 	// does not exist yet, instead of crash-looping. Ctrl-C ends the wait.
 	var ch *clickhouse.Client
+	chAt := "ClickHouse at " + strings.Join(c.ClickHouse.Addrs, ", ")
+	in.starting.set("waiting for "+chAt, nil)
 	wait := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		var err error
 		ch, err = OpenClickHouse(ctx, c)
+		if err == nil {
+			in.chDown.clear()
+		}
 		if err == nil && c.ClickHouse.Migrate {
 			if err = ch.Migrate(ctx, Migrations(c)); err != nil {
 				ch.Close()
+				in.starting.set("waiting for the migrations on "+chAt, err)
 			}
+		} else if err != nil {
+			in.starting.set("waiting for "+chAt, err)
+			in.chDown.set(chAt+" does not answer", err)
 		}
 		if err == nil {
 			break
 		}
 		if clickhouse.IsAuthFailure(err) {
-			return nil, fmt.Errorf("%w: the server refused the credentials; check SLUICE_CLICKHOUSE_USER=%q and SLUICE_CLICKHOUSE_PASSWORD", err, c.ClickHouse.User)
+			return fmt.Errorf("%w: the server refused the credentials; check SLUICE_CLICKHOUSE_USER=%q and SLUICE_CLICKHOUSE_PASSWORD", err, c.ClickHouse.User)
 		}
 		if isTLSError(err) {
-			return nil, fmt.Errorf("%w: TLS failed; check SLUICE_CLICKHOUSE_TLS (is this the secure port?), SLUICE_CLICKHOUSE_TLS_CA_FILE and SLUICE_CLICKHOUSE_TLS_SERVER_NAME", err)
+			return fmt.Errorf("%w: TLS failed; check SLUICE_CLICKHOUSE_TLS (is this the secure port?), SLUICE_CLICKHOUSE_TLS_CA_FILE and SLUICE_CLICKHOUSE_TLS_SERVER_NAME", err)
 		}
 		if clickhouse.IsPermanent(err) || ctx.Err() != nil {
-			return nil, err
+			return err
 		}
 		log.Warn("ClickHouse not ready; retrying", "attempt", attempt, "backoff", wait, "err", err)
 		if !sleep(ctx, wait) {
-			return nil, err
+			return err
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
-	in := &Instance{cfg: c, log: log, ch: ch, stats: new(pipeline.Stats)}
-	in.errs = errs
-	in.metrics = in.newMetrics()
+	in.ch = ch
 
 	p := c.Pipeline
 	topics := map[string]func(schemas.Options) schemas.Batch{}
@@ -152,21 +193,23 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	kopts, err := KafkaOpts(c)
 	if err != nil {
 		ch.Close()
-		return nil, err
+		return err
 	}
 	if c.Kafka.SASLMechanism == config.SASLPlain && !c.Kafka.TLS {
 		log.Warn("SASL PLAIN without TLS sends the Kafka password in clear text; set SLUICE_KAFKA_TLS=true")
 	}
 	// Clients connect lazily: talk to a broker now, so refused credentials or an
 	// untrusted certificate stop start-up instead of being retried forever.
-	if err := verifyKafka(ctx, kopts, c, log); err != nil {
+	kafkaAt := "waiting for Kafka at " + strings.Join(c.Kafka.Brokers, ", ")
+	in.starting.set(kafkaAt, nil)
+	if err := verifyKafka(ctx, kopts, c, log, func(err error) { in.starting.set(kafkaAt, err) }); err != nil {
 		ch.Close()
-		return nil, err
+		return err
 	}
 	dlqClient, err := kgo.NewClient(kopts...)
 	if err != nil {
 		ch.Close()
-		return nil, fmt.Errorf("kafka producer: %w", err)
+		return fmt.Errorf("kafka producer: %w", err)
 	}
 	in.dlqClient = dlqClient
 	in.pipe = pipeline.New(pipeline.Options{
@@ -227,17 +270,11 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	if err != nil {
 		dlqClient.Close()
 		ch.Close()
-		return nil, err
+		return err
 	}
 	in.group = g
-	// Served from now on, so /readyz tells "not joined yet" before Run; Run stops it.
-	if err := in.startAdmin(); err != nil {
-		g.Client().Close()
-		dlqClient.Close()
-		ch.Close()
-		return nil, err
-	}
-	return in, nil
+	in.joining.set("waiting to join the consumer group "+strconv.Quote(c.Kafka.Group), nil)
+	return nil
 }
 
 // Stats are the instance's pipeline counters.
@@ -271,10 +308,12 @@ func (in *Instance) Run(ctx context.Context) error {
 	defer stopReady()
 	// Lag is polled over the dead-letter client, so the poller is stopped before
 	// that client closes.
-	lagCtx, stopLag := context.WithCancel(context.Background())
-	lagDone := make(chan struct{})
-	go func() { defer close(lagDone); in.metrics.PollLag(lagCtx, lagInterval, in.lag) }()
-	defer func() { stopLag(); <-lagDone }()
+	// So are the group's members, for the status page.
+	pollCtx, stopPolls := context.WithCancel(context.Background())
+	var polls sync.WaitGroup
+	polls.Go(func() { in.metrics.PollLag(pollCtx, lagInterval, in.lag) })
+	polls.Go(func() { in.pollMembers(pollCtx, membersInterval) })
+	defer func() { stopPolls(); polls.Wait() }()
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()

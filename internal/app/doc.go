@@ -3,6 +3,9 @@
 // runs it until its context is done. `sluice run`, `sluice demo` and the end-to-end
 // tests all start instances through it, so they exercise the same wiring.
 //
-// An Instance is started once with Run, which owns every goroutine it starts and
-// returns only after they stopped; Stats and Assigned are safe to call concurrently.
+// New serves the admin endpoints (package admin) before it connects to anything, so
+// that /healthz answers and /readyz says what start-up waits for from the first
+// second. An Instance is started once with Run, which owns every goroutine it starts
+// (the lag and group-member polls among them) and returns only after they stopped;
+// Stats and Assigned are safe to call concurrently.
 package app

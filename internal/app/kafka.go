@@ -64,8 +64,8 @@ const kafkaPingTimeout = 10 * time.Second
 // that refused credentials or an untrusted certificate stop start-up with a clear
 // error instead of the real clients retrying them forever in the background
 // (franz-go connects lazily). A broker that is merely unreachable is waited for,
-// with a warning per attempt, until ctx is done.
-func verifyKafka(ctx context.Context, opts []kgo.Opt, c config.Config, log *slog.Logger) error {
+// with a warning per attempt and a call of retrying, until ctx is done.
+func verifyKafka(ctx context.Context, opts []kgo.Opt, c config.Config, log *slog.Logger, retrying func(error)) error {
 	var watch saslWatch
 	cl, err := kgo.NewClient(append(slices.Clip(opts), kgo.WithHooks(&watch))...)
 	if err != nil {
@@ -86,6 +86,7 @@ func verifyKafka(ctx context.Context, opts []kgo.Opt, c config.Config, log *slog
 			return err
 		}
 		log.Warn("Kafka not reachable; retrying", "attempt", attempt, "backoff", wait, "err", err)
+		retrying(err)
 		if !sleep(ctx, wait) {
 			return err
 		}

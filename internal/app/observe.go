@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -14,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metrics"
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -25,6 +29,20 @@ const recentWindow = 10 * time.Second
 
 // errorRing is how many recent warnings and errors the status page keeps.
 const errorRing = 20
+
+// membersInterval is how often the group's members are described for the status page.
+const membersInterval = 5 * time.Second
+
+// isUp reports whether New has finished connecting, so that the fields it sets may
+// be read.
+func (in *Instance) isUp() bool {
+	select {
+	case <-in.up:
+		return true
+	default:
+		return false
+	}
+}
 
 // HTTPAddr is the bound address of the admin listener (/metrics, /healthz, /readyz,
 // the status page), or "" when SLUICE_HTTP_ADDR is empty.
@@ -51,7 +69,7 @@ func (in *Instance) newMetrics() *metrics.Metrics {
 }
 
 func (in *Instance) queues() []consumers.QueueState {
-	if in.group == nil {
+	if !in.isUp() {
 		return nil
 	}
 	return in.group.Queues()
@@ -70,11 +88,15 @@ func (in *Instance) startAdmin() error {
 		Ready:    in.ready,
 		Snapshot: in.snapshot,
 		Errors:   in.errs,
-		// Never secrets: the status page is unauthenticated.
+		Version:  in.metrics.Build().String(),
+		// Never secrets: the status page is unauthenticated. Addresses only: user
+		// names and passwords stay out.
 		Info: map[string]string{
-			"group":    c.Kafka.Group,
-			"topics":   strings.Join(c.Kafka.Topics(), ","),
-			"database": c.ClickHouse.Database,
+			"consumer group":    c.Kafka.Group,
+			"topics":            strings.Join(c.Kafka.Topics(), ", "),
+			"dead-letter topic": c.Kafka.DLQTopic,
+			"Kafka brokers":     strings.Join(c.Kafka.Brokers, ", "),
+			"ClickHouse":        strings.Join(c.ClickHouse.Addrs, ", ") + " database " + c.ClickHouse.Database,
 		},
 		Logger: in.log.With("component", "admin"),
 	})
@@ -96,20 +118,93 @@ func (in *Instance) stopAdmin() {
 	_ = in.admin.Close(ctx)
 }
 
-// ready is /readyz: the member has joined the group and ClickHouse answers.
+// ready is /readyz: start-up is done, the member has joined the group and ClickHouse
+// answers. Otherwise it says what the instance waits for, since when and why, e.g.
+// "waiting for ClickHouse at 127.0.0.1:9000 since 12:01:02 (14s): dial tcp …".
 func (in *Instance) ready(ctx context.Context) error {
+	now := time.Now()
 	switch {
 	case in.stopping.Load():
 		return errors.New("shutting down")
+	case !in.isUp():
+		if err := in.starting.reason(now); err != nil {
+			return err
+		}
+		return errors.New("starting")
 	case !in.group.Joined():
-		return errors.New("not joined the consumer group yet")
+		// New began the first wait; a later one (a rebalance) begins when first seen.
+		in.joining.begin("waiting to rejoin the consumer group " + strconv.Quote(in.cfg.Kafka.Group))
+		return in.joining.reason(now)
 	}
+	in.joining.clear()
 	// A ledger lookup of a partition that cannot exist: one round trip that also
 	// proves the database and Sluice's own table are there.
 	if _, err := in.ch.Ranges(ctx, in.cfg.Kafka.Group, "", -1, math.MaxInt64); err != nil {
-		return fmt.Errorf("ClickHouse does not answer: %w", err)
+		in.chDown.set("ClickHouse at "+strings.Join(in.cfg.ClickHouse.Addrs, ", ")+" does not answer", err)
+		return in.chDown.reason(now)
 	}
+	in.chDown.clear()
 	return nil
+}
+
+// waiting is one thing the instance waits for, since when, and the last error that
+// kept it waiting: the reason /readyz and the status page give. It is safe for
+// concurrent use; the zero value waits for nothing.
+type waiting struct {
+	mu    sync.Mutex
+	what  string
+	since time.Time
+	err   error
+}
+
+// set records that the instance waits for what (keeping the time it began when it
+// already waited for the same), failing with err (nil: no answer yet).
+func (w *waiting) set(what string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if what != w.what {
+		w.what, w.since = what, time.Now()
+	}
+	w.err = err
+}
+
+// begin is set(what, nil) unless something is waited for already.
+func (w *waiting) begin(what string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.what == "" {
+		w.what, w.since, w.err = what, time.Now(), nil
+	}
+}
+
+// clear records that nothing is waited for.
+func (w *waiting) clear() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.what, w.since, w.err = "", time.Time{}, nil
+}
+
+// Since is when the wait began, zero when nothing is waited for.
+func (w *waiting) Since() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.since
+}
+
+// reason is the wait as an operator reads it: what, since when and for how long,
+// and the cause of the last failure (admin.Cause, without internal detail); nil
+// when nothing is waited for.
+func (w *waiting) reason(now time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.what == "" {
+		return nil
+	}
+	msg := fmt.Sprintf("%s since %s (%s)", w.what, w.since.Format("15:04:05"), now.Sub(w.since).Round(time.Second))
+	if w.err != nil {
+		msg += ": " + admin.Cause(w.err)
+	}
+	return errors.New(msg)
 }
 
 // snapshot is the status page's view of the instance.
@@ -118,8 +213,19 @@ func (in *Instance) snapshot() admin.Snapshot {
 	snap := admin.Snapshot{
 		Records: s.Records.Load(), Valid: s.Valid.Load(), Invalid: s.Invalid.Load(),
 		Duplicates: s.Duplicates.Load(), Rows: s.Rows.Load(), Flushes: s.Flushes.Load(),
-		Retries: s.StoreRetries.Load(),
+		Retries:        s.StoreRetries.Load(),
+		LastInsert:     in.metrics.LastInsert(),
+		ClickHouseDown: in.chDown.Since(),
 	}
+	s.Topics(func(topic string, t *pipeline.TopicStats) {
+		at := admin.Topic{Topic: topic, Records: t.Records.Load(), Valid: t.Valid.Load(), DeadLettered: t.Invalid.Load(),
+			Duplicates: t.Duplicates.Load(), Committable: t.Committable.Load()}
+		t.InvalidByReason(func(reason string, n int64) {
+			at.DeadLetters = append(at.DeadLetters, admin.ReasonCount{Reason: reason, Count: n})
+		})
+		snap.Topics = append(snap.Topics, at)
+	})
+	snap.Members, snap.MembersAt, snap.MembersError = in.members.get()
 	snap.InsertP50, snap.InsertP99, snap.Inserts = in.metrics.RecentInsertLatency(recentWindow)
 	lag, at := in.metrics.Lag()
 	snap.LagKnown = !at.IsZero()
@@ -132,6 +238,76 @@ func (in *Instance) snapshot() admin.Snapshot {
 		snap.Partitions = append(snap.Partitions, p)
 	}
 	return snap
+}
+
+// members is the consumer group's membership as last described. It is safe for
+// concurrent use.
+type members struct {
+	mu   sync.Mutex
+	list []admin.Member
+	at   time.Time
+	err  string
+}
+
+func (m *members) get() ([]admin.Member, time.Time, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.list), m.at, m.err
+}
+
+// pollMembers describes the group at once and then every interval until ctx is
+// done, for the status page; it runs beside the pipeline, never in its way.
+func (in *Instance) pollMembers(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	adm := kadm.NewClient(in.dlqClient)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, interval)
+		list, err := in.describeMembers(pctx, adm)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		in.members.mu.Lock()
+		if err != nil {
+			in.members.err = admin.Cause(err)
+		} else {
+			in.members.list, in.members.at, in.members.err = list, time.Now(), ""
+		}
+		in.members.mu.Unlock()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// describeMembers lists the group's members, this instance marked Self.
+func (in *Instance) describeMembers(ctx context.Context, adm *kadm.Client) ([]admin.Member, error) {
+	gs, err := adm.DescribeGroups(ctx, in.cfg.Kafka.Group)
+	if err != nil {
+		return nil, err
+	}
+	g, ok := gs[in.cfg.Kafka.Group]
+	if !ok {
+		return nil, fmt.Errorf("group %s not described", in.cfg.Kafka.Group)
+	}
+	if g.Err != nil {
+		return nil, g.Err
+	}
+	self, _ := in.group.Client().GroupMetadata()
+	out := make([]admin.Member, 0, len(g.Members))
+	for _, m := range g.Members {
+		am := admin.Member{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Self: m.MemberID == self}
+		if a, ok := m.Assigned.AsConsumer(); ok {
+			for _, t := range a.Topics {
+				am.Partitions += len(t.Partitions)
+			}
+		}
+		out = append(out, am)
+	}
+	return out, nil
 }
 
 // lag returns the committed lag of the partitions the instance owns now, over the

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/internal/dev/testenv"
+	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/producers"
 	"github.com/sluicehq/sluice/producers/loadgen"
 	"github.com/sluicehq/sluice/schemas"
@@ -54,8 +57,8 @@ func TestAdmin(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz: %d %q", code, body)
 	}
-	if code, body := get(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "not joined") {
-		t.Fatalf("/readyz before joining: %d %q, want 503 not joined", code, body)
+	if code, body := get(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting to join the consumer group") {
+		t.Fatalf("/readyz before joining: %d %q, want 503 waiting to join", code, body)
 	}
 	gateClosed.Store(false)
 	waitFor(t, time.Minute, "/readyz 200 after joining", func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK })
@@ -71,6 +74,14 @@ func TestAdmin(t *testing.T) {
 		"sluice_records_dead_lettered_total":                                                   float64(pc.Invalid + sc.Invalid),
 		"sluice_records_invalid_total":                                                         float64(pc.Invalid + sc.Invalid), // summed over reasons
 		"sluice_duplicates_dropped_total":                                                      float64(pc.Duplicates + sc.Duplicates),
+		`sluice_records_consumed_total{topic="payments"}`:                                      float64(pc.Records),
+		`sluice_records_consumed_total{topic="shipments"}`:                                     float64(sc.Records),
+		`sluice_events_valid_total{topic="shipments"}`:                                         float64(sc.Valid),
+		`sluice_records_dead_lettered_total{topic="payments"}`:                                 float64(pc.Invalid),
+		`sluice_records_invalid_total{topic="shipments"}`:                                      float64(sc.Invalid),
+		`sluice_duplicates_dropped_total{topic="payments"}`:                                    float64(pc.Duplicates),
+		`sluice_records_committable_total{topic="shipments"}`:                                  float64(sc.Records),
+		"sluice_build_info":                                                                    1,
 		`sluice_rows_inserted_total{table="payments"}`:                                         float64(pc.Valid),
 		`sluice_rows_inserted_total{table="shipments"}`:                                        float64(sc.Valid),
 		`sluice_rows_inserted_total{table="sluice_event_ids"}`:                                 float64(pc.Valid + sc.Valid),
@@ -114,6 +125,47 @@ func TestAdmin(t *testing.T) {
 		return true
 	})
 
+	// The status page with scripts off, as drawn by the server, after a known stream.
+	t.Run("status page without scripts", func(t *testing.T) {
+		browser := chromium(t)
+		shot := filepath.Join(t.ArtifactDir(), "status-no-js.png")
+		page := browse(t, browser, base+"/", false, shot)
+		t.Logf("screenshot of the status page without scripts: %s", shot)
+		if fi, err := os.Stat(shot); err != nil || fi.Size() < 10_000 {
+			t.Errorf("no screenshot: %v", err)
+		}
+		if strings.Contains(page, "data-polls") {
+			t.Fatal("the page's script ran: scripts were meant to be off")
+		}
+		records := pc.Records + sc.Records
+		for what, want := range map[string]string{
+			"records consumed":   `id="records">` + thousands(records) + `<`,
+			"valid events":       `id="valid">` + thousands(pc.Valid+sc.Valid) + `<`,
+			"dead-lettered":      `id="invalid">` + thousands(pc.Invalid+sc.Invalid) + `<`,
+			"ready badge":        `class="badge ok">ready<`,
+			"consumer lag":       `id="lag">0<`,
+			"ClickHouse address": s.ch.Addr + " database " + s.ch.Database,
+			"Kafka brokers":      s.kafka.Brokers()[0],
+			"version":            `id="version">` + html.EscapeString(metrics.ReadBuild().String()) + `<`,
+			"this member":        "(this instance)",
+			"payments topic row": "<tr><td>payments</td>",
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: the page lacks %s", what, want)
+			}
+		}
+		// Four partitions, each with its lag (0: all committed) and running.
+		rows := regexp.MustCompile(`<tr><td>(payments|shipments)</td><td class="num">(\d+)</td><td class="num">0</td><td class="num">\d+</td><td>running</td></tr>`).FindAllString(page, -1)
+		if len(rows) != 4 {
+			t.Errorf("partitions table: %d rows with lag 0, want 4:\n%s", len(rows), page)
+		}
+		for _, bad := range []string{"loading", "–", "ZgotmplZ", "NaN"} {
+			if strings.Contains(page, bad) {
+				t.Errorf("the page shows %q", bad)
+			}
+		}
+	})
+
 	// The status page in a real browser while traffic flows.
 	t.Run("status page", func(t *testing.T) {
 		browser := chromium(t)
@@ -125,12 +177,16 @@ func TestAdmin(t *testing.T) {
 		st := in.in.Stats()
 		before := st.Records.Load()
 		waitFor(t, time.Minute, "new traffic consumed", func() bool { return st.Records.Load() > before+1000 })
-		first := dumpDOM(t, browser, base+"/")
+		first := browse(t, browser, base+"/", true, "")
 		waitFor(t, time.Minute, "more traffic consumed", func() bool { return st.Records.Load() > before+4000 })
-		second := dumpDOM(t, browser, base+"/")
+		second := browse(t, browser, base+"/", true, "")
 		for i, dom := range []string{first, second} {
 			if !strings.Contains(dom, `<title>Sluice status</title>`) || !strings.Contains(dom, `class="badge ok">ready`) {
 				t.Fatalf("dump %d: the page did not load and render a ready instance:\n%s", i+1, dom)
+			}
+			// The script swapped in fresh views from the server (about one a second).
+			if m := regexp.MustCompile(`data-polls="(\d+)"`).FindStringSubmatch(dom); m == nil || m[1] == "0" {
+				t.Errorf("dump %d: the script did not refresh the page", i+1)
 			}
 			for _, chart := range []string{"chart-eps", "chart-lag", "chart-latency"} {
 				if n := chartPoints(dom, chart); n < 2 {
@@ -140,8 +196,8 @@ func TestAdmin(t *testing.T) {
 			if !strings.Contains(dom, "<td>payments</td>") || !strings.Contains(dom, "<td>shipments</td>") {
 				t.Errorf("dump %d: the partitions table does not list both topics", i+1)
 			}
-			if strings.Contains(dom, `badge bad">unreachable`) {
-				t.Errorf("dump %d: the page could not reach /api/status", i+1)
+			if strings.Contains(dom, `id="lost" class="banner lost">`) { // not hidden
+				t.Errorf("dump %d: the page could not reach the instance", i+1)
 			}
 		}
 		r1, r2 := field(first, "records"), field(second, "records")
@@ -159,6 +215,29 @@ func TestAdmin(t *testing.T) {
 	waitFor(t, time.Minute, "/readyz 503 naming ClickHouse", func() bool {
 		code, body := get(t, base+"/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "ClickHouse")
+	})
+	t.Run("status page during the outage", func(t *testing.T) {
+		browser := chromium(t)
+		// Records that cannot be stored now: every partition's worker retries.
+		s.publish(t, generator(t, 63, 400, 200, 0, 0), 0)
+		waitFor(t, time.Minute, "the status page shows the outage and the retries", func() bool {
+			_, page := get(t, base+"/")
+			return strings.Contains(page, `id="latency">ClickHouse unreachable<`) && strings.Contains(page, "failed; retrying")
+		})
+		shot := filepath.Join(t.ArtifactDir(), "status-outage-no-js.png")
+		page := browse(t, browser, base+"/", false, shot)
+		t.Logf("screenshot of the status page during the outage: %s", shot)
+		for _, want := range []string{`class="badge bad">not ready<`, "Not ready: ClickHouse at " + s.ch.Addr + " does not answer since ",
+			`id="latency">ClickHouse unreachable<`} {
+			if !strings.Contains(page, want) {
+				t.Errorf("the page lacks %s", want)
+			}
+		}
+		for _, bad := range []string{"intend ", "0.0 / 0.0", ">0 / 0<"} {
+			if strings.Contains(page, bad) {
+				t.Errorf("the page shows %q", bad)
+			}
+		}
 	})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -266,21 +345,49 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// dumpDOM loads url in headless chromium and returns the DOM after ~3 s of page time.
-func dumpDOM(t *testing.T, browser, url string) string {
+// browse loads url in headless chromium and returns the DOM after ~3 s of page
+// time; with screenshot set it first saves a PNG of the page there. Without scripts,
+// JavaScript is switched off in the browser profile's content settings (the
+// --blink-settings switch stops --screenshot from writing anything).
+func browse(t *testing.T, browser, url string, scripts bool, screenshot string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=3000", "--dump-dom", url)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("chromium: %v\n%s", err, stderr.String())
+	profile := t.TempDir()
+	if !scripts {
+		if err := os.MkdirAll(filepath.Join(profile, "Default"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		prefs := `{"profile":{"default_content_setting_values":{"javascript":2}}}`
+		if err := os.WriteFile(filepath.Join(profile, "Default", "Preferences"), []byte(prefs), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return string(out)
+	run := func(args ...string) string {
+		ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, browser, append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+			"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir=" + profile, "--virtual-time-budget=3000"}, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("chromium: %v\n%s", err, stderr.String())
+		}
+		return string(out)
+	}
+	if screenshot != "" {
+		run("--window-size=1280,1800", "--screenshot="+screenshot, url)
+	}
+	return run("--dump-dom", url)
+}
+
+// thousands writes n as the status page does: 1,234,567.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 var pathPoints = regexp.MustCompile(`<path [^>]*data-points="(\d+)"`)
@@ -325,4 +432,62 @@ func (s *stack) publishFor(ctx context.Context, gen *loadgen.Generator, rate flo
 		return nil
 	}
 	return err
+}
+
+// TestReadyWhileClickHouseIsDown starts `sluice run` while its ClickHouse is down:
+// the admin endpoints answer from the first second (liveness 200, readiness 503
+// saying what start-up waits for and since when, the status page the same), and
+// readiness turns 200 by itself once ClickHouse is back.
+func TestReadyWhileClickHouseIsDown(t *testing.T) {
+	s := newStackOn(t, testenv.PrivateClickHouse(t), 2, nil)
+	srv := s.ch.Server()
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p := s.spawn(t, "a")
+	base := "http://" + p.admin
+	waitFor(t, 30*time.Second, "/healthz 200 while ClickHouse is down", func() bool { code, _ := get(t, base+"/healthz"); return code == http.StatusOK })
+	want := "waiting for ClickHouse at " + s.ch.Addr + " since "
+	var reason string
+	waitFor(t, 30*time.Second, "/readyz 503 naming ClickHouse and the cause", func() bool {
+		code, body := get(t, base+"/readyz")
+		reason = body
+		return code == http.StatusServiceUnavailable && strings.Contains(body, want) && strings.Contains(body, "connection refused")
+	})
+	t.Logf("/readyz: %s", strings.TrimSpace(reason))
+	if m := regexp.MustCompile(`since \d\d:\d\d:\d\d \(\d+s\): dial tcp `).FindString(reason); m == "" {
+		t.Errorf("/readyz does not say since when and why: %q", reason)
+	}
+	if code, page := get(t, base+"/"); code != http.StatusOK || !strings.Contains(page, "Not ready: "+want) || !strings.Contains(page, `class="badge bad">not ready<`) {
+		t.Errorf("the status page does not say what start-up waits for: %d\n%s", code, page)
+	}
+	if code, body := get(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, "sluice_build_info{") {
+		t.Errorf("/metrics while waiting: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Minute, "/readyz 200 once ClickHouse is back", func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK })
+	if code, _ := get(t, base+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	p.term(t)
+
+	// Kafka unreachable: the same from the first second, naming the brokers.
+	closed := freeAddr(t)
+	s.env["SLUICE_KAFKA_BROKERS"] = closed
+	k := s.spawn(t, "no-kafka")
+	kbase := "http://" + k.admin
+	waitFor(t, 30*time.Second, "/readyz 503 naming Kafka", func() bool {
+		code, body := get(t, kbase+"/readyz")
+		reason = body
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "waiting for Kafka at "+closed+" since ")
+	})
+	t.Logf("/readyz: %s", strings.TrimSpace(reason))
+	if code, _ := get(t, kbase+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz while Kafka is down: %d", code)
+	}
+	k.term(t)
 }

@@ -2,9 +2,13 @@ package metrics
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluicehq/sluice/pipeline"
 )
 
-// collector reads pipeline.Stats and the consumer's queues at scrape time.
+// collector reads pipeline.Stats and the consumer's queues at scrape time. The
+// per-record counters are labelled with their source topic: each worker adds to its
+// topic's pipeline.TopicStats (looked up once), and the collector reads them all here.
 type collector struct{ m *Metrics }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -12,25 +16,26 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descRecords     = desc("records_consumed_total", "Records read from Kafka and handed to the pipeline.")
-	descValid       = desc("events_valid_total", "Valid events added to batches.")
-	descInvalid     = desc("records_invalid_total", "Invalid records of flushed batches, by reason (schemas.Invalid.Reason).", "reason")
-	descDeadLetters = desc("records_dead_lettered_total", "Records sent to the dead-letter topic.")
-	descDuplicates  = desc("duplicates_dropped_total", "Valid events dropped as producer duplicates (same event_id within the dedup horizon).")
+	descRecords     = desc("records_consumed_total", "Records read from Kafka and handed to the pipeline, per source topic.", "topic")
+	descValid       = desc("events_valid_total", "Valid events added to batches, per source topic.", "topic")
+	descInvalid     = desc("records_invalid_total", "Invalid records of flushed batches, per source topic and reason (schemas.Invalid.Reason).", "topic", "reason")
+	descDeadLetters = desc("records_dead_lettered_total", "Records sent to the dead-letter topic, per source topic.", "topic")
+	descDuplicates  = desc("duplicates_dropped_total", "Valid events dropped as producer duplicates (same event_id within the dedup horizon), per source topic.", "topic")
 	descFlushes     = desc("flushes_total", "Batches stored.")
-	descCommittable = desc("records_committable_total", "Records stored or dead-lettered and marked for commit.")
+	descCommittable = desc("records_committable_total", "Records stored or dead-lettered and marked for commit, per source topic.", "topic")
 	descRetries     = desc("store_retries_total", "Failed ClickHouse calls of the pipeline (ledger, store, reads) that were retried.")
 	descReplays     = desc("replays_total", "Flushes cut at a recorded ledger range (replays after a crash or rebalance).")
 	descAssigned    = desc("assigned_partitions", "Partitions this instance owns.")
 	descPaused      = desc("paused_partitions", "Owned partitions whose fetching is paused because their queue is full.")
 	descQueue       = desc("queue_depth", "Fetched slices waiting for their partition's worker, summed over owned partitions.")
 	descRatio       = desc("rollup_compression_ratio", "Events per stored rollup row, over all rollup tables since start (0 before any).")
+	descBuild       = desc("build_info", "Always 1; the labels identify the running binary.", "version", "commit", "go_version")
 )
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRecords, descValid, descInvalid, descDeadLetters, descDuplicates,
-		descFlushes, descCommittable, descRetries, descReplays, descAssigned, descPaused, descQueue, descRatio} {
+		descFlushes, descCommittable, descRetries, descReplays, descAssigned, descPaused, descQueue, descRatio, descBuild} {
 		ch <- d
 	}
 }
@@ -44,15 +49,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
 	}
 	if s := c.m.src.Stats; s != nil {
-		counter(descRecords, s.Records.Load())
-		counter(descValid, s.Valid.Load())
-		counter(descDeadLetters, s.Invalid.Load())
-		counter(descDuplicates, s.Duplicates.Load())
+		s.Topics(func(topic string, t *pipeline.TopicStats) {
+			counter(descRecords, t.Records.Load(), topic)
+			counter(descValid, t.Valid.Load(), topic)
+			counter(descDeadLetters, t.Invalid.Load(), topic)
+			counter(descDuplicates, t.Duplicates.Load(), topic)
+			counter(descCommittable, t.Committable.Load(), topic)
+			t.InvalidByReason(func(reason string, n int64) { counter(descInvalid, n, topic, reason) })
+		})
 		counter(descFlushes, s.Flushes.Load())
-		counter(descCommittable, s.Committable.Load())
 		counter(descRetries, s.StoreRetries.Load())
 		counter(descReplays, s.Replays.Load())
-		s.InvalidByReason(func(reason string, n int64) { counter(descInvalid, n, reason) })
 	}
 	if c.m.src.Queues != nil {
 		qs := c.m.src.Queues()
@@ -68,4 +75,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descQueue, float64(queued))
 	}
 	gauge(descRatio, c.m.RollupRatio())
+	b := c.m.build
+	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, b.Version, b.Commit, b.GoVersion)
 }

@@ -11,18 +11,23 @@
 //
 // From pipeline.Stats and the consumer group, read at scrape time:
 //
-//	sluice_records_consumed_total                 counter  records read from Kafka
-//	sluice_events_valid_total                     counter  valid events added to batches
-//	sluice_records_invalid_total{reason}          counter  invalid records of flushed batches, by reason
-//	sluice_records_dead_lettered_total            counter  records sent to the dead-letter topic
-//	sluice_duplicates_dropped_total               counter  valid events dropped as producer duplicates
+//	sluice_records_consumed_total{topic}          counter  records read from Kafka
+//	sluice_events_valid_total{topic}              counter  valid events added to batches
+//	sluice_records_invalid_total{topic,reason}    counter  invalid records of flushed batches, by reason
+//	sluice_records_dead_lettered_total{topic}     counter  records sent to the dead-letter topic
+//	sluice_duplicates_dropped_total{topic}        counter  valid events dropped as producer duplicates
 //	sluice_flushes_total                          counter  batches stored
-//	sluice_records_committable_total              counter  records stored or dead-lettered and marked for commit
+//	sluice_records_committable_total{topic}       counter  records stored or dead-lettered and marked for commit
 //	sluice_store_retries_total                    counter  failed ClickHouse calls (ledger, store, reads) that were retried
 //	sluice_replays_total                          counter  flushes cut at a ledger range (replays)
 //	sluice_assigned_partitions                    gauge    partitions this instance owns
 //	sluice_paused_partitions                      gauge    owned partitions whose fetching is paused (backpressure)
 //	sluice_queue_depth                            gauge    fetched slices waiting for their worker, all partitions
+//	sluice_build_info{version,commit,go_version}  gauge    always 1 (see ReadBuild)
+//
+// topic is the source topic. The workers keep one pipeline.TopicStats per topic
+// (looked up once per worker), so the labels cost the hot path nothing: no map, no
+// lock, just a second atomic add per fetched slice.
 //
 // From the Sink decorator (one observation per Store call, never per event):
 //

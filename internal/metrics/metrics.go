@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,7 +46,9 @@ type Metrics struct {
 	lagErrs    prometheus.Counter
 	kprom      *kprom.Metrics
 
-	recent latencies // recent Store durations for the status page
+	recent latencies    // recent Store durations for the status page
+	lastOK atomic.Int64 // unix nanoseconds of the last successful Store, 0 before any
+	build  Build
 
 	mu           sync.Mutex // guards the fields below
 	rollupRows   int64
@@ -68,9 +71,10 @@ func New(src Sources) *Metrics {
 	}
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
-		reg: reg,
-		src: src,
-		log: src.Logger,
+		reg:   reg,
+		src:   src,
+		log:   src.Logger,
+		build: ReadBuild(),
 		insertDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "insert_duration_seconds",
 			Help:    "Duration of one Store call: every insert block of one flush. result is ok or error.",
@@ -158,6 +162,17 @@ func (m *Metrics) RollupRatio() float64 {
 func (m *Metrics) RecentInsertLatency(window time.Duration) (p50, p99 time.Duration, n int) {
 	return m.recent.quantiles(time.Now().Add(-window))
 }
+
+// LastInsert is when the last successful Store call started (zero before any).
+func (m *Metrics) LastInsert() time.Time {
+	if n := m.lastOK.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// Build is the running binary's identity, as sluice_build_info shows it.
+func (m *Metrics) Build() Build { return m.build }
 
 // Lag returns the lag of each owned partition at the last successful poll, and when
 // that poll was (zero before any).

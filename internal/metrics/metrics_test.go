@@ -3,6 +3,8 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -22,26 +24,34 @@ func TestCollectorReadsStatsAtScrape(t *testing.T) {
 		{Topic: "shipments", Partition: 0},
 	}
 	m := New(Sources{Stats: st, Queues: func() []consumers.QueueState { return queues }})
-	st.Records.Add(100)
-	st.Valid.Add(90)
-	st.Invalid.Add(7)
-	st.Duplicates.Add(3)
+	pay, ship := st.Topic("payments"), st.Topic("shipments")
+	pay.Records.Add(60)
+	ship.Records.Add(40)
+	pay.Valid.Add(55)
+	ship.Valid.Add(35)
+	pay.Invalid.Add(4)
+	ship.Invalid.Add(3)
+	ship.Duplicates.Add(3)
 	st.Flushes.Add(4)
 	st.StoreRetries.Add(2)
 
 	want := `
-# HELP sluice_records_consumed_total Records read from Kafka and handed to the pipeline.
+# HELP sluice_records_consumed_total Records read from Kafka and handed to the pipeline, per source topic.
 # TYPE sluice_records_consumed_total counter
-sluice_records_consumed_total 100
-# HELP sluice_events_valid_total Valid events added to batches.
+sluice_records_consumed_total{topic="payments"} 60
+sluice_records_consumed_total{topic="shipments"} 40
+# HELP sluice_events_valid_total Valid events added to batches, per source topic.
 # TYPE sluice_events_valid_total counter
-sluice_events_valid_total 90
-# HELP sluice_records_dead_lettered_total Records sent to the dead-letter topic.
+sluice_events_valid_total{topic="payments"} 55
+sluice_events_valid_total{topic="shipments"} 35
+# HELP sluice_records_dead_lettered_total Records sent to the dead-letter topic, per source topic.
 # TYPE sluice_records_dead_lettered_total counter
-sluice_records_dead_lettered_total 7
-# HELP sluice_duplicates_dropped_total Valid events dropped as producer duplicates (same event_id within the dedup horizon).
+sluice_records_dead_lettered_total{topic="payments"} 4
+sluice_records_dead_lettered_total{topic="shipments"} 3
+# HELP sluice_duplicates_dropped_total Valid events dropped as producer duplicates (same event_id within the dedup horizon), per source topic.
 # TYPE sluice_duplicates_dropped_total counter
-sluice_duplicates_dropped_total 3
+sluice_duplicates_dropped_total{topic="payments"} 0
+sluice_duplicates_dropped_total{topic="shipments"} 3
 # HELP sluice_flushes_total Batches stored.
 # TYPE sluice_flushes_total counter
 sluice_flushes_total 4
@@ -65,12 +75,28 @@ sluice_queue_depth 4
 		t.Fatal(err)
 	}
 	// Read at scrape time: a later change shows without any call into Metrics.
-	st.Records.Add(5)
-	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(strings.Replace(want, "sluice_records_consumed_total 100", "sluice_records_consumed_total 105", 1)), names...); err != nil {
+	pay.Records.Add(5)
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(strings.Replace(want, `sluice_records_consumed_total{topic="payments"} 60`, `sluice_records_consumed_total{topic="payments"} 65`, 1)), names...); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := testutil.GatherAndCount(m.Registry()); err != nil || n == 0 {
 		t.Fatalf("gather: %d metrics, %v", n, err)
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	m := New(Sources{})
+	b := m.Build()
+	if b.GoVersion != runtime.Version() || b.Version == "" || b.Commit == "" {
+		t.Fatalf("build %+v", b)
+	}
+	want := fmt.Sprintf(`
+# HELP sluice_build_info Always 1; the labels identify the running binary.
+# TYPE sluice_build_info gauge
+sluice_build_info{commit=%q,go_version=%q,version=%q} 1
+`, b.Commit, b.GoVersion, b.Version)
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sluice_build_info"); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -87,6 +113,9 @@ func (f *fakeSink) Store(context.Context, string, []schemas.Block) error { retur
 
 func TestSinkCountsPerTable(t *testing.T) {
 	m := New(Sources{})
+	if !m.LastInsert().IsZero() {
+		t.Fatal("LastInsert is set before any Store")
+	}
 	inner := &fakeSink{}
 	s := m.Sink(inner, "payments_1m")
 	blocks := []schemas.Block{
@@ -97,6 +126,10 @@ func TestSinkCountsPerTable(t *testing.T) {
 		if err := s.Store(t.Context(), "tok", blocks); err != nil {
 			t.Fatal(err)
 		}
+	}
+	last := m.LastInsert()
+	if last.IsZero() {
+		t.Fatal("LastInsert not set by a successful Store")
 	}
 	inner.err = errors.New("down")
 	if err := s.Store(t.Context(), "tok", blocks); !errors.Is(err, inner.err) {
@@ -124,6 +157,9 @@ sluice_rollup_compression_ratio 5
 	}
 	if n := testutil.CollectAndCount(m.insertDur); n != 2 {
 		t.Errorf("insert duration has %d series, want ok and error", n)
+	}
+	if m.LastInsert() != last {
+		t.Error("a failed Store moved LastInsert")
 	}
 	if _, _, n := m.RecentInsertLatency(time.Minute); n != 3 {
 		t.Errorf("recent insert latency covers %d calls, want the 3 successful ones", n)

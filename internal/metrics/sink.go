@@ -38,6 +38,7 @@ func (t *timedSink) Store(ctx context.Context, token string, blocks []schemas.Bl
 	}
 	t.m.insertDur.WithLabelValues("ok").Observe(d.Seconds())
 	t.m.recent.add(start, d)
+	t.m.lastOK.Store(start.UnixNano())
 	var rollupRows, rollupEvents int64
 	for i := range blocks {
 		b := &blocks[i]
