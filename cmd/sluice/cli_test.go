@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/internal/buildinfo"
 )
 
 // sluice runs the command line args through dispatch, as main does, and returns the
@@ -170,7 +172,7 @@ func TestVersion(t *testing.T) {
 // build without version or VCS information.
 func TestVersionText(t *testing.T) {
 	t.Parallel()
-	stamped := versionText(&debug.BuildInfo{
+	stamped := versionText(buildinfo.From(&debug.BuildInfo{
 		GoVersion: "go1.99.1",
 		Main:      debug.Module{Version: "v1.4.0"},
 		Settings: []debug.BuildSetting{
@@ -178,12 +180,12 @@ func TestVersionText(t *testing.T) {
 			{Key: "vcs.time", Value: "2026-01-02T03:04:05Z"},
 			{Key: "vcs.modified", Value: "true"},
 		},
-	})
+	}))
 	want := "sluice v1.4.0\ncommit 0123abcd (dirty)\ntime   2026-01-02T03:04:05Z\ngo     go1.99.1 " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
 	if stamped != want {
 		t.Errorf("stamped build:\n%s\nwant\n%s", stamped, want)
 	}
-	bare := versionText(&debug.BuildInfo{GoVersion: "go1.99.1"})
+	bare := versionText(buildinfo.From(&debug.BuildInfo{GoVersion: "go1.99.1"}))
 	want = "sluice (devel)\ncommit unknown\ngo     go1.99.1 " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
 	if bare != want {
 		t.Errorf("bare build:\n%s\nwant\n%s", bare, want)

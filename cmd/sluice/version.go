@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"runtime/debug"
+
+	"github.com/sluicehq/sluice/internal/buildinfo"
 )
 
 var versionDoc = doc{
@@ -21,36 +22,19 @@ func versionCommand(_ context.Context, args []string, stdout, _ io.Writer) error
 	if err := newFlags(versionDoc, stdout).parse(args); err != nil {
 		return err
 	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = &debug.BuildInfo{GoVersion: runtime.Version()}
-	}
-	_, err := io.WriteString(stdout, versionText(bi))
+	_, err := io.WriteString(stdout, versionText(buildinfo.Read()))
 	return err
 }
 
-// versionText describes the build bi: version, commit, commit time, Go and platform.
-func versionText(bi *debug.BuildInfo) string {
-	version := bi.Main.Version
-	if version == "" {
-		version = "(devel)"
+// versionText describes the build b: version, commit, commit time, Go and platform.
+func versionText(b buildinfo.Build) string {
+	dirty := ""
+	if b.Dirty {
+		dirty = " (dirty)"
 	}
-	commit, when, dirty := "unknown", "", ""
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			commit = s.Value
-		case "vcs.time":
-			when = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = " (dirty)"
-			}
-		}
+	text := fmt.Sprintf("sluice %s\ncommit %s%s\n", b.Version, b.Revision, dirty)
+	if b.Time != "" {
+		text += "time   " + b.Time + "\n"
 	}
-	text := fmt.Sprintf("sluice %s\ncommit %s%s\n", version, commit, dirty)
-	if when != "" {
-		text += "time   " + when + "\n"
-	}
-	return text + fmt.Sprintf("go     %s %s/%s\n", bi.GoVersion, runtime.GOOS, runtime.GOARCH)
+	return text + fmt.Sprintf("go     %s %s/%s\n", b.GoVersion, runtime.GOOS, runtime.GOARCH)
 }

@@ -21,8 +21,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicehq/sluice/internal/buildinfo"
 	"github.com/sluicehq/sluice/internal/dev/testenv"
-	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/producers"
 	"github.com/sluicehq/sluice/producers/loadgen"
 	"github.com/sluicehq/sluice/schemas"
@@ -146,7 +146,7 @@ func TestAdmin(t *testing.T) {
 			"consumer lag":       `id="lag">0<`,
 			"ClickHouse address": s.ch.Addr + " database " + s.ch.Database,
 			"Kafka brokers":      s.kafka.Brokers()[0],
-			"version":            `id="version">` + html.EscapeString(metrics.ReadBuild().String()) + `<`,
+			"version":            `id="version">` + html.EscapeString(buildinfo.Read().String()) + `<`,
 			"this member":        "(this instance)",
 			"payments topic row": "<tr><td>payments</td>",
 		} {

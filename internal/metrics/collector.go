@@ -76,5 +76,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descRatio, c.m.RollupRatio())
 	b := c.m.build
-	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, b.Version, b.Commit, b.GoVersion)
+	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, b.Version, b.Commit(), b.GoVersion)
 }

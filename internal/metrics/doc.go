@@ -23,7 +23,7 @@
 //	sluice_assigned_partitions                    gauge    partitions this instance owns
 //	sluice_paused_partitions                      gauge    owned partitions whose fetching is paused (backpressure)
 //	sluice_queue_depth                            gauge    fetched slices waiting for their worker, all partitions
-//	sluice_build_info{version,commit,go_version}  gauge    always 1 (see ReadBuild)
+//	sluice_build_info{version,commit,go_version}  gauge    always 1 (see internal/buildinfo)
 //
 // topic is the source topic. The workers keep one pipeline.TopicStats per topic
 // (looked up once per worker), so the labels cost the hot path nothing: no map, no

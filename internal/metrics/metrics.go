@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/internal/buildinfo"
 	"github.com/sluicehq/sluice/pipeline"
 )
 
@@ -48,7 +49,7 @@ type Metrics struct {
 
 	recent latencies    // recent Store durations for the status page
 	lastOK atomic.Int64 // unix nanoseconds of the last successful Store, 0 before any
-	build  Build
+	build  buildinfo.Build
 
 	mu           sync.Mutex // guards the fields below
 	rollupRows   int64
@@ -74,7 +75,7 @@ func New(src Sources) *Metrics {
 		reg:   reg,
 		src:   src,
 		log:   src.Logger,
-		build: ReadBuild(),
+		build: buildinfo.Read(),
 		insertDur: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "insert_duration_seconds",
 			Help:    "Duration of one Store call: every insert block of one flush. result is ok or error.",
@@ -172,7 +173,7 @@ func (m *Metrics) LastInsert() time.Time {
 }
 
 // Build is the running binary's identity, as sluice_build_info shows it.
-func (m *Metrics) Build() Build { return m.build }
+func (m *Metrics) Build() buildinfo.Build { return m.build }
 
 // Lag returns the lag of each owned partition at the last successful poll, and when
 // that poll was (zero before any).

@@ -87,14 +87,14 @@ sluice_queue_depth 4
 func TestBuildInfo(t *testing.T) {
 	m := New(Sources{})
 	b := m.Build()
-	if b.GoVersion != runtime.Version() || b.Version == "" || b.Commit == "" {
+	if b.GoVersion != runtime.Version() || b.Version == "" || b.Commit() == "" {
 		t.Fatalf("build %+v", b)
 	}
 	want := fmt.Sprintf(`
 # HELP sluice_build_info Always 1; the labels identify the running binary.
 # TYPE sluice_build_info gauge
 sluice_build_info{commit=%q,go_version=%q,version=%q} 1
-`, b.Commit, b.GoVersion, b.Version)
+`, b.Commit(), b.GoVersion, b.Version)
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sluice_build_info"); err != nil {
 		t.Fatal(err)
 	}
