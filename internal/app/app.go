@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -260,6 +261,7 @@ func (in *Instance) connect(ctx context.Context) error {
 			kgo.HeartbeatInterval(c.Kafka.HeartbeatInterval),
 			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
 			kgo.FetchMaxWait(c.Kafka.FetchMaxWait),
+			kgo.ClientID(clientID()),
 		}, kopts...),
 	}, func(topic string, partition int32) consumers.Worker {
 		if w := in.pipe.Worker(topic, partition); w != nil {
@@ -335,4 +337,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// clientID names this instance to the brokers and in the group's member list:
+// "sluice@" and the host name (a pod's name on Kubernetes).
+func clientID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return "sluice"
+	}
+	return "sluice@" + host
 }
