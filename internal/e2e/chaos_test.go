@@ -6,13 +6,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/dev/testenv"
 	"github.com/sluicehq/sluice/internal/dev/verify"
-	"github.com/sluicehq/sluice/producers"
 	"github.com/sluicehq/sluice/producers/loadgen"
 )
 
@@ -54,24 +52,7 @@ func TestChaos(t *testing.T) {
 	total := gen.Config().Payments + gen.Config().Shipments
 
 	// Publish during the chaos, at a pace that spreads it over about 40 seconds.
-	var truth *loadgen.Truth
-	var pubErr error
-	published := make(chan struct{})
-	pubCtx, stopPub := context.WithCancel(t.Context())
-	defer stopPub()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		defer close(published)
-		pub, err := producers.NewPublisher(producers.Brokers(s.kafka.Brokers()...))
-		if err != nil {
-			pubErr = err
-			return
-		}
-		defer pub.Close()
-		_, pubErr = loadgen.Run(pubCtx, pub, gen, loadgen.RunOptions{Rate: float64(total) / 40})
-		truth = gen.Truth()
-	})
-	defer wg.Wait()
+	pub := s.publishInBackground(t, gen, float64(total)/40, nil)
 
 	procs := make([]*proc, 3)
 	for i := range procs {
@@ -83,9 +64,7 @@ func TestChaos(t *testing.T) {
 	outageAt := 5*time.Second + time.Duration(rng.IntN(10_000))*time.Millisecond
 	var outageStart time.Time
 	chaosOver := func() bool {
-		select {
-		case <-published:
-		default:
+		if !pub.over() {
 			return false
 		}
 		return kills >= 10 && outage >= 20*time.Second
@@ -137,9 +116,7 @@ func TestChaos(t *testing.T) {
 		}
 		procs[i] = s.spawn(t, fmt.Sprintf("sluice%d", i))
 	}
-	if pubErr != nil {
-		t.Fatalf("publish: %v", pubErr)
-	}
+	truth := pub.wait(t)
 	deadline := time.Now().Add(5 * time.Minute)
 	waitFor(t, 6*time.Minute, "every offset committed", func() bool {
 		if s.committedAll(t) {

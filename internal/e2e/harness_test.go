@@ -556,3 +556,58 @@ func (s *stack) logProcesses(t *testing.T) {
 	}
 	t.Logf("diagnose: ClickHouse runs %d queries (err %v)", n, rows.Err())
 }
+
+// background is a stream being published while a test disturbs Sluice.
+type background struct {
+	done  chan struct{}
+	truth *loadgen.Truth
+	err   error
+}
+
+// publishInBackground publishes gen's whole stream at rate events/s through
+// wrap(publisher) (the publisher itself when wrap is nil) until it ends or the test
+// does; the test's cleanup stops and waits for it.
+func (s *stack) publishInBackground(t *testing.T, gen *loadgen.Generator, rate float64, wrap func(*producers.Publisher) loadgen.Sink) *background {
+	t.Helper()
+	b := &background{done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		defer close(b.done)
+		pub, err := producers.NewPublisher(producers.Brokers(s.kafka.Brokers()...))
+		if err != nil {
+			b.err = err
+			return
+		}
+		defer pub.Close()
+		var sink loadgen.Sink = pub
+		if wrap != nil {
+			sink = wrap(pub)
+		}
+		if _, b.err = loadgen.Run(ctx, sink, gen, loadgen.RunOptions{Rate: rate}); b.err == nil {
+			b.truth = gen.Truth()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-b.done })
+	return b
+}
+
+// over reports whether the whole stream has been published (or publishing failed).
+func (b *background) over() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits for the stream's end and returns its ground truth; a failed publish
+// fails the test.
+func (b *background) wait(t *testing.T) *loadgen.Truth {
+	t.Helper()
+	<-b.done
+	if b.err != nil {
+		t.Fatalf("publish: %v", b.err)
+	}
+	return b.truth
+}

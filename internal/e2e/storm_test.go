@@ -56,22 +56,7 @@ func TestKillStorm(t *testing.T) {
 	gen := generator(t, seed, 200_000, 100_000, 0.01, 0)
 	total := gen.Config().Payments + gen.Config().Shipments
 
-	var truth *loadgen.Truth
-	var pubErr error
-	published := make(chan struct{})
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() {
-		defer close(published)
-		pub, err := producers.NewPublisher(producers.Brokers(s.kafka.Brokers()...))
-		if err != nil {
-			pubErr = err
-			return
-		}
-		defer pub.Close()
-		_, pubErr = loadgen.Run(t.Context(), twice{pub}, gen, loadgen.RunOptions{Rate: float64(total) / 50})
-		truth = gen.Truth()
-	})
+	pub := s.publishInBackground(t, gen, float64(total)/50, func(p *producers.Publisher) loadgen.Sink { return twice{p} })
 
 	procs := make([]*proc, 4)
 	for i := range procs {
@@ -98,10 +83,7 @@ func TestKillStorm(t *testing.T) {
 		}
 		procs[i] = s.spawn(t, fmt.Sprintf("sluice%d", i))
 	}
-	<-published
-	if pubErr != nil {
-		t.Fatalf("publish: %v", pubErr)
-	}
+	truth := pub.wait(t)
 	stormEnd := time.Now()
 	t.Logf("storm over after %s: %d SIGKILLs, %d SIGTERMs", stormEnd.Sub(start).Round(time.Second), kills, terms)
 
