@@ -20,9 +20,10 @@ const (
 	ReasonMissingField = "missing_field"
 	// ReasonBadType: a field has the wrong JSON type (e.g. a string or 1.5 for an integer).
 	ReasonBadType = "bad_type"
-	// ReasonBadEnum: event_type is not one of the schema's event types.
+	// ReasonBadEnum: a value (event_type) is not one of its property's enum.
 	ReasonBadEnum = "bad_enum"
-	// ReasonBadFormat: a string field does not have its required shape (currency).
+	// ReasonBadFormat: a string field does not have its required shape (currency, a
+	// pattern).
 	ReasonBadFormat = "bad_format"
 	// ReasonOutOfRange: a number is negative, beyond its range, or not finite.
 	ReasonOutOfRange = "out_of_range"
@@ -34,7 +35,8 @@ const (
 	ReasonTooLarge = "too_large"
 	// ReasonStringTooLong: a string exceeds Limits.MaxStringBytes (event_id: MaxEventIDBytes).
 	ReasonStringTooLong = "string_too_long"
-	// ReasonTooManyMetadata: metadata has more than Limits.MaxMetadataEntries entries.
+	// ReasonTooManyMetadata: metadata (or any map property) has more entries than
+	// Limits.MaxMetadataEntries (or the property's maxProperties).
 	ReasonTooManyMetadata = "too_many_metadata"
 	// ReasonTooLate: occurred_at is older than Limits.MaxLateness before the record's
 	// Kafka timestamp.
@@ -42,6 +44,10 @@ const (
 	// ReasonFromFuture: occurred_at is more than Limits.MaxClockSkew after the
 	// record's Kafka timestamp.
 	ReasonFromFuture = "from_future"
+	// ReasonStringTooShort: a string is shorter than its property's minLength.
+	ReasonStringTooShort = "string_too_short"
+	// ReasonTooManyItems: an array has more elements than its property's maxItems.
+	ReasonTooManyItems = "too_many_items"
 )
 
 // Fixed bounds of the schemas.
