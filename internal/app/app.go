@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -27,6 +28,8 @@ type Instance struct {
 	group *consumers.Group
 	pipe  *pipeline.Pipeline
 	stats *pipeline.Stats
+	// types are the event types the instance consumes.
+	types []*schemas.EventType
 
 	dlqClient *kgo.Client
 
@@ -36,24 +39,6 @@ type Instance struct {
 	admin    *admin.Server
 	errs     *admin.ErrorLog
 	stopping atomic.Bool // Run's context is done: not ready any more
-}
-
-// Migrations returns every statement `sluice migrate` runs for c, in order.
-func Migrations(c config.Config) []string {
-	stmts := schemas.DDL(schemas.DDLOptions{
-		Database:     c.ClickHouse.Database,
-		Window:       c.Pipeline.Window,
-		DedupWindow:  c.ClickHouse.DedupWindow,
-		RawPayments:  c.Pipeline.RawPayments,
-		RawShipments: c.Pipeline.RawShipments,
-		Cluster:      c.ClickHouse.Cluster,
-	})
-	return append(stmts, clickhouse.DDL(clickhouse.DDLOptions{
-		Database:    c.ClickHouse.Database,
-		DedupWindow: c.ClickHouse.DedupWindow,
-		Horizon:     c.Pipeline.DedupHorizon,
-		Cluster:     c.ClickHouse.Cluster,
-	})...)
 }
 
 // OpenClickHouse connects to the ClickHouse servers of c, over TLS when
@@ -76,17 +61,6 @@ func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, e
 	})
 }
 
-// Migrate applies the migrations of c; it is idempotent and safe to run from several
-// instances at once.
-func Migrate(ctx context.Context, c config.Config) error {
-	ch, err := OpenClickHouse(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	return ch.Migrate(ctx, Migrations(c))
-}
-
 // New connects to ClickHouse (migrating it when c says so) and prepares the consumer
 // group. Nothing is consumed until Run.
 func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, error) {
@@ -96,20 +70,27 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	// Warnings and errors also go to the status page's ring.
 	errs := admin.NewErrorLog(errorRing)
 	log = slog.New(errs.Handler(log.Handler()))
+	// A bad schema document stops start-up before anything is connected.
+	types, err := EventTypes(c)
+	if err != nil {
+		return nil, err
+	}
 	// ClickHouse may still be starting (or down): wait for it, as for a topic that
 	// does not exist yet, instead of crash-looping. Ctrl-C ends the wait.
 	var ch *clickhouse.Client
 	wait := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		var err error
 		ch, err = OpenClickHouse(ctx, c)
 		if err == nil && c.ClickHouse.Migrate {
-			if err = ch.Migrate(ctx, Migrations(c)); err != nil {
+			if err = migrate(ctx, ch, c, types); err != nil {
 				ch.Close()
 			}
 		}
 		if err == nil {
 			break
+		}
+		if sc := (*SchemaChangeError)(nil); errors.As(err, &sc) {
+			return nil, err
 		}
 		if clickhouse.IsAuthFailure(err) {
 			return nil, fmt.Errorf("%w: the server refused the credentials; check SLUICE_CLICKHOUSE_USER=%q and SLUICE_CLICKHOUSE_PASSWORD", err, c.ClickHouse.User)
@@ -126,25 +107,15 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
-	in := &Instance{cfg: c, log: log, ch: ch, stats: new(pipeline.Stats)}
+	in := &Instance{cfg: c, log: log, ch: ch, stats: new(pipeline.Stats), types: types}
 	in.errs = errs
 	in.metrics = in.newMetrics()
 
 	p := c.Pipeline
 	topics := map[string]func(schemas.Options) schemas.Batch{}
-	raw := map[string]bool{}
-	if t := c.Kafka.PaymentsTopic; t != "" {
-		topics[t] = schemas.NewPaymentBatch
-		raw[t] = p.RawPayments
-	}
-	if t := c.Kafka.ShipmentsTopic; t != "" {
-		topics[t] = schemas.NewShipmentBatch
-		raw[t] = p.RawShipments
-	}
-	// Raw rows are switched per topic: wrap each constructor with its own setting.
-	for t, mk := range topics {
-		on := raw[t]
-		topics[t] = func(o schemas.Options) schemas.Batch { o.Raw = on; return mk(o) }
+	for _, t := range types {
+		// Each type stores raw rows as it says (SLUICE_RAW_* already applied).
+		topics[t.Topic()] = func(o schemas.Options) schemas.Batch { o.Raw = t.Raw(); return t.NewBatch(o) }
 	}
 
 	// Dead letters go out on their own client: produce traffic never waits behind
@@ -192,7 +163,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		AtLeastOnce:   !p.ExactlyOnce,
 		Workers:       p.Workers,
 	}, pipeline.Deps{
-		Sink:    in.metrics.Sink(ch, rollupTables(c)...),
+		Sink:    in.metrics.Sink(ch, rollupTableNames(types, p.Window)...),
 		Ledger:  ch,
 		SeenIDs: ch,
 		DLQ:     producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
@@ -203,7 +174,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	g, err := consumers.New(consumers.Options{
 		Brokers:        c.Kafka.Brokers,
 		Group:          c.Kafka.Group,
-		Topics:         c.Kafka.Topics(),
+		Topics:         Topics(types),
 		StartLatest:    c.Kafka.Start == config.StartLatest,
 		DrainTimeout:   c.ShutdownTimeout * 2 / 3, // the whole shutdown takes at most 1.4 × this
 		QueueDepth:     c.Kafka.QueueDepth,
@@ -274,7 +245,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	lagDone := make(chan struct{})
 	go func() { defer close(lagDone); in.metrics.PollLag(lagCtx, lagInterval, in.lag) }()
 	defer func() { stopLag(); <-lagDone }()
-	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
+	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", Topics(in.types),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()
 	err := in.group.Run(ctx)

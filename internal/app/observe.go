@@ -12,9 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/admin"
-	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metrics"
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // lagInterval is how often the consumer lag of the owned partitions is polled.
@@ -33,11 +31,6 @@ func (in *Instance) HTTPAddr() string {
 		return ""
 	}
 	return in.admin.Addr()
-}
-
-// rollupTables are the rollup tables c writes, for the compression-ratio metric.
-func rollupTables(c config.Config) []string {
-	return []string{schemas.RollupTable("payments", c.Pipeline.Window), schemas.RollupTable("shipments", c.Pipeline.Window)}
 }
 
 // newMetrics builds the instance's metrics over its counters and its group's queues
@@ -73,7 +66,7 @@ func (in *Instance) startAdmin() error {
 		// Never secrets: the status page is unauthenticated.
 		Info: map[string]string{
 			"group":    c.Kafka.Group,
-			"topics":   strings.Join(c.Kafka.Topics(), ","),
+			"topics":   strings.Join(Topics(in.types), ","),
 			"database": c.ClickHouse.Database,
 		},
 		Logger: in.log.With("component", "admin"),
