@@ -33,6 +33,7 @@ type EventType struct {
 	rollups []Rollup
 	rolls   []*rollupSpec // compiled rollups, parallel to rollups
 	checks  []*prop       // phase-2 presence checks (required non-string leaves), in order
+	slots   int           // slots of a recordDecoder: one per property
 }
 
 // Column is one ClickHouse column: its name and type as written in DDL and as

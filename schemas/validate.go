@@ -87,16 +87,16 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// checkTime applies the lateness and clock-skew limits to occurred_at.
-func (l *Limits) checkTime(occurred time.Time, m *Meta) *Invalid {
+// checkTime applies the lateness and clock-skew limits to the event time field.
+func (l *Limits) checkTime(field string, occurred time.Time, m *Meta) *Invalid {
 	if m.Timestamp.IsZero() {
 		return nil
 	}
 	if l.MaxLateness > 0 && occurred.Before(m.Timestamp.Add(-l.MaxLateness)) {
-		return invalid(ReasonTooLate, "occurred_at", "more than "+l.MaxLateness.String()+" before the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
+		return invalid(ReasonTooLate, field, "more than "+l.MaxLateness.String()+" before the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
 	}
 	if l.MaxClockSkew > 0 && occurred.After(m.Timestamp.Add(l.MaxClockSkew)) {
-		return invalid(ReasonFromFuture, "occurred_at", "more than "+l.MaxClockSkew.String()+" after the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
+		return invalid(ReasonFromFuture, field, "more than "+l.MaxClockSkew.String()+" after the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
 	}
 	return nil
 }
@@ -243,8 +243,13 @@ func checkOccurredAt(t time.Time) *Invalid {
 	if t.IsZero() {
 		return invalid(ReasonMissingField, "occurred_at", "required")
 	}
+	return timeInRange("occurred_at", t)
+}
+
+// timeInRange refuses a time outside what DateTime('UTC') holds.
+func timeInRange(field string, t time.Time) *Invalid {
 	if t.Before(minOccurredAt) || !t.Before(maxOccurredAt) {
-		return invalid(ReasonOutOfRange, "occurred_at", t.UTC().Format(time.RFC3339Nano)+" is outside [1970-01-01, 2106-01-01)")
+		return invalid(ReasonOutOfRange, field, t.UTC().Format(time.RFC3339Nano)+" is outside [1970-01-01, 2106-01-01)")
 	}
 	return nil
 }
