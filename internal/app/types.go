@@ -26,9 +26,6 @@ func EventTypes(c config.Config) ([]*schemas.EventType, error) {
 		if types, err = schemas.LoadEventTypes(os.DirFS(dir)); err != nil {
 			return nil, fmt.Errorf("SLUICE_SCHEMA_DIR=%s:\n%w", dir, err)
 		}
-		if len(types) == 0 {
-			return nil, fmt.Errorf("SLUICE_SCHEMA_DIR=%s: no *%s files; write one (docs/event-types.md) or unset the variable for the built-in types", dir, schemas.SchemaFileSuffix)
-		}
 	} else {
 		for _, t := range schemas.BuiltinEventTypes() {
 			topic, raw := c.Kafka.PaymentsTopic, c.Pipeline.RawPayments

@@ -101,7 +101,7 @@ func TestEventTypesFromDir(t *testing.T) {
 		t.Errorf("bad document: error %v, want SchemaErrors for x.schema.json", err)
 	}
 	_, err = EventTypes(load(t, map[string]string{"SLUICE_SCHEMA_DIR": t.TempDir()}))
-	if err == nil || !strings.Contains(err.Error(), "no *.schema.json files") {
+	if err == nil || !strings.Contains(err.Error(), "no *.schema.json file") {
 		t.Errorf("empty directory: error %v", err)
 	}
 }

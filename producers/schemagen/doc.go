@@ -7,8 +7,8 @@
 // Values respect each property's type, enum, bounds (minimum, maximum and their
 // exclusive forms), minLength/maxLength (UTF-8 bytes), pattern, maxItems and
 // maxProperties, nested objects, maps, arrays, nullable and optional properties;
-// decimals (x-clickhouse-type Decimal(P, S)) are exact, written as JSON numbers or
-// decimal strings at random. Patterns are generated from their syntax tree
+// decimals (x-clickhouse-type Decimal(P, S)) are exact, written as JSON numbers
+// (as decimal strings when the property's type is "string"). Patterns are generated from their syntax tree
 // (regexp/syntax: literals, classes, repetitions, alternations) and checked with
 // the compiled pattern; a pattern the generator cannot satisfy (look-arounds are
 // not RE2, but e.g. a class intersected with a length bound may be) is an error of

@@ -76,6 +76,9 @@ func newLeaf(p schemas.Property, maxString int) (*leaf, error) {
 	switch {
 	case p.Type == "boolean":
 		l.kind = kBool
+	case (p.Type == "number" || p.Type == "string") && strings.HasPrefix(ct, "Decimal"):
+		l.kind = kDecimal
+		l.scale = decimalScale(ct)
 	case p.Type == "string" && len(p.Enum) > 0:
 		l.kind = kEnum
 	case p.Type == "string" && p.Format == "date-time":
@@ -97,9 +100,6 @@ func newLeaf(p schemas.Property, maxString int) (*leaf, error) {
 		l.kind = kEpoch
 	case p.Type == "integer":
 		l.kind = kInteger
-	case p.Type == "number" && strings.HasPrefix(ct, "Decimal"):
-		l.kind = kDecimal
-		l.scale = decimalScale(ct)
 	case p.Type == "number":
 		l.kind, l.scale, l.step = kFloat, 2, 25
 	default:
@@ -283,8 +283,8 @@ func (l *leaf) fresh(rng *rand.Rand, at time.Time) (choice, error) {
 		return choice{strconv.FormatInt(v, 10), cell{text: d.String(), num: &d}}, nil
 	case kDecimal:
 		text := fixed(v, l.scale)
-		if rng.IntN(2) == 0 {
-			text = quote(text) // money also arrives as a decimal string
+		if l.p.Type == "string" {
+			text = quote(text) // a decimal declared as a string
 		}
 		return choice{text, cell{text: d.String(), num: &d}}, nil
 	}
