@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,6 +44,7 @@ func init() {
 		"demo":    {demoCommand, "run the whole pipeline on embedded Kafka and ClickHouse and show the results"},
 		"loadgen": {loadgenCommand, "publish realistic, reproducible payments and shipments traffic"},
 		"produce": {produceCommand, "publish newline-delimited JSON events from stdin or files"},
+		"schema":  {schemaCommand, "check event-type schema files and show the tables they imply (schema check FILE|DIR)"},
 		"dev":     {devCommand, "run the embedded Kafka (dev kafka) or ClickHouse (dev clickhouse) alone"},
 		"bench":   {benchCommand, "end-to-end benchmark against the bare consumer and bare insert ceilings"},
 	}
@@ -73,7 +75,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: sluice <command> [flags]\n\ncommands:")
-	for _, name := range []string{"run", "migrate", "config", "demo", "loadgen", "produce", "dev", "bench"} {
+	for _, name := range []string{"run", "migrate", "config", "demo", "loadgen", "produce", "schema", "dev", "bench"} {
 		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].brief)
 	}
 	fmt.Fprintln(w, "\nConfiguration is read from SLUICE_* environment variables; `sluice config` lists them.")
@@ -141,9 +143,19 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 }
 
-func migrateCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	if len(args) > 0 {
-		return fmt.Errorf("migrate takes no arguments, got %q", args)
+func migrateCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dryRun := fs.Bool("dry-run", false, "print the statements instead of running them (against the live tables: ALTERs for schema changes, then the CREATE set)")
+	offline := fs.Bool("offline", false, "with --dry-run: do not connect; print the full CREATE set")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("migrate takes no arguments, got %q", fs.Args())
+	}
+	if *dryRun || *offline {
+		return migrateDryRun(ctx, *offline, stdout)
 	}
 	c, err := loadConfig()
 	if err != nil {
