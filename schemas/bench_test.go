@@ -64,6 +64,16 @@ func BenchmarkPaymentBatchAdd(b *testing.B) {
 	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewPaymentBatch(Options{}), benchPayment, 10000, false) })
 }
 
+// BenchmarkTypeBatchAdd is BenchmarkPaymentBatchAdd (and Shipment) with the
+// runtime-compiled built-in types.
+func BenchmarkTypeBatchAdd(b *testing.B) {
+	pay, ship := BuiltinType(b, "payment"), BuiltinType(b, "shipment")
+	b.Run("payments/raw", func(b *testing.B) { benchAdd(b, pay.NewBatch(Options{Raw: true}), benchPayment, 10000, false) })
+	b.Run("payments/rollup", func(b *testing.B) { benchAdd(b, pay.NewBatch(Options{}), benchPayment, 10000, false) })
+	b.Run("shipments/raw", func(b *testing.B) { benchAdd(b, ship.NewBatch(Options{Raw: true}), benchShipment, 10000, false) })
+	b.Run("shipments/rollup", func(b *testing.B) { benchAdd(b, ship.NewBatch(Options{}), benchShipment, 10000, false) })
+}
+
 func BenchmarkShipmentBatchAdd(b *testing.B) {
 	b.Run("raw", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{Raw: true}), benchShipment, 10000, false) })
 	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{}), benchShipment, 10000, false) })

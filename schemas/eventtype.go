@@ -33,6 +33,7 @@ type EventType struct {
 	rollups []Rollup
 	rolls   []*rollupSpec // compiled rollups, parallel to rollups
 	checks  []*prop       // phase-2 presence checks (required non-string leaves), in order
+	rules   []*prop       // the leaves with phase-1 rules, in column order
 	slots   int           // slots of a recordDecoder: one per property
 }
 

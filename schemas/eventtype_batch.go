@@ -65,7 +65,7 @@ func newTypeBatch(t *EventType, o Options) Batch {
 	b := &typeBatch{
 		t:     t,
 		o:     o,
-		r:     recordDecoder{d: decoder{lim: o.Limits, chunk: arenaChunk, transient: true}, t: t, slots: make([]slot, t.slots)},
+		r:     recordDecoder{d: decoder{lim: o.Limits, chunk: arenaChunk, transient: true}, t: t, slots: newSlots(t)},
 		names: t.ColumnNames(),
 	}
 	for _, p := range t.leaves {

@@ -184,7 +184,7 @@ func (c *anyCol) appendSlot(p *prop, s *slot) int {
 	case pMap:
 		var k, v []string
 		if s != nil {
-			k, v = s.keys, s.vals
+			k, v = s.list.keys, s.list.vals
 		}
 		n += c.m.appendRow(k, v)
 	case pArr:
@@ -192,19 +192,19 @@ func (c *anyCol) appendSlot(p *prop, s *slot) int {
 			e := c.elems
 			switch p.item.kind {
 			case pStr:
-				for _, v := range s.keys {
+				for _, v := range s.list.keys {
 					n += e.appendStr(v)
 				}
 			case pFloat:
-				for _, f := range s.floats {
+				for _, f := range s.list.floats {
 					e.appendFloat(f)
 				}
-				n += len(s.floats) * e.width()
+				n += len(s.list.floats) * e.width()
 			default:
-				for _, v := range s.ints {
+				for _, v := range s.list.ints {
 					e.appendInt(scalarInt(p.item, v))
 				}
-				n += len(s.ints) * e.width()
+				n += len(s.list.ints) * e.width()
 			}
 		}
 		c.ends = append(c.ends, uint32(c.elems.len()))

@@ -17,11 +17,28 @@ type slot struct {
 	s   string  // pStr
 	i   int64   // pInt, pBool (0/1), pDec (scaled), pTime (Unix nanoseconds)
 	f   float64 // pFloat
-	// pMap: the entries; pArr: the elements (strings in keys, numbers in ints or
-	// floats).
+	// list holds a pMap's entries or a pArr's elements; allocated once, for those
+	// kinds only, so that a slot stays small.
+	list *listValues
+}
+
+// listValues are a map's entries (keys, vals) or an array's elements (strings in
+// keys, numbers in ints or floats).
+type listValues struct {
 	keys, vals []string
 	ints       []int64
 	floats     []float64
+}
+
+// newSlots returns the slots of t's records.
+func newSlots(t *EventType) []slot {
+	slots := make([]slot, t.slots)
+	for _, p := range allProps(t.props) {
+		if p.kind == pMap || p.kind == pArr {
+			slots[p.index].list = new(listValues)
+		}
+	}
+	return slots
 }
 
 // recordDecoder decodes and validates the records of one EventType, reusing its
@@ -32,13 +49,22 @@ type recordDecoder struct {
 	gen   uint32
 	slots []slot
 	elem  slot // an array element being decoded
+	// outOfRange is the last timestamp decoded outside [1970, 2106), for the
+	// Detail of its Invalid.
+	outOfRange time.Time
 }
+
+// The range of event times, in Unix nanoseconds (see minOccurredAt).
+var (
+	minEventNs = minOccurredAt.UnixNano()
+	maxEventNs = maxOccurredAt.UnixNano()
+)
 
 func (t *EventType) newRecordDecoder(lim Limits, chunk int) *recordDecoder {
 	return &recordDecoder{
 		d:     decoder{lim: lim.withDefaults(), chunk: chunk},
 		t:     t,
-		slots: make([]slot, t.slots),
+		slots: newSlots(t),
 	}
 }
 
@@ -140,9 +166,10 @@ func (r *recordDecoder) value(p *prop, s *slot, depth int) (inv *Invalid) {
 		s.i, inv = r.timestamp(p)
 	case pMap:
 		inv = d.entries(p.path, r.mapMax(p), r.keyMax(p), r.strMax(p))
-		s.keys, d.mkeys = d.mkeys, s.keys[:0]
-		s.vals, d.mvals = d.mvals, s.vals[:0]
-		s.set = len(s.keys) > 0
+		l := s.list
+		l.keys, d.mkeys = d.mkeys, l.keys[:0]
+		l.vals, d.mvals = d.mvals, l.vals[:0]
+		s.set = len(l.keys) > 0
 	case pArr:
 		inv = r.array(p, s)
 	case pObj:
@@ -179,10 +206,15 @@ func (r *recordDecoder) timestamp(p *prop) (int64, *Invalid) {
 		return 0, nil
 	case d.kind == kString && p.rfc3339:
 		t, inv := d.time(p.path)
+		if inv == nil && (t.Before(minOccurredAt) || !t.Before(maxOccurredAt)) {
+			// Out of range (and perhaps of int64 nanoseconds): validate reports it.
+			r.outOfRange = t
+			return minEventNs - 1, nil
+		}
 		return t.UnixNano(), inv
 	case d.kind == kNumber && p.epoch != 0:
 		// Bounded before scaling so that the product cannot overflow.
-		v, _, inv := d.integer(p.path, 0, maxOccurredAt.UnixNano()/p.epoch)
+		v, _, inv := d.integer(p.path, 0, maxEventNs/p.epoch)
 		return v * p.epoch, inv
 	case p.rfc3339 && p.epoch != 0:
 		return 0, badType(p.path, "an RFC 3339 string or an epoch integer", d.kind)
@@ -223,7 +255,8 @@ func (r *recordDecoder) decimal(p *prop) (int64, *Invalid) {
 // array decodes an array of scalars into s.
 func (r *recordDecoder) array(p *prop, s *slot) *Invalid {
 	d := &r.d
-	s.keys, s.ints, s.floats = s.keys[:0], s.ints[:0], s.floats[:0]
+	l := s.list
+	l.keys, l.ints, l.floats = l.keys[:0], l.ints[:0], l.floats[:0]
 	switch d.kind {
 	case kNull:
 		return nil
@@ -270,14 +303,14 @@ func (r *recordDecoder) array(p *prop, s *slot) *Invalid {
 		}
 		switch it.kind {
 		case pStr:
-			s.keys = append(s.keys, tmp.s)
+			l.keys = append(l.keys, tmp.s)
 		case pFloat:
-			s.floats = append(s.floats, tmp.f)
+			l.floats = append(l.floats, tmp.f)
 		default:
-			s.ints = append(s.ints, tmp.i)
+			l.ints = append(l.ints, tmp.i)
 		}
 	}
-	s.set = len(s.keys)+len(s.ints)+len(s.floats) > 0
+	s.set = len(l.keys)+len(l.ints)+len(l.floats) > 0
 	return nil
 }
 
@@ -287,7 +320,7 @@ func (r *recordDecoder) array(p *prop, s *slot) *Invalid {
 // other required properties (a number or boolean can be absent without a zero
 // value telling).
 func (r *recordDecoder) validate() *Invalid {
-	for _, p := range r.t.leaves {
+	for _, p := range r.t.rules {
 		if p.parent != nil && r.here(p.parent) == nil {
 			continue
 		}
@@ -324,7 +357,13 @@ func (r *recordDecoder) checkScalar(p *prop, s *slot) *Invalid {
 			return invalid(ReasonBadFormat, p.path, quote(s.s)+" does not match "+quote(p.pattern.String()))
 		}
 	case pTime:
-		return timeInRange(p.path, time.Unix(0, s.i))
+		if s.i < minEventNs || s.i >= maxEventNs {
+			t := time.Unix(0, s.i)
+			if s.i == minEventNs-1 {
+				t = r.outOfRange
+			}
+			return timeInRange(p.path, t)
+		}
 	case pFloat:
 		f := s.f
 		if p.hasFMin && (f < p.fmin || p.fminExcl && f == p.fmin) || p.hasFMax && (f > p.fmax || p.fmaxExcl && f == p.fmax) {

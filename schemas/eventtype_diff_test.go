@@ -94,10 +94,12 @@ func CompareBatches(t testing.TB, want, got Batch, recs []DiffRecord, flush int)
 func diffOptions() map[string]func() Options {
 	lim := Limits{MaxLateness: 48 * time.Hour, MaxClockSkew: 10 * time.Minute}
 	return map[string]func() Options{
-		"raw":         func() Options { return Options{Raw: true} },
-		"rollup":      func() Options { return Options{} },
-		"raw only":    func() Options { return Options{Raw: true, SkipRollups: true} },
-		"5m dedup":    func() Options { return Options{Raw: true, Window: 5 * time.Minute, Dedup: &fakeDedup{seen: map[string]bool{}}} },
+		"raw":      func() Options { return Options{Raw: true} },
+		"rollup":   func() Options { return Options{} },
+		"raw only": func() Options { return Options{Raw: true, SkipRollups: true} },
+		"5m dedup": func() Options {
+			return Options{Raw: true, Window: 5 * time.Minute, Dedup: &fakeDedup{seen: map[string]bool{}}}
+		},
 		"time policy": func() Options { return Options{Raw: true, Window: time.Hour, Limits: lim} },
 	}
 }

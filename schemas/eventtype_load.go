@@ -102,6 +102,9 @@ func compileEventType(file string, doc []byte) (*EventType, error) {
 		if p.required && p.kind != pStr && p.kind != pTime {
 			t.checks = append(t.checks, p)
 		}
+		if p.hasRules() {
+			t.rules = append(t.rules, p)
+		}
 	}
 	for _, p := range allProps(t.props) {
 		if p.kind == pObj && p.required {
@@ -114,6 +117,21 @@ func compileEventType(file string, doc []byte) (*EventType, error) {
 		return nil, c.errs
 	}
 	return t, nil
+}
+
+// hasRules reports whether validate has anything to check on p.
+func (p *prop) hasRules() bool {
+	switch p.kind {
+	case pStr:
+		return p.required || p.minLen > 0 || p.enum != nil || p.pattern != nil
+	case pTime:
+		return true
+	case pFloat:
+		return p.hasFMin || p.hasFMax
+	case pDec:
+		return p.hasDMin || p.hasDMax
+	}
+	return false
 }
 
 // allProps returns every property, objects included, depth first.

@@ -1,6 +1,9 @@
 package schemas
 
-import "regexp"
+import (
+	"encoding/binary"
+	"regexp"
+)
 
 // pkind is what a property decodes as.
 type pkind uint8
@@ -92,56 +95,92 @@ type prop struct {
 
 func (p *prop) describe() Property { return p.desc }
 
-// fieldTable finds the property of a member name without allocating or hashing
-// the whole name: an open-addressing table keyed on the name's length and three of
-// its bytes, confirmed by one string comparison.
+// fieldTable finds the property of a member name without a map: an open-addressing
+// table keyed on a hash of the name's length and first eight bytes, sized and
+// seeded at compile time so that (almost always) every name has its own slot, and
+// confirmed by comparing the length, the first eight bytes as one word and the
+// rest.
 type fieldTable struct {
-	mask  uint32
-	slots []int16 // index into props, -1 empty
-	props []*prop
+	seed    uint64
+	shift   uint8
+	mask    uint32
+	entries []fieldEntry
 }
 
-func fieldHash(b string) uint32 {
-	n := len(b)
-	if n == 0 {
-		return 0
+type fieldEntry struct {
+	n    int    // name length; -1 for an empty slot
+	head uint64 // the first eight bytes of the name, zero-padded
+	name string
+	p    *prop
+}
+
+// headWord returns the first eight bytes of b, zero-padded, as one word.
+func headWord(b []byte) uint64 {
+	if cap(b) >= 8 && len(b) < 8 {
+		w := binary.LittleEndian.Uint64(b[:8])
+		return w & (1<<(8*uint(len(b))) - 1)
 	}
-	return uint32(n)*0x9e3779b1 ^ uint32(b[0])*0x85ebca6b ^ uint32(b[n-1])*0xc2b2ae35 ^ uint32(b[n/2])*0x27d4eb2f
+	if len(b) >= 8 {
+		return binary.LittleEndian.Uint64(b)
+	}
+	var w uint64
+	for i, c := range b {
+		w |= uint64(c) << (8 * i)
+	}
+	return w
+}
+
+func (t *fieldTable) slot(n int, head uint64) uint32 {
+	return uint32(((head ^ uint64(n)) * t.seed) >> t.shift)
 }
 
 func newFieldTable(props []*prop) *fieldTable {
-	size := uint32(8)
-	for size < uint32(4*len(props)) {
-		size *= 2
+	bits := uint8(3)
+	for 1<<bits < 2*len(props) {
+		bits++
 	}
-	t := &fieldTable{mask: size - 1, slots: make([]int16, size), props: props}
-	for i := range t.slots {
-		t.slots[i] = -1
-	}
-	for i, p := range props {
-		h := fieldHash(p.name) & t.mask
-		for t.slots[h] >= 0 {
-			h = (h + 1) & t.mask
+	var best *fieldTable
+	bestCollisions := -1
+	for ; bits <= 12; bits++ {
+		for seed := uint64(0x9e3779b97f4a7c15); seed < 0x9e3779b97f4a7c15+64*2; seed += 2 {
+			t := &fieldTable{seed: seed, shift: 64 - bits, mask: 1<<bits - 1, entries: make([]fieldEntry, 1<<bits)}
+			for i := range t.entries {
+				t.entries[i].n = -1
+			}
+			collisions := 0
+			for _, p := range props {
+				head := headWord([]byte(p.name))
+				h := t.slot(len(p.name), head)
+				for t.entries[h].n >= 0 {
+					collisions++
+					h = (h + 1) & t.mask
+				}
+				t.entries[h] = fieldEntry{n: len(p.name), head: head, name: p.name, p: p}
+			}
+			if bestCollisions < 0 || collisions < bestCollisions {
+				best, bestCollisions = t, collisions
+			}
+			if collisions == 0 {
+				return t
+			}
 		}
-		t.slots[h] = int16(i)
+		if bits >= 8 && 1<<bits >= 16*len(props) {
+			break
+		}
 	}
-	return t
+	return best
 }
 
 // find returns the property named key, or nil.
 func (t *fieldTable) find(key []byte) *prop {
-	n := len(key)
-	var h uint32
-	if n > 0 {
-		h = uint32(n)*0x9e3779b1 ^ uint32(key[0])*0x85ebca6b ^ uint32(key[n-1])*0xc2b2ae35 ^ uint32(key[n/2])*0x27d4eb2f
-	}
-	for h &= t.mask; ; h = (h + 1) & t.mask {
-		i := t.slots[h]
-		if i < 0 {
+	n, head := len(key), headWord(key)
+	for h := t.slot(n, head); ; h = (h + 1) & t.mask {
+		e := &t.entries[h]
+		if e.n < 0 {
 			return nil
 		}
-		if p := t.props[i]; p.name == string(key) {
-			return p
+		if e.n == n && e.head == head && (n <= 8 || e.name[8:] == string(key[8:])) {
+			return e.p
 		}
 	}
 }
