@@ -153,8 +153,8 @@ func TestTruthMatchesBatches(t *testing.T) {
 				if len(want) < 2 {
 					t.Errorf("%s: only %d rows", rt.Table, len(want))
 				}
-				if d := diffRows(want, have); d != "" {
-					t.Errorf("%s differs from the truth:\n%s", rt.Table, d)
+				if d := DiffRows(want, have, 10); len(d) > 0 {
+					t.Errorf("%s differs from the truth:\n%s", rt.Table, strings.Join(d, "\n"))
 				}
 			}
 		})
@@ -231,29 +231,4 @@ func merge(rt *RollupTruth, partials []Row) []Row {
 	}
 	slices.SortFunc(rows, CompareRows)
 	return rows
-}
-
-func diffRows(want, got []Row) string {
-	var sb strings.Builder
-	i, j, n := 0, 0, 0
-	for (i < len(want) || j < len(got)) && n < 10 {
-		switch {
-		case j >= len(got) || i < len(want) && CompareRows(want[i], got[j]) < 0:
-			fmt.Fprintf(&sb, "missing %v %q %q\n", want[i].WindowStart, want[i].Key, want[i].Values)
-			i++
-		case i >= len(want) || CompareRows(want[i], got[j]) > 0:
-			fmt.Fprintf(&sb, "extra   %v %q %q\n", got[j].WindowStart, got[j].Key, got[j].Values)
-			j++
-		default:
-			if !slices.Equal(want[i].Values, got[j].Values) {
-				fmt.Fprintf(&sb, "row %v %q: want %q, got %q\n", want[i].WindowStart, want[i].Key, want[i].Values, got[j].Values)
-			} else {
-				n--
-			}
-			i++
-			j++
-		}
-		n++
-	}
-	return sb.String()
 }

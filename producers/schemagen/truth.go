@@ -45,6 +45,9 @@ type RollupTruth struct {
 	Window     time.Duration `json:"window_ns"`
 	Dimensions []string      `json:"dimensions"`
 	Measures   []string      `json:"measures"`
+	// Merge is, per measure, the function that merges its partial rows in
+	// ClickHouse: sum (for count and sum), min or max.
+	Merge []string `json:"merge"`
 
 	funcs  []string // per measure: count, sum, min, max
 	fields []string // per measure: the column aggregated
@@ -76,6 +79,7 @@ func newRollupTruth(r schemas.Rollup, base string, window time.Duration) *Rollup
 	for _, m := range r.Measures {
 		rt.Measures = append(rt.Measures, m.Column)
 		rt.funcs = append(rt.funcs, m.Func)
+		rt.Merge = append(rt.Merge, map[string]string{"count": "sum", "sum": "sum", "min": "min", "max": "max"}[m.Func])
 		rt.fields = append(rt.fields, m.Field)
 		rt.wrap = append(rt.wrap, m.Func == "sum" && strings.Contains(m.Type, "UInt"))
 	}

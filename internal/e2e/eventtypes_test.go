@@ -1,0 +1,313 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/producers"
+	"github.com/sluicehq/sluice/producers/loadgen"
+	"github.com/sluicehq/sluice/producers/schemagen"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// refundsSchema is an event type no Go code knows: a fintech refund with an exact
+// decimal amount, a nested object, an array, a map, an enum, nullable fields and
+// two rollups (1m and 1h).
+const refundsSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "refunds",
+  "type": "object",
+  "required": ["refund_id", "requested_at", "reason", "amount", "currency", "payer"],
+  "properties": {
+    "refund_id": {"type": "string", "minLength": 1, "maxLength": 48},
+    "requested_at": {"type": "string", "format": "date-time"},
+    "reason": {"type": "string", "enum": ["duplicate", "fraud", "customer_request", "chargeback"]},
+    "amount": {"type": "number", "x-clickhouse-type": "Decimal(18, 2)", "exclusiveMinimum": 0, "maximum": 250000},
+    "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "x-clickhouse-type": "LowCardinality(String)"},
+    "payer": {
+      "type": "object",
+      "required": ["id"],
+      "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": 24},
+        "country": {"type": ["string", "null"], "pattern": "^[A-Z]{2}$", "x-clickhouse-type": "LowCardinality(String)"},
+        "verified": {"type": "boolean"}
+      }
+    },
+    "tags": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 4},
+    "attributes": {"type": "object", "additionalProperties": {"type": "string"}, "maxProperties": 6},
+    "note": {"type": ["string", "null"], "maxLength": 80},
+    "fee_minor": {"type": ["integer", "null"], "minimum": 0, "maximum": 9999}
+  },
+  "x-sluice": {
+    "event_id": "refund_id",
+    "event_time": "requested_at",
+    "rollups": [
+      {"table": "refunds_1m", "window": "1m", "dimensions": ["payer_id", "currency", "reason"],
+       "measures": {"refunds": "count()", "amount_sum": "sum(amount)", "amount_max": "max(amount)", "fees": "sum(fee_minor)"}},
+      {"table": "refunds_by_country_1h", "window": "1h", "dimensions": ["payer_country", "reason"],
+       "measures": {"refunds": "count()", "amount_sum": "sum(amount)", "amount_min": "min(amount)"}}
+    ]
+  }
+}`
+
+// writeSchema writes doc as dir/name.schema.json and compiles it as Sluice will.
+func writeSchema(t *testing.T, dir, name, doc string) *schemas.EventType {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name+schemas.SchemaFileSuffix), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	et, err := schemas.ParseEventType(name+schemas.SchemaFileSuffix, []byte(doc))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return et
+}
+
+// recorder publishes records and remembers the reason each invalid one must be
+// dead-lettered with, by value (every generated invalid record is distinct).
+type recorder struct {
+	pub *producers.Publisher
+	mu  sync.Mutex
+	why map[string]string
+}
+
+func (r *recorder) Produce(ctx context.Context, topic string, key, value []byte, done func(error)) {
+	r.pub.Produce(ctx, topic, key, value, done)
+}
+
+func (r *recorder) ProduceAt(ctx context.Context, topic string, key, value []byte, ts time.Time, done func(error)) {
+	r.pub.ProduceAt(ctx, topic, key, value, ts, done)
+}
+
+func (r *recorder) Flush(ctx context.Context) error { return r.pub.Flush(ctx) }
+
+// source wraps gen so that the recorder sees each record's kind.
+type source struct {
+	gen *schemagen.Generator
+	r   *recorder
+}
+
+func (s source) Next() (loadgen.Record, bool) {
+	rec, ok := s.gen.Next()
+	if ok && rec.Kind == loadgen.Invalid {
+		s.r.mu.Lock()
+		s.r.why[string(rec.Value)] = rec.InvalidKind
+		s.r.mu.Unlock()
+	}
+	return rec, ok
+}
+
+func newRecorder(t *testing.T, s *stack) *recorder {
+	t.Helper()
+	pub, err := producers.NewPublisher(producers.Brokers(s.kafka.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	return &recorder{pub: pub, why: map[string]string{}}
+}
+
+// run publishes gen through r at rate (0: at once).
+func (r *recorder) run(ctx context.Context, gen *schemagen.Generator, rate float64) error {
+	_, err := loadgen.Run(ctx, r, source{gen, r}, loadgen.RunOptions{Rate: rate})
+	if err == nil {
+		err = gen.Err()
+	}
+	return err
+}
+
+// TestEventTypeEndToEnd: a type defined only by a schema file in a temporary
+// directory is migrated, published (with invalid records and producer retries)
+// and consumed by two `sluice run` processes, one of which is SIGKILLed mid-stream
+// and restarted; the raw rows, every row of both rollups (exact decimals) and the
+// dead letters with their reasons match the generator's truth exactly.
+func TestEventTypeEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	et := writeSchema(t, dir, "refunds", refundsSchema)
+	s := newStack(t, 6, map[string]string{"SLUICE_SCHEMA_DIR": dir, "SLUICE_LOG_LEVEL": "warn"})
+	s.kafka.CreateTopic(t, "refunds", 6)
+
+	gen, err := schemagen.New(et, schemagen.Config{
+		Seed: 11, Records: 12_000, InvalidRate: 0.06, DuplicateRate: 0.04,
+		Start: time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Hour), EventRate: 2, Window: s.cfg.Pipeline.Window,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(t, s)
+	procs := []*proc{s.spawn(t, "sluice0"), s.spawn(t, "sluice1")}
+
+	pubCtx, stopPub := context.WithCancel(t.Context())
+	defer stopPub()
+	published := make(chan error, 1)
+	go func() { published <- rec.run(pubCtx, gen, 1500) }()
+
+	// SIGKILL one instance once some of the stream is stored, and restart it.
+	raw := "SELECT count() FROM `" + s.ch.Database + "`.`refunds`"
+	waitFor(t, 2*time.Minute, "the first raw rows", func() bool {
+		var n uint64
+		return s.ch.Conn(t).QueryRow(t.Context(), raw).Scan(&n) == nil && n > 1000
+	})
+	procs[0].kill()
+	t.Log("sluice0 killed (SIGKILL); restarting")
+	procs[0] = s.spawn(t, "sluice0")
+	if err := <-published; err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	waitFor(t, 3*time.Minute, "every offset committed", func() bool { return s.committedAll(t) })
+	for _, p := range procs {
+		p.term(t)
+	}
+
+	truth := gen.Truth()
+	if truth.Invalid == 0 || truth.Duplicates == 0 || len(truth.InvalidByReason) < 8 {
+		t.Fatalf("the stream lacks variety: %+v", truth)
+	}
+	s.checkRaw(t, "refunds", "refund_id", truth)
+	for _, rt := range truth.Rollups {
+		s.checkRollup(t, rt.Table, rt.Rows(), rt.Dimensions, rt.Measures, rt.Merge)
+	}
+	s.checkTypedDeadLetters(t, "refunds", rec.why)
+	t.Logf("stored exactly: %d events (%d raw rows), %d invalid by reason %v, %d producer retries; rollups %s",
+		truth.Stored, truth.RawRows, truth.Invalid, truth.InvalidByReason, truth.Duplicates, strings.Join(et.RollupTables(0), ", "))
+}
+
+// checkRaw compares the raw table's row count, distinct event ids and the exact
+// sum of its amount column with the truth.
+func (s *stack) checkRaw(t *testing.T, table, idColumn string, truth *schemagen.Truth) {
+	t.Helper()
+	var rows, ids uint64
+	var amount string
+	q := fmt.Sprintf("SELECT count(), uniqExact(`%s`), toString(sum(`amount`)) FROM `%s`.`%s`", idColumn, s.ch.Database, table)
+	withCH(t, "read the raw table", func() error { return s.ch.Conn(t).QueryRow(t.Context(), q).Scan(&rows, &ids, &amount) })
+	if int64(rows) != truth.RawRows || int64(ids) != truth.RawRows {
+		t.Errorf("raw table %s: %d rows, %d distinct ids; want %d of each", table, rows, ids, truth.RawRows)
+	}
+	// The amount over every raw row equals the sum over any rollup's rows.
+	var want string
+	for _, r := range truth.Rollups {
+		for i, m := range r.Measures {
+			if m == "amount_sum" {
+				want = sumColumn(r.Rows(), i)
+			}
+		}
+	}
+	if schemagen.Canonical(amount) != want {
+		t.Errorf("raw table %s: sum(amount) = %s, the rollups' truth says %s", table, amount, want)
+	}
+}
+
+// sumColumn sums measure i over rows, exactly.
+func sumColumn(rows []schemagen.Row, i int) string {
+	var vals []string
+	for _, r := range rows {
+		vals = append(vals, r.Values[i])
+	}
+	return schemagen.Sum(vals...)
+}
+
+// checkRollup reads a rollup table merged per key and compares every row with
+// want, exactly (numbers as canonical text).
+func (s *stack) checkRollup(t *testing.T, table string, want []schemagen.Row, dims, measures, merge []string) {
+	t.Helper()
+	sel := []string{"toUnixTimestamp(`window_start`)"}
+	for _, d := range dims {
+		sel = append(sel, "toString(`"+d+"`)")
+	}
+	for i, m := range measures {
+		sel = append(sel, "toString("+merge[i]+"(`"+m+"`))")
+	}
+	q := fmt.Sprintf("SELECT %s FROM `%s`.`%s` GROUP BY ALL", strings.Join(sel, ", "), s.ch.Database, table)
+	var got []schemagen.Row
+	withCH(t, "read rollup "+table, func() error {
+		got = got[:0]
+		rows, err := s.ch.Conn(t).Query(t.Context(), q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ws uint32
+			texts := make([]string, len(dims)+len(measures))
+			dest := []any{&ws}
+			for i := range texts {
+				dest = append(dest, &texts[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			for i := len(dims); i < len(texts); i++ {
+				texts[i] = schemagen.Canonical(texts[i])
+			}
+			got = append(got, schemagen.Row{WindowStart: time.Unix(int64(ws), 0).UTC(), Key: texts[:len(dims)], Values: texts[len(dims):]})
+		}
+		return rows.Err()
+	})
+	slices.SortFunc(got, schemagen.CompareRows)
+	if d := schemagen.DiffRows(want, got, 20); len(d) > 0 {
+		t.Errorf("rollup %s differs from the truth (%d rows wanted, %d stored):\n%s", table, len(want), len(got), strings.Join(d, "\n"))
+	} else {
+		t.Logf("rollup %s: all %d rows exact", table, len(want))
+	}
+}
+
+// checkTypedDeadLetters checks that the dead-letter topic holds every invalid
+// record of topic (at least once: a replay after a crash publishes them again),
+// each with the reason the generator meant, and nothing else.
+func (s *stack) checkTypedDeadLetters(t *testing.T, topic string, why map[string]string) {
+	t.Helper()
+	want := map[position]string{}
+	s.consumeAll(t, []string{topic}, func(r *kgo.Record) {
+		if reason, ok := why[string(r.Value)]; ok {
+			want[position{r.Topic, r.Partition, r.Offset}] = reason
+		}
+	})
+	if len(want) != len(why) {
+		t.Fatalf("found %d of the %d invalid records in %s", len(want), len(why), topic)
+	}
+	got := map[position]string{}
+	copies := 0
+	s.consumeAll(t, []string{s.cfg.Kafka.DLQTopic}, func(r *kgo.Record) {
+		dl, err := producers.ParseDeadLetter(r)
+		if err != nil {
+			t.Errorf("dead letter at offset %d: %v", r.Offset, err)
+			return
+		}
+		p := position{dl.SourceTopic, dl.SourcePartition, dl.SourceOffset}
+		if prev, ok := got[p]; ok {
+			copies++
+			if prev != dl.Reason {
+				t.Errorf("dead letters for %v with reasons %s and %s", p, prev, dl.Reason)
+			}
+		}
+		got[p] = dl.Reason
+	})
+	for p, reason := range got {
+		switch w, ok := want[p]; {
+		case !ok:
+			t.Errorf("dead letter (%s) for %v, which is a valid record", reason, p)
+		case w != reason:
+			t.Errorf("dead letter for %v has reason %s, want %s", p, reason, w)
+		}
+	}
+	for p, reason := range want {
+		if _, ok := got[p]; !ok {
+			t.Errorf("invalid record %v (%s) has no dead letter", p, reason)
+		}
+	}
+	t.Logf("dead letters: %d invalid records, each with its reason; %d replayed copies", len(got), copies)
+}
+
+var _ = exec.Command
+var _ = app.Migrate
