@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -56,8 +57,11 @@ func parseDoc(doc []byte) (*jnode, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	n, err := parseValue(dec, "")
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return nil, errors.New("unexpected end of the document")
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("at byte %d: %w", dec.InputOffset(), err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the top-level value")

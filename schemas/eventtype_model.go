@@ -98,7 +98,7 @@ func (p *prop) describe() Property { return p.desc }
 // fieldTable finds the property of a member name without a map: an open-addressing
 // table keyed on a hash of the name's length and first eight bytes, sized and
 // seeded at compile time so that (almost always) every name has its own slot, and
-// confirmed by comparing the length, the first eight bytes as one word and the
+// confirmed by comparing the first sixteen bytes as two words, the length and any
 // rest.
 type fieldTable struct {
 	seed    uint64
@@ -108,26 +108,37 @@ type fieldTable struct {
 }
 
 type fieldEntry struct {
-	n    int    // name length; -1 for an empty slot
-	head uint64 // the first eight bytes of the name, zero-padded
-	name string
-	p    *prop
+	head, tail uint64 // bytes 0-7 and 8-15 of the name, zero-padded
+	n          int    // name length; -1 for an empty slot
+	name       string
+	p          *prop
 }
 
-// headWord returns the first eight bytes of b, zero-padded, as one word.
-func headWord(b []byte) uint64 {
-	if cap(b) >= 8 && len(b) < 8 {
-		w := binary.LittleEndian.Uint64(b[:8])
-		return w & (1<<(8*uint(len(b))) - 1)
+// byteMask[n] keeps the low n bytes of a word.
+var byteMask = [9]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ^uint64(0)}
+
+// words returns bytes 0-7 and 8-15 of b, zero-padded, as two words.
+func words(b []byte) (head, tail uint64) {
+	n := len(b)
+	if cap(b) >= 16 { // the usual case: the key inside its record
+		w := b[:16]
+		head, tail = binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+		switch {
+		case n <= 8:
+			return head & byteMask[n], 0
+		case n < 16:
+			return head, tail & byteMask[n-8]
+		}
+		return head, tail
 	}
-	if len(b) >= 8 {
-		return binary.LittleEndian.Uint64(b)
+	for i := 0; i < n && i < 16; i++ {
+		if i < 8 {
+			head |= uint64(b[i]) << (8 * i)
+		} else {
+			tail |= uint64(b[i]) << (8 * (i - 8))
+		}
 	}
-	var w uint64
-	for i, c := range b {
-		w |= uint64(c) << (8 * i)
-	}
-	return w
+	return head, tail
 }
 
 func (t *fieldTable) slot(n int, head uint64) uint32 {
@@ -149,13 +160,13 @@ func newFieldTable(props []*prop) *fieldTable {
 			}
 			collisions := 0
 			for _, p := range props {
-				head := headWord([]byte(p.name))
+				head, tail := words([]byte(p.name)[:len(p.name):len(p.name)])
 				h := t.slot(len(p.name), head)
 				for t.entries[h].n >= 0 {
 					collisions++
 					h = (h + 1) & t.mask
 				}
-				t.entries[h] = fieldEntry{n: len(p.name), head: head, name: p.name, p: p}
+				t.entries[h] = fieldEntry{head: head, tail: tail, n: len(p.name), name: p.name, p: p}
 			}
 			if bestCollisions < 0 || collisions < bestCollisions {
 				best, bestCollisions = t, collisions
@@ -164,7 +175,7 @@ func newFieldTable(props []*prop) *fieldTable {
 				return t
 			}
 		}
-		if bits >= 8 && 1<<bits >= 16*len(props) {
+		if 1<<bits >= 16*len(props) {
 			break
 		}
 	}
@@ -173,14 +184,15 @@ func newFieldTable(props []*prop) *fieldTable {
 
 // find returns the property named key, or nil.
 func (t *fieldTable) find(key []byte) *prop {
-	n, head := len(key), headWord(key)
+	n := len(key)
+	head, tail := words(key)
 	for h := t.slot(n, head); ; h = (h + 1) & t.mask {
 		e := &t.entries[h]
+		if e.head == head && e.tail == tail && e.n == n && (n <= 16 || e.name[16:] == string(key[16:])) {
+			return e.p
+		}
 		if e.n < 0 {
 			return nil
-		}
-		if e.n == n && e.head == head && (n <= 8 || e.name[8:] == string(key[8:])) {
-			return e.p
 		}
 	}
 }
