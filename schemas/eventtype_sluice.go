@@ -352,6 +352,9 @@ func (c *compiler) measure(v *jnode, field func(*jnode, string) *prop) (compiled
 		m.spec.acc, m.spec.out, m.Type = accI64, sInt64, "Int64"
 	case p.kind == pFloat:
 		m.spec.acc, m.spec.out, m.Type = accF64, sFloat64, "Float64"
+	case p.kind == pDec && fn == "sum":
+		// ClickHouse's sum of a Decimal is a Decimal(38, S): the column must say so.
+		m.spec.acc, m.spec.out, m.Type = accI64, sDecimal, "Decimal(38, "+strconv.Itoa(p.scale)+")"
 	case p.kind == pDec:
 		m.spec.acc, m.spec.out, m.Type = accI64, sDecimal, "Decimal(18, "+strconv.Itoa(p.scale)+")"
 	case p.kind == pTime && fn != "sum":
