@@ -33,7 +33,7 @@ func TestSchemaCheckFile(t *testing.T) {
 		"attributes Map(String, String)",
 		"rollup wallet_topups_1m (window 1m0s; view wallet_topups_1m_merged)",
 		"rollup wallet_topups_1h (window 1h0m0s; view wallet_topups_1h_merged)",
-		"amount_sum SimpleAggregateFunction(sum, Decimal(18, 2)) sum(amount)",
+		"amount_sum SimpleAggregateFunction(sum, Decimal(38, 2)) sum(amount)",
 		"merchant_id String key currency LowCardinality(String) key kind LowCardinality(String) key events SimpleAggregateFunction(sum, UInt64) count()",
 	} {
 		if !strings.Contains(got, want) {
