@@ -309,5 +309,206 @@ func (s *stack) checkTypedDeadLetters(t *testing.T, topic string, why map[string
 	t.Logf("dead letters: %d invalid records, each with its reason; %d replayed copies", len(got), copies)
 }
 
-var _ = exec.Command
-var _ = app.Migrate
+// The evolution test's type: v1, then v2 with an optional property and a measure
+// more, then v3 with a column's type changed.
+const (
+	topupsV1 = `{
+  "title": "topups", "type": "object",
+  "required": ["topup_id", "at", "channel", "amount"],
+  "properties": {
+    "topup_id": {"type": "string", "minLength": 1, "maxLength": 40},
+    "at": {"type": "string", "format": "date-time"},
+    "channel": {"type": "string", "enum": ["card", "upi", "wallet"]},
+    "amount": {"type": "number", "x-clickhouse-type": "Decimal(18, 2)", "minimum": 0, "maximum": 5000}%s
+  },
+  "x-sluice": {"event_id": "topup_id", "event_time": "at", "rollups": [
+    {"table": "topups_1m", "window": "1m", "dimensions": ["channel"],
+     "measures": {"topups": "count()", "amount_sum": "sum(amount)"%s}}]}
+}`
+	feeProperty = `,
+    "fee_minor": {"type": ["integer", "null"], "minimum": 0, "maximum": 500}`
+	feeMeasure = `, "fees": "sum(fee_minor)"`
+)
+
+// sluice runs the sluice binary with the stack's environment and returns its
+// combined output.
+func (s *stack) sluice(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sluiceBinary(t), args...)
+	cmd.Env = os.Environ()
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// columns returns table's columns, name → type.
+func (s *stack) columns(t *testing.T, table string) map[string]string {
+	t.Helper()
+	cols := map[string]string{}
+	rows, err := s.ch.Conn(t).Query(t.Context(), "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", s.ch.Database, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n, typ string
+		if err := rows.Scan(&n, &typ); err != nil {
+			t.Fatal(err)
+		}
+		cols[n] = typ
+	}
+	return cols
+}
+
+// TestEventTypeEvolution: two `sluice run` processes run a type; the schema gains
+// an optional property and a measure; `sluice migrate` widens the tables (its
+// --dry-run shows the ALTERs first) while both keep running on the old schema;
+// they are restarted one at a time, under traffic; events published before and
+// after the change are all stored exactly. Then a changed column type is refused
+// by migrate and by run, with the column, both types and the fix.
+func TestEventTypeEvolution(t *testing.T) {
+	dir := t.TempDir()
+	v1 := writeSchema(t, dir, "topups", fmt.Sprintf(topupsV1, "", ""))
+	s := newStack(t, 4, map[string]string{"SLUICE_SCHEMA_DIR": dir, "SLUICE_LOG_LEVEL": "warn"})
+	s.kafka.CreateTopic(t, "topups", 4)
+	rec := newRecorder(t, s)
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	var truths []*schemagen.Truth
+	publish := func(et *schemas.EventType, seed int64, rate float64) error {
+		gen, err := schemagen.New(et, schemagen.Config{Seed: seed, Records: 1500, InvalidRate: 0.03, DuplicateRate: 0.03,
+			Start: start.Add(time.Duration(seed) * 10 * time.Minute), EventRate: 5})
+		if err != nil {
+			return err
+		}
+		truths = append(truths, gen.Truth())
+		return rec.run(t.Context(), gen, rate)
+	}
+	committed := func(what string) {
+		t.Helper()
+		waitFor(t, 2*time.Minute, what+" committed", func() bool { return s.committedAll(t) })
+	}
+
+	a, b := s.spawn(t, "old-a"), s.spawn(t, "old-b")
+	if err := publish(v1, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	committed("the v1 events")
+
+	v2 := writeSchema(t, dir, "topups", fmt.Sprintf(topupsV1, feeProperty, feeMeasure))
+	out, err := s.sluice(t, "migrate", "--dry-run")
+	if err != nil {
+		t.Fatalf("migrate --dry-run: %v\n%s", err, out)
+	}
+	db := "`" + s.ch.Database + "`"
+	for _, want := range []string{
+		"ALTER TABLE " + db + ".`topups` ADD COLUMN IF NOT EXISTS `fee_minor` Int64 AFTER `amount`;",
+		"ALTER TABLE " + db + ".`topups_1m` ADD COLUMN IF NOT EXISTS `fees` SimpleAggregateFunction(sum, UInt64) AFTER `amount_sum`;",
+		"CREATE OR REPLACE VIEW " + db + ".`topups_1m_merged`",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("migrate --dry-run lacks %q:\n%s", want, out)
+		}
+	}
+	if _, ok := s.columns(t, "topups")["fee_minor"]; ok {
+		t.Fatal("migrate --dry-run changed the table")
+	}
+	if out, err := s.sluice(t, "migrate"); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, out)
+	}
+	if got := s.columns(t, "topups_1m")["fees"]; got != "SimpleAggregateFunction(sum, UInt64)" {
+		t.Fatalf("after migrate, topups_1m.fees is %q", got)
+	}
+	// Migrating again changes nothing.
+	if out, err := s.sluice(t, "migrate"); err != nil {
+		t.Fatalf("second migrate: %v\n%s", err, out)
+	}
+
+	// The old instances keep working against the widened tables while they are
+	// restarted, one at a time, onto the new schema; v1 events keep coming.
+	pubDone := make(chan error, 1)
+	go func() { pubDone <- publish(v1, 2, 300) }()
+	a.term(t)
+	a = s.spawn(t, "new-a")
+	b.term(t)
+	b = s.spawn(t, "new-b")
+	if err := <-pubDone; err != nil {
+		t.Fatal(err)
+	}
+	committed("the v1 events during the restarts")
+	if err := publish(v2, 3, 0); err != nil {
+		t.Fatal(err)
+	}
+	committed("the v2 events")
+
+	var want schemagen.Truth
+	for _, tr := range truths {
+		want.RawRows += tr.RawRows
+	}
+	var rows, ids uint64
+	var fees string
+	q := "SELECT count(), uniqExact(topup_id), toString(sum(fee_minor)) FROM " + db + ".`topups`"
+	withCH(t, "read topups", func() error { return s.ch.Conn(t).QueryRow(t.Context(), q).Scan(&rows, &ids, &fees) })
+	if int64(rows) != want.RawRows || int64(ids) != want.RawRows {
+		t.Errorf("raw topups: %d rows, %d ids; want %d", rows, ids, want.RawRows)
+	}
+	measures := []string{"topups", "amount_sum", "fees"}
+	merged := mergeRollups("topups_1m", measures, truths...)
+	if wantFees := sumColumn(merged, 2); fees != wantFees {
+		t.Errorf("raw topups: sum(fee_minor) = %s, want %s", fees, wantFees)
+	}
+	s.checkRollup(t, "topups_1m", merged, []string{"channel"}, measures, []string{"sum", "sum", "sum"})
+	s.checkTypedDeadLetters(t, "topups", rec.why)
+
+	// A column's type cannot change in place: migrate and run refuse, naming the
+	// column, both types and what to do instead.
+	writeSchema(t, dir, "topups", strings.Replace(fmt.Sprintf(topupsV1, feeProperty, feeMeasure), "Decimal(18, 2)", "Decimal(18, 4)", 1))
+	const refused = "table topups, column amount: type Decimal(18, 2) in the table, Decimal(18, 4) in the schema; " +
+		"ClickHouse cannot change a column's type in place; add a new property (a new column) instead, or write the type to a new raw table (x-sluice.table)"
+	for _, cmd := range []string{"migrate", "run"} {
+		out, err := s.sluice(t, cmd)
+		if err == nil || !strings.Contains(out, refused) || !strings.Contains(out, "schema change refused") {
+			t.Errorf("sluice %s with a changed column type: %v, output:\n%s\nwant it refused with %q", cmd, err, out, refused)
+		}
+	}
+	if err := app.Migrate(t.Context(), s.cfg); err == nil {
+		t.Error("app.Migrate accepted a changed column type")
+	}
+	a.term(t)
+	b.term(t)
+}
+
+// mergeRollups adds up the rows of table over several truths (streams of
+// different schema versions) for measures; a measure a version lacks counts 0.
+// Every measure must merge by sum.
+func mergeRollups(table string, measures []string, truths ...*schemagen.Truth) []schemagen.Row {
+	byKey := map[string]*schemagen.Row{}
+	for _, tr := range truths {
+		rt := tr.Rollup(table)
+		for _, r := range rt.Rows() {
+			k := r.WindowStart.String() + "\x00" + strings.Join(r.Key, "\x00")
+			m := byKey[k]
+			if m == nil {
+				m = &schemagen.Row{WindowStart: r.WindowStart, Key: r.Key, Values: make([]string, len(measures))}
+				for i := range m.Values {
+					m.Values[i] = "0"
+				}
+				byKey[k] = m
+			}
+			for i, name := range measures {
+				if j := slices.Index(rt.Measures, name); j >= 0 {
+					m.Values[i] = schemagen.Sum(m.Values[i], r.Values[j])
+				}
+			}
+		}
+	}
+	out := make([]schemagen.Row, 0, len(byKey))
+	for _, r := range byKey {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, schemagen.CompareRows)
+	return out
+}
