@@ -398,36 +398,37 @@ func (g *Generator) value(n *node, at time.Time, row map[string]cell) (string, e
 		}
 		sb.WriteByte('}')
 	case n.p.Type == "map":
-		limit := n.p.MaxProperties
-		if limit == 0 {
-			limit = schemas.DefaultMaxMetadataEntries
-		}
-		sb.WriteByte('{')
-		for i := range g.rng.IntN(min(3, limit) + 1) {
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(quote("k"+strconv.Itoa(i)) + ":" + quote(alnum[g.rng.IntN(26):][:1+g.rng.IntN(8)]))
-		}
-		sb.WriteByte('}')
+		return g.repeat(n.p.MaxProperties, '{', '}', func(i int) (string, error) {
+			return quote("k"+strconv.Itoa(i)) + ":" + quote(alnum[g.rng.IntN(26):][:1+g.rng.IntN(8)]), nil
+		})
 	case n.p.Type == "array":
-		limit := n.p.MaxItems
-		if limit == 0 {
-			limit = schemas.DefaultMaxMetadataEntries
-		}
-		sb.WriteByte('[')
-		for i := range g.rng.IntN(min(3, limit) + 1) {
+		return g.repeat(n.p.MaxItems, '[', ']', func(int) (string, error) {
 			c, err := n.item.gen(g.rng, at)
-			if err != nil {
-				return "", err
-			}
-			if i > 0 {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(c.json)
-		}
-		sb.WriteByte(']')
+			return c.json, err
+		})
 	}
+	return sb.String(), nil
+}
+
+// repeat writes open, up to three (at most limit; 0: the deployment's entry
+// limit) comma-separated items, and close.
+func (g *Generator) repeat(limit int, open, close byte, item func(i int) (string, error)) (string, error) {
+	if limit == 0 {
+		limit = schemas.DefaultMaxMetadataEntries
+	}
+	var sb strings.Builder
+	sb.WriteByte(open)
+	for i := range g.rng.IntN(min(3, limit) + 1) {
+		js, err := item(i)
+		if err != nil {
+			return "", err
+		}
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(js)
+	}
+	sb.WriteByte(close)
 	return sb.String(), nil
 }
 

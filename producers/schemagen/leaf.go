@@ -282,32 +282,13 @@ func (l *leaf) fresh(rng *rand.Rand, at time.Time) (choice, error) {
 	case kInteger:
 		return choice{strconv.FormatInt(v, 10), cell{text: d.String(), num: &d}}, nil
 	case kDecimal:
-		text := fixed(v, l.scale)
+		text := pointed(big.NewInt(v), l.scale)
 		if l.p.Type == "string" {
 			text = quote(text) // a decimal declared as a string
 		}
 		return choice{text, cell{text: d.String(), num: &d}}, nil
 	}
 	return choice{d.String(), cell{text: d.String(), num: &d}}, nil
-}
-
-// fixed formats unscaled/10^scale with exactly scale fraction digits.
-func fixed(v int64, scale int) string {
-	neg := v < 0
-	s := strconv.FormatInt(v, 10)
-	if neg {
-		s = s[1:]
-	}
-	if scale > 0 {
-		if len(s) <= scale {
-			s = strings.Repeat("0", scale-len(s)+1) + s
-		}
-		s = s[:len(s)-scale] + "." + s[len(s)-scale:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
 }
 
 // timeCell is a DateTime64(3, 'UTC') value as ClickHouse's toString prints it.

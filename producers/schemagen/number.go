@@ -16,16 +16,19 @@ type dec struct {
 func (d dec) String() string { return canonical(d.unscaled, d.scale) }
 
 func canonical(v *big.Int, scale int) string {
-	neg := v.Sign() < 0
+	return trimZeros(pointed(v, scale))
+}
+
+// pointed formats v/10^scale with exactly scale fraction digits.
+func pointed(v *big.Int, scale int) string {
 	digits := new(big.Int).Abs(v).String()
 	if scale > 0 {
 		if len(digits) <= scale {
 			digits = strings.Repeat("0", scale-len(digits)+1) + digits
 		}
 		digits = digits[:len(digits)-scale] + "." + digits[len(digits)-scale:]
-		digits = strings.TrimRight(strings.TrimRight(digits, "0"), ".")
 	}
-	if neg && digits != "0" {
+	if v.Sign() < 0 {
 		return "-" + digits
 	}
 	return digits
