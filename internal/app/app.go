@@ -174,7 +174,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	g, err := consumers.New(consumers.Options{
 		Brokers:        c.Kafka.Brokers,
 		Group:          c.Kafka.Group,
-		Topics:         Topics(types),
+		Topics:         topicsOf(types),
 		StartLatest:    c.Kafka.Start == config.StartLatest,
 		DrainTimeout:   c.ShutdownTimeout * 2 / 3, // the whole shutdown takes at most 1.4 × this
 		QueueDepth:     c.Kafka.QueueDepth,
@@ -245,7 +245,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	lagDone := make(chan struct{})
 	go func() { defer close(lagDone); in.metrics.PollLag(lagCtx, lagInterval, in.lag) }()
 	defer func() { stopLag(); <-lagDone }()
-	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", Topics(in.types),
+	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", topicsOf(in.types),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()
 	err := in.group.Run(ctx)

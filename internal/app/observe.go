@@ -66,7 +66,7 @@ func (in *Instance) startAdmin() error {
 		// Never secrets: the status page is unauthenticated.
 		Info: map[string]string{
 			"group":    c.Kafka.Group,
-			"topics":   strings.Join(Topics(in.types), ","),
+			"topics":   strings.Join(topicsOf(in.types), ","),
 			"database": c.ClickHouse.Database,
 		},
 		Logger: in.log.With("component", "admin"),

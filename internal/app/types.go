@@ -49,8 +49,8 @@ func EventTypes(c config.Config) ([]*schemas.EventType, error) {
 	return types, errors.Join(errs...)
 }
 
-// Topics returns the source topics of types, in order.
-func Topics(types []*schemas.EventType) []string {
+// topicsOf returns the source topics of types, in order.
+func topicsOf(types []*schemas.EventType) []string {
 	ts := make([]string, len(types))
 	for i, t := range types {
 		ts[i] = t.Topic()

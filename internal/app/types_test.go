@@ -37,7 +37,7 @@ func TestBuiltinMigrationsUnchanged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := Topics(types); !slices.Equal(got, []string{"payments", "shipments"}) {
+		if got := topicsOf(types); !slices.Equal(got, []string{"payments", "shipments"}) {
 			t.Errorf("%v: topics %q", env, got)
 		}
 		want := schemas.DDL(schemas.DDLOptions{
@@ -60,7 +60,7 @@ func TestBuiltinTopicOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Topics(types); !slices.Equal(got, []string{"scans"}) {
+	if got := topicsOf(types); !slices.Equal(got, []string{"scans"}) {
 		t.Errorf("topics %q, want [scans]", got)
 	}
 }
@@ -78,7 +78,7 @@ func TestEventTypesFromDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := Topics(types); !slices.Equal(got, []string{"refunds"}) {
+	if got := topicsOf(types); !slices.Equal(got, []string{"refunds"}) {
 		t.Errorf("topics %q, want [refunds]", got)
 	}
 	_, err = EventTypes(load(t, map[string]string{"SLUICE_SCHEMA_DIR": dir, "SLUICE_ROLLUPS": "false", "SLUICE_DLQ_TOPIC": "refunds"}))
