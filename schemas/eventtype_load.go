@@ -107,6 +107,7 @@ func compileEventType(file string, doc []byte) (*EventType, error) {
 			t.checks = append(t.checks, p)
 		}
 		if p.hasRules() {
+			p.presenceOnly = p.kind == pStr && p.minLen <= 1 && p.enum == nil && p.pattern == nil
 			t.rules = append(t.rules, p)
 		}
 	}
