@@ -18,7 +18,7 @@ type typeBatch struct {
 	names  []string
 
 	// Raw rows: one column per leaf property, then the Kafka provenance.
-	cols       []anyCol
+	cols       rawColumns
 	topic      DictColumn
 	partition  []int32
 	offset     []int64
@@ -68,9 +68,7 @@ func newTypeBatch(t *EventType, o Options) Batch {
 		r:     recordDecoder{d: decoder{lim: o.Limits, chunk: arenaChunk, transient: true}, t: t, slots: newSlots(t)},
 		names: t.ColumnNames(),
 	}
-	for _, p := range t.leaves {
-		b.cols = append(b.cols, newAnyCol(p))
-	}
+	b.cols = newRawColumns(t.leaves)
 	for i, r := range t.rollups {
 		spec := t.rolls[i]
 		rs := rollupState{
@@ -119,10 +117,7 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 	}
 	b.events++
 	if b.o.Raw {
-		n := 0
-		for i, p := range t.leaves {
-			n += b.cols[i].appendSlot(p, r.here(p))
-		}
+		n := b.cols.appendRow(r)
 		b.topic.Append(m.Topic)
 		b.partition = append(b.partition, m.Partition)
 		b.offset = append(b.offset, m.Offset)
@@ -254,10 +249,7 @@ func (b *typeBatch) Bytes() int { return b.bytes }
 func (b *typeBatch) Blocks() []Block {
 	b.blocks = b.blocks[:0]
 	if b.o.Raw && len(b.offset) > 0 {
-		cols := make([]any, 0, len(b.cols)+len(metaColumns))
-		for i := range b.cols {
-			cols = append(cols, b.cols[i].value())
-		}
+		cols := b.cols.values(make([]any, 0, len(b.cols.ops)+len(metaColumns)))
 		cols = append(cols, b.topic, b.partition, b.offset, b.ingestedAt)
 		b.blocks = append(b.blocks, Block{Table: b.t.table, Names: b.names, Columns: cols, Rows: len(b.offset)})
 	}
@@ -329,9 +321,7 @@ func (rs *rollupState) block() (Block, bool) {
 func (b *typeBatch) Reset() {
 	drop := b.shrink.release(b.events)
 	b.events, b.bytes = 0, 0
-	for i := range b.cols {
-		b.cols[i].reset(drop)
-	}
+	b.cols.reset(drop)
 	if drop {
 		b.topic, b.partition, b.offset, b.ingestedAt = DictColumn{}, nil, nil, nil
 	} else {

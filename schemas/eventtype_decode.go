@@ -331,8 +331,13 @@ func (r *recordDecoder) validate() *Invalid {
 			}
 			continue
 		}
-		if inv := r.checkScalar(p, s); inv != nil {
-			return inv
+		switch {
+		case p.presenceOnly:
+		case p.kind == pTime && s.i >= minEventNs && s.i < maxEventNs: // in range
+		default:
+			if inv := r.checkScalar(p, s); inv != nil {
+				return inv
+			}
 		}
 	}
 	for _, p := range r.t.checks {

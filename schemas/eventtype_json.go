@@ -60,6 +60,9 @@ func parseDoc(doc []byte) (*jnode, error) {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return nil, errors.New("unexpected end of the document")
 	}
+	if _, ok := err.(*SchemaError); ok {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("at byte %d: %w", dec.InputOffset(), err)
 	}
@@ -103,7 +106,7 @@ func parseValue(dec *json.Decoder, ptr string) (*jnode, error) {
 				k := kt.(string)
 				cp := ptr + "/" + escapePointer(k)
 				if n.get(k) != nil {
-					return nil, errors.New(cp + ": member " + strconv.Quote(k) + " appears twice")
+					return nil, &SchemaError{Pointer: cp, Msg: "member " + strconv.Quote(k) + " appears twice", Fix: "keep one of them"}
 				}
 				c, err := parseValue(dec, cp)
 				if err != nil {

@@ -52,6 +52,10 @@ func (c *compiler) fail(ptr, msg, fix string) {
 func compileEventType(file string, doc []byte) (*EventType, error) {
 	c := &compiler{file: path.Base(file)}
 	root, err := parseDoc(doc)
+	if se, ok := err.(*SchemaError); ok {
+		c.fail(se.Pointer, se.Msg, se.Fix)
+		return nil, c.errs
+	}
 	if err != nil {
 		c.fail("", "not valid JSON: "+err.Error(), "fix the JSON syntax")
 		return nil, c.errs
@@ -103,6 +107,7 @@ func compileEventType(file string, doc []byte) (*EventType, error) {
 			t.checks = append(t.checks, p)
 		}
 		if p.hasRules() {
+			p.presenceOnly = p.kind == pStr && p.minLen <= 1 && p.enum == nil && p.pattern == nil
 			t.rules = append(t.rules, p)
 		}
 	}
@@ -345,11 +350,6 @@ func (c *compiler) prop(n *jnode, name string, parent *prop, required bool) *pro
 			c.fail(n.get("x-sluice-time").ptr, "x-sluice-time applies to timestamps", `use it with "type": "integer" (or ["string", "integer"] with "format": "date-time")`)
 		}
 	}
-	c.kindKeywords(p, n)
-	c.columnType(p, n, chType)
-	p.desc.Column = p.column
-	p.desc.ClickHouse = p.chType
-	p.desc.Format, p.desc.Time = format, timeUnit
 	p.desc.Type = [...]string{"string", "integer", "number", "number", "boolean", "string", "map", "array", "object"}[p.kind]
 	if p.kind == pDec && p.decString && !p.decNumber {
 		p.desc.Type = "string"
@@ -357,6 +357,11 @@ func (c *compiler) prop(n *jnode, name string, parent *prop, required bool) *pro
 	if p.kind == pTime && !p.rfc3339 {
 		p.desc.Type = "integer"
 	}
+	c.kindKeywords(p, n)
+	c.columnType(p, n, chType)
+	p.desc.Column = p.column
+	p.desc.ClickHouse = p.chType
+	p.desc.Format, p.desc.Time = format, timeUnit
 	if p.kind != pObj {
 		if err := ValidIdentifier(p.column); err != nil {
 			c.fail(n.ptr, "column "+strconv.Quote(p.column)+" is not a valid ClickHouse identifier",

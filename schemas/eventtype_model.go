@@ -62,6 +62,7 @@ type prop struct {
 	// Strings (and map values, array elements): limits in UTF-8 bytes; maxLen 0 is
 	// Limits.MaxStringBytes.
 	minLen, maxLen int
+	presenceOnly   bool // a required string with no other rule (present means non-empty)
 	enum           []string
 	pattern        *regexp.Regexp
 	match          func(string) bool // pattern's fast matcher when it has one
@@ -115,7 +116,7 @@ type fieldEntry struct {
 }
 
 // byteMask[n] keeps the low n bytes of a word.
-var byteMask = [9]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ^uint64(0)}
+var byteMask = [...]uint64{0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ^uint64(0)}
 
 // words returns bytes 0-7 and 8-15 of b, zero-padded, as two words.
 func words(b []byte) (head, tail uint64) {
@@ -185,7 +186,18 @@ func newFieldTable(props []*prop) *fieldTable {
 // find returns the property named key, or nil.
 func (t *fieldTable) find(key []byte) *prop {
 	n := len(key)
-	head, tail := words(key)
+	var head, tail uint64
+	if cap(key) >= 16 && n <= 16 { // words' usual case, inline
+		w := key[:16]
+		head, tail = binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+		if n <= 8 {
+			head, tail = head&byteMask[n], 0
+		} else {
+			tail &= byteMask[n-8]
+		}
+	} else {
+		head, tail = words(key)
+	}
 	for h := t.slot(n, head); ; h = (h + 1) & t.mask {
 		e := &t.entries[h]
 		if e.head == head && e.tail == tail && e.n == n && (n <= 16 || e.name[16:] == string(key[16:])) {
