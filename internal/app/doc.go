@@ -3,6 +3,12 @@
 // runs it until its context is done. `sluice run`, `sluice demo` and the end-to-end
 // tests all start instances through it, so they exercise the same wiring.
 //
+// The event types an instance runs come from EventTypes: the documents of
+// SLUICE_SCHEMA_DIR, or the built-in payments and shipments. Their tables are
+// brought up to date by Plan (schemas.Evolve against system.columns: ALTER TABLE …
+// ADD COLUMN for compatible changes, a SchemaChangeError for the others, then the
+// idempotent CREATE set of Migrations), at `sluice migrate` and at start.
+//
 // An Instance is started once with Run, which owns every goroutine it starts and
 // returns only after they stopped; Stats and Assigned are safe to call concurrently.
 package app

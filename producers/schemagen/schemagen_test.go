@@ -232,3 +232,25 @@ func merge(rt *RollupTruth, partials []Row) []Row {
 	slices.SortFunc(rows, CompareRows)
 	return rows
 }
+
+func BenchmarkGenerator(b *testing.B) {
+	raw, err := os.ReadFile("testdata/wallet_topups.schema.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	et, err := schemas.ParseEventType("wallet_topups.schema.json", raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := New(et, Config{Seed: 1, InvalidRate: 0.01, DuplicateRate: 0.01})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var n int64
+	for b.Loop() {
+		r, _ := g.Next()
+		n += int64(len(r.Value))
+	}
+	b.SetBytes(n / int64(b.N))
+}
