@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/internal/app"
@@ -153,11 +154,13 @@ func TestEventTypeEndToEnd(t *testing.T) {
 	published := make(chan error, 1)
 	go func() { published <- rec.run(pubCtx, gen, 1500) }()
 
-	// SIGKILL one instance once some of the stream is stored, and restart it.
+	// SIGKILL one instance mid-stream, once both share the partitions and part of
+	// the stream is stored, and restart it.
+	waitFor(t, 2*time.Minute, "both instances in the group", func() bool { return s.stableMembers(t) == 2 })
 	raw := "SELECT count() FROM `" + s.ch.Database + "`.`refunds`"
-	waitFor(t, 2*time.Minute, "the first raw rows", func() bool {
+	waitFor(t, 2*time.Minute, "a third of the stream stored", func() bool {
 		var n uint64
-		return s.ch.Conn(t).QueryRow(t.Context(), raw).Scan(&n) == nil && n > 1000
+		return s.ch.Conn(t).QueryRow(t.Context(), raw).Scan(&n) == nil && n > 4000
 	})
 	procs[0].kill()
 	t.Log("sluice0 killed (SIGKILL); restarting")
@@ -183,29 +186,50 @@ func TestEventTypeEndToEnd(t *testing.T) {
 		truth.Stored, truth.RawRows, truth.Invalid, truth.InvalidByReason, truth.Duplicates, strings.Join(et.RollupTables(0), ", "))
 }
 
-// checkRaw compares the raw table's row count, distinct event ids and the exact
-// sum of its amount column with the truth.
+// checkRaw compares the raw table with the truth: its row count, its distinct
+// event ids, the exact sum of every numeric column and the entries of every map
+// and array column, and that the amount over the raw rows equals the rollups'.
 func (s *stack) checkRaw(t *testing.T, table, idColumn string, truth *schemagen.Truth) {
 	t.Helper()
 	var rows, ids uint64
-	var amount string
-	q := fmt.Sprintf("SELECT count(), uniqExact(`%s`), toString(sum(`amount`)) FROM `%s`.`%s`", idColumn, s.ch.Database, table)
-	withCH(t, "read the raw table", func() error { return s.ch.Conn(t).QueryRow(t.Context(), q).Scan(&rows, &ids, &amount) })
+	q := fmt.Sprintf("SELECT count(), uniqExact(`%s`) FROM `%s`.`%s`", idColumn, s.ch.Database, table)
+	withCH(t, "read the raw table", func() error { return s.ch.Conn(t).QueryRow(t.Context(), q).Scan(&rows, &ids) })
 	if int64(rows) != truth.RawRows || int64(ids) != truth.RawRows {
 		t.Errorf("raw table %s: %d rows, %d distinct ids; want %d of each", table, rows, ids, truth.RawRows)
 	}
-	// The amount over every raw row equals the sum over any rollup's rows.
-	var want string
-	for _, r := range truth.Rollups {
-		for i, m := range r.Measures {
-			if m == "amount_sum" {
-				want = sumColumn(r.Rows(), i)
-			}
+	cols := s.columns(t, table)
+	for col, want := range truth.RawTotals {
+		expr := "toString(sum(`" + col + "`))"
+		if strings.HasPrefix(cols[col], "Array(") || strings.HasPrefix(cols[col], "Map(") {
+			expr = "toString(sum(length(`" + col + "`)))"
+		}
+		var got string
+		q := fmt.Sprintf("SELECT %s FROM `%s`.`%s`", expr, s.ch.Database, table)
+		withCH(t, "read the raw table", func() error { return s.ch.Conn(t).QueryRow(t.Context(), q).Scan(&got) })
+		if schemagen.Canonical(got) != want {
+			t.Errorf("raw table %s: %s = %s, want %s", table, expr, got, want)
 		}
 	}
-	if schemagen.Canonical(amount) != want {
-		t.Errorf("raw table %s: sum(amount) = %s, the rollups' truth says %s", table, amount, want)
+	// The amount over every raw row equals the sum over any rollup's rows.
+	for _, r := range truth.Rollups {
+		if i := slices.Index(r.Measures, "amount_sum"); i >= 0 && sumColumn(r.Rows(), i) != truth.RawTotals["amount"] {
+			t.Errorf("%s: amount_sum over the truth's rows is %s, the raw amount %s", r.Table, sumColumn(r.Rows(), i), truth.RawTotals["amount"])
+		}
 	}
+	t.Logf("raw table %s: %d rows, totals %v", table, rows, truth.RawTotals)
+}
+
+// stableMembers is the number of members of the group once it is stable, else 0.
+func (s *stack) stableMembers(t *testing.T) int {
+	gs, err := kadm.NewClient(s.kafka.Client(t)).DescribeGroups(t.Context(), s.cfg.Kafka.Group)
+	if err != nil {
+		return 0
+	}
+	g, ok := gs[s.cfg.Kafka.Group]
+	if !ok || g.Err != nil || g.State != "Stable" {
+		return 0
+	}
+	return len(g.Members)
 }
 
 // sumColumn sums measure i over rows, exactly.

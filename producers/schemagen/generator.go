@@ -96,6 +96,7 @@ type Generator struct {
 	truth  *Truth
 	n      int64    // records returned
 	seq    int64    // valid events made
+	totals []string // the raw columns RawTotals covers
 	recent []past   // the last valid records, for producer retries
 	err    error    // what ended the stream early
 	kinds  []string // invalid kinds the type allows
@@ -117,7 +118,7 @@ func New(t *schemas.EventType, cfg Config) (*Generator, error) {
 	if topic == "" {
 		topic = t.Topic()
 	}
-	g.truth = &Truth{Topic: topic, InvalidByReason: map[string]int64{}}
+	g.truth = &Truth{Topic: topic, InvalidByReason: map[string]int64{}, RawTotals: map[string]string{}}
 	for _, r := range t.Rollups() {
 		g.truth.Rollups = append(g.truth.Rollups, newRollupTruth(r, t.Table(), cfg.Window))
 	}
@@ -137,6 +138,17 @@ func New(t *schemas.EventType, cfg Config) (*Generator, error) {
 		return nil, fmt.Errorf("schemagen: %s: %w", t.File(), err)
 	}
 	g.classify()
+	var walk func(ns []*node)
+	walk = func(ns []*node) {
+		for _, n := range ns {
+			walk(n.kids)
+			if n.p.Type == "map" || n.p.Type == "array" || n.leaf != nil && (n.leaf.kind == kInteger || n.leaf.kind == kDecimal || n.leaf.kind == kFloat) {
+				g.totals = append(g.totals, n.p.Column)
+				g.truth.RawTotals[n.p.Column] = "0"
+			}
+		}
+	}
+	walk(g.props)
 	return g, nil
 }
 
@@ -361,8 +373,11 @@ func (g *Generator) maybe(n *node, at time.Time, row map[string]cell) (string, b
 
 // absent sets the columns of n and its children to their defaults.
 func (g *Generator) absent(n *node, row map[string]cell) {
-	if n.leaf != nil {
+	switch {
+	case n.leaf != nil:
 		row[n.p.Column] = zero(n.p)
+	case n.p.Type == "map" || n.p.Type == "array":
+		row[n.p.Column] = count(0)
 	}
 	for _, k := range n.kids {
 		g.absent(k, row)
@@ -398,11 +413,11 @@ func (g *Generator) value(n *node, at time.Time, row map[string]cell) (string, e
 		}
 		sb.WriteByte('}')
 	case n.p.Type == "map":
-		return g.repeat(n.p.MaxProperties, '{', '}', func(i int) (string, error) {
+		return g.repeat(n, row, n.p.MaxProperties, '{', '}', func(i int) (string, error) {
 			return quote("k"+strconv.Itoa(i)) + ":" + quote(alnum[g.rng.IntN(26):][:1+g.rng.IntN(8)]), nil
 		})
 	case n.p.Type == "array":
-		return g.repeat(n.p.MaxItems, '[', ']', func(int) (string, error) {
+		return g.repeat(n, row, n.p.MaxItems, '[', ']', func(int) (string, error) {
 			c, err := n.item.gen(g.rng, at)
 			return c.json, err
 		})
@@ -411,14 +426,17 @@ func (g *Generator) value(n *node, at time.Time, row map[string]cell) (string, e
 }
 
 // repeat writes open, up to three (at most limit; 0: the deployment's entry
-// limit) comma-separated items, and close.
-func (g *Generator) repeat(limit int, open, close byte, item func(i int) (string, error)) (string, error) {
+// limit) comma-separated items, and close; the row records how many (the length
+// of n's column).
+func (g *Generator) repeat(n *node, row map[string]cell, limit int, open, close byte, item func(i int) (string, error)) (string, error) {
 	if limit == 0 {
 		limit = schemas.DefaultMaxMetadataEntries
 	}
+	items := g.rng.IntN(min(3, limit) + 1)
+	row[n.p.Column] = count(int64(items))
 	var sb strings.Builder
 	sb.WriteByte(open)
-	for i := range g.rng.IntN(min(3, limit) + 1) {
+	for i := range items {
 		js, err := item(i)
 		if err != nil {
 			return "", err
@@ -477,6 +495,11 @@ func (g *Generator) store(at time.Time, row map[string]cell) {
 	g.truth.Stored++
 	if g.typ.Raw() {
 		g.truth.RawRows++
+		for _, col := range g.totals {
+			if c, ok := row[col]; ok && c.num != nil {
+				g.truth.RawTotals[col] = Sum(g.truth.RawTotals[col], c.num.String())
+			}
+		}
 	}
 	for _, r := range g.truth.Rollups {
 		r.add(at, row)

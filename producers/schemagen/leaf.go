@@ -310,6 +310,12 @@ func zero(p schemas.Property) cell {
 	return cell{text: ""}
 }
 
+// count is the cell of a map's or array's number of entries.
+func count(n int64) cell {
+	d := dec{big.NewInt(n), 0}
+	return cell{text: d.String(), num: &d}
+}
+
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)

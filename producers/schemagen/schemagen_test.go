@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -141,6 +142,7 @@ func TestTruthMatchesBatches(t *testing.T) {
 					if int64(b.Rows) != tr.RawRows {
 						t.Errorf("raw rows %d, truth %d", b.Rows, tr.RawRows)
 					}
+					checkTotals(t, b, tr.RawTotals)
 					continue
 				}
 				got[b.Table] = append(got[b.Table], blockRows(t, b)...)
@@ -158,6 +160,39 @@ func TestTruthMatchesBatches(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkTotals compares the raw block's column sums (numbers) and entry counts
+// (maps, arrays) with the truth's.
+func checkTotals(t *testing.T, b schemas.Block, want map[string]string) {
+	t.Helper()
+	if len(want) < 2 {
+		t.Errorf("only %d raw totals: %v", len(want), want)
+	}
+	for col, w := range want {
+		i := slices.Index(b.Names, col)
+		if i < 0 {
+			t.Errorf("raw block has no column %s", col)
+			continue
+		}
+		var vals []string
+		for r := range b.Rows {
+			v := schemas.ColumnValue(b.Columns[i], r)
+			switch v := v.(type) {
+			case map[string]string:
+				vals = append(vals, fmt.Sprint(len(v)))
+			default:
+				if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice {
+					vals = append(vals, fmt.Sprint(rv.Len()))
+				} else {
+					vals = append(vals, fmt.Sprint(v))
+				}
+			}
+		}
+		if got := Sum(vals...); got != w {
+			t.Errorf("raw column %s totals %s, truth %s", col, got, w)
+		}
 	}
 }
 

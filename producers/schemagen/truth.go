@@ -34,6 +34,10 @@ type Truth struct {
 	// type stores none).
 	Stored  int64 `json:"stored"`
 	RawRows int64 `json:"raw_rows"`
+	// RawTotals checks the raw table's columns: per numeric column the exact sum
+	// over the raw rows (sum(c)), per map or array column the total number of
+	// entries (sum(length(c))), as canonical text.
+	RawTotals map[string]string `json:"raw_totals"`
 	// Rollups holds one entry per rollup of the type, in the type's order.
 	Rollups []*RollupTruth `json:"rollups"`
 }
