@@ -185,6 +185,9 @@ func TestSettlementsRejects(t *testing.T) {
 		if err := et.Validate([]byte(r), Limits{}); err != nil {
 			t.Errorf("%s: %v", r, err)
 		}
+		if _, err := et.Decode([]byte(r), Limits{}); err != nil {
+			t.Errorf("%s: %v", r, err)
+		}
 	}
 }
 
