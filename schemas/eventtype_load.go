@@ -29,6 +29,9 @@ var unsupportedKeywords = []string{
 	"contentEncoding", "contentMediaType", "contentSchema",
 }
 
+// maxSchemaDepth bounds the nesting of declared objects, well within MaxDepth.
+const maxSchemaDepth = 16
+
 // metaColumns end every raw table.
 var metaColumns = []Column{
 	{"_topic", "LowCardinality(String)"},
@@ -455,6 +458,14 @@ func (c *compiler) kindKeywords(p *prop, n *jnode) {
 		if ap := n.get("additionalProperties"); ap != nil && !(ap.kind == jBool && ap.bool) {
 			c.fail(ap.ptr, "a nested object with properties cannot also restrict additionalProperties", "remove additionalProperties (unknown members are ignored)")
 		}
+		depth := 0
+		for q := p; q != nil; q = q.parent {
+			depth++
+		}
+		if depth > maxSchemaDepth {
+			c.fail(n.ptr, "objects nest more than "+strconv.Itoa(maxSchemaDepth)+" deep", "flatten the schema")
+			return
+		}
 		p.children = c.members(n, p)
 		p.lookup = newFieldTable(p.children)
 		for _, ch := range p.children {
@@ -598,6 +609,7 @@ func (c *compiler) columnType(p *prop, n *jnode, override string) {
 			}
 			inner = strings.TrimSuffix(inner, ")")
 			c.columnType(p.item, n.get("items"), inner)
+			p.item.desc.ClickHouse = p.item.chType
 			p.chType = "Array(" + p.item.chType + ")"
 		}
 	case pObj:
