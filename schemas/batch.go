@@ -282,18 +282,22 @@ func (c ArrayColumn) Row(i int) any {
 		start = c.Ends[i-1]
 	}
 	n := int(c.Ends[i] - start)
-	first := ColumnValue(c.Values, 0)
-	if ColumnLen(c.Values) == 0 {
-		first = nil
-	}
-	var out reflect.Value
-	if first == nil {
-		out = reflect.MakeSlice(reflect.TypeFor[[]any](), 0, 0)
-	} else {
-		out = reflect.MakeSlice(reflect.SliceOf(reflect.TypeOf(first)), n, n)
-	}
+	out := reflect.MakeSlice(reflect.SliceOf(elemType(c.Values)), n, n)
 	for j := range n {
 		out.Index(j).Set(reflect.ValueOf(ColumnValue(c.Values, int(start)+j)))
 	}
 	return out.Interface()
+}
+
+// elemType is the type of ColumnValue's values for column c.
+func elemType(c any) reflect.Type {
+	switch c.(type) {
+	case StringColumn, DictColumn, DecimalColumn:
+		return reflect.TypeFor[string]()
+	case MillisColumn:
+		return reflect.TypeFor[time.Time]()
+	case MapColumn:
+		return reflect.TypeFor[map[string]string]()
+	}
+	return reflect.TypeOf(c).Elem()
 }

@@ -125,6 +125,9 @@ func TestSchemaMistakes(t *testing.T) {
 			`/properties/_offset: column "_offset" is reserved for Kafka provenance`},
 		{"ttl without unit", `"event_time": "at",`, `"event_time": "at", "ttl": "30",`,
 			`/x-sluice/ttl: ttl "30" is not a duration`},
+		{"objects too deep", `"geo": {"type": "object", "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}}}`,
+			`"geo": ` + strings.Repeat(`{"type": "object", "properties": {"g": `, 17) + `{"type": "number"}` + strings.Repeat(`}}`, 17),
+			`/properties/geo/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g/properties/g: objects nest more than 16 deep; flatten the schema`},
 		{"not json", `"x-sluice": {`, `"x-sluice": {,`,
 			`rider_pings.schema.json: not valid JSON: at byte`},
 	} {

@@ -27,6 +27,7 @@ type anyCol struct {
 	ends   []uint32
 	strs   []string // a rollup's string dimension
 	plainS bool     // strings go to strs
+	n      int      // values appended by appendStr, appendInt and appendFloat
 }
 
 func newAnyCol(p *prop) anyCol {
@@ -54,6 +55,7 @@ func (c *anyCol) width() int {
 
 // appendStr appends a string value; it returns the bytes it keeps.
 func (c *anyCol) appendStr(s string) int {
+	c.n++
 	switch {
 	case c.plainS:
 		c.strs = append(c.strs, s)
@@ -69,6 +71,7 @@ func (c *anyCol) appendStr(s string) int {
 // appendInt appends an integer, a boolean (0/1), a decimal (scaled) or a time
 // (milliseconds).
 func (c *anyCol) appendInt(v int64) {
+	c.n++
 	switch c.store {
 	case sInt8:
 		c.i8 = append(c.i8, int8(v))
@@ -92,6 +95,7 @@ func (c *anyCol) appendInt(v int64) {
 }
 
 func (c *anyCol) appendFloat(f float64) {
+	c.n++
 	if c.store == sFloat32 {
 		c.f32 = append(c.f32, float32(f))
 		return
@@ -153,6 +157,7 @@ func (c *anyCol) reset(drop bool) {
 		}
 		return
 	}
+	c.n = 0
 	c.str.Reset()
 	c.dict.Reset()
 	c.m.Reset()
@@ -227,40 +232,5 @@ func scalarInt(p *prop, v int64) int64 {
 	return v
 }
 
-// len is the number of values in the column.
-func (c *anyCol) len() int {
-	if c.plainS {
-		return len(c.strs)
-	}
-	switch c.store {
-	case sString:
-		return c.str.Len()
-	case sDict:
-		return c.dict.Len()
-	case sInt8:
-		return len(c.i8)
-	case sInt16:
-		return len(c.i16)
-	case sInt32:
-		return len(c.i32)
-	case sUInt8:
-		return len(c.u8)
-	case sUInt16:
-		return len(c.u16)
-	case sUInt32:
-		return len(c.u32)
-	case sUInt64:
-		return len(c.u64)
-	case sFloat32:
-		return len(c.f32)
-	case sFloat64:
-		return len(c.f64)
-	case sBool:
-		return len(c.b)
-	case sMap:
-		return c.m.Len()
-	case sArray:
-		return len(c.ends)
-	}
-	return len(c.i64)
-}
+// len is the number of values appended since the last reset.
+func (c *anyCol) len() int { return c.n }

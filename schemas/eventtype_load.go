@@ -29,6 +29,9 @@ var unsupportedKeywords = []string{
 	"contentEncoding", "contentMediaType", "contentSchema",
 }
 
+// maxSchemaDepth bounds the nesting of declared objects, well within MaxDepth.
+const maxSchemaDepth = 16
+
 // metaColumns end every raw table.
 var metaColumns = []Column{
 	{"_topic", "LowCardinality(String)"},
@@ -220,11 +223,8 @@ func (c *compiler) members(n *jnode, parent *prop) []*prop {
 	if r := n.get("required"); r != nil {
 		for i, name := range req {
 			if !slices.Contains(props.keys, name) {
-				fix := "declare it under properties or remove it from required"
-				if s := suggest(name, props.keys); s != "" {
-					fix = "did you mean " + strconv.Quote(s) + "?"
-				}
-				c.fail(r.ptr+"/"+strconv.Itoa(i), strconv.Quote(name)+" is required but not a property", fix)
+				c.fail(r.ptr+"/"+strconv.Itoa(i), strconv.Quote(name)+" is required but not a property",
+					didYouMean(name, props.keys, "declare it under properties or remove it from required"))
 			}
 		}
 	}
@@ -458,6 +458,14 @@ func (c *compiler) kindKeywords(p *prop, n *jnode) {
 		if ap := n.get("additionalProperties"); ap != nil && !(ap.kind == jBool && ap.bool) {
 			c.fail(ap.ptr, "a nested object with properties cannot also restrict additionalProperties", "remove additionalProperties (unknown members are ignored)")
 		}
+		depth := 0
+		for q := p; q != nil; q = q.parent {
+			depth++
+		}
+		if depth > maxSchemaDepth {
+			c.fail(n.ptr, "objects nest more than "+strconv.Itoa(maxSchemaDepth)+" deep", "flatten the schema")
+			return
+		}
 		p.children = c.members(n, p)
 		p.lookup = newFieldTable(p.children)
 		for _, ch := range p.children {
@@ -522,16 +530,20 @@ func (c *compiler) columnType(p *prop, n *jnode, override string) {
 	if override != "" {
 		var ok bool
 		if want, ok = canonicalType(override); !ok {
-			fix := "see docs/event-types.md for the supported types"
-			if s := suggest(override, knownTypes); s != "" {
-				fix = "did you mean " + strconv.Quote(s) + "?"
-			}
-			c.fail(ptr, "x-clickhouse-type "+strconv.Quote(override)+" is not a type Sluice can fill", fix)
+			c.fail(ptr, "x-clickhouse-type "+strconv.Quote(override)+" is not a type Sluice can fill",
+				didYouMean(override, knownTypes, "see docs/event-types.md for the supported types"))
 			return
 		}
 	}
 	bad := func(use string) {
 		c.fail(ptr, "x-clickhouse-type "+want+" does not fit a "+p.desc.Type+kindNoun(p), "use "+use)
+	}
+	// only sets the one type a kind has.
+	only := func(store storeKind, typ string) {
+		p.store, p.chType = store, typ
+		if want != "" && want != typ {
+			bad(typ)
+		}
 	}
 	switch p.kind {
 	case pStr:
@@ -549,10 +561,7 @@ func (c *compiler) columnType(p *prop, n *jnode, override string) {
 			bad("String or LowCardinality(String)")
 		}
 	case pTime:
-		p.store, p.chType = sMillis, "DateTime64(3, 'UTC')"
-		if want != "" && want != p.chType {
-			bad("DateTime64(3, 'UTC')")
-		}
+		only(sMillis, "DateTime64(3, 'UTC')")
 	case pInt:
 		p.store, p.chType = sInt64, "Int64"
 		if want != "" {
@@ -584,15 +593,9 @@ func (c *compiler) columnType(p *prop, n *jnode, override string) {
 		p.store, p.chType, p.prec, p.scale = sDecimal, want, prec, scale
 		c.decimalBounds(p, n)
 	case pBool:
-		p.store, p.chType = sBool, "Bool"
-		if want != "" && want != "Bool" {
-			bad("Bool")
-		}
+		only(sBool, "Bool")
 	case pMap:
-		p.store, p.chType = sMap, "Map(String, String)"
-		if want != "" && want != p.chType {
-			bad("Map(String, String)")
-		}
+		only(sMap, "Map(String, String)")
 	case pArr:
 		if p.item == nil {
 			return
@@ -606,6 +609,7 @@ func (c *compiler) columnType(p *prop, n *jnode, override string) {
 			}
 			inner = strings.TrimSuffix(inner, ")")
 			c.columnType(p.item, n.get("items"), inner)
+			p.item.desc.ClickHouse = p.item.chType
 			p.chType = "Array(" + p.item.chType + ")"
 		}
 	case pObj:
@@ -653,11 +657,7 @@ func intRange(s storeKind) (lo, hi int64) {
 // intBounds sets p.imin/imax: the schema's bounds within the column type's range.
 func (c *compiler) intBounds(p *prop, n *jnode) {
 	lo, hi := intRange(p.store)
-	bound := func(k string, isMin, excl bool) {
-		v := n.get(k)
-		if v == nil || v.kind != jNumber {
-			return
-		}
+	eachBound(n, func(v *jnode, k string, isMin, excl bool) {
 		f, err := strconv.ParseFloat(string(v.num), 64)
 		i, ierr := strconv.ParseInt(string(v.num), 10, 64)
 		if err != nil && ierr != nil {
@@ -698,11 +698,7 @@ func (c *compiler) intBounds(p *prop, n *jnode) {
 			}
 			hi = min(hi, i)
 		}
-	}
-	bound("minimum", true, false)
-	bound("exclusiveMinimum", true, true)
-	bound("maximum", false, false)
-	bound("exclusiveMaximum", false, true)
+	})
 	if p.store >= sUInt8 && p.store <= sUInt64 {
 		if m := n.get("minimum"); m == nil && n.get("exclusiveMinimum") == nil {
 			c.fail(n.ptr, p.chType+" cannot hold negative values but the schema allows them", `add "minimum": 0 (or use a signed type)`)
@@ -714,52 +710,42 @@ func (c *compiler) intBounds(p *prop, n *jnode) {
 	p.imin, p.imax = lo, hi
 }
 
-func (c *compiler) floatBounds(p *prop, n *jnode) {
+// eachBound calls set for each of minimum, exclusiveMinimum, maximum and
+// exclusiveMaximum that n has as a number.
+func eachBound(n *jnode, set func(v *jnode, k string, isMin, excl bool)) {
 	for _, k := range []string{"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"} {
-		v := n.get(k)
-		if v == nil || v.kind != jNumber {
-			continue
-		}
-		f, err := strconv.ParseFloat(string(v.num), 64)
-		if err != nil {
-			c.fail(v.ptr, k+" "+string(v.num)+" is beyond float64", "use a smaller bound")
-			continue
-		}
-		switch k {
-		case "minimum":
-			p.fmin, p.hasFMin = f, true
-		case "exclusiveMinimum":
-			p.fmin, p.hasFMin, p.fminExcl = f, true, true
-		case "maximum":
-			p.fmax, p.hasFMax = f, true
-		default:
-			p.fmax, p.hasFMax, p.fmaxExcl = f, true, true
+		if v := n.get(k); v != nil && v.kind == jNumber {
+			set(v, k, k == "minimum" || k == "exclusiveMinimum", strings.HasPrefix(k, "exclusive"))
 		}
 	}
 }
 
-func (c *compiler) decimalBounds(p *prop, n *jnode) {
-	for _, k := range []string{"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"} {
-		v := n.get(k)
-		if v == nil || v.kind != jNumber {
-			continue
-		}
-		d, why := parseDecimal([]byte(v.num), true, p.prec, p.scale)
-		if why != "" {
-			c.fail(v.ptr, k+" "+string(v.num)+" does not fit "+p.chType+": "+why, "write a bound the column can hold exactly")
-			continue
-		}
-		switch k {
-		case "minimum":
-			p.dmin, p.hasDMin = d, true
-		case "exclusiveMinimum":
-			p.dmin, p.hasDMin, p.dminExcl = d, true, true
-		case "maximum":
-			p.dmax, p.hasDMax = d, true
+func (c *compiler) floatBounds(p *prop, n *jnode) {
+	eachBound(n, func(v *jnode, k string, isMin, excl bool) {
+		f, err := strconv.ParseFloat(string(v.num), 64)
+		switch {
+		case err != nil:
+			c.fail(v.ptr, k+" "+string(v.num)+" is beyond float64", "use a smaller bound")
+		case isMin:
+			p.fmin, p.hasFMin, p.fminExcl = f, true, excl
 		default:
-			p.dmax, p.hasDMax, p.dmaxExcl = d, true, true
+			p.fmax, p.hasFMax, p.fmaxExcl = f, true, excl
 		}
-	}
+	})
+}
+
+func (c *compiler) decimalBounds(p *prop, n *jnode) {
+	eachBound(n, func(v *jnode, k string, isMin, excl bool) {
+		d, why := parseDecimal([]byte(v.num), true, p.prec, p.scale)
+		switch {
+		case why != "":
+			c.fail(v.ptr, k+" "+string(v.num)+" does not fit "+p.chType+": "+why, "write a bound the column can hold exactly")
+		case isMin:
+			p.dmin, p.hasDMin, p.dminExcl = d, true, excl
+		default:
+			p.dmax, p.hasDMax, p.dmaxExcl = d, true, excl
+		}
+	})
 }
 
 // knownTypes are the ClickHouse types x-clickhouse-type may name (for suggestions).
@@ -808,6 +794,24 @@ func parseDecimalType(s string) (prec, scale int, ok bool) {
 		return 0, 0, false
 	}
 	return prec, scale, true
+}
+
+// didYouMean is the fix for a name that is not among candidates: a suggestion
+// when s looks like a typo of one, else otherwise.
+func didYouMean(s string, candidates []string, otherwise string) string {
+	if m := suggest(s, candidates); m != "" {
+		return "did you mean " + strconv.Quote(m) + "?"
+	}
+	return otherwise
+}
+
+// knownFields refuses the members of object n not in fields (what names n).
+func (c *compiler) knownFields(n *jnode, fields []string, what string) {
+	for i, k := range n.keys {
+		if !slices.Contains(fields, k) {
+			c.fail(n.vals[i].ptr, what+" has no field "+strconv.Quote(k), didYouMean(k, fields, "remove it"))
+		}
+	}
 }
 
 // suggest returns the candidate closest to s if it is a plausible typo.

@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,15 +17,7 @@ func (c *compiler) sluice(t *EventType, n *jnode, ptr string) {
 		n = nil
 	}
 	if n != nil {
-		for i, k := range n.keys {
-			if !slices.Contains(sluiceKeys, k) {
-				fix := "remove it"
-				if s := suggest(k, sluiceKeys); s != "" {
-					fix = "did you mean " + strconv.Quote(s) + "?"
-				}
-				c.fail(n.vals[i].ptr, "x-sluice has no field "+strconv.Quote(k), fix)
-			}
-		}
+		c.knownFields(n, sluiceKeys, "x-sluice")
 	}
 	str := func(k string) (string, *jnode) {
 		v := n.get(k)
@@ -87,11 +78,7 @@ func (c *compiler) sluice(t *EventType, n *jnode, ptr string) {
 		}
 		p := byColumn[v.str]
 		if p == nil {
-			fix := "name a declared property (nested ones as parent_child)"
-			if s := suggest(v.str, columns); s != "" {
-				fix = "did you mean " + strconv.Quote(s) + "?"
-			}
-			c.fail(v.ptr, strconv.Quote(v.str)+" is not a property", fix)
+			c.fail(v.ptr, strconv.Quote(v.str)+" is not a property", didYouMean(v.str, columns, "name a declared property (nested ones as parent_child)"))
 		}
 		return p
 	}
@@ -203,15 +190,7 @@ func (c *compiler) rollup(t *EventType, n *jnode, field func(*jnode, string) *pr
 		c.fail(n.ptr, "a rollup is "+n.kind.String(), `a rollup is {"table", "window", "dimensions", "measures"}`)
 		return
 	}
-	for i, k := range n.keys {
-		if !slices.Contains(rollupKeys, k) {
-			fix := "remove it"
-			if s := suggest(k, rollupKeys); s != "" {
-				fix = "did you mean " + strconv.Quote(s) + "?"
-			}
-			c.fail(n.vals[i].ptr, "a rollup has no field "+strconv.Quote(k), fix)
-		}
-	}
+	c.knownFields(n, rollupKeys, "a rollup")
 	var r Rollup
 	spec := &rollupSpec{}
 	if v := n.get("table"); v != nil {

@@ -185,6 +185,9 @@ func TestSettlementsRejects(t *testing.T) {
 		if err := et.Validate([]byte(r), Limits{}); err != nil {
 			t.Errorf("%s: %v", r, err)
 		}
+		if _, err := et.Decode([]byte(r), Limits{}); err != nil {
+			t.Errorf("%s: %v", r, err)
+		}
 	}
 }
 
@@ -262,5 +265,78 @@ func TestLoadEventTypes(t *testing.T) {
 	}
 	if _, err := LoadEventTypes(fstest.MapFS{}); err == nil {
 		t.Fatal("empty directory accepted")
+	}
+}
+
+// TestEveryColumnKind decodes one record of a type with every column kind and
+// checks the Go type and value of each Block column, and of time and integer
+// measures.
+func TestEveryColumnKind(t *testing.T) {
+	et := mustType(t, "kinds.schema.json", `{
+  "title": "kinds", "type": "object", "required": ["at"],
+  "properties": {
+    "at": {"type": "integer", "x-sluice-time": "unix_s"},
+    "i8": {"type": "integer", "x-clickhouse-type": "Int8"},
+    "i16": {"type": "integer", "x-clickhouse-type": "Int16"},
+    "i32": {"type": "integer", "x-clickhouse-type": "Int32"},
+    "u8": {"type": "integer", "minimum": 0, "x-clickhouse-type": "UInt8"},
+    "u64": {"type": "integer", "minimum": 0, "x-clickhouse-type": "UInt64"},
+    "f32": {"type": "number", "x-clickhouse-type": "Float32"},
+    "d": {"type": "number", "x-clickhouse-type": "Decimal(9, 3)"},
+    "ints": {"type": "array", "items": {"type": "integer", "x-clickhouse-type": "Int32"}},
+    "floats": {"type": "array", "items": {"type": "number"}},
+    "flags": {"type": "array", "items": {"type": "boolean"}},
+    "times": {"type": "array", "items": {"type": "string", "format": "date-time"}},
+    "decs": {"type": "array", "items": {"type": "string", "x-clickhouse-type": "Decimal(5, 1)"}},
+    "codes": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}, "x-clickhouse-type": "Array(LowCardinality(String))"}
+  },
+  "x-sluice": {"event_time": "at", "rollups": [{"window": "1d", "dimensions": ["i8", "u8"],
+    "measures": {"first": "min(at)", "last": "max(at)", "i32_min": "min(i32)", "u64_sum": "sum(u64)", "f32_max": "max(f32)"}}]}
+}`)
+	rec := `{"at":1772360130,"i8":-8,"i16":-16,"i32":-32,"u8":8,"u64":64,"f32":1.5,"d":-1.25,"ints":[1,-2],` +
+		`"floats":[0.5],"flags":[true,false],"times":["2026-03-01T00:00:00Z"],"decs":["1.5","-2"],"codes":["b","a","b"]}`
+	b := et.NewBatch(Options{Raw: true})
+	if err := b.Add([]byte(rec), Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Add([]byte(`{"at":1772360131,"i8":-8,"u8":8,"i32":5,"u64":1,"f32":2}`), Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	raw := blockByTable(t, b.Blocks(), "kinds")
+	at := time.Unix(1772360130, 0).UTC()
+	for name, want := range map[string]any{
+		"at": []time.Time{at, at.Add(time.Second)}, "i8": []int8{-8, -8}, "i16": []int16{-16, 0}, "i32": []int32{-32, 5},
+		"u8": []uint8{8, 8}, "u64": []uint64{64, 1}, "f32": []float32{1.5, 2}, "d": []string{"-1.250", "0.000"},
+		"ints": []any{[]int32{1, -2}, []int32{}}, "floats": []any{[]float64{0.5}, []float64{}},
+		"flags": []any{[]bool{true, false}, []bool{}}, "times": []any{[]time.Time{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}, []time.Time{}},
+		"decs": []any{[]string{"1.5", "-2.0"}, []string{}}, "codes": []any{[]string{"b", "a", "b"}, []string{}},
+	} {
+		if got := PlainColumn(blockColumn(raw, name)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", name, got, want)
+		}
+	}
+	if c, ok := blockColumn(raw, "codes").(ArrayColumn); !ok || reflect.TypeOf(c.Values) != reflect.TypeFor[DictColumn]() {
+		t.Errorf("codes column %#v", blockColumn(raw, "codes"))
+	}
+	roll := blockByTable(t, b.Blocks(), "kinds_1d")
+	for name, want := range map[string]any{
+		"i8": []int8{-8}, "u8": []uint8{8}, "first": []time.Time{at}, "last": []time.Time{at.Add(time.Second)},
+		"i32_min": []int64{-32}, "u64_sum": []uint64{65}, "f32_max": []float64{2},
+	} {
+		if got := PlainColumn(blockColumn(roll, name)); !reflect.DeepEqual(got, want) {
+			t.Errorf("rollup %s = %#v, want %#v", name, got, want)
+		}
+	}
+	for _, c := range []rejectCase{
+		{"i8 range", with(rec, "i8", "128"), ReasonOutOfRange, "i8"},
+		{"u8 range", with(rec, "u8", "256"), ReasonOutOfRange, "u8"},
+		{"f32 range", with(rec, "f32", "1e39"), ReasonOutOfRange, "f32"},
+		{"decimal precision", with(rec, "d", "1234567.5"), ReasonOutOfRange, "d"},
+		{"enum in array", with(rec, "codes", `["c"]`), ReasonBadEnum, "codes"},
+		{"time in array", with(rec, "times", `["x"]`), ReasonBadTimestamp, "times"},
+		{"epoch string", with(rec, "at", `"1772360130"`), ReasonBadType, "at"},
+		{"epoch beyond 2106", with(rec, "at", `4354819200`), ReasonOutOfRange, "at"},
+	} {
+		checkReject(t, c, et.Validate([]byte(c.rec), Limits{}))
 	}
 }
