@@ -18,7 +18,7 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-func walletType(t *testing.T) *schemas.EventType {
+func walletType(t testing.TB) *schemas.EventType {
 	t.Helper()
 	b, err := os.ReadFile("testdata/wallet_topups.schema.json")
 	if err != nil {
@@ -269,15 +269,7 @@ func merge(rt *RollupTruth, partials []Row) []Row {
 }
 
 func BenchmarkGenerator(b *testing.B) {
-	raw, err := os.ReadFile("testdata/wallet_topups.schema.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	et, err := schemas.ParseEventType("wallet_topups.schema.json", raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := New(et, Config{Seed: 1, InvalidRate: 0.01, DuplicateRate: 0.01})
+	g, err := New(walletType(b), Config{Seed: 1, InvalidRate: 0.01, DuplicateRate: 0.01})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -288,4 +280,5 @@ func BenchmarkGenerator(b *testing.B) {
 		n += int64(len(r.Value))
 	}
 	b.SetBytes(n / int64(b.N))
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
