@@ -3,6 +3,7 @@ package schemagen
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -97,6 +98,7 @@ type Generator struct {
 	n      int64    // records returned
 	seq    int64    // valid events made
 	totals []string // the raw columns RawTotals covers
+	sums   []dec    // their totals so far
 	recent []past   // the last valid records, for producer retries
 	err    error    // what ended the stream early
 	kinds  []string // invalid kinds the type allows
@@ -144,7 +146,7 @@ func New(t *schemas.EventType, cfg Config) (*Generator, error) {
 			walk(n.kids)
 			if n.p.Type == "map" || n.p.Type == "array" || n.leaf != nil && (n.leaf.kind == kInteger || n.leaf.kind == kDecimal || n.leaf.kind == kFloat) {
 				g.totals = append(g.totals, n.p.Column)
-				g.truth.RawTotals[n.p.Column] = "0"
+				g.sums = append(g.sums, dec{new(big.Int), 0})
 			}
 		}
 	}
@@ -284,7 +286,12 @@ func (g *Generator) Err() error { return g.err }
 func (g *Generator) Config() Config { return g.cfg }
 
 // Truth is the ground truth of every record returned so far.
-func (g *Generator) Truth() *Truth { return g.truth }
+func (g *Generator) Truth() *Truth {
+	for i, col := range g.totals {
+		g.truth.RawTotals[col] = g.sums[i].String()
+	}
+	return g.truth
+}
 
 // Next returns the next record, or false after Config.Records. A generation error
 // (which New's checks make unlikely) ends the stream early; Err reports it.
@@ -495,9 +502,9 @@ func (g *Generator) store(at time.Time, row map[string]cell) {
 	g.truth.Stored++
 	if g.typ.Raw() {
 		g.truth.RawRows++
-		for _, col := range g.totals {
+		for i, col := range g.totals {
 			if c, ok := row[col]; ok && c.num != nil {
-				g.truth.RawTotals[col] = Sum(g.truth.RawTotals[col], c.num.String())
+				g.sums[i] = g.sums[i].add(*c.num)
 			}
 		}
 	}

@@ -41,12 +41,18 @@ func (d dec) rescale(s int) *big.Int {
 
 // cmp compares two decimals.
 func (d dec) cmp(e dec) int {
+	if d.scale == e.scale {
+		return d.unscaled.Cmp(e.unscaled)
+	}
 	s := max(d.scale, e.scale)
 	return d.rescale(s).Cmp(e.rescale(s))
 }
 
 // add returns d + e.
 func (d dec) add(e dec) dec {
+	if d.scale == e.scale {
+		return dec{new(big.Int).Add(d.unscaled, e.unscaled), d.scale}
+	}
 	s := max(d.scale, e.scale)
 	return dec{new(big.Int).Add(d.rescale(s), e.rescale(s)), s}
 }
