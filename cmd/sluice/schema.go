@@ -32,7 +32,11 @@ func schemaCommand(_ context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fs := flag.NewFlagSet("schema check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	window := fs.Duration("window", time.Minute, "the deployment's SLUICE_WINDOW, for rollups without their own window")
+	defWindow := time.Minute
+	if w, err := time.ParseDuration(os.Getenv("SLUICE_WINDOW")); err == nil && w > 0 {
+		defWindow = w
+	}
+	window := fs.Duration("window", defWindow, "the deployment's window for rollups without their own (default $SLUICE_WINDOW or 1m)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
