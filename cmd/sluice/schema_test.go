@@ -203,3 +203,23 @@ func TestProduceAndLoadgenSchema(t *testing.T) {
 	}
 	countRecords(t, brokers, "wallet_topups", 301)
 }
+
+// TestRunRefusesBadSchemaDir: a mistake in a document of SLUICE_SCHEMA_DIR stops
+// `sluice run` before it connects anywhere, with the file, pointer and fix.
+func TestRunRefusesBadSchemaDir(t *testing.T) {
+	dir := t.TempDir()
+	doc := `{"title": "pings", "type": "object", "properties": {"at": {"type": "string", "format": "date-time"}},
+		"x-sluice": {"event_time": "att"}}`
+	if err := os.WriteFile(filepath.Join(dir, "pings.schema.json"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SLUICE_SCHEMA_DIR", dir)
+	t.Setenv("SLUICE_CLICKHOUSE_ADDR", "127.0.0.1:1") // never reached
+	t.Setenv("SLUICE_KAFKA_BROKERS", "127.0.0.1:1")
+	var out, errOut bytes.Buffer
+	err := runCommand(t.Context(), nil, &out, &errOut)
+	want := `pings.schema.json: /x-sluice/event_time: "att" is not a property; did you mean "at"?`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("run with a bad schema: %v, want it to contain %q", err, want)
+	}
+}
