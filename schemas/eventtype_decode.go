@@ -372,12 +372,12 @@ func (r *recordDecoder) checkScalar(p *prop, s *slot) *Invalid {
 	case pFloat:
 		f := s.f
 		if p.hasFMin && (f < p.fmin || p.fminExcl && f == p.fmin) || p.hasFMax && (f > p.fmax || p.fmaxExcl && f == p.fmax) {
-			return invalid(ReasonOutOfRange, p.path, strconv.FormatFloat(f, 'g', -1, 64)+" is outside "+p.desc.rangeText())
+			return invalid(ReasonOutOfRange, p.path, "must be within "+p.desc.rangeText()+", got "+strconv.FormatFloat(f, 'g', -1, 64))
 		}
 	case pDec:
 		v := s.i
 		if p.hasDMin && (v < p.dmin || p.dminExcl && v == p.dmin) || p.hasDMax && (v > p.dmax || p.dmaxExcl && v == p.dmax) {
-			return invalid(ReasonOutOfRange, p.path, formatDecimal(v, p.scale)+" is outside "+p.desc.rangeText())
+			return invalid(ReasonOutOfRange, p.path, "must be within "+p.desc.rangeText()+", got "+formatDecimal(v, p.scale))
 		}
 	}
 	return nil

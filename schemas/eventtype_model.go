@@ -44,30 +44,35 @@ const (
 	sNone    // an object: its properties have the columns
 )
 
-// prop is one compiled property.
+// prop is one compiled property. The fields the decoder reads for every value
+// come first, in one cache line.
 type prop struct {
+	kind  pkind
+	store storeKind
+	// required: in its object's required list; checked only when the object is there.
+	required     bool
+	presenceOnly bool  // a required string with no other rule (present means non-empty)
+	rfc3339      bool  // a time: RFC 3339 strings are accepted
+	index        int   // slot index in a recordDecoder
+	maxLen       int   // strings: limit in UTF-8 bytes; 0 is Limits.MaxStringBytes
+	parent       *prop // enclosing object property, nil at the top level
+	// Integers, after the column type's own range is applied.
+	imin, imax int64
+	// Times: epoch is nanoseconds per unit of an epoch integer (0: none).
+	epoch int64
+
 	name   string // member name
 	path   string // dotted path from the event, for Invalid.Field
 	column string // raw column name ("" for pObj)
 	ptr    string // JSON pointer in the document
-	kind   pkind
-	store  storeKind
 	chType string
-	// required: in its object's required list; checked only when the object is there.
-	required bool
-	parent   *prop // enclosing object property, nil at the top level
-	index    int   // slot index in a recordDecoder
-	col      int   // raw column index, -1 for pObj
+	col    int // raw column index, -1 for pObj
 
-	// Strings (and map values, array elements): limits in UTF-8 bytes; maxLen 0 is
-	// Limits.MaxStringBytes.
-	minLen, maxLen int
-	presenceOnly   bool // a required string with no other rule (present means non-empty)
-	enum           []string
-	pattern        *regexp.Regexp
-	match          func(string) bool // pattern's fast matcher when it has one
-	// Integers, after the column type's own range is applied.
-	imin, imax int64
+	// Strings (and map values, array elements).
+	minLen  int
+	enum    []string
+	pattern *regexp.Regexp
+	match   func(string) bool // pattern's fast matcher when it has one
 	// Floating-point bounds.
 	fmin, fmax         float64
 	hasFMin, hasFMax   bool
@@ -78,10 +83,6 @@ type prop struct {
 	hasDMin, hasDMax     bool
 	dminExcl, dmaxExcl   bool
 	decNumber, decString bool // accepted JSON forms
-	// Times: epoch is nanoseconds per unit of an epoch integer (0: none); rfc3339
-	// accepts RFC 3339 strings.
-	epoch   int64
-	rfc3339 bool
 	// Maps: maxEntries 0 is Limits.MaxMetadataEntries; maxKey 0 is MaxStringBytes.
 	maxEntries, maxKey int
 	// Arrays.
