@@ -217,12 +217,13 @@ type Property struct {
 	Enum []string
 	// Minimum, Maximum, ExclusiveMinimum, ExclusiveMaximum bound numbers.
 	Minimum, Maximum, ExclusiveMinimum, ExclusiveMaximum string
-	// MinLength and MaxLength bound strings in UTF-8 bytes (0: no minimum; MaxLength
-	// 0: Limits.MaxStringBytes).
+	// MinLength and MaxLength bound strings in UTF-8 bytes (0: none; the batch's
+	// Limits.MaxStringBytes bounds them too, except the event id's).
 	MinLength, MaxLength int
 	// Pattern is an RE2 regular expression strings must match ("" : none).
 	Pattern string
-	// MaxItems bounds an array, MaxProperties a map (0: Limits.MaxMetadataEntries).
+	// MaxItems bounds an array, MaxProperties a map (0: none; a map has at most
+	// Limits.MaxMetadataEntries entries too).
 	MaxItems, MaxProperties int
 	// Items describes an array's elements; Properties an object's members.
 	Items      *Property

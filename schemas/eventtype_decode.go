@@ -129,10 +129,16 @@ func (r *recordDecoder) object(ft *fieldTable, depth int) *Invalid {
 
 // strMax is the byte limit of p's strings.
 func (r *recordDecoder) strMax(p *prop) int {
-	if p.maxLen > 0 {
-		return p.maxLen
+	return bound(p.maxLen, r.d.lim.MaxStringBytes, p.isEventID)
+}
+
+// bound is a schema limit (0: none) under the deployment's: the smaller of the
+// two, or the schema's alone when own (the event id, bounded by MaxEventIDBytes).
+func bound(schema, deployment int, own bool) int {
+	if schema > 0 && (own || schema < deployment) {
+		return schema
 	}
-	return r.d.lim.MaxStringBytes
+	return deployment
 }
 
 // value decodes the value the scanner is on into s, as p says.
@@ -185,17 +191,11 @@ func (r *recordDecoder) value(p *prop, s *slot, depth int) (inv *Invalid) {
 }
 
 func (r *recordDecoder) mapMax(p *prop) int {
-	if p.maxEntries > 0 {
-		return p.maxEntries
-	}
-	return r.d.lim.MaxMetadataEntries
+	return bound(p.maxEntries, r.d.lim.MaxMetadataEntries, false)
 }
 
 func (r *recordDecoder) keyMax(p *prop) int {
-	if p.maxKey > 0 {
-		return p.maxKey
-	}
-	return r.d.lim.MaxStringBytes
+	return bound(p.maxKey, r.d.lim.MaxStringBytes, false)
 }
 
 // timestamp decodes an RFC 3339 string or an epoch integer to Unix nanoseconds.

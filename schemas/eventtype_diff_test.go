@@ -101,6 +101,10 @@ func diffOptions() map[string]func() Options {
 			return Options{Raw: true, Window: 5 * time.Minute, Dedup: &fakeDedup{seen: map[string]bool{}}}
 		},
 		"time policy": func() Options { return Options{Raw: true, Window: time.Hour, Limits: lim} },
+		// Deployment limits below the documents' bounds apply to both.
+		"small limits": func() Options {
+			return Options{Raw: true, Limits: Limits{MaxRecordBytes: 300, MaxStringBytes: 8, MaxMetadataEntries: 1}}
+		},
 	}
 }
 

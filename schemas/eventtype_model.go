@@ -53,6 +53,7 @@ type prop struct {
 	required     bool
 	presenceOnly bool  // a required string with no other rule (present means non-empty)
 	rfc3339      bool  // a time: RFC 3339 strings are accepted
+	isEventID    bool  // x-sluice.event_id: its maxLength alone bounds it
 	index        int   // slot index in a recordDecoder
 	maxLen       int   // strings: limit in UTF-8 bytes; 0 is Limits.MaxStringBytes
 	parent       *prop // enclosing object property, nil at the top level

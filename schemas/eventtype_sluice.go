@@ -95,6 +95,7 @@ func (c *compiler) sluice(t *EventType, n *jnode, ptr string) {
 				if p.maxLen == 0 {
 					p.maxLen = MaxEventIDBytes
 				}
+				p.isEventID = true
 				t.eventID = p
 			}
 		}
