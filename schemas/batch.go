@@ -155,6 +155,10 @@ func ColumnLen(c any) int {
 		return c.Len()
 	case MapColumn:
 		return c.Len()
+	case DecimalColumn:
+		return c.Len()
+	case ArrayColumn:
+		return c.Len()
 	}
 	if v := reflect.ValueOf(c); v.Kind() == reflect.Slice {
 		return v.Len()
@@ -163,15 +167,16 @@ func ColumnLen(c any) int {
 }
 
 // PlainColumn copies a Block column into a plain typed slice: []string for a
-// StringColumn or DictColumn, []time.Time (UTC) for a MillisColumn,
-// []map[string]string for a MapColumn (nil rows when empty), and a copy of any other
-// slice. It allocates: it is for tests and tools (the pipeline's and the ClickHouse
-// adapter's tests compare blocks with it).
+// StringColumn, DictColumn or DecimalColumn, []time.Time (UTC) for a MillisColumn,
+// []map[string]string for a MapColumn (nil rows when empty), []any of row slices for
+// an ArrayColumn, and a copy of any other slice. It allocates; it is meant for tests and tools.
 func PlainColumn(c any) any {
 	n := ColumnLen(c)
 	switch c.(type) {
-	case StringColumn, DictColumn:
+	case StringColumn, DictColumn, DecimalColumn:
 		return plainValues[string](c, n)
+	case ArrayColumn:
+		return plainValues[any](c, n)
 	case MillisColumn:
 		return plainValues[time.Time](c, n)
 	case MapColumn:
@@ -186,15 +191,16 @@ func PlainColumn(c any) any {
 func plainValues[T any](c any, n int) []T {
 	out := make([]T, n)
 	for i := range out {
-		out[i], _ = columnValue(c, i).(T)
+		out[i], _ = ColumnValue(c, i).(T)
 	}
 	return out
 }
 
-// columnValue returns row i of a Block column as a plain Go value: a string, a
+// ColumnValue returns row i of a Block column as a plain Go value: a string, a
 // time.Time (UTC) for a MillisColumn, a map[string]string for a MapColumn (nil when
-// empty), or the slice's element.
-func columnValue(c any, i int) any {
+// empty), a decimal string for a DecimalColumn, a slice for an ArrayColumn, or the
+// slice's element. It allocates; it is meant for tests and tools.
+func ColumnValue(c any, i int) any {
 	switch c := c.(type) {
 	case StringColumn:
 		return string(c.Bytes(i))
@@ -204,6 +210,10 @@ func columnValue(c any, i int) any {
 		return c.Row(i)
 	case MillisColumn:
 		return time.UnixMilli(c[i]).UTC()
+	case DecimalColumn:
+		return c.String(i)
+	case ArrayColumn:
+		return c.Row(i)
 	}
 	return reflect.ValueOf(c).Index(i).Interface()
 }
@@ -211,7 +221,7 @@ func columnValue(c any, i int) any {
 // Block is the data for one INSERT into one table, column by column. Columns[i] holds
 // the values of column Names[i] as a typed slice (e.g. []string, []uint64, []time.Time,
 // []map[string]string) or as one of the flat columns above (StringColumn,
-// DictColumn, MapColumn, MillisColumn). Every column has the same length, Rows.
+// DictColumn, MapColumn, MillisColumn, DecimalColumn, ArrayColumn). Every column has the same length, Rows.
 type Block struct {
 	Table   string
 	Names   []string
@@ -237,4 +247,57 @@ type Batch interface {
 	Blocks() []Block
 	// Reset empties the batch, keeping its memory for reuse.
 	Reset()
+}
+
+// DecimalColumn is a Decimal(P, S) column with P ≤ 18: row i is Values[i] / 10^Scale,
+// exactly (decimals are parsed from their digits, never through float64).
+type DecimalColumn struct {
+	Scale  int
+	Values []int64
+}
+
+// Len is the number of rows.
+func (c DecimalColumn) Len() int { return len(c.Values) }
+
+// String formats row i as a decimal with Scale fraction digits ("-12.30").
+func (c DecimalColumn) String(i int) string { return formatDecimal(c.Values[i], c.Scale) }
+
+// ArrayColumn is an Array(T) column stored flat: the elements of row i are
+// elements Ends[i-1] (0 for the first row) to Ends[i] of Values, which is one of
+// the flat columns above or a typed slice (StringColumn, DictColumn, MillisColumn,
+// DecimalColumn, []int64, []float64, []bool, …). It has len(Ends) rows.
+type ArrayColumn struct {
+	Values any
+	Ends   []uint32
+}
+
+// Len is the number of rows.
+func (c ArrayColumn) Len() int { return len(c.Ends) }
+
+// Row returns the elements of row i as a plain slice ([]string, []time.Time,
+// []int64, …; a decimal as its string), for tests and tools.
+func (c ArrayColumn) Row(i int) any {
+	start := uint32(0)
+	if i > 0 {
+		start = c.Ends[i-1]
+	}
+	n := int(c.Ends[i] - start)
+	out := reflect.MakeSlice(reflect.SliceOf(elemType(c.Values)), n, n)
+	for j := range n {
+		out.Index(j).Set(reflect.ValueOf(ColumnValue(c.Values, int(start)+j)))
+	}
+	return out.Interface()
+}
+
+// elemType is the type of ColumnValue's values for column c.
+func elemType(c any) reflect.Type {
+	switch c.(type) {
+	case StringColumn, DictColumn, DecimalColumn:
+		return reflect.TypeFor[string]()
+	case MillisColumn:
+		return reflect.TypeFor[time.Time]()
+	case MapColumn:
+		return reflect.TypeFor[map[string]string]()
+	}
+	return reflect.TypeOf(c).Elem()
 }

@@ -316,3 +316,19 @@ func TestBatchReleasesBurstMemory(t *testing.T) {
 		t.Fatalf("blocks after a release: %+v", blk)
 	}
 }
+
+// TestBatchMetadataNotCarriedOver adds a payment without metadata after one with
+// metadata: its raw row must have none.
+func TestBatchMetadataNotCarriedOver(t *testing.T) {
+	for _, b := range []Batch{NewPaymentBatch(Options{Raw: true}), BuiltinEventTypes()[0].NewBatch(Options{Raw: true})} {
+		for _, r := range []string{validPayment, with(validPayment, "metadata", ""), with(validPayment, "metadata", "null")} {
+			if err := b.Add([]byte(r), Meta{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := col[map[string]string](blockByTable(t, b.Blocks(), "payments"), "metadata")
+		if len(got[0]) != 2 || got[1] != nil || got[2] != nil {
+			t.Fatalf("%T: metadata rows %v, want the first only", b, got)
+		}
+	}
+}

@@ -64,6 +64,37 @@ func BenchmarkPaymentBatchAdd(b *testing.B) {
 	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewPaymentBatch(Options{}), benchPayment, 10000, false) })
 }
 
+// BenchmarkTypeBatchAdd is BenchmarkPaymentBatchAdd (and Shipment) with the
+// runtime-compiled built-in types.
+func BenchmarkTypeBatchAdd(b *testing.B) {
+	pay, ship := BuiltinType(b, "payment"), BuiltinType(b, "shipment")
+	b.Run("payments/raw", func(b *testing.B) { benchAdd(b, pay.NewBatch(Options{Raw: true}), benchPayment, 10000, false) })
+	b.Run("payments/rollup", func(b *testing.B) { benchAdd(b, pay.NewBatch(Options{}), benchPayment, 10000, false) })
+	b.Run("shipments/raw", func(b *testing.B) { benchAdd(b, ship.NewBatch(Options{Raw: true}), benchShipment, 10000, false) })
+	b.Run("shipments/rollup", func(b *testing.B) { benchAdd(b, ship.NewBatch(Options{}), benchShipment, 10000, false) })
+}
+
+// BenchmarkBatchAddSideBySide alternates the hand-written and the runtime batches
+// in one run, so that on a shared machine both see the same load:
+// go test -run '^$' -bench SideBySide -count 5 ./schemas/
+func BenchmarkBatchAddSideBySide(b *testing.B) {
+	pay, ship := BuiltinType(b, "payment"), BuiltinType(b, "shipment")
+	for _, c := range []struct {
+		name      string
+		hand, typ func(Options) Batch
+		rec       []byte
+		o         Options
+	}{
+		{"payments/raw", NewPaymentBatch, pay.NewBatch, benchPayment, Options{Raw: true}},
+		{"payments/rollup", NewPaymentBatch, pay.NewBatch, benchPayment, Options{}},
+		{"shipments/raw", NewShipmentBatch, ship.NewBatch, benchShipment, Options{Raw: true}},
+		{"shipments/rollup", NewShipmentBatch, ship.NewBatch, benchShipment, Options{}},
+	} {
+		b.Run(c.name+"/hand", func(b *testing.B) { benchAdd(b, c.hand(c.o), c.rec, 10000, false) })
+		b.Run(c.name+"/type", func(b *testing.B) { benchAdd(b, c.typ(c.o), c.rec, 10000, false) })
+	}
+}
+
 func BenchmarkShipmentBatchAdd(b *testing.B) {
 	b.Run("raw", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{Raw: true}), benchShipment, 10000, false) })
 	b.Run("rollup", func(b *testing.B) { benchAdd(b, NewShipmentBatch(Options{}), benchShipment, 10000, false) })

@@ -89,8 +89,10 @@ func RollupTable(base string, window time.Duration) string {
 
 // windowStart returns the start, in Unix seconds, of the window of width w
 // nanoseconds holding t; windows are aligned on the Unix epoch, in UTC.
-func windowStart(t time.Time, w int64) int64 {
-	ns := t.UnixNano()
+func windowStart(t time.Time, w int64) int64 { return windowStartNs(t.UnixNano(), w) }
+
+// windowStartNs is windowStart of the time ns nanoseconds after the Unix epoch.
+func windowStartNs(ns, w int64) int64 {
 	s := ns - ns%w
 	if ns%w < 0 {
 		s -= w

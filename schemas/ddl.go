@@ -172,6 +172,46 @@ func ValidIdentifier(s string) error {
 // exactly the rows, and the token, it sent the first time, and the shard drops them
 // (docs/exactly-once.md, "Clusters"). Inserts must use distributed_foreground_insert=1.
 func DDL(o DDLOptions) []string {
+	o, t := o.tables()
+	stmts := []string{t.createDatabase()}
+	if o.RawPayments {
+		stmts = append(stmts, t.create("payments", paymentColumns, tableSpec{engine: "MergeTree",
+			partition: "toYYYYMM(occurred_at)", order: "(merchant_id, occurred_at, event_id)", shardBy: "merchant_id"})...)
+	}
+	if o.RawShipments {
+		stmts = append(stmts, t.create("shipments", shipmentColumns, tableSpec{engine: "MergeTree",
+			partition: "toYYYYMM(occurred_at)", order: "(hub_id, occurred_at, shipment_id)", shardBy: "hub_id"})...)
+	}
+	for _, r := range []struct {
+		base  string
+		cols  []column
+		keys  int
+		shard string
+	}{
+		{"payments", paymentRollupColumns, paymentRollupKeys, "merchant_id"},
+		{"shipments", shipmentRollupColumns, shipmentRollupKeys, "hub_id"},
+	} {
+		table := RollupTable(r.base, o.Window)
+		keys := make([]string, r.keys)
+		for i, c := range r.cols[:r.keys] {
+			keys[i] = quoteIdent(c.name)
+		}
+		stmts = append(stmts, t.create(table, r.cols, tableSpec{engine: "AggregatingMergeTree",
+			partition: "toYYYYMM(window_start)", order: "(" + strings.Join(keys, ", ") + ")", shardBy: r.shard})...)
+		stmts = append(stmts, t.mergedView(table, r.cols, r.keys))
+	}
+	return stmts
+}
+
+// tables writes the statements of one database, on one server or on a cluster.
+type tables struct {
+	db, cluster string
+	dedupWindow int
+}
+
+// tables returns o with its defaults and the writer of its statements. It panics
+// on an invalid o (see DDL).
+func (o DDLOptions) tables() (DDLOptions, tables) {
 	if o.Database == "" {
 		o.Database = DefaultDatabase
 	}
@@ -192,41 +232,30 @@ func DDL(o DDLOptions) []string {
 			panic(err)
 		}
 	}
-	t := tables{db: o.Database, cluster: o.Cluster, dedupWindow: o.DedupWindow}
-	stmts := []string{"CREATE DATABASE IF NOT EXISTS " + quoteIdent(o.Database) + t.onCluster(" ")}
-	if o.RawPayments {
-		stmts = append(stmts, t.create("payments", paymentColumns, "MergeTree",
-			"toYYYYMM(occurred_at)", "(merchant_id, occurred_at, event_id)", "merchant_id")...)
-	}
-	if o.RawShipments {
-		stmts = append(stmts, t.create("shipments", shipmentColumns, "MergeTree",
-			"toYYYYMM(occurred_at)", "(hub_id, occurred_at, shipment_id)", "hub_id")...)
-	}
-	for _, r := range []struct {
-		base  string
-		cols  []column
-		keys  int
-		shard string
-	}{
-		{"payments", paymentRollupColumns, paymentRollupKeys, "merchant_id"},
-		{"shipments", shipmentRollupColumns, shipmentRollupKeys, "hub_id"},
-	} {
-		table := RollupTable(r.base, o.Window)
-		keys := make([]string, r.keys)
-		for i, c := range r.cols[:r.keys] {
-			keys[i] = quoteIdent(c.name)
-		}
-		stmts = append(stmts, t.create(table, r.cols, "AggregatingMergeTree",
-			"toYYYYMM(window_start)", "("+strings.Join(keys, ", ")+")", r.shard)...)
-		stmts = append(stmts, t.mergedView(table, r.cols, r.keys))
-	}
-	return stmts
+	return o, tables{db: o.Database, cluster: o.Cluster, dedupWindow: o.DedupWindow}
 }
 
-// tables writes the statements of one database, on one server or on a cluster.
-type tables struct {
-	db, cluster string
-	dedupWindow int
+func (t tables) createDatabase() string {
+	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(t.db) + t.onCluster(" ")
+}
+
+// tableSpec is how a table is stored: its engine, PARTITION BY (empty: none),
+// ORDER BY, TTL (empty: none) and, on a cluster, the column rows are sharded by.
+type tableSpec struct {
+	engine, partition, order, ttl, shardBy string
+}
+
+// clauses are the table's clauses after ENGINE = engine, up to SETTINGS.
+func (s tableSpec) clauses() string {
+	c := ""
+	if s.partition != "" {
+		c += "\nPARTITION BY " + s.partition
+	}
+	c += "\nORDER BY " + s.order
+	if s.ttl != "" {
+		c += "\nTTL " + s.ttl
+	}
+	return c
 }
 
 // onCluster is sep + "ON CLUSTER `c`", or "" without a cluster.
@@ -238,22 +267,20 @@ func (t tables) onCluster(sep string) string {
 }
 
 // create returns the statements that create table: one MergeTree-family table
-// (engine) on one server; on a cluster, its replicated table_local and a Distributed
-// table sharded by cityHash64(shardBy).
-func (t tables) create(table string, cols []column, engine, partition, order, shardBy string) []string {
+// (s.engine) on one server; on a cluster, its replicated table_local and a
+// Distributed table sharded by cityHash64(s.shardBy).
+func (t tables) create(table string, cols []column, s tableSpec) []string {
 	if t.cluster == "" {
-		return []string{t.createTable(table, cols, "ENGINE = "+engine+
-			"\nPARTITION BY "+partition+"\nORDER BY "+order+
+		return []string{t.createTable(table, cols, "ENGINE = "+s.engine+s.clauses()+
 			"\nSETTINGS non_replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow))}
 	}
 	local := table + LocalSuffix
 	return []string{
-		t.createTable(local, cols, "ENGINE = Replicated"+engine+"('"+ReplicationPath+"', '{replica}')"+
-			"\nPARTITION BY "+partition+"\nORDER BY "+order+
+		t.createTable(local, cols, "ENGINE = Replicated"+s.engine+"('"+ReplicationPath+"', '{replica}')"+s.clauses()+
 			"\nSETTINGS replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow)+
 			", replicated_deduplication_window_seconds = "+strconv.Itoa(ReplicatedDedupWindowSeconds)),
 		t.createTable(table, cols, "ENGINE = Distributed('"+t.cluster+"', '"+t.db+"', '"+local+"', "+
-			"cityHash64("+quoteIdent(shardBy)+"))"),
+			"cityHash64("+quoteIdent(s.shardBy)+"))"),
 	}
 }
 

@@ -520,29 +520,7 @@ func (d *decoder) reserve(n int) {
 // uint decodes the current value as a non-negative JSON integer. present is false for
 // null.
 func (d *decoder) uint(field string) (v int64, present bool, inv *Invalid) {
-	switch {
-	case d.kind == kNull:
-		return 0, false, nil
-	case d.kind != kNumber:
-		return 0, false, badType(field, "an integer", d.kind)
-	case d.float:
-		return 0, false, invalid(ReasonBadType, field, "want an integer, got "+quote(string(d.val())))
-	}
-	b := d.val()
-	neg := b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	for _, c := range b {
-		if v > (math.MaxInt64-int64(c-'0'))/10 {
-			return 0, false, invalid(ReasonOutOfRange, field, quote(string(d.val()))+" exceeds int64")
-		}
-		v = v*10 + int64(c-'0')
-	}
-	if neg && v != 0 {
-		return 0, false, invalid(ReasonOutOfRange, field, "must be ≥ 0, got "+quote(string(d.val())))
-	}
-	return v, true, nil
+	return d.integer(field, 0, math.MaxInt64)
 }
 
 // float decodes the current value as a finite JSON number (null: 0).
@@ -579,8 +557,14 @@ func (d *decoder) time(field string) (time.Time, *Invalid) {
 }
 
 // metadata decodes the current value as an object of strings into d.meta (when
-// d.build; nil when empty) or d.mkeys/d.mvals.
+// d.build; nil when empty) or d.mkeys/d.mvals, within the Limits.
 func (d *decoder) metadata(field string) *Invalid {
+	return d.entries(field, d.lim.MaxMetadataEntries, d.lim.MaxStringBytes, d.lim.MaxStringBytes)
+}
+
+// entries is metadata with explicit bounds: at most maxEntries entries, keys of at
+// most maxKey bytes, values of at most maxVal bytes.
+func (d *decoder) entries(field string, maxEntries, maxKey, maxVal int) *Invalid {
 	d.mkeys, d.mvals, d.meta = d.mkeys[:0], d.mvals[:0], nil
 	switch d.kind {
 	case kNull:
@@ -600,11 +584,11 @@ func (d *decoder) metadata(field string) *Invalid {
 		if !ok {
 			return nil
 		}
-		if len(d.mkeys)+len(d.meta) == d.lim.MaxMetadataEntries {
-			return invalid(ReasonTooManyMetadata, field, "more than "+strconv.Itoa(d.lim.MaxMetadataEntries)+" entries")
+		if len(d.mkeys)+len(d.meta) == maxEntries {
+			return invalid(ReasonTooManyMetadata, field, "more than "+strconv.Itoa(maxEntries)+" entries")
 		}
-		if len(key) > d.lim.MaxStringBytes {
-			return invalid(ReasonStringTooLong, field, "key of "+strconv.Itoa(len(key))+" bytes, limit "+strconv.Itoa(d.lim.MaxStringBytes))
+		if len(key) > maxKey {
+			return invalid(ReasonStringTooLong, field, "key of "+strconv.Itoa(len(key))+" bytes, limit "+strconv.Itoa(maxKey))
 		}
 		dup := false
 		if d.build {
@@ -628,7 +612,7 @@ func (d *decoder) metadata(field string) *Invalid {
 		if d.kind != kString {
 			return badType(field+"."+ks, "a string", d.kind)
 		}
-		v, inv := d.str(field, d.lim.MaxStringBytes)
+		v, inv := d.str(field, maxVal)
 		if inv != nil {
 			inv.Field = field + "." + ks // built only on failure: no allocation per entry
 			return inv

@@ -146,8 +146,9 @@ type rejectCase struct {
 	name, rec, reason, field string
 }
 
-func TestDecodePaymentRejects(t *testing.T) {
-	cases := []rejectCase{
+// paymentRejects are records DecodePayment must reject, with the reason and field.
+func paymentRejects() []rejectCase {
+	return []rejectCase{
 		{"empty", "", ReasonMalformed, ""},
 		{"whitespace only", "  ", ReasonMalformed, ""},
 		{"not object", `[1]`, ReasonMalformed, ""},
@@ -232,7 +233,10 @@ func TestDecodePaymentRejects(t *testing.T) {
 		{"metadata key too long", with(validPayment, "metadata", `{"`+strings.Repeat("a", 1025)+`":"a"}`), ReasonStringTooLong, "metadata"},
 		{"too many metadata", with(validPayment, "metadata", metadataN(65)), ReasonTooManyMetadata, "metadata"},
 	}
-	for _, c := range cases {
+}
+
+func TestDecodePaymentRejects(t *testing.T) {
+	for _, c := range paymentRejects() {
 		t.Run(c.name, func(t *testing.T) {
 			var p Payment
 			checkReject(t, c, DecodePayment([]byte(c.rec), &p, Limits{}))
@@ -297,8 +301,9 @@ func TestDecodeShipmentValid(t *testing.T) {
 	}
 }
 
-func TestDecodeShipmentRejects(t *testing.T) {
-	cases := []rejectCase{
+// shipmentRejects are records DecodeShipment must reject, with the reason and field.
+func shipmentRejects() []rejectCase {
+	return []rejectCase{
 		{"truncated", validShipment[:50], ReasonMalformed, ""},
 		{"dup", `{"hub_id":"x",` + validShipment[1:], ReasonDuplicateField, "hub_id"},
 		{"missing shipment_id", with(validShipment, "shipment_id", ""), ReasonMissingField, "shipment_id"},
@@ -322,7 +327,10 @@ func TestDecodeShipmentRejects(t *testing.T) {
 		{"bad utf8", with(validShipment, "carrier", "\"\xed\xa0\x80\""), ReasonBadUTF8, "carrier"},
 		{"too long", with(validShipment, "route", `"`+strings.Repeat("R", 2000)+`"`), ReasonStringTooLong, "route"},
 	}
-	for _, c := range cases {
+}
+
+func TestDecodeShipmentRejects(t *testing.T) {
+	for _, c := range shipmentRejects() {
 		t.Run(c.name, func(t *testing.T) {
 			var s Shipment
 			checkReject(t, c, DecodeShipment([]byte(c.rec), &s, Limits{}))

@@ -4,7 +4,15 @@
 // It is pure: no I/O, no goroutines, no global state. Everything here is safe to call
 // from any goroutine on values the caller owns; a Batch belongs to one goroutine at a time.
 //
-// Two topics are known: payments (Payment) and shipments (Shipment). For each, a Batch
+// Event types are data: an EventType is compiled from a JSON Schema document with
+// an x-sluice block (ParseEventType, LoadEventTypes; docs/event-types.md), and its
+// NewBatch, TypeDDL and Evolve give the batches, tables and migrations of any
+// stream. The built-in payments and shipments are such documents
+// (BuiltinEventTypes, from jsonschema/*.schema.json); the hand-written Payment and
+// Shipment decoders and batches below are kept beside them, and a differential
+// test holds the two to the same Blocks and Invalid reasons.
+//
+// For payments (Payment) and shipments (Shipment), a Batch
 // accumulates the valid events of one Kafka partition between two flushes, as raw rows
 // and as per-window rollup partials, and hands them out as column Blocks ready for a
 // ClickHouse columnar insert. Raw rows are kept in flat columns (StringColumn,

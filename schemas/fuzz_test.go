@@ -10,6 +10,7 @@ import (
 func FuzzDecodePayment(f *testing.F) {
 	f.Add([]byte(validPayment))
 	f.Add(benchPayment)
+	et := BuiltinType(f, "payment")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var p Payment
 		err := DecodePayment(data, &p, Limits{})
@@ -19,12 +20,16 @@ func FuzzDecodePayment(f *testing.F) {
 			t.Fatalf("DecodePayment: %v, Batch.Add: %v", err, err2)
 		}
 		b.Blocks()
+		// The runtime-compiled payments type: same verdict, fields and Blocks.
+		sameDecode(t, et, data, err, func() map[string]any { return paymentRow(&p) })
+		CompareBatches(t, NewPaymentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), []DiffRecord{{Value: data}}, 1)
 	})
 }
 
 func FuzzDecodeShipment(f *testing.F) {
 	f.Add([]byte(validShipment))
 	f.Add(benchShipment)
+	et := BuiltinType(f, "shipment")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s Shipment
 		err := DecodeShipment(data, &s, Limits{})
@@ -34,6 +39,8 @@ func FuzzDecodeShipment(f *testing.F) {
 			t.Fatalf("DecodeShipment: %v, Batch.Add: %v", err, err2)
 		}
 		b.Blocks()
+		sameDecode(t, et, data, err, func() map[string]any { return shipmentRow(&s) })
+		CompareBatches(t, NewShipmentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), []DiffRecord{{Value: data}}, 1)
 	})
 }
 
@@ -49,4 +56,26 @@ func checkFuzzResult(t *testing.T, err error, validate func() error) {
 	if !errors.As(err, &inv) || inv.Reason == "" {
 		t.Fatalf("error %v (%T) is not an *Invalid with a reason", err, err)
 	}
+}
+
+// FuzzDecodeSettlements runs a type with every property kind (the settlements test
+// type): no panic, Validate and Batch.Add agree, and an accepted record decodes to
+// a row and builds Blocks.
+func FuzzDecodeSettlements(f *testing.F) {
+	f.Add([]byte(settlement))
+	f.Add([]byte(with(settlement, "amount", `1.5e1`)))
+	f.Add([]byte(with(settlement, "tags", `["a",1]`)))
+	et := settlementsType(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := et.Validate(data, Limits{})
+		checkFuzzResult(t, err, func() error { return nil })
+		b := et.NewBatch(Options{Raw: true})
+		SameAdd(t, data, err, b.Add(data, Meta{}))
+		if err == nil {
+			if _, err := et.Decode(data, Limits{}); err != nil {
+				t.Fatalf("Validate accepted, Decode: %v", err)
+			}
+		}
+		b.Blocks()
+	})
 }

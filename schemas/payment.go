@@ -41,6 +41,8 @@ const (
 // (metadata is checked and left in d.mkeys/d.mvals).
 func (d *decoder) payment(data []byte, p *Payment) *Invalid {
 	*p = Payment{}
+	// A record without metadata must not keep the previous record's entries.
+	d.mkeys, d.mvals, d.meta = d.mkeys[:0], d.mvals[:0], nil
 	if inv := d.begin(data); inv != nil {
 		return inv
 	}
@@ -205,7 +207,7 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 	if inv := b.d.payment(value, p); inv != nil {
 		return inv
 	}
-	if inv := b.o.Limits.checkTime(p.OccurredAt, &m); inv != nil {
+	if inv := b.o.Limits.checkTime("occurred_at", p.OccurredAt, &m); inv != nil {
 		return inv
 	}
 	if b.o.Dedup != nil && !b.o.Dedup.Admit(p.EventID, m.Timestamp.UnixNano(), m.Offset) {

@@ -173,7 +173,7 @@ func (b *shipmentBatch) Add(value []byte, m Meta) error {
 	if inv := b.d.shipment(value, s); inv != nil {
 		return inv
 	}
-	if inv := b.o.Limits.checkTime(s.OccurredAt, &m); inv != nil {
+	if inv := b.o.Limits.checkTime("occurred_at", s.OccurredAt, &m); inv != nil {
 		return inv
 	}
 	if b.o.Dedup != nil && !b.o.Dedup.Admit(s.EventID, m.Timestamp.UnixNano(), m.Offset) {

@@ -20,9 +20,10 @@ const (
 	ReasonMissingField = "missing_field"
 	// ReasonBadType: a field has the wrong JSON type (e.g. a string or 1.5 for an integer).
 	ReasonBadType = "bad_type"
-	// ReasonBadEnum: event_type is not one of the schema's event types.
+	// ReasonBadEnum: a value (event_type) is not one of its property's enum.
 	ReasonBadEnum = "bad_enum"
-	// ReasonBadFormat: a string field does not have its required shape (currency).
+	// ReasonBadFormat: a string field does not have its required shape (currency, a
+	// pattern).
 	ReasonBadFormat = "bad_format"
 	// ReasonOutOfRange: a number is negative, beyond its range, or not finite.
 	ReasonOutOfRange = "out_of_range"
@@ -34,7 +35,8 @@ const (
 	ReasonTooLarge = "too_large"
 	// ReasonStringTooLong: a string exceeds Limits.MaxStringBytes (event_id: MaxEventIDBytes).
 	ReasonStringTooLong = "string_too_long"
-	// ReasonTooManyMetadata: metadata has more than Limits.MaxMetadataEntries entries.
+	// ReasonTooManyMetadata: metadata (or any map property) has more entries than
+	// Limits.MaxMetadataEntries (or the property's maxProperties).
 	ReasonTooManyMetadata = "too_many_metadata"
 	// ReasonTooLate: occurred_at is older than Limits.MaxLateness before the record's
 	// Kafka timestamp.
@@ -42,6 +44,10 @@ const (
 	// ReasonFromFuture: occurred_at is more than Limits.MaxClockSkew after the
 	// record's Kafka timestamp.
 	ReasonFromFuture = "from_future"
+	// ReasonStringTooShort: a string is shorter than its property's minLength.
+	ReasonStringTooShort = "string_too_short"
+	// ReasonTooManyItems: an array has more elements than its property's maxItems.
+	ReasonTooManyItems = "too_many_items"
 )
 
 // Fixed bounds of the schemas.
@@ -81,16 +87,16 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// checkTime applies the lateness and clock-skew limits to occurred_at.
-func (l *Limits) checkTime(occurred time.Time, m *Meta) *Invalid {
+// checkTime applies the lateness and clock-skew limits to the event time field.
+func (l *Limits) checkTime(field string, occurred time.Time, m *Meta) *Invalid {
 	if m.Timestamp.IsZero() {
 		return nil
 	}
 	if l.MaxLateness > 0 && occurred.Before(m.Timestamp.Add(-l.MaxLateness)) {
-		return invalid(ReasonTooLate, "occurred_at", "more than "+l.MaxLateness.String()+" before the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
+		return invalid(ReasonTooLate, field, "more than "+l.MaxLateness.String()+" before the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
 	}
 	if l.MaxClockSkew > 0 && occurred.After(m.Timestamp.Add(l.MaxClockSkew)) {
-		return invalid(ReasonFromFuture, "occurred_at", "more than "+l.MaxClockSkew.String()+" after the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
+		return invalid(ReasonFromFuture, field, "more than "+l.MaxClockSkew.String()+" after the record was published ("+m.Timestamp.UTC().Format(time.RFC3339)+")")
 	}
 	return nil
 }
@@ -237,8 +243,13 @@ func checkOccurredAt(t time.Time) *Invalid {
 	if t.IsZero() {
 		return invalid(ReasonMissingField, "occurred_at", "required")
 	}
+	return timeInRange("occurred_at", t)
+}
+
+// timeInRange refuses a time outside what DateTime('UTC') holds.
+func timeInRange(field string, t time.Time) *Invalid {
 	if t.Before(minOccurredAt) || !t.Before(maxOccurredAt) {
-		return invalid(ReasonOutOfRange, "occurred_at", t.UTC().Format(time.RFC3339Nano)+" is outside [1970-01-01, 2106-01-01)")
+		return invalid(ReasonOutOfRange, field, t.UTC().Format(time.RFC3339Nano)+" is outside [1970-01-01, 2106-01-01)")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -124,4 +125,44 @@ func isZeroDefault(v string) bool {
 		return true
 	}
 	return false
+}
+
+// runGroup runs one of subs, the subcommands of the command group d ("dev",
+// "schema"): args start with the subcommand's name.
+func runGroup(ctx context.Context, d doc, subs []command, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return &usageError{cmd: d.name, msg: "name a subcommand: " + strings.Join(subNames(d, subs), " or ")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		groupUsage(stdout, d, subs)
+		return flag.ErrHelp
+	}
+	for _, sub := range subs {
+		if sub.name == d.name+" "+args[0] {
+			return sub.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	if strings.HasPrefix(args[0], "-") {
+		return &usageError{cmd: d.name, msg: fmt.Sprintf("unknown flag %s (name a subcommand first)", args[0])}
+	}
+	return &usageError{cmd: d.name, msg: fmt.Sprintf("unknown subcommand %q", args[0])}
+}
+
+// subNames are the names of subs as typed after d's name.
+func subNames(d doc, subs []command) []string {
+	names := make([]string, len(subs))
+	for i, sub := range subs {
+		names[i] = strings.TrimPrefix(sub.name, d.name+" ")
+	}
+	return names
+}
+
+// groupUsage writes the help of the command group d.
+func groupUsage(w io.Writer, d doc, subs []command) {
+	fmt.Fprintf(w, "usage: sluice %s %s\n\n%s:\n\n", d.name, d.synopsis, d.brief)
+	for i, name := range subNames(d, subs) {
+		fmt.Fprintf(w, "  %-11s %s\n", name, subs[i].brief)
+	}
+	fmt.Fprintf(w, "\n'sluice %s <subcommand> --help' shows its flags.\n  -h, --help\n      print this help\n", d.name)
 }

@@ -36,7 +36,7 @@ func allCommands() [][]string {
 	for _, c := range commands {
 		names = append(names, []string{c.name})
 	}
-	for _, svc := range devServices {
+	for _, svc := range append(append([]command{}, devServices...), schemaCommands...) {
 		names = append(names, strings.Fields(svc.name))
 	}
 	return names
@@ -102,7 +102,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"produce", "--foo"}, `sluice produce: unknown flag --foo; see 'sluice produce --help'`},
 		{[]string{"run", "extra"}, `sluice run: takes no arguments, got ["extra"]; see 'sluice run --help'`},
 		{[]string{"config", "extra"}, `sluice config: takes no arguments, got ["extra"]; see 'sluice config --help'`},
-		{[]string{"produce", "--topic", "orders"}, `sluice produce: --topic="orders": must be payments or shipments; see 'sluice produce --help'`},
+		{[]string{"produce", "--topic", "orders"}, `sluice produce: --topic="orders": must be payments or shipments (or give --schema FILE); see 'sluice produce --help'`},
 		{[]string{"loadgen", "--rate", "fast"}, `sluice loadgen: invalid value "fast" for flag --rate: parse error; see 'sluice loadgen --help'`},
 		{[]string{"produce", "--topic"}, `sluice produce: flag needs an argument: --topic; see 'sluice produce --help'`},
 		{[]string{"dev"}, `sluice dev: name a service: clickhouse or kafka; see 'sluice dev --help'`},
@@ -113,8 +113,11 @@ func TestUsageErrors(t *testing.T) {
 	for _, name := range allCommands() {
 		full := strings.Join(name, " ")
 		want := "sluice " + full + ": unknown flag --no-such-flag; see 'sluice " + full + " --help'"
-		if full == "dev" {
+		switch full {
+		case "dev":
 			want = "sluice dev: unknown flag --no-such-flag (name a service first); see 'sluice dev --help'"
+		case "schema":
+			want = "sluice schema: unknown flag --no-such-flag (name a subcommand first); see 'sluice schema --help'"
 		}
 		tests = append(tests, struct {
 			args []string

@@ -61,8 +61,14 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	paymentsTopic := fs.String("payments-topic", producers.DefaultPaymentsTopic, "payments topic")
 	shipmentsTopic := fs.String("shipments-topic", producers.DefaultShipmentsTopic, "shipments topic")
 	truthJSON := fs.String("truth-json", "", "also write the ground truth as JSON to this file")
+	schemaFile := fs.String("schema", "", "publish random events of this event type (a *.schema.json) instead of payments and shipments; --rate is also its events per second of event time")
 	if err := fs.parse(args); err != nil {
 		return err
+	}
+	if *schemaFile != "" {
+		return typedLoadgen{pc: pc, schema: *schemaFile, brokers: *brokers, start: *start, truthJSON: *truthJSON, seed: *seed,
+			count: *count, rate: *rate, invalidRate: *invalidRate, duplicateRate: *duplicateRate,
+			duration: *duration, window: *window}.run(ctx, stdout, stderr)
 	}
 	if !(*paymentsShare >= 0 && *paymentsShare <= 1) {
 		return fs.bad("--payments-share=%v: must be in [0, 1]", *paymentsShare)

@@ -49,6 +49,7 @@ func init() {
 		{demoDoc, demoCommand},
 		{loadgenDoc, loadgenCommand},
 		{produceDoc, produceCommand},
+		{schemaDoc, schemaCommand},
 		{devDoc, devCommand},
 		{benchDoc, benchCommand},
 		{versionDoc, versionCommand},
@@ -250,13 +251,26 @@ missing, then exits. It is idempotent and safe to run from several instances at
 once; 'sluice run' does the same at start unless SLUICE_MIGRATE=false. With
 SLUICE_CLICKHOUSE_CLUSTER set it creates them ON CLUSTER.
 
+With SLUICE_SCHEMA_DIR, a compatible schema change (a new optional property or
+measure) is applied with ALTER TABLE … ADD COLUMN, and an incompatible one is refused
+with the column, both types and what to do instead (docs/schema-evolution.md).
+
 It takes no arguments: the configuration is the SLUICE_* environment variables.`,
 }
 
 // migrateCommand is `sluice migrate`.
 func migrateCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
-	if err := newFlags(migrateDoc, stdout).parse(args); err != nil {
+	f := newFlags(migrateDoc, stdout)
+	dryRun := f.Bool("dry-run", false, "print the statements instead of running them: against the live tables (the ALTERs of schema changes, then the CREATE set)")
+	offline := f.Bool("offline", false, "with --dry-run: do not connect; print the full CREATE set")
+	if err := f.parse(args); err != nil {
 		return err
+	}
+	if *offline && !*dryRun {
+		return f.bad("--offline goes with --dry-run")
+	}
+	if *dryRun {
+		return migrateDryRun(ctx, *offline, stdout)
 	}
 	c, err := loadConfig()
 	if err != nil {

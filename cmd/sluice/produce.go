@@ -45,26 +45,33 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	topicName := fs.String("topic-name", "", "publish to this topic instead of the --topic name")
 	skipInvalid := fs.Bool("skip-invalid", false, "exit 0 even if some lines were invalid (they are still reported)")
 	dryRun := fs.Bool("dry-run", false, "validate only; publish nothing")
+	schemaFile := fs.String("schema", "", "validate with this event type (a *.schema.json) and publish to its topic, instead of --topic")
 	if err := fs.parseWithArgs(args); err != nil {
 		return err
 	}
 	type decodeFn func(line []byte) (key string, err error)
 	var decode decodeFn
-	switch *schema {
-	case "payments":
+	switch {
+	case *schemaFile != "":
+		t, err := schemaType(*schemaFile)
+		if err != nil {
+			return fmt.Errorf("produce: %w", err)
+		}
+		decode, *schema = schemaDecoder(t), t.Topic()
+	case *schema == "payments":
 		var p schemas.Payment
 		decode = func(b []byte) (string, error) {
 			err := schemas.DecodePayment(b, &p, schemas.Limits{})
 			return p.MerchantID, err
 		}
-	case "shipments":
+	case *schema == "shipments":
 		var s schemas.Shipment
 		decode = func(b []byte) (string, error) {
 			err := schemas.DecodeShipment(b, &s, schemas.Limits{})
 			return s.ShipmentID, err
 		}
 	default:
-		return fs.bad("--topic=%q: must be payments or shipments", *schema)
+		return fs.bad("--topic=%q: must be payments or shipments (or give --schema FILE)", *schema)
 	}
 	topic := *schema
 	if *topicName != "" {

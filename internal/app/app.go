@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,6 +32,8 @@ type Instance struct {
 	group *consumers.Group
 	pipe  *pipeline.Pipeline
 	stats *pipeline.Stats
+	// types are the event types the instance consumes.
+	types []*schemas.EventType
 
 	dlqClient *kgo.Client
 
@@ -48,24 +51,6 @@ type Instance struct {
 	joining  waiting // the group join, once connected
 	chDown   waiting // ClickHouse not answering, at start-up or later
 	members  members // the group's members, polled by Run
-}
-
-// Migrations returns every statement `sluice migrate` runs for c, in order.
-func Migrations(c config.Config) []string {
-	stmts := schemas.DDL(schemas.DDLOptions{
-		Database:     c.ClickHouse.Database,
-		Window:       c.Pipeline.Window,
-		DedupWindow:  c.ClickHouse.DedupWindow,
-		RawPayments:  c.Pipeline.RawPayments,
-		RawShipments: c.Pipeline.RawShipments,
-		Cluster:      c.ClickHouse.Cluster,
-	})
-	return append(stmts, clickhouse.DDL(clickhouse.DDLOptions{
-		Database:    c.ClickHouse.Database,
-		DedupWindow: c.ClickHouse.DedupWindow,
-		Horizon:     c.Pipeline.DedupHorizon,
-		Cluster:     c.ClickHouse.Cluster,
-	})...)
 }
 
 // OpenClickHouse connects to the ClickHouse servers of c, over TLS when
@@ -87,21 +72,11 @@ func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, e
 	})
 }
 
-// Migrate applies the migrations of c; it is idempotent and safe to run from several
-// instances at once.
-func Migrate(ctx context.Context, c config.Config) error {
-	ch, err := OpenClickHouse(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	return ch.Migrate(ctx, Migrations(c))
-}
-
 // New serves the admin endpoints at once (so /healthz answers and /readyz says what
 // start-up waits for from the first second), then connects to ClickHouse (migrating
 // it when c says so) and Kafka and prepares the consumer group. Nothing is consumed
-// until Run. On an error the admin listener is closed again.
+// until Run. On an error the admin listener is closed again. A bad schema document
+// stops start-up before anything is served or connected.
 func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -109,8 +84,12 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	// Warnings and errors also go to the status page's ring.
 	errs := admin.NewErrorLog(errorRing)
 	log = slog.New(errs.Handler(log.Handler()))
-	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), up: make(chan struct{})}
-	for _, t := range c.Kafka.Topics() {
+	types, err := EventTypes(c)
+	if err != nil {
+		return nil, err
+	}
+	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), types: types, up: make(chan struct{})}
+	for _, t := range topicsOf(types) {
 		in.stats.Topic(t) // every topic's series exists from the start, at 0
 	}
 	in.metrics = in.newMetrics()
@@ -129,7 +108,8 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 // connect is New's start-up: ClickHouse and its migrations, Kafka, the dead-letter
 // producer, the pipeline and the consumer group, each waited for while unreachable.
 func (in *Instance) connect(ctx context.Context) error {
-	c, log := in.cfg, in.log
+	c, log, types := in.cfg, in.log, in.types
+	var err error
 	// ClickHouse may still be starting (or down): wait for it, as for a topic that
 	// does not exist yet, instead of crash-looping. Ctrl-C ends the wait.
 	var ch *clickhouse.Client
@@ -137,13 +117,12 @@ func (in *Instance) connect(ctx context.Context) error {
 	in.starting.set("waiting for "+chAt, nil)
 	wait := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		var err error
 		ch, err = OpenClickHouse(ctx, c)
 		if err == nil {
 			in.chDown.clear()
 		}
 		if err == nil && c.ClickHouse.Migrate {
-			if err = ch.Migrate(ctx, Migrations(c)); err != nil {
+			if err = migrate(ctx, ch, c, types); err != nil {
 				ch.Close()
 				in.starting.set("waiting for the migrations on "+chAt, err)
 			}
@@ -153,6 +132,9 @@ func (in *Instance) connect(ctx context.Context) error {
 		}
 		if err == nil {
 			break
+		}
+		if sc := (*SchemaChangeError)(nil); errors.As(err, &sc) {
+			return err
 		}
 		if clickhouse.IsAuthFailure(err) {
 			return fmt.Errorf("%w: the server refused the credentials; check SLUICE_CLICKHOUSE_USER=%q and SLUICE_CLICKHOUSE_PASSWORD", err, c.ClickHouse.User)
@@ -173,19 +155,9 @@ func (in *Instance) connect(ctx context.Context) error {
 
 	p := c.Pipeline
 	topics := map[string]func(schemas.Options) schemas.Batch{}
-	raw := map[string]bool{}
-	if t := c.Kafka.PaymentsTopic; t != "" {
-		topics[t] = schemas.NewPaymentBatch
-		raw[t] = p.RawPayments
-	}
-	if t := c.Kafka.ShipmentsTopic; t != "" {
-		topics[t] = schemas.NewShipmentBatch
-		raw[t] = p.RawShipments
-	}
-	// Raw rows are switched per topic: wrap each constructor with its own setting.
-	for t, mk := range topics {
-		on := raw[t]
-		topics[t] = func(o schemas.Options) schemas.Batch { o.Raw = on; return mk(o) }
+	for _, t := range types {
+		// Each type stores raw rows as it says (SLUICE_RAW_* already applied).
+		topics[t.Topic()] = func(o schemas.Options) schemas.Batch { o.Raw = t.Raw(); return t.NewBatch(o) }
 	}
 
 	// Dead letters go out on their own client: produce traffic never waits behind
@@ -235,7 +207,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		AtLeastOnce:   !p.ExactlyOnce,
 		Workers:       p.Workers,
 	}, pipeline.Deps{
-		Sink:    in.metrics.Sink(ch, rollupTables(c)...),
+		Sink:    in.metrics.Sink(ch, rollupTableNames(types, p.Window)...),
 		Ledger:  ch,
 		SeenIDs: ch,
 		DLQ:     producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
@@ -246,7 +218,7 @@ func (in *Instance) connect(ctx context.Context) error {
 	g, err := consumers.New(consumers.Options{
 		Brokers:        c.Kafka.Brokers,
 		Group:          c.Kafka.Group,
-		Topics:         c.Kafka.Topics(),
+		Topics:         topicsOf(types),
 		StartLatest:    c.Kafka.Start == config.StartLatest,
 		DrainTimeout:   c.ShutdownTimeout * 2 / 3, // the whole shutdown takes at most 1.4 × this
 		QueueDepth:     c.Kafka.QueueDepth,
@@ -316,7 +288,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	polls.Go(func() { in.metrics.PollLag(pollCtx, lagInterval, in.lag) })
 	polls.Go(func() { in.pollMembers(pollCtx, membersInterval) })
 	defer func() { stopPolls(); polls.Wait() }()
-	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
+	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", topicsOf(in.types),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()
 	err := in.group.Run(ctx)

@@ -5,7 +5,15 @@
 //
 // New serves the admin endpoints (package admin) before it connects to anything, so
 // that /healthz answers and /readyz says what start-up waits for from the first
-// second. An Instance is started once with Run, which owns every goroutine it starts
-// (the lag and group-member polls among them) and returns only after they stopped;
+// second.
+//
+// The event types an instance runs come from EventTypes: the documents of
+// SLUICE_SCHEMA_DIR, or the built-in payments and shipments. Their tables are
+// brought up to date by Plan (schemas.Evolve against system.columns: ALTER TABLE …
+// ADD COLUMN for compatible changes, a SchemaChangeError for the others, then the
+// idempotent CREATE set of Migrations), at `sluice migrate` and at start.
+//
+// An Instance is started once with Run, which owns every goroutine it starts (the
+// lag and group-member polls among them) and returns only after they stopped;
 // Stats and Assigned are safe to call concurrently.
 package app

@@ -15,10 +15,8 @@ import (
 
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/admin"
-	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/pipeline"
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // lagInterval is how often the consumer lag of the owned partitions is polled.
@@ -51,11 +49,6 @@ func (in *Instance) HTTPAddr() string {
 		return ""
 	}
 	return in.admin.Addr()
-}
-
-// rollupTables are the rollup tables c writes, for the compression-ratio metric.
-func rollupTables(c config.Config) []string {
-	return []string{schemas.RollupTable("payments", c.Pipeline.Window), schemas.RollupTable("shipments", c.Pipeline.Window)}
 }
 
 // newMetrics builds the instance's metrics over its counters and its group's queues
@@ -93,7 +86,7 @@ func (in *Instance) startAdmin() error {
 		// names and passwords stay out.
 		Info: map[string]string{
 			"consumer group":    c.Kafka.Group,
-			"topics":            strings.Join(c.Kafka.Topics(), ", "),
+			"topics":            strings.Join(topicsOf(in.types), ", "),
 			"dead-letter topic": c.Kafka.DLQTopic,
 			"Kafka brokers":     strings.Join(c.Kafka.Brokers, ", "),
 			"ClickHouse":        strings.Join(c.ClickHouse.Addrs, ", ") + " database " + c.ClickHouse.Database,

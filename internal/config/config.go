@@ -157,6 +157,12 @@ type Pipeline struct {
 	RawPayments bool `env:"RAW_PAYMENTS" envDefault:"true" desc:"also store every valid payment in the raw table, not only the rollups"`
 	// RawShipments also stores every valid shipment in the raw shipments table.
 	RawShipments bool `env:"RAW_SHIPMENTS" envDefault:"true" desc:"also store every valid shipment in the raw table, not only the rollups"`
+	// SchemaDir is a directory of event-type documents (*.schema.json) to run
+	// instead of the built-in payments and shipments; see SchemaDirOverrides.
+	SchemaDir string `env:"SCHEMA_DIR" desc:"directory of *.schema.json event types to run (docs/event-types.md); empty = the built-in payments and shipments"`
+	// overrides lists the per-type variables of the built-in types set in the
+	// environment; they are refused with SchemaDir.
+	overrides []setVar
 	// DedupHorizon is how long a seen event_id is remembered to drop producer
 	// duplicates; 0 switches that filter off.
 	DedupHorizon time.Duration `env:"DEDUP_HORIZON" envDefault:"24h" desc:"how long an event_id is remembered to drop producer duplicates; 0 = off"`

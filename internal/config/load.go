@@ -83,6 +83,7 @@ func parse(environ map[string]string) (Config, error) {
 			f.v.Set(reflect.ValueOf(splitList(list)))
 		}
 	}
+	c.Pipeline.overrides = builtinOverrides(environ)
 	if c.Pipeline.Workers == 0 {
 		c.Pipeline.Workers = runtime.GOMAXPROCS(0)
 	}

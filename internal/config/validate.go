@@ -222,6 +222,7 @@ func (c Config) problems() []error {
 		ch.fail(varRebalance, c.Kafka.RebalanceTimeout, "must be at least 1s")
 	}
 	c.securityProblems(&ch)
+	c.Pipeline.schemaDirProblems(&ch)
 	return ch.errs
 }
 

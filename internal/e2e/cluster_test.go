@@ -52,7 +52,11 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts := app.Migrations(cfg)
+	types, err := app.EventTypes(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := app.Migrations(cfg, types)
 	clients := make([]*clickhouse.Client, len(servers))
 	for i, srv := range servers {
 		c, err := clickhouse.Open(t.Context(), clickhouse.Options{Addrs: []string{srv.Addr()}, Database: db})

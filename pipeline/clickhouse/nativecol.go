@@ -58,6 +58,9 @@ func newNativeCol(data any) (nativeCol, error) {
 	case []map[string]string:
 		return &goMapCol{v: v}, nil
 	}
+	if c, err := newTypedNativeCol(data); c != nil || err != nil {
+		return c, err
+	}
 	return nil, fmt.Errorf("%w: no native encoding for a %T column", ErrInvalidBlock, data)
 }
 
@@ -209,7 +212,7 @@ func (c *strCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
 // fixedCol sends a slice of a fixed-width number as its little-endian bytes, which
 // is ClickHouse's encoding of the matching type (want), also when that type is
 // wrapped in SimpleAggregateFunction.
-type fixedCol[T int32 | int64 | uint64 | float64] struct {
+type fixedCol[T fixedWidth] struct {
 	rowWindow
 	v    []T
 	want string
@@ -230,7 +233,7 @@ func (c *fixedCol[T]) EncodeColumn(b *proto.Buffer) { putFixed(b, c.v[c.lo:c.hi]
 
 // putFixed appends v's little-endian bytes: ClickHouse's encoding of a column of
 // T, written in one copy.
-func putFixed[T int32 | int64 | uint64 | float64](b *proto.Buffer, v []T) {
+func putFixed[T fixedWidth](b *proto.Buffer, v []T) {
 	if len(v) == 0 {
 		return
 	}

@@ -26,6 +26,12 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Source is a stream of records to publish: Next returns the next one, or false at
+// the end. *Generator is one; schema-driven generators are others.
+type Source interface {
+	Next() (Record, bool)
+}
+
 // RunOptions bound and pace a Run. Zero values mean "no limit".
 type RunOptions struct {
 	// Rate is the target records per second; 0 publishes as fast as the sink accepts.
@@ -52,10 +58,10 @@ type RunStats struct {
 
 // Run publishes gen's records to sink until the generator is exhausted, a limit in opt
 // is reached, ctx is done, or the sink fails a record. It returns only after every
-// record it handed to the sink is done (it flushes a Flusher sink first), so gen.Truth()
-// then describes exactly what was published — provided the error is nil. The first
+// record it handed to the sink is done (it flushes a Flusher sink first), so the
+// generator's truth then describes exactly what was published — provided the error is nil. The first
 // sink error stops Run and is returned; ctx's error is returned if ctx ended first.
-func Run(ctx context.Context, sink Sink, gen *Generator, opt RunOptions) (RunStats, error) {
+func Run(ctx context.Context, sink Sink, gen Source, opt RunOptions) (RunStats, error) {
 	if opt.MaxInFlight <= 0 {
 		opt.MaxInFlight = 8192
 	}

@@ -3,6 +3,11 @@
 // Go. The documents are payment.schema.json and shipment.schema.json in this directory;
 // Payment and Shipment return them as embedded in the binary.
 //
+// They are also the source of the built-in event types: their x-sluice blocks and
+// x-clickhouse-type keywords (which validators ignore) give the tables and rollups,
+// and package schemas compiles them (schemas.BuiltinEventTypes;
+// docs/event-types.md).
+//
 // The documents express the rules schemas.DecodePayment and schemas.DecodeShipment
 // enforce with the default schemas.Limits: required fields (null or "" counts as
 // absent), JSON types, event_type enums, the currency and RFC 3339 shapes, numeric

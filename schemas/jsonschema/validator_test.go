@@ -21,6 +21,8 @@ type node = map[string]any
 // annotations are keywords that do not assert anything.
 var annotations = map[string]bool{
 	"$schema": true, "$id": true, "$comment": true, "title": true, "description": true,
+	// Sluice's extensions, which validators ignore.
+	"x-sluice": true, "x-clickhouse-type": true,
 }
 
 // parseJSON decodes data keeping numbers exact.

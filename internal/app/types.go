@@ -1,0 +1,154 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// EventTypes returns the event types c runs: every *.schema.json of
+// SLUICE_SCHEMA_DIR, or, when it is empty, the built-in payments and shipments
+// with SLUICE_TOPIC_* and SLUICE_RAW_* applied (an empty topic switches a type off).
+// A document with mistakes gives schemas.SchemaErrors (each with its file, JSON
+// pointer and fix); a type that clashes with the deployment (its topic is the
+// dead-letter topic, or it would store nothing with SLUICE_ROLLUPS=false) is an
+// error naming the file and the variable.
+func EventTypes(c config.Config) ([]*schemas.EventType, error) {
+	var types []*schemas.EventType
+	if dir := c.Pipeline.SchemaDir; dir != "" {
+		var err error
+		if types, err = schemas.LoadEventTypes(os.DirFS(dir)); err != nil {
+			return nil, fmt.Errorf("SLUICE_SCHEMA_DIR=%s:\n%w", dir, err)
+		}
+	} else {
+		for _, t := range schemas.BuiltinEventTypes() {
+			topic, raw := c.Kafka.PaymentsTopic, c.Pipeline.RawPayments
+			if t.Table() == "shipments" {
+				topic, raw = c.Kafka.ShipmentsTopic, c.Pipeline.RawShipments
+			}
+			if topic != "" {
+				types = append(types, t.WithTopic(topic).WithRaw(raw))
+			}
+		}
+	}
+	var errs []error
+	for _, t := range types {
+		if t.Topic() == c.Kafka.DLQTopic {
+			errs = append(errs, fmt.Errorf("%s: topic %s is SLUICE_DLQ_TOPIC; dead letters would be consumed again: change one of them", t.File(), t.Topic()))
+		}
+		if !c.Pipeline.Rollups && !t.Raw() {
+			errs = append(errs, fmt.Errorf("%s: stores no raw rows and SLUICE_ROLLUPS=false: it would store nothing; set x-sluice.raw to true or SLUICE_ROLLUPS=true", t.File()))
+		}
+	}
+	return types, errors.Join(errs...)
+}
+
+// topicsOf returns the source topics of types, in order.
+func topicsOf(types []*schemas.EventType) []string {
+	ts := make([]string, len(types))
+	for i, t := range types {
+		ts[i] = t.Topic()
+	}
+	return ts
+}
+
+// ddlOptions are the DDL settings of c.
+func ddlOptions(c config.Config) schemas.DDLOptions {
+	return schemas.DDLOptions{
+		Database:    c.ClickHouse.Database,
+		Window:      c.Pipeline.Window,
+		DedupWindow: c.ClickHouse.DedupWindow,
+		Cluster:     c.ClickHouse.Cluster,
+	}
+}
+
+// Migrations returns every statement `sluice migrate` runs for c and types on a
+// server that has none of their tables yet, in order: the event types' tables and
+// views (schemas.TypeDDL), then Sluice's own tables. Each is idempotent.
+func Migrations(c config.Config, types []*schemas.EventType) []string {
+	stmts := schemas.TypeDDL(ddlOptions(c), types...)
+	return append(stmts, clickhouse.DDL(clickhouse.DDLOptions{
+		Database:    c.ClickHouse.Database,
+		DedupWindow: c.ClickHouse.DedupWindow,
+		Horizon:     c.Pipeline.DedupHorizon,
+		Cluster:     c.ClickHouse.Cluster,
+	})...)
+}
+
+// SchemaChangeError is a schema change that ALTER TABLE … ADD COLUMN cannot make
+// (a column's type changed, a column removed, a rollup's key changed): migrating
+// and starting are refused until the schema or the tables are changed. It wraps one
+// *schemas.IncompatibleColumn per column.
+type SchemaChangeError struct{ Err error }
+
+func (e *SchemaChangeError) Error() string {
+	return "schema change refused (docs/schema-evolution.md):\n" + e.Err.Error()
+}
+
+func (e *SchemaChangeError) Unwrap() error { return e.Err }
+
+// Plan returns the statements that bring ch's database to c and types: first the
+// ALTER TABLE … ADD COLUMN IF NOT EXISTS statements and views of compatible changes
+// to tables that exist (schemas.Evolve against system.columns), then Migrations.
+// Every statement is idempotent, so instances may plan and migrate concurrently.
+// An incompatible change is a *SchemaChangeError and no statement.
+func Plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*schemas.EventType) ([]string, error) {
+	existing, err := ch.TableColumns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var stmts []string
+	var refused []error
+	for _, t := range types {
+		s, err := schemas.Evolve(ddlOptions(c), t, existing)
+		if err != nil {
+			refused = append(refused, err)
+			continue
+		}
+		stmts = append(stmts, s...)
+	}
+	if len(refused) > 0 {
+		return nil, &SchemaChangeError{Err: errors.Join(refused...)}
+	}
+	return append(stmts, Migrations(c, types)...), nil
+}
+
+// migrate runs Plan's statements on ch.
+func migrate(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*schemas.EventType) error {
+	stmts, err := Plan(ctx, ch, c, types)
+	if err != nil {
+		return err
+	}
+	return ch.Migrate(ctx, stmts)
+}
+
+// Migrate loads c's event types and applies their migrations (see Plan); it is
+// idempotent and safe to run from several instances at once.
+func Migrate(ctx context.Context, c config.Config) error {
+	types, err := EventTypes(c)
+	if err != nil {
+		return err
+	}
+	ch, err := OpenClickHouse(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	return migrate(ctx, ch, c, types)
+}
+
+// rollupTableNames are the rollup tables types write with window, for the
+// compression-ratio metric.
+func rollupTableNames(types []*schemas.EventType, window time.Duration) []string {
+	var s []string
+	for _, t := range types {
+		s = append(s, t.RollupTables(window)...)
+	}
+	return s
+}

@@ -1,0 +1,365 @@
+package schemas
+
+import (
+	"cmp"
+	"encoding/binary"
+	"time"
+)
+
+// typeBatch implements Batch for an EventType.
+type typeBatch struct {
+	t      *EventType
+	o      Options
+	r      recordDecoder
+	events int
+	bytes  int
+	shrink shrinker
+	blocks []Block
+	names  []string
+
+	// Raw rows: one column per leaf property, then the Kafka provenance.
+	cols       rawColumns
+	topic      DictColumn
+	partition  []int32
+	offset     []int64
+	ingestedAt MillisColumn
+
+	rolls []rollupState
+}
+
+// rollupState accumulates one rollup's partials: group g has window wins[g], its
+// dimension values in dims[d].s[g] or dims[d].i[g], and its measures in
+// meas[m].u/i/f[g].
+type rollupState struct {
+	spec   *rollupSpec
+	table  string
+	names  []string
+	window int64 // ns
+	index  map[string]int32
+	key    []byte // scratch: the key being looked up
+	offs   []int  // scratch: where each string dimension sits in key
+	wins   []int64
+	dims   []dimValues
+	meas   []measureAcc
+	order  []int
+	out    []anyCol // the Block's columns after window_start, sorted
+	outWin []time.Time
+}
+
+type dimValues struct {
+	s []string // pStr: substrings of the group's key
+	i []int64  // pInt, pBool
+}
+
+type measureAcc struct {
+	u []uint64
+	i []int64
+	f []float64
+}
+
+func newTypeBatch(t *EventType, o Options) Batch {
+	o = o.withDefaults()
+	if err := o.Validate(); err != nil {
+		panic(err)
+	}
+	b := &typeBatch{
+		t:     t,
+		o:     o,
+		r:     recordDecoder{d: decoder{lim: o.Limits, chunk: arenaChunk, transient: true}, t: t, slots: newSlots(t)},
+		names: t.ColumnNames(),
+	}
+	b.cols = newRawColumns(t.leaves)
+	for i, r := range t.rollups {
+		spec := t.rolls[i]
+		rs := rollupState{
+			spec:   spec,
+			table:  r.TableFor(t.table, o.Window),
+			window: int64(r.WindowFor(o.Window)),
+			index:  make(map[string]int32),
+			dims:   make([]dimValues, len(spec.dims)),
+			meas:   make([]measureAcc, len(spec.meas)),
+		}
+		for _, c := range r.Columns() {
+			rs.names = append(rs.names, c.Name)
+		}
+		for _, p := range spec.dims {
+			c := newAnyCol(p)
+			c.plainS = p.kind == pStr
+			rs.out = append(rs.out, c)
+		}
+		for _, m := range spec.meas {
+			c := anyCol{store: m.out}
+			if m.field != nil {
+				c.scale = m.field.scale
+			}
+			rs.out = append(rs.out, c)
+		}
+		b.rolls = append(b.rolls, rs)
+	}
+	return b
+}
+
+func (b *typeBatch) Add(value []byte, m Meta) error {
+	r := &b.r
+	if inv := r.record(value); inv != nil {
+		return inv
+	}
+	t := b.t
+	var ns int64
+	if t.evTime != nil {
+		ns = r.slots[t.evTime.index].i // required: present
+		if inv := b.o.Limits.checkTime(t.evTime.path, time.Unix(0, ns), &m); inv != nil {
+			return inv
+		}
+	}
+	if b.o.Dedup != nil && t.eventID != nil && !b.o.Dedup.Admit(r.slots[t.eventID.index].s, ns, m.Offset) {
+		return ErrDuplicate
+	}
+	b.events++
+	if b.o.Raw {
+		n := b.cols.appendRow(r)
+		b.topic.Append(m.Topic)
+		b.partition = append(b.partition, m.Partition)
+		b.offset = append(b.offset, m.Offset)
+		b.ingestedAt = append(b.ingestedAt, m.IngestedAt.UnixMilli())
+		b.bytes += n + 4 + 4 + 8 + 8
+	}
+	if b.o.SkipRollups {
+		return nil
+	}
+	for i := range b.rolls {
+		b.bytes += b.rolls[i].add(r, ns)
+	}
+	return nil
+}
+
+// add adds the record in r, at event time ns, to the rollup; it returns the memory
+// a new group takes (0 for an existing one).
+func (rs *rollupState) add(r *recordDecoder, ns int64) (grew int) {
+	w := windowStartNs(ns, rs.window)
+	k := binary.LittleEndian.AppendUint64(rs.key[:0], uint64(w))
+	offs := rs.offs[:0]
+	for _, p := range rs.spec.dims {
+		s := r.here(p)
+		if p.kind == pStr {
+			v := ""
+			if s != nil {
+				v = s.s
+			}
+			k = binary.AppendUvarint(k, uint64(len(v)))
+			offs = append(offs, len(k))
+			k = append(k, v...)
+			continue
+		}
+		var v int64
+		if s != nil {
+			v = s.i
+		}
+		k = binary.LittleEndian.AppendUint64(k, uint64(v))
+	}
+	rs.key, rs.offs = k, offs
+	g, ok := rs.index[string(k)]
+	if !ok {
+		g = rs.newGroup(w, r)
+		grew = 8 + 16*len(rs.dims) + 8*len(rs.meas) + 64
+	}
+	for j := range rs.spec.meas {
+		m := &rs.spec.meas[j]
+		a := &rs.meas[j]
+		if m.fn == aCount {
+			a.u[g]++
+			continue
+		}
+		var v int64
+		var f float64
+		if s := r.here(m.field); s != nil {
+			v, f = scalarInt(m.field, s.i), s.f
+		}
+		switch m.acc {
+		case accU64:
+			switch u := uint64(v); {
+			case m.fn == aSum:
+				a.u[g] += u
+			case !ok || m.fn == aMin && u < a.u[g] || m.fn == aMax && u > a.u[g]:
+				a.u[g] = u
+			}
+		case accI64:
+			switch {
+			case m.fn == aSum:
+				a.i[g] += v
+			case !ok || m.fn == aMin && v < a.i[g] || m.fn == aMax && v > a.i[g]:
+				a.i[g] = v
+			}
+		default:
+			switch {
+			case m.fn == aSum:
+				a.f[g] += f
+			case !ok || m.fn == aMin && f < a.f[g] || m.fn == aMax && f > a.f[g]:
+				a.f[g] = f
+			}
+		}
+	}
+	return grew
+}
+
+// newGroup adds the group of the key in rs.key. The key is copied once; its
+// string dimensions are substrings of the copy.
+func (rs *rollupState) newGroup(w int64, r *recordDecoder) int32 {
+	key := string(rs.key)
+	g := int32(len(rs.wins))
+	rs.index[key] = g
+	rs.wins = append(rs.wins, w)
+	si := 0
+	for d, p := range rs.spec.dims {
+		dv := &rs.dims[d]
+		if p.kind == pStr {
+			start := rs.offs[si]
+			si++
+			n := 0
+			if s := r.here(p); s != nil {
+				n = len(s.s)
+			}
+			dv.s = append(dv.s, key[start:start+n])
+			continue
+		}
+		var v int64
+		if s := r.here(p); s != nil {
+			v = s.i
+		}
+		dv.i = append(dv.i, v)
+	}
+	for j := range rs.meas {
+		a := &rs.meas[j]
+		switch rs.spec.meas[j].acc {
+		case accU64:
+			a.u = append(a.u, 0)
+		case accI64:
+			a.i = append(a.i, 0)
+		default:
+			a.f = append(a.f, 0)
+		}
+	}
+	return g
+}
+
+func (b *typeBatch) Events() int { return b.events }
+
+func (b *typeBatch) Bytes() int { return b.bytes }
+
+func (b *typeBatch) Blocks() []Block {
+	b.blocks = b.blocks[:0]
+	if b.o.Raw && len(b.offset) > 0 {
+		cols := b.cols.values(make([]any, 0, len(b.cols.ops)+len(metaColumns)))
+		cols = append(cols, b.topic, b.partition, b.offset, b.ingestedAt)
+		b.blocks = append(b.blocks, Block{Table: b.t.table, Names: b.names, Columns: cols, Rows: len(b.offset)})
+	}
+	for i := range b.rolls {
+		if blk, ok := b.rolls[i].block(); ok {
+			b.blocks = append(b.blocks, blk)
+		}
+	}
+	return b.blocks
+}
+
+// block sorts the groups by key and returns them as a Block.
+func (rs *rollupState) block() (Block, bool) {
+	n := len(rs.wins)
+	if n == 0 {
+		return Block{}, false
+	}
+	rs.order = sortedOrder(rs.order, n, func(x, y int) int {
+		if c := cmp.Compare(rs.wins[x], rs.wins[y]); c != 0 {
+			return c
+		}
+		for d, p := range rs.spec.dims {
+			var c int
+			if p.kind == pStr {
+				c = cmp.Compare(rs.dims[d].s[x], rs.dims[d].s[y])
+			} else {
+				c = cmp.Compare(rs.dims[d].i[x], rs.dims[d].i[y])
+			}
+			if c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	rs.outWin = rs.outWin[:0]
+	for i := range rs.out {
+		rs.out[i].reset(false)
+	}
+	nd := len(rs.spec.dims)
+	for _, g := range rs.order {
+		rs.outWin = append(rs.outWin, time.Unix(rs.wins[g], 0).UTC())
+		for d, p := range rs.spec.dims {
+			if p.kind == pStr {
+				rs.out[d].appendStr(rs.dims[d].s[g])
+			} else {
+				rs.out[d].appendInt(rs.dims[d].i[g])
+			}
+		}
+		for j := range rs.meas {
+			a, c := &rs.meas[j], &rs.out[nd+j]
+			switch rs.spec.meas[j].acc {
+			case accU64:
+				c.appendInt(int64(a.u[g]))
+			case accI64:
+				c.appendInt(a.i[g])
+			default:
+				c.appendFloat(a.f[g])
+			}
+		}
+	}
+	cols := make([]any, 0, 1+len(rs.out))
+	cols = append(cols, rs.outWin)
+	for i := range rs.out {
+		cols = append(cols, rs.out[i].value())
+	}
+	return Block{Table: rs.table, Names: rs.names, Columns: cols, Rows: n}, true
+}
+
+func (b *typeBatch) Reset() {
+	drop := b.shrink.release(b.events)
+	b.events, b.bytes = 0, 0
+	b.cols.reset(drop)
+	if drop {
+		b.topic, b.partition, b.offset, b.ingestedAt = DictColumn{}, nil, nil, nil
+	} else {
+		b.topic.Reset()
+		b.partition, b.offset, b.ingestedAt = b.partition[:0], b.offset[:0], b.ingestedAt[:0]
+	}
+	for i := range b.rolls {
+		rs := &b.rolls[i]
+		if drop {
+			rs.index = make(map[string]int32)
+			rs.wins, rs.order, rs.outWin = nil, nil, nil
+			clear(rs.dims)
+			clear(rs.meas)
+			for j := range rs.out {
+				rs.out[j].reset(true)
+			}
+			continue
+		}
+		clear(rs.index)
+		rs.wins = rs.wins[:0]
+		for d := range rs.dims {
+			clear(rs.dims[d].s) // the keys' memory
+			rs.dims[d].s, rs.dims[d].i = rs.dims[d].s[:0], rs.dims[d].i[:0]
+		}
+		for j := range rs.meas {
+			a := &rs.meas[j]
+			a.u, a.i, a.f = a.u[:0], a.i[:0], a.f[:0]
+		}
+	}
+}
+
+// row returns the decoded record as column → plain value (see EventType.Decode).
+func (r *recordDecoder) row() map[string]any {
+	out := make(map[string]any, len(r.t.leaves))
+	for _, p := range r.t.leaves {
+		c := newAnyCol(p)
+		c.appendSlot(p, r.here(p))
+		out[p.column] = ColumnValue(c.value(), 0)
+	}
+	return out
+}
