@@ -79,7 +79,7 @@ func main() {
 // dispatch runs the command line args (without the program name) and returns the
 // exit status: 0 when the command succeeded or its help was asked for, 2 for a
 // command line that cannot be run (with a one-line hint on stderr), 1 when the
-// command failed ("sluice CMD: error" on stderr).
+// command failed ("sluice CMD: error" on stderr), or the status of an *exitError.
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
@@ -110,6 +110,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// A library error may begin with its package's name, which can be the
 	// command's (loadgen); it is not said twice.
 	fmt.Fprintf(stderr, "sluice %s: %s\n", name, strings.TrimPrefix(err.Error(), name+": "))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
 	return 1
 }
 
