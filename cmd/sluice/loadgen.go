@@ -104,7 +104,7 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	pub, err := newLinePublisher(pc, *brokers, *timeout)
+	pub, err := newLinePublisher(ctx, pc, *brokers, *timeout)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		if runErr == nil {
 			runErr = errors.New("not every record was acknowledged")
 		}
-		return &exitError{code: exitPublish, err: fmt.Errorf("stopped after %d records, %d acknowledged: %w", st.Records, st.Acked, runErr)}
+		return &exitError{code: exitPublish, err: fmt.Errorf("stopped after %d records, %d acknowledged: %w", st.Records, st.Acked, pub.explain(runErr, *brokers))}
 	}
 	if err := gen.Truth().WriteSummary(stdout); err != nil {
 		return err

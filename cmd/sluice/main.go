@@ -7,6 +7,7 @@
 //	sluice demo       the whole thing on this machine: embedded Kafka and ClickHouse
 //	sluice loadgen    publish realistic, reproducible traffic
 //	sluice produce    publish newline-delimited JSON events from stdin or files
+//	sluice dlq        print dead letters, or republish fixed ones to their source topic
 //	sluice dev        run the embedded Kafka or ClickHouse on their own
 //	sluice bench      end-to-end benchmark with bare consumer and insert ceilings
 //	sluice version    the version, VCS commit and Go version of this binary
@@ -49,6 +50,7 @@ func init() {
 		{demoDoc, demoCommand},
 		{loadgenDoc, loadgenCommand},
 		{produceDoc, produceCommand},
+		{dlqDoc, dlqCommand},
 		{devDoc, devCommand},
 		{benchDoc, benchCommand},
 		{versionDoc, versionCommand},

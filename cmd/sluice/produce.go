@@ -11,7 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sluicehq/sluice/producers"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -92,9 +91,9 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		files = []string{"-"}
 	}
 
-	var pub *producers.Publisher
+	var pub *guardedPublisher
 	if !*dryRun {
-		if pub, err = newLinePublisher(pc, *brokers, *timeout); err != nil {
+		if pub, err = newLinePublisher(ctx, pc, *brokers, *timeout); err != nil {
 			return err
 		}
 		defer pub.Close()
@@ -186,9 +185,9 @@ read:
 	fmt.Fprintf(stdout, "%d valid, %d invalid, %d published to %s\n", valid, invalid, acked, topic)
 	switch {
 	case first != nil:
-		return publishError(first, *brokers, *timeout, acked, sent)
+		return publishError(pub, first, *brokers, acked, sent)
 	case flushErr != nil:
-		return publishError(flushErr, *brokers, *timeout, acked, sent)
+		return publishError(pub, flushErr, *brokers, acked, sent)
 	case invalid > 0 && !*skipInvalid && !*allowInvalid:
 		return &exitError{code: exitInvalid, err: fmt.Errorf("%d invalid lines not published (reported above; --skip-invalid to accept, --allow-invalid to publish them)", invalid)}
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/encoding/json"
@@ -34,23 +36,127 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// defaultPublishTimeout is --timeout's default: how long a record may wait for a
-// broker before it is given up as failed.
+// defaultPublishTimeout is --timeout's default: how long outstanding records may go
+// without any of them being acknowledged before the rest are given up as failed.
 const defaultPublishTimeout = 10 * time.Second
 
-// minPublishTimeout is the least --timeout the Kafka client takes.
+// minPublishTimeout is the least --timeout taken (a guard ticks at a quarter of it).
 const minPublishTimeout = time.Second
 
+// errNoAck is the cause of a guardedPublisher's cancellation.
+var errNoAck = errors.New("no broker acknowledged")
+
+// guardedPublisher is a Publisher whose outstanding records fail when none of them
+// completes within timeout (no broker, a broker that does not answer), instead of
+// waiting forever. It is a loadgen sink. A record's own timestamp plays no part
+// (kgo's RecordDeliveryTimeout counts from it, and loadgen and dlq --republish
+// publish with old timestamps).
+type guardedPublisher struct {
+	*producers.Publisher
+	timeout     time.Duration
+	ctx         context.Context // the caller's, cancelled with errNoAck on a stall
+	cancel      context.CancelCauseFunc
+	outstanding atomic.Int64
+	completed   atomic.Int64
+	stop        chan struct{}
+	stopped     chan struct{}
+}
+
 // newLinePublisher builds the publisher of a command that publishes lines: the
-// environment's Kafka security, the given seed brokers, and records that fail after
-// timeout instead of waiting for a broker forever.
-func newLinePublisher(pc publisherConfig, brokers string, timeout time.Duration) (*producers.Publisher, error) {
+// environment's Kafka security and the given seed brokers; records fail when no
+// broker acknowledges any within timeout. It publishes until ctx is done; Close
+// it.
+func newLinePublisher(ctx context.Context, pc publisherConfig, brokers string, timeout time.Duration) (*guardedPublisher, error) {
 	kopts, err := pc.kafkaClientOpts(splitList(brokers))
 	if err != nil {
 		return nil, err
 	}
-	kopts = append(kopts, kgo.RecordDeliveryTimeout(timeout))
-	return producers.NewPublisher(producers.Brokers(splitList(brokers)...), producers.ClientOptions(kopts...))
+	// A record sent to a broker that then stopped answering may be given up too;
+	// if it was written after all, it lands twice, and Sluice drops the copy as a
+	// producer duplicate (same event_id).
+	kopts = append(kopts, kgo.AllowIdempotentProduceCancellation())
+	pub, err := producers.NewPublisher(producers.Brokers(splitList(brokers)...), producers.ClientOptions(kopts...))
+	if err != nil {
+		return nil, err
+	}
+	g := &guardedPublisher{Publisher: pub, timeout: timeout, stop: make(chan struct{}), stopped: make(chan struct{})}
+	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	go g.watch()
+	return g, nil
+}
+
+// watch cancels g.ctx when records are outstanding and none completed for g.timeout.
+func (g *guardedPublisher) watch() {
+	defer close(g.stopped)
+	t := time.NewTicker(g.timeout / 4)
+	defer t.Stop()
+	last, since := g.completed.Load(), time.Now()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case now := <-t.C:
+			switch c := g.completed.Load(); {
+			case c != last || g.outstanding.Load() == 0:
+				last, since = c, now
+			case now.Sub(since) >= g.timeout:
+				g.cancel(errNoAck)
+				return
+			}
+		}
+	}
+}
+
+// track counts a record handed out and returns its callback, which calls done.
+func (g *guardedPublisher) track(done func(error)) func(error) {
+	g.outstanding.Add(1)
+	return func(err error) {
+		g.completed.Add(1)
+		g.outstanding.Add(-1)
+		done(err)
+	}
+}
+
+// Produce is Publisher.Produce under the guard; ctx is ignored for g's own.
+func (g *guardedPublisher) Produce(_ context.Context, topic string, key, value []byte, done func(error)) {
+	g.Publisher.Produce(g.ctx, topic, key, value, g.track(done))
+}
+
+// ProduceAt is Publisher.ProduceAt under the guard.
+func (g *guardedPublisher) ProduceAt(_ context.Context, topic string, key, value []byte, ts time.Time, done func(error)) {
+	g.Publisher.ProduceAt(g.ctx, topic, key, value, ts, g.track(done))
+}
+
+// ProduceRecord is Publisher.ProduceRecord under the guard.
+func (g *guardedPublisher) ProduceRecord(_ context.Context, r *kgo.Record, done func(error)) {
+	g.Publisher.ProduceRecord(g.ctx, r, g.track(done))
+}
+
+// Flush waits for every outstanding record, or until the guard (or the caller's
+// context) gives them up; then it still waits for their callbacks, which follow
+// at once, so that the counts are final when it returns.
+func (g *guardedPublisher) Flush(_ context.Context) error {
+	err := g.Publisher.Flush(g.ctx)
+	if err != nil && g.ctx.Err() != nil {
+		_ = g.Publisher.Flush(context.Background()) // cancelled records fail without waiting for a broker
+	}
+	return err
+}
+
+// Close stops the guard and closes the publisher; records still buffered fail.
+func (g *guardedPublisher) Close() {
+	close(g.stop)
+	<-g.stopped
+	g.cancel(context.Canceled)
+	g.Publisher.Close()
+}
+
+// explain turns a failure of g's records into what the operator should check.
+func (g *guardedPublisher) explain(err error, brokers string) error {
+	if errors.Is(context.Cause(g.ctx), errNoAck) {
+		return fmt.Errorf("no broker of %s acknowledged a record within --timeout=%v; check the address and that Kafka runs", brokers, g.timeout)
+	}
+	return err
 }
 
 // acks counts the outcomes of asynchronous publishes; done is their callback.
@@ -96,13 +202,9 @@ func (a *acks) result() (acked, failed int64, first error) {
 	return a.acked, a.failed, a.first
 }
 
-// publishError is the exitPublish failure for the first failed publish: it says
-// what the operator should check.
-func publishError(first error, brokers string, timeout time.Duration, acked, sent int64) error {
-	if errors.Is(first, kgo.ErrRecordTimeout) {
-		first = fmt.Errorf("no broker of %s acknowledged within --timeout=%v; check the address and that Kafka runs: %w", brokers, timeout, first)
-	}
-	return &exitError{code: exitPublish, err: fmt.Errorf("%d of %d records published: %w", acked, sent, first)}
+// publishError is the exitPublish failure for the first failed publish of g.
+func publishError(g *guardedPublisher, first error, brokers string, acked, sent int64) error {
+	return &exitError{code: exitPublish, err: fmt.Errorf("%d of %d records published: %w", acked, sent, g.explain(first, brokers))}
 }
 
 // headerFlag is a repeatable --header k=v flag.
