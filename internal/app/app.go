@@ -36,6 +36,9 @@ type Instance struct {
 	admin    *admin.Server
 	errs     *admin.ErrorLog
 	stopping atomic.Bool // Run's context is done: not ready any more
+	// lagRefresh asks the lag poller for a poll now (after a commit or an
+	// assignment); a send that finds it full is one already pending.
+	lagRefresh chan struct{}
 }
 
 // Migrations returns every statement `sluice migrate` runs for c, in order.
@@ -126,7 +129,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
-	in := &Instance{cfg: c, log: log, ch: ch, stats: new(pipeline.Stats)}
+	in := &Instance{cfg: c, log: log, ch: ch, stats: new(pipeline.Stats), lagRefresh: make(chan struct{}, 1)}
 	in.errs = errs
 	in.metrics = in.newMetrics()
 
@@ -216,8 +219,10 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 			kgo.HeartbeatInterval(c.Kafka.HeartbeatInterval),
 			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
 			kgo.FetchMaxWait(c.Kafka.FetchMaxWait),
+			kgo.AutoCommitCallback(in.committed),
 		}, kopts...),
 	}, func(topic string, partition int32) consumers.Worker {
+		in.refreshLag() // a new partition's lag is unknown until polled
 		if w := in.pipe.Worker(topic, partition); w != nil {
 			return w
 		}
@@ -272,7 +277,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	// that client closes.
 	lagCtx, stopLag := context.WithCancel(context.Background())
 	lagDone := make(chan struct{})
-	go func() { defer close(lagDone); in.metrics.PollLag(lagCtx, lagInterval, in.lag) }()
+	go func() { defer close(lagDone); in.metrics.PollLag(lagCtx, lagInterval, in.lag, in.lagRefresh) }()
 	defer func() { stopLag(); <-lagDone }()
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
