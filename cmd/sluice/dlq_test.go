@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -165,3 +166,29 @@ func TestDLQCommandErrors(t *testing.T) {
 
 func itoa32(n int32) string { return strconv.Itoa(int(n)) }
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestREADMEHeaders checks that the README's header table lists exactly the sluice.*
+// headers Sluice writes.
+func TestREADMEHeaders(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{producers.HeaderReason, producers.HeaderDetail, producers.HeaderSourceTopic,
+		producers.HeaderSourcePartition, producers.HeaderSourceOffset, producers.HeaderSourceTimestamp,
+		producers.HeaderGroup, producers.HeaderFailedAt, headerRepublishedFrom}
+	var got []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "| `sluice."); ok {
+			name, _, _ := strings.Cut(rest, "`")
+			if cells := strings.Split(line, "|"); len(cells) == 5 && strings.TrimSpace(cells[2]) != "" && strings.TrimSpace(cells[3]) != "" {
+				got = append(got, "sluice."+name)
+			}
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("README header table (with meaning and format) lists %v, want %v", got, want)
+	}
+}
