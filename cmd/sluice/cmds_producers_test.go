@@ -31,23 +31,7 @@ func fakeKafka(t *testing.T, topics ...string) string {
 
 func countRecords(t *testing.T, brokers, topic string, want int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	n := 0
-	for n < want {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("%s: %d of %d records", topic, n, want)
-		}
-		n += len(fs.Records())
-	}
-	if n != want {
+	if n := len(fetchAll(t, brokers, topic, want)); n != want {
 		t.Fatalf("%s: %d records, want %d", topic, n, want)
 	}
 }

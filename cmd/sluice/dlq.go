@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -322,15 +321,11 @@ type republishOptions struct {
 // republishDLQ publishes the dead letters of the printed lines in file to their
 // source topics.
 func republishDLQ(ctx context.Context, pc publisherConfig, file string, o republishOptions, stdout, stderr io.Writer) error {
-	r, display := io.Reader(os.Stdin), "stdin"
-	if file != "-" {
-		f, err := os.Open(file)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r, display = f, file
+	r, display, closeInput, err := openInput(file)
+	if err != nil {
+		return err
 	}
+	defer closeInput()
 	validate := map[string]func([]byte) error{}
 	if t := pc.cfg.Kafka.PaymentsTopic; t != "" {
 		var p schemas.Payment

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -123,16 +122,11 @@ read:
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var r io.Reader = os.Stdin
-		display := "stdin"
-		if name != "-" {
-			f, err := os.Open(name)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			r, display = f, name
+		r, display, closeInput, err := openInput(name)
+		if err != nil {
+			return err
 		}
+		defer closeInput()
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), schemas.DefaultMaxRecordBytes+1)
 		for n := 1; sc.Scan(); n++ {

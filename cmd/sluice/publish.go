@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,4 +299,17 @@ func (k keySpec) key(line []byte) []byte {
 		}
 	}
 	return out
+}
+
+// openInput opens a command's input: the file name, or stdin for "-". It returns the
+// reader, the name to report lines by, and what closes it.
+func openInput(name string) (r io.Reader, display string, closeFn func(), err error) {
+	if name == "-" {
+		return os.Stdin, "stdin", func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return f, name, func() { f.Close() }, nil
 }

@@ -26,20 +26,7 @@ type lagStatus struct {
 // is committed the lag it shows is 0 for every partition.
 func TestLagUnknownUntilPolled(t *testing.T) {
 	s := newStack(t, 2, nil)
-	var joinAttempts atomic.Int32
-	var gateClosed atomic.Bool
-	gateClosed.Store(true)
-	cluster := s.kafka.Cluster()
-	cluster.ControlKey(kmsg.JoinGroup.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		cluster.KeepControl()
-		if !gateClosed.Load() {
-			return nil, nil, false
-		}
-		joinAttempts.Add(1)
-		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
-		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-		return resp, nil, true
-	})
+	open, refused := holdJoins(s)
 	s.publish(t, generator(t, 71, 3000, 1000, 0, 0), 0)
 	in := s.start(t, "a")
 	base := "http://" + in.in.HTTPAddr()
@@ -53,14 +40,14 @@ func TestLagUnknownUntilPolled(t *testing.T) {
 		return st
 	}
 	// Turned away twice: the poll at start (which owns nothing yet) is long done.
-	waitFor(t, time.Minute, "two refused joins", func() bool { return joinAttempts.Load() >= 2 })
+	waitFor(t, time.Minute, "two refused joins", func() bool { return refused.Load() >= 2 })
 	if st := status(); st.LagKnown || st.Lag != 0 {
 		t.Errorf("before joining: %+v, want lag unknown", st)
 	}
 	if _, ok := scrape(t, base)["sluice_consumer_lag"]; ok {
 		t.Error("sluice_consumer_lag has series before the member owns a partition")
 	}
-	gateClosed.Store(false)
+	open()
 	waitFor(t, time.Minute, "lag known", func() bool { return status().LagKnown })
 	waitFor(t, 2*time.Minute, "all offsets committed", func() bool { return s.committedAll(t) })
 	waitFor(t, time.Minute, "lag 0 on all 4 partitions", func() bool {
@@ -75,4 +62,24 @@ func TestLagUnknownUntilPolled(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// holdJoins keeps members out of s's group until open is called: JoinGroup answers
+// a retriable error meanwhile. refused counts the joins turned away.
+func holdJoins(s *stack) (open func(), refused *atomic.Int32) {
+	var closed atomic.Bool
+	closed.Store(true)
+	refused = new(atomic.Int32)
+	cluster := s.kafka.Cluster()
+	cluster.ControlKey(kmsg.JoinGroup.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		if !closed.Load() {
+			return nil, nil, false
+		}
+		refused.Add(1)
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp, nil, true
+	})
+	return func() { closed.Store(false) }, refused
 }
