@@ -81,7 +81,7 @@ type Partition struct {
 type Sample struct {
 	Time        time.Time `json:"t"`
 	EventsPerS  float64   `json:"events_per_s"`
-	Lag         int64     `json:"lag"`
+	Lag         int64     `json:"lag"` // -1 while unknown (Snapshot.LagKnown false)
 	InsertP50ms float64   `json:"insert_p50_ms"`
 	InsertP99ms float64   `json:"insert_p99_ms"`
 }
@@ -251,6 +251,9 @@ func (s *Server) sample(ctx context.Context) {
 		s.prev, s.prevAt, s.lastRate = snap, now, rate
 		s.ready, s.readyAt = ready, now
 		p := Sample{Time: now, EventsPerS: rate, Lag: snap.Lag, InsertP50ms: ms(snap.InsertP50), InsertP99ms: ms(snap.InsertP99)}
+		if !snap.LagKnown {
+			p.Lag = -1
+		}
 		if len(s.history) < s.o.History {
 			s.history = append(s.history, p)
 		} else {
