@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -130,6 +131,23 @@ func dlqCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *timeout < minPublishTimeout {
 		return fs.bad("--timeout=%v: must be at least %v", *timeout, minPublishTimeout)
+	}
+	// Each flag belongs to reading or to --republish; one given to the other mode
+	// would be ignored, so it is refused.
+	readOnly := map[string]bool{"reason": true, "topic": true, "since": true, "until": true, "limit": true, "dlq-topic": true}
+	republishOnly := map[string]bool{"to-topic": true, "now": true, "allow-invalid": true}
+	var misplaced error
+	fs.Visit(func(fl *flag.Flag) {
+		switch {
+		case misplaced != nil:
+		case *republish != "" && readOnly[fl.Name]:
+			misplaced = fs.bad("--%s selects what is read; it does not apply to --republish", fl.Name)
+		case *republish == "" && republishOnly[fl.Name]:
+			misplaced = fs.bad("--%s applies only with --republish", fl.Name)
+		}
+	})
+	if misplaced != nil {
+		return misplaced
 	}
 	if *republish != "" {
 		return republishDLQ(ctx, pc, *republish, republishOptions{

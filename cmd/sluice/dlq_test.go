@@ -157,7 +157,8 @@ func TestDLQCommandErrors(t *testing.T) {
 	if code, _, errOut := run(t, "dlq", "--brokers", closedPort(t), "--timeout", "1s"); code != 1 || !strings.Contains(errOut, "--timeout=1s") {
 		t.Errorf("dead broker: exit %d, stderr %q", code, errOut)
 	}
-	for _, args := range [][]string{{"--since", "yesterday"}, {"--limit", "-1"}, {"--timeout", "0s"}, {"extra"}} {
+	for _, args := range [][]string{{"--since", "yesterday"}, {"--limit", "-1"}, {"--timeout", "0s"}, {"extra"},
+		{"--republish", "-", "--reason", "too_late"}, {"--now"}} {
 		if code, _, _ := run(t, append([]string{"dlq"}, args...)...); code != 2 {
 			t.Errorf("dlq %v: exit %d, want 2", args, code)
 		}
