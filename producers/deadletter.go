@@ -16,9 +16,16 @@ const (
 	HeaderSourceTopic     = "sluice.source.topic"
 	HeaderSourcePartition = "sluice.source.partition"
 	HeaderSourceOffset    = "sluice.source.offset"
+	// HeaderSourceTimestamp is the source record's Kafka timestamp, in UTC as
+	// RFC 3339 with milliseconds (SourceTimestampFormat).
+	HeaderSourceTimestamp = "sluice.source.timestamp"
 	HeaderGroup           = "sluice.group"
 	HeaderFailedAt        = "sluice.failed_at"
 )
+
+// SourceTimestampFormat is the layout of the sluice.source.timestamp header: RFC 3339
+// with milliseconds, Kafka's timestamp precision ("2026-01-05T09:00:00.123Z").
+const SourceTimestampFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // DeadLetters publishes records Sluice could not decode or validate to a dead-letter
 // topic, unchanged (same key, value and headers) plus headers saying why and where
@@ -57,7 +64,7 @@ func (d *DeadLetters) Topic() string { return d.topic }
 
 // fixedHeaders is how many of the dead-letter record's headers live in the same
 // allocation as the record.
-const fixedHeaders = 8
+const fixedHeaders = 9
 
 // deadLetter is one outgoing record with its headers in a single allocation.
 type deadLetter struct {
@@ -74,7 +81,7 @@ type deadLetter struct {
 // one buffer for the header values and the completion closure.
 func (d *DeadLetters) Send(ctx context.Context, src *kgo.Record, reason, detail string, done func(error)) {
 	dl := new(deadLetter)
-	n := len(src.Headers) + 6
+	n := len(src.Headers) + 7
 	if d.group != "" {
 		n++
 	}
@@ -85,7 +92,7 @@ func (d *DeadLetters) Send(ctx context.Context, src *kgo.Record, reason, detail 
 	hdrs = append(hdrs, src.Headers...)
 
 	// One buffer holds every header value; each header slices into it.
-	buf := make([]byte, 0, len(reason)+len(detail)+len(src.Topic)+len(d.group)+2*20+len(time.RFC3339Nano))
+	buf := make([]byte, 0, len(reason)+len(detail)+len(src.Topic)+len(d.group)+2*20+len(SourceTimestampFormat)+len(time.RFC3339Nano))
 	add := func(key string, from int) {
 		hdrs = append(hdrs, kgo.RecordHeader{Key: key, Value: buf[from:len(buf):len(buf)]})
 	}
@@ -104,6 +111,9 @@ func (d *DeadLetters) Send(ctx context.Context, src *kgo.Record, reason, detail 
 	at = len(buf)
 	buf = strconv.AppendInt(buf, src.Offset, 10)
 	add(HeaderSourceOffset, at)
+	at = len(buf)
+	buf = src.Timestamp.UTC().AppendFormat(buf, SourceTimestampFormat)
+	add(HeaderSourceTimestamp, at)
 	if d.group != "" {
 		at = len(buf)
 		buf = append(buf, d.group...)
@@ -124,6 +134,7 @@ type DeadLetter struct {
 	SourceTopic     string
 	SourcePartition int32
 	SourceOffset    int64
+	SourceTimestamp time.Time // the source record's Kafka timestamp; zero if absent or unparsable
 	Group           string    // empty when the writer had no ConsumerGroup
 	FailedAt        time.Time // zero if the header was unparsable
 	Key, Value      []byte    // the source record's, shared with r
@@ -163,6 +174,8 @@ func ParseDeadLetter(r *kgo.Record) (DeadLetter, error) {
 				return DeadLetter{}, errorf("bad %s header %q", HeaderSourceOffset, v)
 			}
 			dl.SourceOffset, seen = o, seen|8
+		case HeaderSourceTimestamp:
+			dl.SourceTimestamp, _ = time.Parse(SourceTimestampFormat, v)
 		case HeaderGroup:
 			dl.Group = v
 		case HeaderFailedAt:

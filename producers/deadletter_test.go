@@ -69,7 +69,8 @@ func TestDeadLetterRoundTrip(t *testing.T) {
 			t.Errorf("key/value changed: %q/%q, want %q/%q", r.Key, r.Value, src.Key, src.Value)
 		}
 		if d.Reason != "malformed_json" || d.SourceTopic != "payments" || d.Group != "sluice-rollups" ||
-			!d.FailedAt.Equal(failedAt) || d.Detail[:7] != "detail " {
+			!d.FailedAt.Equal(failedAt) || d.Detail[:7] != "detail " || !d.SourceTimestamp.Equal(src.Timestamp.Truncate(time.Millisecond)) ||
+			d.SourceTimestamp.IsZero() {
 			t.Errorf("parsed %+v", d)
 		}
 		if len(d.Headers) != len(src.Headers) {

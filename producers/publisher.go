@@ -124,6 +124,14 @@ func (p *Publisher) ProduceAt(ctx context.Context, topic string, key, value []by
 	p.produce(ctx, &kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: ts}, done)
 }
 
+// ProduceRecord publishes r as it is, without validation: its topic, key, value,
+// headers and timestamp (zero: now). It is for tools that set headers (sluice
+// produce --header, the dead-letter republisher). r must not be modified until done
+// is called; done follows the PublishPaymentAsync contract.
+func (p *Publisher) ProduceRecord(ctx context.Context, r *kgo.Record, done func(error)) {
+	p.produce(ctx, r, done)
+}
+
 func (p *Publisher) produce(ctx context.Context, r *kgo.Record, done func(error)) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -46,7 +49,8 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	pc := loadPublisherConfig()
 	fs := newFlags(loadgenDoc, stdout)
 	brokers := fs.String("brokers", pc.brokers(), "comma-separated Kafka seed brokers (the default is SLUICE_KAFKA_BROKERS)")
-	seed := fs.Int64("seed", 1, "random seed: the same seed and flags give the same stream")
+	seed := fs.Int64("seed", 1, "random seed: the same seed, run id and flags give the same stream")
+	runID := fs.String("run-id", "", "run id in every event id (letters, digits, '-'); the default is a fresh random one, so a rerun publishes new events")
 	rate := fs.Float64("rate", 0, "target records per second (0: as fast as possible)")
 	count := fs.Int64("count", 0, "records to publish (default 10000 when --duration is not set)")
 	duration := fs.Duration("duration", 0, "stop after this long")
@@ -60,6 +64,7 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	start := fs.String("start", "now", `event time of the first record (RFC 3339, or "now"); records are published with timestamps on the same clock, so a fixed --start reproduces the stream byte for byte but a real broker's time-based retention may delete old timestamps`)
 	paymentsTopic := fs.String("payments-topic", producers.DefaultPaymentsTopic, "payments topic")
 	shipmentsTopic := fs.String("shipments-topic", producers.DefaultShipmentsTopic, "shipments topic")
+	timeout := fs.Duration("timeout", defaultPublishTimeout, "give a record up as failed (exit 3, no ground truth) when no broker acknowledged it within this long")
 	truthJSON := fs.String("truth-json", "", "also write the ground truth as JSON to this file")
 	schemaFile := fs.String("schema", "", "publish random events of this event type (a *.schema.json) instead of payments and shipments; --rate is also its events per second of event time")
 	if err := fs.parse(args); err != nil {
@@ -73,8 +78,8 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if !(*paymentsShare >= 0 && *paymentsShare <= 1) {
 		return fs.bad("--payments-share=%v: must be in [0, 1]", *paymentsShare)
 	}
-	if *count < 0 || *rate < 0 || *duration < 0 {
-		return fs.bad("--count, --rate and --duration must be ≥ 0")
+	if *count < 0 || *rate < 0 || *duration < 0 || *timeout < minPublishTimeout {
+		return fs.bad("--count, --rate and --duration must be ≥ 0, --timeout at least 1s")
 	}
 	startAt := time.Now().UTC().Truncate(time.Second)
 	if *start != "now" {
@@ -91,9 +96,12 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			total = math.MaxInt32 * 1024 // effectively unbounded: --duration stops the run
 		}
 	}
+	if *runID == "" {
+		*runID = newRunID()
+	}
 	nPay := int(math.Round(float64(total) * *paymentsShare))
 	cfg := loadgen.Config{
-		Seed: *seed, Payments: nPay, Shipments: int(total) - nPay,
+		Seed: *seed, RunID: *runID, Payments: nPay, Shipments: int(total) - nPay,
 		InvalidRate: *invalidRate, DuplicateRate: *duplicateRate, LateRate: *lateRate,
 		Start: startAt, Window: *window, Merchants: *merchants, Hubs: *hubs, EventRate: *rate,
 		PaymentsTopic: *paymentsTopic, ShipmentsTopic: *shipmentsTopic,
@@ -102,22 +110,18 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	kopts, err := pc.kafkaClientOpts(splitList(*brokers))
-	if err != nil {
-		return err
-	}
-	pub, err := producers.NewPublisher(producers.Brokers(splitList(*brokers)...), producers.ClientOptions(kopts...))
+	pub, err := newLinePublisher(ctx, pc, *brokers, *timeout)
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
 
 	if *count == 0 && *duration > 0 {
-		fmt.Fprintf(stderr, "loadgen: seed=%d for %v, %.0f%% payments, rate=%s, brokers=%s\n",
-			*seed, *duration, *paymentsShare*100, rateString(*rate), *brokers)
+		fmt.Fprintf(stderr, "loadgen: seed=%d run-id=%s for %v, %.0f%% payments, rate=%s, brokers=%s\n",
+			*seed, *runID, *duration, *paymentsShare*100, rateString(*rate), *brokers)
 	} else {
-		fmt.Fprintf(stderr, "loadgen: seed=%d records=%d (payments %d, shipments %d), rate=%s, brokers=%s\n",
-			*seed, total, cfg.Payments, cfg.Shipments, rateString(*rate), *brokers)
+		fmt.Fprintf(stderr, "loadgen: seed=%d run-id=%s records=%d (payments %d, shipments %d), rate=%s, brokers=%s\n",
+			*seed, *runID, total, cfg.Payments, cfg.Shipments, rateString(*rate), *brokers)
 	}
 	st, runErr := loadgen.Run(ctx, pub, gen, loadgen.RunOptions{
 		Rate: *rate, Count: total, Duration: *duration,
@@ -126,7 +130,15 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 				float64(s.Records)/max(s.Elapsed.Seconds(), 1e-9), float64(s.Bytes)/1e6, s.Elapsed.Round(time.Millisecond))
 		},
 	})
-	// The truth covers what was handed out; print it even when the run was cut short.
+	// The truth covers every record handed out: it is printed only when each of them
+	// was acknowledged (a run cut short by Ctrl-C may still be complete).
+	if st.Acked != st.Records || (runErr != nil && !errors.Is(runErr, context.Canceled)) {
+		fmt.Fprintf(stdout, "%d of %d records acknowledged; no ground truth\n", st.Acked, st.Records)
+		if runErr == nil {
+			runErr = errors.New("not every record was acknowledged")
+		}
+		return &exitError{code: exitPublish, err: fmt.Errorf("stopped after %d records, %d acknowledged: %w", st.Records, st.Acked, pub.explain(runErr, *brokers))}
+	}
 	if err := gen.Truth().WriteSummary(stdout); err != nil {
 		return err
 	}
@@ -139,10 +151,17 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			return fmt.Errorf("write --truth-json: %w", err)
 		}
 	}
-	if runErr != nil {
-		return fmt.Errorf("stopped after %d records (the truth may not match Kafka): %w", st.Records, runErr)
+	if errors.Is(runErr, context.Canceled) {
+		return nil // Ctrl-C: every record handed out is published, and the truth says so
 	}
-	return nil
+	return runErr
+}
+
+// newRunID is a fresh random --run-id: 8 hex digits.
+func newRunID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 func rateString(r float64) string {

@@ -7,6 +7,7 @@
 //	sluice demo       the whole thing on this machine: embedded Kafka and ClickHouse
 //	sluice loadgen    publish realistic, reproducible traffic
 //	sluice produce    publish newline-delimited JSON events from stdin or files
+//	sluice dlq        print dead letters, or republish fixed ones to their source topic
 //	sluice dev        run the embedded Kafka or ClickHouse on their own
 //	sluice bench      end-to-end benchmark with bare consumer and insert ceilings
 //	sluice version    the version, VCS commit and Go version of this binary
@@ -22,10 +23,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/config"
@@ -50,6 +49,7 @@ func init() {
 		{loadgenDoc, loadgenCommand},
 		{produceDoc, produceCommand},
 		{schemaDoc, schemaCommand},
+		{dlqDoc, dlqCommand},
 		{devDoc, devCommand},
 		{benchDoc, benchCommand},
 		{versionDoc, versionCommand},
@@ -80,7 +80,7 @@ func main() {
 // dispatch runs the command line args (without the program name) and returns the
 // exit status: 0 when the command succeeded or its help was asked for, 2 for a
 // command line that cannot be run (with a one-line hint on stderr), 1 when the
-// command failed ("sluice CMD: error" on stderr).
+// command failed ("sluice CMD: error" on stderr), or the status of an *exitError.
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
@@ -111,6 +111,10 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// A library error may begin with its package's name, which can be the
 	// command's (loadgen); it is not said twice.
 	fmt.Fprintf(stderr, "sluice %s: %s\n", name, strings.TrimPrefix(err.Error(), name+": "))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
 	return 1
 }
 
@@ -193,9 +197,14 @@ fetching, flushes, commits, leaves the group and exits 0. If that takes longer
 than SLUICE_SHUTDOWN_TIMEOUT it exits 1; nothing is lost, the next owner replays
 the uncommitted records exactly once.
 
-It takes no arguments: the configuration is the SLUICE_* environment variables
-('sluice config' lists them with their values). A bad value stops start-up with
-a message naming the variable.`,
+SIGHUP restarts it in place with the configuration read again (the environment,
+with --env-file's assignments over it, and every TLS file it names): if the new
+configuration is bad, it says why and runs on unchanged; otherwise it shuts the
+instance down as above (flush, commit, leave the group) and starts a new one.
+
+The configuration is the SLUICE_* environment variables ('sluice config' lists
+them with their values). A bad value stops start-up with a message naming the
+variable.`,
 }
 
 // runCommand is `sluice run`. Shutdown order on SIGINT/SIGTERM, enforced by
@@ -203,43 +212,28 @@ a message naming the variable.`,
 // commit marked offsets → leave the group → close ClickHouse. If that takes longer
 // than SLUICE_SHUTDOWN_TIMEOUT the process exits with an error; nothing is lost,
 // since uncommitted records are replayed and deduplicated by the next owner.
+// SIGHUP runs the same shutdown and then starts again with the configuration read
+// again (serve).
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if err := newFlags(runDoc, stdout).parse(args); err != nil {
+	fs := newFlags(runDoc, stdout)
+	envFile := fs.String("env-file", "", "also read SLUICE_* assignments (KEY=VALUE lines, # comments) from this file, over the environment; re-read on SIGHUP")
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	c, err := loadConfig()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	load := func() (config.Config, error) { return loadRunConfig(*envFile) }
+	c, err := load()
 	if err != nil {
 		return err
 	}
-	log := newLogger(c.Log, stderr)
-	if c.MemoryLimit > 0 {
-		debug.SetMemoryLimit(int64(c.MemoryLimit))
-	}
-	in, err := app.New(ctx, c, log)
-	if err != nil {
-		if ctx.Err() != nil {
-			// SIGINT/SIGTERM while waiting for Kafka or ClickHouse: nothing was
-			// consumed, so stopping now is a clean shutdown.
-			log.Info("stopped before consuming", "reason", err)
-			return nil
+	for {
+		next, err := serve(ctx, c, newLogger(c.Log, stderr), hup, load)
+		if err != nil || next == nil {
+			return err
 		}
-		return err
-	}
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "deadline", c.ShutdownTimeout)
-	t := time.NewTimer(c.ShutdownTimeout)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		return err
-	case <-t.C:
-		return errors.New("shutdown did not finish within SLUICE_SHUTDOWN_TIMEOUT; uncommitted records will be replayed")
+		c = *next
 	}
 }
 

@@ -152,24 +152,6 @@ func schemaType(path string) (*schemas.EventType, error) {
 	return types[0], nil
 }
 
-// schemaDecoder validates produce's lines with an event type's rules; the key
-// is the event's event_id (so a retry lands in its original's partition), or
-// none when the type has no event_id.
-func schemaDecoder(t *schemas.EventType) func(line []byte) (string, error) {
-	return func(b []byte) (string, error) {
-		if err := t.Validate(b, schemas.Limits{}); err != nil || t.EventID() == "" {
-			return "", err
-		}
-		// Valid: one object without repeated members, whose event_id is a string.
-		var ev map[string]json.RawMessage
-		var id string
-		if err := json.Unmarshal(b, &ev); err == nil {
-			_ = json.Unmarshal(ev[t.EventID()], &id)
-		}
-		return id, nil
-	}
-}
-
 // typedLoadgen is `sluice loadgen --schema FILE`: random valid events of the type,
 // invalid records and producer retries, and the truth of every rollup.
 type typedLoadgen struct {

@@ -60,8 +60,8 @@ type Snapshot struct {
 	Rows       int64 `json:"rows"`
 	Flushes    int64 `json:"flushes"`
 	Retries    int64 `json:"retries"`
-	// Lag is the total consumer lag of the owned partitions; LagKnown is false before
-	// the first successful lag poll.
+	// Lag is the total consumer lag of the owned partitions; LagKnown is false (and
+	// Lag 0) until the member has joined and every owned partition's lag was polled.
 	Lag      int64 `json:"lag"`
 	LagKnown bool  `json:"lag_known"`
 	// InsertP50 and InsertP99 are over the recent Store calls (Inserts of them).

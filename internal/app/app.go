@@ -43,6 +43,9 @@ type Instance struct {
 	admin    *admin.Server
 	errs     *admin.ErrorLog
 	stopping atomic.Bool // Run's context is done: not ready any more
+	// lagRefresh asks the lag poller for a poll now (after a commit or an
+	// assignment); a send that finds it full is one already pending.
+	lagRefresh chan struct{}
 
 	// The admin listener serves from the start of New: up is closed once the
 	// fields above it are set, and until then /readyz reports starting.
@@ -88,7 +91,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), types: types, up: make(chan struct{})}
+	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), types: types, up: make(chan struct{}), lagRefresh: make(chan struct{}, 1)}
 	for _, t := range topicsOf(types) {
 		in.stats.Topic(t) // every topic's series exists from the start, at 0
 	}
@@ -234,8 +237,10 @@ func (in *Instance) connect(ctx context.Context) error {
 			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
 			kgo.FetchMaxWait(c.Kafka.FetchMaxWait),
 			kgo.ClientID(clientID()),
+			kgo.AutoCommitCallback(in.committed),
 		}, kopts...),
 	}, func(topic string, partition int32) consumers.Worker {
+		in.refreshLag() // a new partition's lag is unknown until polled
 		if w := in.pipe.Worker(topic, partition); w != nil {
 			return w
 		}
@@ -285,7 +290,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	// So are the group's members, for the status page.
 	pollCtx, stopPolls := context.WithCancel(context.Background())
 	var polls sync.WaitGroup
-	polls.Go(func() { in.metrics.PollLag(pollCtx, lagInterval, in.lag) })
+	polls.Go(func() { in.metrics.PollLag(pollCtx, lagInterval, in.lag, in.lagRefresh) })
 	polls.Go(func() { in.pollMembers(pollCtx, membersInterval) })
 	defer func() { stopPolls(); polls.Wait() }()
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", topicsOf(in.types),

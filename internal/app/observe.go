@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/admin"
@@ -220,15 +222,22 @@ func (in *Instance) snapshot() admin.Snapshot {
 	})
 	snap.Members, snap.MembersAt, snap.MembersError = in.members.get()
 	snap.InsertP50, snap.InsertP99, snap.Inserts = in.metrics.RecentInsertLatency(recentWindow)
+	// The total is known once every owned partition's lag is: a partition not
+	// polled since it was assigned would otherwise count as 0.
 	lag, at := in.metrics.Lag()
-	snap.LagKnown = !at.IsZero()
+	snap.LagKnown = !at.IsZero() && in.group != nil && in.group.Joined()
 	for _, q := range in.queues() {
 		p := admin.Partition{Topic: q.Topic, Partition: q.Partition, Queued: q.Queued, Paused: q.Paused, Lag: -1}
 		if n, ok := lag[metrics.TopicPartition{Topic: q.Topic, Partition: q.Partition}]; ok {
 			p.Lag = n
 			snap.Lag += n
+		} else {
+			snap.LagKnown = false
 		}
 		snap.Partitions = append(snap.Partitions, p)
+	}
+	if !snap.LagKnown {
+		snap.Lag = 0
 	}
 	return snap
 }
@@ -301,6 +310,25 @@ func (in *Instance) describeMembers(ctx context.Context, adm *kadm.Client) ([]ad
 		out = append(out, am)
 	}
 	return out, nil
+}
+
+// refreshLag asks the lag poller for a poll now; it never blocks (a poll already
+// asked for covers this request too).
+func (in *Instance) refreshLag() {
+	select {
+	case in.lagRefresh <- struct{}{}:
+	default:
+	}
+}
+
+// committed is the consumer's auto-commit callback: the committed lag changed, so
+// it is polled again now rather than at the next interval.
+func (in *Instance) committed(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+	if err != nil {
+		in.log.Debug("offset commit failed; the next one retries", "err", err)
+		return
+	}
+	in.refreshLag()
 }
 
 // lag returns the committed lag of the partitions the instance owns now, over the

@@ -160,6 +160,9 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatalf("ConfigMap + Secret do not load:\n%v", err)
 	}
 	port := cfg.HTTP.Addr[strings.LastIndexByte(cfg.HTTP.Addr, ':')+1:]
+	if len(cfg.ClickHouse.Addrs) > 1 && cfg.ClickHouse.Cluster == "" {
+		t.Errorf("SLUICE_CLICKHOUSE_ADDR names %d servers without SLUICE_CLICKHOUSE_CLUSTER: failing over to a separate, non-replicated server stores replays twice", len(cfg.ClickHouse.Addrs))
+	}
 
 	for _, name := range []string{"Deployment/sluice", "Job/sluice-migrate"} {
 		pod := dig(objs[name], "spec", "template", "spec")

@@ -11,15 +11,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/internal/buildinfo"
 	"github.com/sluicehq/sluice/internal/dev/testenv"
@@ -36,20 +33,8 @@ import (
 func TestAdmin(t *testing.T) {
 	s := newStackOn(t, testenv.PrivateClickHouse(t), 2, map[string]string{"SLUICE_HTTP_ADDR": "127.0.0.1:0"})
 
-	// Hold the member out of the group until the test lets it in: JoinGroup answers
-	// a retriable error while the gate is closed.
-	var gateClosed atomic.Bool
-	gateClosed.Store(true)
-	cluster := s.kafka.Cluster()
-	cluster.ControlKey(kmsg.JoinGroup.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		cluster.KeepControl()
-		if !gateClosed.Load() {
-			return nil, nil, false
-		}
-		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
-		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-		return resp, nil, true
-	})
+	// Hold the member out of the group until the test lets it in.
+	letIn, _ := holdJoins(s)
 
 	truth := s.publish(t, generator(t, 61, 4000, 2000, 0.03, 0.02), 0)
 	in := s.start(t, "a")
@@ -60,7 +45,7 @@ func TestAdmin(t *testing.T) {
 	if code, body := get(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting to join the consumer group") {
 		t.Fatalf("/readyz before joining: %d %q, want 503 waiting to join", code, body)
 	}
-	gateClosed.Store(false)
+	letIn()
 	waitFor(t, time.Minute, "/readyz 200 after joining", func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK })
 	waitFor(t, 2*time.Minute, "all offsets committed", func() bool { return s.committedAll(t) })
 

@@ -41,7 +41,8 @@
 //
 //	sluice_kafka_commit_duration_seconds{result}  histogram  OffsetCommit round trips of the consumer; result ok|error
 //	sluice_consumer_lag{topic,partition}          gauge      end offset minus committed offset of each owned partition,
-//	                                                         refreshed every few seconds by PollLag
+//	                                                         refreshed by PollLag every few seconds and after each
+//	                                                         commit; absent while unknown (not 0)
 //	sluice_consumer_lag_errors_total              counter    failed lag polls
 //	sluice_kafka_*                                           franz-go's kprom plugin (connects, bytes, buffered records)
 //
@@ -57,6 +58,6 @@
 //	m := metrics.New(metrics.Sources{Stats: stats, Queues: group.Queues})
 //	sink := m.Sink(chClient, rollupTables...)            // pass to pipeline.Deps
 //	opts := append(opts, kgo.WithHooks(m.KafkaHooks()...)) // consumer client
-//	go m.PollLag(ctx, 5*time.Second, lagFunc)
+//	go m.PollLag(ctx, 5*time.Second, lagFunc, refresh)
 //	http.Handle("/metrics", m.Handler())
 package metrics

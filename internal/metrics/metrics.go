@@ -190,11 +190,13 @@ func (m *Metrics) Lag() (map[TopicPartition]int64, time.Time) {
 // LagFunc returns the current lag of each partition this instance owns.
 type LagFunc func(ctx context.Context) (map[TopicPartition]int64, error)
 
-// PollLag calls lag at once and then every interval until ctx is done, and publishes
-// the result as sluice_consumer_lag (partitions no longer owned disappear). A failed
-// poll keeps the previous values and counts sluice_consumer_lag_errors_total. Each
-// poll is bounded by interval.
-func (m *Metrics) PollLag(ctx context.Context, interval time.Duration, lag LagFunc) {
+// PollLag calls lag at once, then every interval and whenever refresh receives (e.g.
+// after each offset commit; sends arriving during a poll make one more), until ctx is
+// done, and publishes the result as sluice_consumer_lag: a partition whose lag is
+// unknown (not polled since it was assigned) has no series rather than 0, and
+// partitions no longer owned disappear. A failed poll keeps the previous values and
+// counts sluice_consumer_lag_errors_total. Each poll is bounded by interval.
+func (m *Metrics) PollLag(ctx context.Context, interval time.Duration, lag LagFunc, refresh <-chan struct{}) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -212,6 +214,7 @@ func (m *Metrics) PollLag(ctx context.Context, interval time.Duration, lag LagFu
 		}
 		select {
 		case <-t.C:
+		case <-refresh:
 		case <-ctx.Done():
 			return
 		}

@@ -205,7 +205,7 @@ func TestPollLag(t *testing.T) {
 				cancel()
 				return map[TopicPartition]int64{{"p", 1}: 2}, nil
 			}
-		})
+		}, nil)
 	}()
 	<-done
 	if got := testutil.ToFloat64(m.lagErrs); got != 1 {
@@ -225,5 +225,43 @@ sluice_consumer_lag{partition="1",topic="p"} 2
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sluice_consumer_lag"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPollLagRefresh checks that a refresh polls at once, long before the interval.
+func TestPollLagRefresh(t *testing.T) {
+	m := New(Sources{})
+	ctx, cancel := context.WithCancel(t.Context())
+	refresh := make(chan struct{}, 1)
+	polled := make(chan int, 4)
+	n := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.PollLag(ctx, time.Hour, func(context.Context) (map[TopicPartition]int64, error) {
+			n++
+			polled <- n
+			if n == 3 { // held until the test has read the second poll's result
+				<-ctx.Done()
+				return nil, ctx.Err()
+			}
+			return map[TopicPartition]int64{{"p", 0}: int64(10 - n)}, nil
+		}, refresh)
+	}()
+	if got := <-polled; got != 1 {
+		t.Fatalf("first poll %d", got)
+	}
+	refresh <- struct{}{}
+	if got := <-polled; got != 2 {
+		t.Fatalf("after a refresh: poll %d, want 2", got)
+	}
+	// Once the third poll has begun, the second one's result is published.
+	refresh <- struct{}{}
+	<-polled
+	lag, _ := m.Lag()
+	cancel()
+	<-done
+	if lag[TopicPartition{"p", 0}] != 8 {
+		t.Errorf("lag %v, want the refreshed 8", lag)
 	}
 }

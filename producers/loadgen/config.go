@@ -3,14 +3,39 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
+
+// maxRunID and runIDChars bound Config.RunID, which is part of every generated id.
+const (
+	maxRunID   = 32
+	runIDChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+)
+
+// idScope is what every id of the stream c describes carries: the seed, and the run
+// id when there is one ("7", "7-3fa9c2d1").
+func (c Config) idScope() string {
+	s := strconv.FormatInt(c.Seed, 10)
+	if c.RunID != "" {
+		s += "-" + c.RunID
+	}
+	return s
+}
 
 // Config describes one reproducible stream. The zero value of every field but Seed and
 // the counts takes the default noted beside it.
 type Config struct {
 	// Seed fixes the stream: the same Config gives the same records, byte for byte.
+	// The seed is part of every payment and shipment id (and so of every event_id),
+	// so streams of different seeds never share an event id.
 	Seed int64
+	// RunID, when set, is also part of every id: two runs of the same seed with
+	// different run ids publish the same traffic pattern as distinct events (a
+	// restarted load generator is not dropped as producer duplicates), and the same
+	// Seed and RunID give the same stream. At most 32 letters, digits or '-'.
+	RunID string
 	// Payments and Shipments are the numbers of records to emit on each topic,
 	// including the invalid ones and the duplicates.
 	Payments, Shipments int
@@ -83,6 +108,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Window < time.Second || c.Window%time.Second != 0 {
 		bad("Window=%v: must be a positive whole number of seconds (rollup window_start is a DateTime)", c.Window)
+	}
+	if len(c.RunID) > maxRunID || strings.Trim(c.RunID, runIDChars) != "" {
+		bad("RunID=%q: must be at most %d letters, digits or '-'", c.RunID, maxRunID)
 	}
 	if c.Merchants < 1 {
 		bad("Merchants=%d: must be ≥ 1", c.Merchants)

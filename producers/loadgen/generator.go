@@ -67,6 +67,7 @@ type Generator struct {
 	merchants   []merchant
 	merchantZip *rand.Zipf
 	hubZip      *rand.Zipf
+	idScope     string // Config.idScope, in every payment and shipment id
 	nextPayID   int
 	nextShipID  int
 	payments    []*payment  // open payment lifecycles
@@ -132,6 +133,9 @@ func NewGenerator(cfg Config) (*Generator, error) {
 		leftS: cfg.Shipments,
 		clock: cfg.Start,
 		step:  time.Duration(float64(time.Second) / cfg.EventRate),
+		// Ids are not drawn from rng, so the seed and run id in them change no
+		// other byte of the stream's traffic pattern.
+		idScope: cfg.idScope(),
 	}
 	g.merchants = make([]merchant, cfg.Merchants)
 	for i := range g.merchants {
@@ -273,7 +277,7 @@ func (g *Generator) newPayment() *payment {
 	g.nextPayID++
 	m := g.pickMerchant()
 	p := &payment{
-		id:       "pay_" + strconv.Itoa(g.nextPayID),
+		id:       "pay_" + g.idScope + "_" + strconv.Itoa(g.nextPayID),
 		merchant: m,
 		customer: fmt.Sprintf("c_%07d", g.rng.IntN(2_000_000)),
 		channel:  channels[g.rng.IntN(len(channels))],
@@ -406,7 +410,7 @@ func hubID(i int) string { return fmt.Sprintf("hub_%03d", i) }
 func (g *Generator) newShipment() *shipment {
 	g.nextShipID++
 	s := &shipment{
-		id:      fmt.Sprintf("shp_%09d", g.nextShipID),
+		id:      fmt.Sprintf("shp_%s_%09d", g.idScope, g.nextShipID),
 		carrier: carriers[g.rng.IntN(len(carriers))],
 		weight:  max(50, min(int64(800*math.Exp(g.rng.NormFloat64()*0.8)), 30_000)),
 	}

@@ -300,3 +300,63 @@ func BenchmarkGenerator(b *testing.B) {
 	b.SetBytes(n / int64(b.N))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// eventIDs returns the event_id of every record that decodes, by topic.
+func eventIDs(recs []loadgen.Record) map[string]bool {
+	ids := map[string]bool{}
+	for _, r := range recs {
+		var p schemas.Payment
+		var s schemas.Shipment
+		if r.Topic == "payments" && schemas.DecodePayment(r.Value, &p, schemas.Limits{}) == nil {
+			ids[r.Topic+"/"+p.EventID] = true
+		}
+		if r.Topic == "shipments" && schemas.DecodeShipment(r.Value, &s, schemas.Limits{}) == nil {
+			ids[r.Topic+"/"+s.EventID] = true
+		}
+	}
+	return ids
+}
+
+// TestRunsShareNoEventID checks that streams of different seeds, or of one seed with
+// different run ids, share no event id (a second run is never dropped as producer
+// duplicates of the first), while a run id changes nothing but the ids: the ground
+// truth is the same, and the same seed and run id give the same bytes.
+func TestRunsShareNoEventID(t *testing.T) {
+	base, gBase := generate(t, cfg)
+	run := cfg
+	run.RunID = "3fa9c2d1"
+	a, ga := generate(t, run)
+	b, _ := generate(t, run)
+	seed := cfg
+	seed.Seed++
+	other, _ := generate(t, seed)
+	for i := range a {
+		if !bytes.Equal(a[i].Value, b[i].Value) || !bytes.Equal(a[i].Key, b[i].Key) {
+			t.Fatalf("same seed and run id, record %d differs", i)
+		}
+	}
+	ids := eventIDs(base)
+	for name, recs := range map[string][]loadgen.Record{"another run id": a, "another seed": other} {
+		shared := 0
+		for id := range eventIDs(recs) {
+			if ids[id] {
+				shared++
+			}
+		}
+		if shared > 0 {
+			t.Errorf("%s: %d event ids shared with the first stream", name, shared)
+		}
+	}
+	ja, _ := json.Marshal(gBase.Truth())
+	jb, _ := json.Marshal(ga.Truth())
+	if !bytes.Equal(ja, jb) {
+		t.Error("a run id changed the ground truth")
+	}
+	for _, bad := range []string{"has space", "a/b", string(make([]byte, 33))} {
+		c := cfg
+		c.RunID = bad
+		if _, err := loadgen.NewGenerator(c); err == nil {
+			t.Errorf("RunID %q accepted", bad)
+		}
+	}
+}
