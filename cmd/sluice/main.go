@@ -29,7 +29,6 @@ import (
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/config"
-	"github.com/sluicehq/sluice/internal/dev/chlocal"
 )
 
 // command is one entry of sluice's command list.
@@ -46,11 +45,11 @@ func init() {
 		{runDoc, runCommand},
 		{migrateDoc, migrateCommand},
 		{configDoc, configCommand},
-		{demoDoc, demoCommand},
+		devTools["demo"],
 		{loadgenDoc, loadgenCommand},
 		{produceDoc, produceCommand},
-		{devDoc, devCommand},
-		{benchDoc, benchCommand},
+		devTools["dev"],
+		devTools["bench"],
 		{versionDoc, versionCommand},
 		{helpDoc, helpCommand},
 	}
@@ -67,8 +66,9 @@ func lookup(name string) (command, bool) {
 }
 
 func main() {
-	// The embedded ClickHouse runs as a child process of this same binary.
-	chlocal.RunIfChild()
+	// The embedded ClickHouse of the development tools runs as a child process
+	// of this same binary.
+	runIfChild()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
