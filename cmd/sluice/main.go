@@ -211,6 +211,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(c.Log, stderr)
+	warnUnknownVariables(log)
 	if c.MemoryLimit > 0 {
 		debug.SetMemoryLimit(int64(c.MemoryLimit))
 	}
@@ -254,7 +255,7 @@ It takes no arguments: the configuration is the SLUICE_* environment variables.`
 }
 
 // migrateCommand is `sluice migrate`.
-func migrateCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
+func migrateCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := newFlags(migrateDoc, stdout).parse(args); err != nil {
 		return err
 	}
@@ -262,6 +263,7 @@ func migrateCommand(ctx context.Context, args []string, stdout, _ io.Writer) err
 	if err != nil {
 		return err
 	}
+	warnUnknownVariables(newLogger(c.Log, stderr))
 	if err := app.Migrate(ctx, c); err != nil {
 		return err
 	}
