@@ -58,13 +58,14 @@ func Migrations(c config.Config) []string {
 
 // OpenClickHouse connects to the ClickHouse servers of c, over TLS when
 // SLUICE_CLICKHOUSE_TLS says so. Refused credentials are a permanent error
-// (clickhouse.IsPermanent) that names the user and never contains the password.
+// (clickhouse.IsPermanent) that names the user and never contains the password; so
+// is an HTTP port given as SLUICE_CLICKHOUSE_ADDR, which says to use the native one.
 func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, error) {
 	tlsCfg, err := c.ClickHouse.TLSConfig()
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	return clickhouse.Open(ctx, clickhouse.Options{
+	cl, err := clickhouse.Open(ctx, clickhouse.Options{
 		Addrs:       c.ClickHouse.Addrs,
 		Database:    c.ClickHouse.Database,
 		User:        c.ClickHouse.User,
@@ -74,6 +75,7 @@ func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, e
 		TLS:         tlsCfg,
 		Compress:    c.ClickHouse.Compress,
 	})
+	return cl, explainClickHouse(err, c)
 }
 
 // Migrate applies the migrations of c; it is idempotent and safe to run from several
@@ -105,6 +107,11 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		ch, err = OpenClickHouse(ctx, c)
 		if err == nil && c.ClickHouse.Migrate {
 			if err = ch.Migrate(ctx, Migrations(c)); err != nil {
+				ch.Close()
+			}
+		}
+		if err == nil && !c.ClickHouse.Migrate {
+			if err = checkMigrated(ctx, ch, c); err != nil {
 				ch.Close()
 			}
 		}
