@@ -29,6 +29,14 @@
 // Pipeline's decode slots (Options.Workers). Sink, Ledger, SeenIDs and DeadLetters are
 // called concurrently by many workers.
 //
+// # Logging
+//
+// Nothing is logged per event. A failing Sink, Ledger or SeenIDs call is retried
+// until it succeeds; however many partitions wait, the outage is two lines, a
+// warning with the cause when the first call fails and a summary (duration,
+// partitions paused, failed attempts) when the last one succeeds. Each attempt is
+// logged at debug level.
+//
 // # Usage
 //
 //	p := pipeline.New(opts, deps)

@@ -36,6 +36,8 @@ type Pipeline struct {
 	slots chan struct{} // decode slots shared by all workers
 	stats *Stats
 	log   *slog.Logger
+	// outage tells of failing store calls once for all workers.
+	outage *outage
 }
 
 // New returns a Pipeline. Options are defaulted where zero.
@@ -47,7 +49,8 @@ func New(o Options, d Deps) *Pipeline {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{opts: o, deps: d, slots: make(chan struct{}, o.Workers), stats: d.Stats, log: d.Logger}
+	return &Pipeline{opts: o, deps: d, slots: make(chan struct{}, o.Workers), stats: d.Stats, log: d.Logger,
+		outage: newOutage(d.Logger)}
 }
 
 // Stats returns the counters all workers add to.
@@ -535,15 +538,22 @@ func (w *Worker) idsBlock(s *slot) schemas.Block {
 }
 
 // retry calls fn until it succeeds or ctx is done, backing off exponentially between
-// attempts. Each failure is logged: one line per attempt, never per event.
-func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+// attempts. Failures are told by the Pipeline's outage (one line when the outage
+// starts, one when it ends); each attempt is logged at debug level, never per event.
+func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context) error) (result error) {
 	o := &w.p.opts
 	wait := o.RetryMin
+	failed := false
+	defer func() {
+		if failed {
+			w.p.outage.end(result == nil)
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil {
 			if attempt > 1 {
-				w.log.Info(what+" recovered", "attempts", attempt)
+				w.log.Debug(what+" recovered", "attempts", attempt)
 			}
 			return nil
 		}
@@ -551,7 +561,9 @@ func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context
 			return ctx.Err()
 		}
 		w.p.stats.StoreRetries.Add(1)
-		w.log.Warn(what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
+		w.p.outage.fail(partitionKey{w.topic, w.partition}, !failed, err)
+		failed = true
+		w.log.Debug(what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

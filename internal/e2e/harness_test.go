@@ -108,7 +108,13 @@ type instance struct {
 
 func (s *stack) start(t *testing.T, name string) *instance {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
+	return s.startLogged(t, name, io.Discard)
+}
+
+// startLogged is start with the instance's log (info and above) also written to logs.
+func (s *stack) startLogged(t *testing.T, name string, logs io.Writer) *instance {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
 	in, err := app.New(t.Context(), s.cfg, log)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)

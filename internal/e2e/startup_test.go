@@ -3,6 +3,7 @@ package e2e
 import (
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -66,4 +67,33 @@ func TestStartupNotMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.start(t, "migrated").stop(t)
+}
+
+// checkOutageLogged checks the log of an instance that lived through ClickHouse
+// outages: each outage is one warning when it starts and one summary when it ends,
+// naming the partitions that waited, and nothing else is logged per partition or
+// per attempt. wantPartitions is how many partitions the (first) outage paused.
+func checkOutageLogged(t *testing.T, logs string, wantPartitions int) {
+	t.Helper()
+	var starts, ends, warns []string
+	for line := range strings.Lines(logs) {
+		switch {
+		case strings.Contains(line, "ClickHouse calls are failing"):
+			starts = append(starts, line)
+		case strings.Contains(line, "the outage is over"):
+			ends = append(ends, line)
+		case strings.Contains(line, "level=WARN"), strings.Contains(line, "level=ERROR"):
+			warns = append(warns, line)
+		}
+	}
+	t.Logf("outage log: %d start(s), %d end(s), %d other warning(s)", len(starts), len(ends), len(warns))
+	if len(starts) == 0 || len(starts) != len(ends) {
+		t.Errorf("%d outage start lines and %d end lines, want one of each per outage:\n%s", len(starts), len(ends), logs)
+	}
+	if len(ends) > 0 && !strings.Contains(ends[0], "partitions_paused="+strconv.Itoa(wantPartitions)) {
+		t.Errorf("the first outage's summary does not say %d partitions paused: %s", wantPartitions, ends[0])
+	}
+	if len(warns) > 0 {
+		t.Errorf("%d other warnings during the outage:\n%s", len(warns), strings.Join(warns, ""))
+	}
 }
