@@ -36,6 +36,8 @@ type Instance struct {
 	admin    *admin.Server
 	errs     *admin.ErrorLog
 	stopping atomic.Bool // Run's context is done: not ready any more
+	// topicWatch holds the source topics found missing (see topics.go).
+	topicWatch topicWatch
 }
 
 // Migrations returns every statement `sluice migrate` runs for c, in order.
@@ -281,6 +283,8 @@ func (in *Instance) Run(ctx context.Context) error {
 	lagDone := make(chan struct{})
 	go func() { defer close(lagDone); in.metrics.PollLag(lagCtx, lagInterval, in.lag) }()
 	defer func() { stopLag(); <-lagDone }()
+	// Source topics are looked up over the same client, and stopped with it.
+	defer in.startTopicWatch()()
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()

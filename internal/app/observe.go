@@ -96,8 +96,13 @@ func (in *Instance) stopAdmin() {
 	_ = in.admin.Close(ctx)
 }
 
-// ready is /readyz: the member has joined the group and ClickHouse answers.
+// ready is /readyz: every source topic exists, the member has joined the group and
+// ClickHouse answers.
 func (in *Instance) ready(ctx context.Context) error {
+	// Before the join: a group whose topics are all missing may never join.
+	if m := in.MissingTopics(); len(m) > 0 && !in.stopping.Load() {
+		return missingTopicsError(m)
+	}
 	switch {
 	case in.stopping.Load():
 		return errors.New("shutting down")

@@ -3,9 +3,11 @@ package e2e
 import (
 	"io"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/config"
@@ -95,5 +97,36 @@ func checkOutageLogged(t *testing.T, logs string, wantPartitions int) {
 	}
 	if len(warns) > 0 {
 		t.Errorf("%d other warnings during the outage:\n%s", len(warns), strings.Join(warns, ""))
+	}
+}
+
+// TestStartupMissingTopic: a mistyped source topic is waited for, but not in
+// silence: it is logged at once, /readyz is 503 naming it and the
+// existing topic it was probably meant to be, and once it is created the instance
+// is ready and says so.
+func TestStartupMissingTopic(t *testing.T) {
+	s := newStack(t, 2, map[string]string{"SLUICE_TOPIC_PAYMENTS": "paymnets"})
+	var logs testsupport.SyncBuffer
+	in := s.startLogged(t, "a", &logs)
+	base := "http://" + in.in.HTTPAddr()
+	waitFor(t, time.Minute, "/readyz 503 naming the missing topic", func() bool {
+		code, body := get(t, base+"/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, `"paymnets" does not exist (did you mean "payments"?)`)
+	})
+	if m := in.in.MissingTopics(); len(m) != 1 || m[0].Name != "paymnets" || m[0].Closest != "payments" || m[0].Since.IsZero() {
+		t.Errorf("MissingTopics() = %+v", m)
+	}
+	// Logged once (and then once a minute: TestTopicWatch).
+	if n := strings.Count(logs.String(), `msg="source topic \"paymnets\" does not exist`); n != 1 {
+		t.Errorf("the missing topic was logged %d times, want once:\n%s", n, logs.String())
+	}
+
+	s.kafka.CreateTopic(t, "paymnets", 2)
+	waitFor(t, time.Minute, "/readyz 200 once the topic exists", func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK })
+	if len(in.in.MissingTopics()) != 0 {
+		t.Errorf("MissingTopics() after creation = %+v", in.in.MissingTopics())
+	}
+	if !strings.Contains(logs.String(), "source topic exists now") {
+		t.Errorf("the topic's creation was not logged:\n%s", logs.String())
 	}
 }
