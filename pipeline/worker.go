@@ -141,6 +141,8 @@ type Worker struct {
 	due         time.Time   // when the batch must be flushed
 	flushed     bool        // a batch was handed to the store goroutine
 
+	invalid invalidWatch // the store goroutine's: warns of an (almost) all-invalid partition
+
 }
 
 // idColumns holds the event-ids block's columns that the pending ids do not
@@ -511,6 +513,7 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) err
 	}
 	mark(s.lastRec)
 	w.p.stats.Committable.Add(s.n)
+	w.checkInvalid(s)
 	if len(s.reasons) > 0 {
 		w.p.stats.addInvalidReasons(s.reasons)
 		clear(s.reasons)

@@ -130,3 +130,33 @@ func TestStartupMissingTopic(t *testing.T) {
 		t.Errorf("the topic's creation was not logged:\n%s", logs.String())
 	}
 }
+
+// TestSwappedTopicsWarn: the payments and shipments topics swapped in the
+// configuration make every record invalid; each partition warns once, naming the
+// reasons, instead of dead-lettering everything in silence.
+func TestSwappedTopicsWarn(t *testing.T) {
+	s := newStack(t, 2, map[string]string{"SLUICE_TOPIC_PAYMENTS": "shipments", "SLUICE_TOPIC_SHIPMENTS": "payments"})
+	truth := s.publish(t, generator(t, 41, 4000, 4000, 0, 0), 0)
+	total := truth.PaymentCounts.Records + truth.ShipmentCounts.Records
+	var logs testsupport.SyncBuffer
+	in := s.startLogged(t, "a", &logs)
+	waitFor(t, 2*time.Minute, "every record dead-lettered and committed", func() bool { return s.committedAll(t) })
+	in.stop(t)
+	if got := in.in.Stats().Invalid.Load(); got != total {
+		t.Errorf("%d of %d records dead-lettered", got, total)
+	}
+	var warns []string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "almost every record of this partition is invalid") {
+			warns = append(warns, line)
+		}
+	}
+	if len(warns) != 4 {
+		t.Fatalf("%d warnings for 4 all-invalid partitions, want one each:\n%s", len(warns), logs.String())
+	}
+	for _, w := range warns {
+		if !strings.Contains(w, "top_reasons=") || !strings.Contains(w, "partition=") {
+			t.Errorf("the warning names no partition or reasons: %s", w)
+		}
+	}
+}
