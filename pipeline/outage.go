@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,6 +30,13 @@ type outage struct {
 	partitions map[partitionKey]struct{} // partitions that waited since then
 }
 
+// hint is an error of a Sink, Ledger or SeenIDs call that says what an operator
+// should do about it ("run `sluice migrate`"); the outage warning shows it.
+type hint interface {
+	error
+	Hint() string
+}
+
 // partitionKey names one partition of a topic.
 type partitionKey struct {
 	topic     string
@@ -41,7 +49,7 @@ func newOutage(log *slog.Logger) *outage {
 
 // fail records a failed attempt of a store call of partition p; first says it is
 // the call's first failure. The first failure of the first failing call starts an
-// outage and logs it, with the innermost cause of err.
+// outage and logs it, with the innermost cause of err and what to do (its hint).
 func (o *outage) fail(p partitionKey, first bool, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -50,8 +58,11 @@ func (o *outage) fail(p partitionKey, first bool, err error) {
 		if o.failing == 1 {
 			o.since, o.retries = o.now(), 0
 			clear(o.partitions)
-			o.log.Warn("ClickHouse calls are failing; retrying until they succeed (fetching pauses, nothing is lost or committed meanwhile)",
-				"cause", rootCause(err))
+			args := []any{"cause", rootCause(err)}
+			if h, ok := errors.AsType[hint](err); ok {
+				args = append(args, "hint", h.Hint())
+			}
+			o.log.Warn("ClickHouse calls are failing; retrying until they succeed (fetching pauses, nothing is lost or committed meanwhile)", args...)
 		}
 	}
 	o.retries++
@@ -78,13 +89,17 @@ func (o *outage) end(recovered bool) {
 
 // rootCause is what err met, without the adapter's description of the call: the
 // network error where there is one ("dial tcp 10.0.0.7:9000: connect: connection
-// refused"), else the innermost error of its chain (of the first of joined errors).
+// refused"), else the innermost error of its chain (of the first of joined errors)
+// that is only wrapped by the errors around it, whose messages end with its own.
+// An error that says something else than what it wraps (a server exception over
+// its bare code) is where it stops.
 func rootCause(err error) string {
 	var op *net.OpError
 	if errors.As(err, &op) {
 		return op.Error()
 	}
 	for {
+		var next error
 		switch u := err.(type) {
 		case interface{ Unwrap() []error }:
 			if errs := u.Unwrap(); len(errs) > 0 {
@@ -92,11 +107,16 @@ func rootCause(err error) string {
 				continue
 			}
 		case interface{ Unwrap() error }:
-			if next := u.Unwrap(); next != nil {
-				err = next
-				continue
-			}
+			next = u.Unwrap()
 		}
-		return err.Error()
+		// A hint is shown on its own, beside the cause.
+		if _, ok := err.(hint); ok && next != nil {
+			err = next
+			continue
+		}
+		if next == nil || !strings.HasSuffix(err.Error(), next.Error()) {
+			return err.Error()
+		}
+		err = next
 	}
 }

@@ -82,9 +82,32 @@ func TestRootCause(t *testing.T) {
 		{fmt.Errorf("clickhouse: intend 1 ranges (first g/p/2 [5216, 5229]): %w", fmt.Errorf("code 60: %w", errors.New("no table"))), "no table"},
 		{fmt.Errorf("clickhouse: insert 500 rows into shipments: %w", refused), "dial tcp: connect: connection refused"},
 		{errors.Join(fmt.Errorf("insert a: %w", errors.New("first")), errors.New("second")), "first"},
+		{fmt.Errorf("insert: %w", exception{}), "code: 60, message: table t.payments does not exist"},
 	} {
 		if got := rootCause(c.err); got != c.want {
 			t.Errorf("rootCause(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }
+
+type hintedErr struct{ error }
+
+func (hintedErr) Hint() string { return "run `sluice migrate`" }
+
+// TestOutageHint: the warning says what to do when the error says it.
+func TestOutageHint(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	o := newOutage(slog.New(slog.NewTextHandler(&buf, nil)))
+	o.fail(partitionKey{"payments", 0}, true, fmt.Errorf("insert: %w", hintedErr{errors.New("code 60: no table payments")}))
+	o.end(true)
+	if !strings.Contains(buf.String(), "hint=\"run `sluice migrate`\"") || !strings.Contains(buf.String(), `cause="code 60: no table payments"`) {
+		t.Errorf("outage log:\n%s", buf.String())
+	}
+}
+
+// exception is a server error that says more than the code it wraps.
+type exception struct{}
+
+func (exception) Error() string { return "code: 60, message: table t.payments does not exist" }
+func (exception) Unwrap() error { return errors.New("UNKNOWN_TABLE (60)") }

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metrics"
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -112,6 +113,9 @@ func (in *Instance) ready(ctx context.Context) error {
 	// A ledger lookup of a partition that cannot exist: one round trip that also
 	// proves the database and Sluice's own table are there.
 	if _, err := in.ch.Ranges(ctx, in.cfg.Kafka.Group, "", -1, math.MaxInt64); err != nil {
+		if clickhouse.IsPermanent(err) {
+			return fmt.Errorf("ClickHouse refuses Sluice's queries: %w", err)
+		}
 		return fmt.Errorf("ClickHouse does not answer: %w", err)
 	}
 	return nil
