@@ -25,7 +25,8 @@
 // # Concurrency
 //
 // A Worker belongs to one partition and runs in the goroutine that calls Run; it shares
-// no locks with other workers. CPU-heavy decoding is bounded across all workers by the
+// no locks with other workers while its stores succeed (the outage tracker they share
+// is locked only while a store call fails). CPU-heavy decoding is bounded across all workers by the
 // Pipeline's decode slots (Options.Workers). Sink, Ledger, SeenIDs and DeadLetters are
 // called concurrently by many workers.
 //

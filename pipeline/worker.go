@@ -142,7 +142,6 @@ type Worker struct {
 	flushed     bool        // a batch was handed to the store goroutine
 
 	invalid invalidWatch // the store goroutine's: warns of an (almost) all-invalid partition
-
 }
 
 // idColumns holds the event-ids block's columns that the pending ids do not
