@@ -26,9 +26,18 @@
 // # Concurrency
 //
 // A Worker belongs to one partition and runs in the goroutine that calls Run; it shares
-// no locks with other workers. CPU-heavy decoding is bounded across all workers by the
+// no locks with other workers while its stores succeed (the outage tracker they share
+// is locked only while a store call fails). CPU-heavy decoding is bounded across all workers by the
 // Pipeline's decode slots (Options.Workers). Sink, Ledger, SeenIDs and DeadLetters are
 // called concurrently by many workers.
+//
+// # Logging
+//
+// Nothing is logged per event. A failing Sink, Ledger or SeenIDs call is retried
+// until it succeeds; however many partitions wait, the outage is two lines, a
+// warning with the cause when the first call fails and a summary (duration,
+// partitions paused, failed attempts) when the last one succeeds. Each attempt is
+// logged at debug level.
 //
 // # Usage
 //

@@ -12,6 +12,8 @@ type Pipeline struct {
 	slots chan struct{} // decode slots shared by all workers
 	stats *Stats
 	log   *slog.Logger
+	// outage tells of failing store calls once for all workers.
+	outage *outage
 }
 
 // New returns a Pipeline. Options are defaulted where zero.
@@ -23,7 +25,8 @@ func New(o Options, d Deps) *Pipeline {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{opts: o, deps: d, slots: make(chan struct{}, o.Workers), stats: d.Stats, log: d.Logger}
+	return &Pipeline{opts: o, deps: d, slots: make(chan struct{}, o.Workers), stats: d.Stats, log: d.Logger,
+		outage: newOutage(d.Logger)}
 }
 
 // Stats returns the counters all workers add to.

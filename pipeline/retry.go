@@ -6,15 +6,22 @@ import (
 )
 
 // retry calls fn until it succeeds or ctx is done, backing off exponentially between
-// attempts. Each failure is logged: one line per attempt, never per event.
-func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context) error) error {
+// attempts. Failures are told by the Pipeline's outage (one line when the outage
+// starts, one when it ends); each attempt is logged at debug level, never per event.
+func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context) error) (result error) {
 	o := &w.p.opts
 	wait := o.RetryMin
+	failed := false
+	defer func() {
+		if failed {
+			w.p.outage.end(result == nil)
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil {
 			if attempt > 1 {
-				w.log.Info(what+" recovered", "attempts", attempt)
+				w.log.Debug(what+" recovered", "attempts", attempt)
 			}
 			return nil
 		}
@@ -22,7 +29,9 @@ func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context
 			return ctx.Err()
 		}
 		w.p.stats.StoreRetries.Add(1)
-		w.log.Warn(what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
+		w.p.outage.fail(partitionKey{w.topic, w.partition}, !failed, err)
+		failed = true
+		w.log.Debug(what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

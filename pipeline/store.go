@@ -90,6 +90,7 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) err
 	mark(s.lastRec)
 	w.p.stats.Committable.Add(s.n)
 	w.ts.Committable.Add(s.n)
+	w.checkInvalid(s)
 	if len(s.reasons) > 0 {
 		w.ts.addInvalidReasons(s.reasons)
 		clear(s.reasons)

@@ -43,6 +43,8 @@ type Worker struct {
 	maxTS   int64       // newest record timestamp seen, for pruning the dedup filter
 	due     time.Time   // when the batch must be flushed
 	flushed bool        // a batch was handed to the store goroutine
+
+	invalid invalidWatch // the store goroutine's: warns of an (almost) all-invalid partition
 }
 
 // Run processes the slices received on in until in is closed, then flushes what is left

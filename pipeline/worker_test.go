@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicehq/sluice/internal/dev/testsupport"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -603,4 +605,35 @@ func storedIDs(t *testing.T, s *memSink) []string {
 		}
 	}
 	return out
+}
+
+// TestAllInvalidPartitionWarnsOnce: a partition whose records are all invalid (the
+// wrong topic wired to the type) gets one warning with the reasons, not one per
+// batch, while every record is still dead-lettered.
+func TestAllInvalidPartitionWarnsOnce(t *testing.T) {
+	e := newEnv(t)
+	var logs testsupport.SyncBuffer
+	o := pipeline.Options{Group: testGroup, MaxRows: 100, RetryMin: time.Millisecond, RetryMax: 4 * time.Millisecond}
+	o.Topics = map[string]func(schemas.Options) schemas.Batch{payments: schemas.NewPaymentBatch}
+	o.FlushInterval = time.Hour
+	p := pipeline.New(o, pipeline.Deps{Sink: e.sink, Ledger: e.ledger, SeenIDs: e.seen, DLQ: e.dlq,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	// Shipments on the payments topic: 3,000 records in slices of 100.
+	for off := int64(0); off < 3000; off += 100 {
+		recs := make([]*kgo.Record, 100)
+		for i := range recs {
+			recs[i] = rec(payments, 0, off+int64(i), t0, shipJSON(fmt.Sprintf("s%d", off+int64(i)), t0, "hub1", 100))
+		}
+		r.send(t, recs...)
+	}
+	if err, _ := r.finish(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Stats().Invalid.Load(); got != 3000 {
+		t.Fatalf("%d dead-lettered, want 3000", got)
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "top_reasons=") {
+		t.Errorf("%d warnings, want one naming the top reasons:\n%s", n, logs.String())
+	}
 }

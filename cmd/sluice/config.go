@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/sluicehq/sluice/internal/config"
 )
@@ -13,9 +14,11 @@ var configDoc = doc{
 	name:  "config",
 	brief: "print every SLUICE_* variable with its value, default and meaning",
 	about: `Prints every SLUICE_* environment variable with its current value (secrets as
-***), its default and its meaning, then lists any problem with the current values
-on stderr and exits 1 if there is one, so the exit status says whether 'sluice run'
-would start. It takes no arguments.`,
+***; an empty one that took its default says so), its default and its meaning.
+Then it lists on stderr the SLUICE_* variables that no setting reads (with the
+name probably meant) and any problem with the current values, and exits 1 if
+there is a problem, so the exit status says whether 'sluice run' would start. It
+takes no arguments.`,
 }
 
 // configCommand implements `sluice config`: it prints every SLUICE_* variable with
@@ -26,9 +29,18 @@ func configCommand(_ context.Context, args []string, stdout, stderr io.Writer) e
 	if err := newFlags(configDoc, stdout).parse(args); err != nil {
 		return err
 	}
-	cfg, loadErr := config.FromEnv()
+	environ := config.Environ()
+	cfg, loadErr := config.Load(environ)
 	if err := config.Describe(stdout, cfg); err != nil {
 		return fmt.Errorf("write: %w", err)
+	}
+	// Unknown variables do not stop 'sluice run' (it warns), so they do not
+	// change the exit status.
+	if unknown := config.UnknownVariables(environ); len(unknown) > 0 {
+		fmt.Fprintf(stderr, "\n%d unknown variable(s), ignored:\n", len(unknown))
+		for _, u := range unknown {
+			fmt.Fprintln(stderr, "  "+u.String())
+		}
 	}
 	if loadErr == nil {
 		return nil
@@ -39,4 +51,12 @@ func configCommand(_ context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintln(stderr, "  "+p.Error())
 	}
 	return errors.New("the environment is not a valid configuration (problems listed above)")
+}
+
+// warnUnknownVariables logs one warning for each SLUICE_* variable of the process
+// environment that no setting reads, naming the variable probably meant.
+func warnUnknownVariables(log *slog.Logger) {
+	for _, u := range config.UnknownVariables(config.Environ()) {
+		log.Warn(u.String(), "var", u.Name, "closest", u.Closest)
+	}
 }

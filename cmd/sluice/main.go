@@ -28,7 +28,6 @@ import (
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/config"
-	"github.com/sluicehq/sluice/internal/dev/chlocal"
 )
 
 // command is one entry of sluice's command list.
@@ -45,13 +44,13 @@ func init() {
 		{runDoc, runCommand},
 		{migrateDoc, migrateCommand},
 		{configDoc, configCommand},
-		{demoDoc, demoCommand},
+		devTools["demo"],
 		{loadgenDoc, loadgenCommand},
 		{produceDoc, produceCommand},
 		{schemaDoc, schemaCommand},
 		{dlqDoc, dlqCommand},
-		{devDoc, devCommand},
-		{benchDoc, benchCommand},
+		devTools["dev"],
+		devTools["bench"],
 		{versionDoc, versionCommand},
 		{helpDoc, helpCommand},
 	}
@@ -68,8 +67,9 @@ func lookup(name string) (command, bool) {
 }
 
 func main() {
-	// The embedded ClickHouse runs as a child process of this same binary.
-	chlocal.RunIfChild()
+	// The embedded ClickHouse of the development tools runs as a child process
+	// of this same binary.
+	runIfChild()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -228,6 +228,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	warnUnknownVariables(newLogger(c.Log, stderr))
 	for {
 		next, err := serve(ctx, c, newLogger(c.Log, stderr), hup, load)
 		if err != nil || next == nil {
@@ -253,7 +254,7 @@ It takes no arguments: the configuration is the SLUICE_* environment variables.`
 }
 
 // migrateCommand is `sluice migrate`.
-func migrateCommand(ctx context.Context, args []string, stdout, _ io.Writer) error {
+func migrateCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f := newFlags(migrateDoc, stdout)
 	dryRun := f.Bool("dry-run", false, "print the statements instead of running them: against the live tables (the ALTERs of schema changes, then the CREATE set)")
 	offline := f.Bool("offline", false, "with --dry-run: do not connect; print the full CREATE set")
@@ -270,6 +271,7 @@ func migrateCommand(ctx context.Context, args []string, stdout, _ io.Writer) err
 	if err != nil {
 		return err
 	}
+	warnUnknownVariables(newLogger(c.Log, stderr))
 	if err := app.Migrate(ctx, c); err != nil {
 		return err
 	}

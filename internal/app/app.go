@@ -46,6 +46,8 @@ type Instance struct {
 	// lagRefresh asks the lag poller for a poll now (after a commit or an
 	// assignment); a send that finds it full is one already pending.
 	lagRefresh chan struct{}
+	// topicWatch holds the source topics found missing (see topics.go).
+	topicWatch topicWatch
 
 	// The admin listener serves from the start of New: up is closed once the
 	// fields above it are set, and until then /readyz reports starting.
@@ -58,13 +60,14 @@ type Instance struct {
 
 // OpenClickHouse connects to the ClickHouse servers of c, over TLS when
 // SLUICE_CLICKHOUSE_TLS says so. Refused credentials are a permanent error
-// (clickhouse.IsPermanent) that names the user and never contains the password.
+// (clickhouse.IsPermanent) that names the user and never contains the password; so
+// is an HTTP port given as SLUICE_CLICKHOUSE_ADDR, which says to use the native one.
 func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, error) {
 	tlsCfg, err := c.ClickHouse.TLSConfig()
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	return clickhouse.Open(ctx, clickhouse.Options{
+	cl, err := clickhouse.Open(ctx, clickhouse.Options{
 		Addrs:    c.ClickHouse.Addrs,
 		Database: c.ClickHouse.Database,
 		User:     c.ClickHouse.User,
@@ -73,6 +76,7 @@ func OpenClickHouse(ctx context.Context, c config.Config) (*clickhouse.Client, e
 		TLS:      tlsCfg,
 		Compress: c.ClickHouse.Compress,
 	})
+	return cl, explainClickHouse(err, c)
 }
 
 // New serves the admin endpoints at once (so /healthz answers and /readyz says what
@@ -132,6 +136,11 @@ func (in *Instance) connect(ctx context.Context) error {
 		} else if err != nil {
 			in.starting.set("waiting for "+chAt, err)
 			in.chDown.set(chAt+" does not answer", err)
+		}
+		if err == nil && !c.ClickHouse.Migrate {
+			if err = checkMigrated(ctx, ch, c, types); err != nil {
+				ch.Close()
+			}
 		}
 		if err == nil {
 			break
@@ -293,6 +302,8 @@ func (in *Instance) Run(ctx context.Context) error {
 	polls.Go(func() { in.metrics.PollLag(pollCtx, lagInterval, in.lag, in.lagRefresh) })
 	polls.Go(func() { in.pollMembers(pollCtx, membersInterval) })
 	defer func() { stopPolls(); polls.Wait() }()
+	// Source topics are looked up over the same client, and stopped with it.
+	defer in.startTopicWatch()()
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", topicsOf(in.types),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
 )
 
 // lagInterval is how often the consumer lag of the owned partitions is polled.
@@ -113,9 +114,10 @@ func (in *Instance) stopAdmin() {
 	_ = in.admin.Close(ctx)
 }
 
-// ready is /readyz: start-up is done, the member has joined the group and ClickHouse
-// answers. Otherwise it says what the instance waits for, since when and why, e.g.
-// "waiting for ClickHouse at 127.0.0.1:9000 since 12:01:02 (14s): dial tcp …".
+// ready is /readyz: start-up is done, every source topic exists, the member has
+// joined the group and ClickHouse answers. Otherwise it says what the instance waits
+// for, since when and why, e.g. "waiting for ClickHouse at 127.0.0.1:9000 since
+// 12:01:02 (14s): dial tcp …".
 func (in *Instance) ready(ctx context.Context) error {
 	now := time.Now()
 	switch {
@@ -126,6 +128,12 @@ func (in *Instance) ready(ctx context.Context) error {
 			return err
 		}
 		return errors.New("starting")
+	}
+	// Before the join: a group whose topics are all missing may never join.
+	if m := in.MissingTopics(); len(m) > 0 {
+		return missingTopicsError(m)
+	}
+	switch {
 	case !in.group.Joined():
 		// New began the first wait; a later one (a rebalance) begins when first seen.
 		in.joining.begin("waiting to rejoin the consumer group " + strconv.Quote(in.cfg.Kafka.Group))
@@ -135,7 +143,11 @@ func (in *Instance) ready(ctx context.Context) error {
 	// A ledger lookup of a partition that cannot exist: one round trip that also
 	// proves the database and Sluice's own table are there.
 	if _, err := in.ch.Ranges(ctx, in.cfg.Kafka.Group, "", -1, math.MaxInt64); err != nil {
-		in.chDown.set("ClickHouse at "+strings.Join(in.cfg.ClickHouse.Addrs, ", ")+" does not answer", err)
+		what := "ClickHouse at " + strings.Join(in.cfg.ClickHouse.Addrs, ", ") + " does not answer"
+		if clickhouse.IsPermanent(err) {
+			what = "ClickHouse at " + strings.Join(in.cfg.ClickHouse.Addrs, ", ") + " refuses Sluice's queries"
+		}
+		in.chDown.set(what, err)
 		return in.chDown.reason(now)
 	}
 	in.chDown.clear()

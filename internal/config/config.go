@@ -38,6 +38,10 @@ type Config struct {
 	// Dev goes to the development tooling (demo, dev, bench, the test stack), not
 	// to `sluice run`.
 	Dev Dev
+
+	// emptyDefaulted are the variables set empty that took their default, which
+	// Describe says: an empty SLUICE_KAFKA_BROKERS is not "no brokers".
+	emptyDefaulted []string
 }
 
 // Kafka is the consumer side: brokers, group and topics.

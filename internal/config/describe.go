@@ -4,18 +4,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
 
 // Describe writes one row per variable: its name, its current value in c (a set
-// secret shows as "***"), its default and its meaning. The rows come from Config's
-// struct tags, in declaration order. It returns the first write error.
+// secret shows as "***"; a variable set empty that took its default says so), its
+// default and its meaning. The rows come from Config's struct tags, in declaration
+// order. It returns the first write error.
 func Describe(w io.Writer, c Config) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tVALUE\tDEFAULT\tMEANING")
 	for _, f := range fields(&c) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.key, quoteIfNeeded(f.value()), quoteIfNeeded(f.defaultValue()), f.desc)
+		value := quoteIfNeeded(f.value())
+		if slices.Contains(c.emptyDefaulted, f.key) {
+			value += " (empty: default used)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.key, value, quoteIfNeeded(f.defaultValue()), f.desc)
 	}
 	return tw.Flush()
 }

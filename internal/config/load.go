@@ -78,6 +78,8 @@ func parse(environ map[string]string) (Config, error) {
 	for _, f := range fields(&c) {
 		if v, ok := environ[f.key]; ok && v == "" && f.allowEmpty {
 			f.v.SetZero()
+		} else if ok && v == "" && f.def != "" {
+			c.emptyDefaulted = append(c.emptyDefaulted, f.key)
 		}
 		if list, ok := f.v.Interface().([]string); ok {
 			f.v.Set(reflect.ValueOf(splitList(list)))

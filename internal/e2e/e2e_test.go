@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/dev/testenv"
+	"github.com/sluicehq/sluice/internal/dev/testsupport"
 	"github.com/sluicehq/sluice/producers/loadgen"
 )
 
@@ -75,7 +76,8 @@ func TestClickHouseOutage(t *testing.T) {
 	srv := s.ch.Server()
 	gen := generator(t, 21, 40000, 20000, 0.01, 0.01)
 	first := s.publishSome(t, gen, 15000)
-	in := s.start(t, "a")
+	var logs testsupport.SyncBuffer
+	in := s.startLogged(t, "a", &logs)
 	st := in.in.Stats()
 	waitFor(t, time.Minute, "first batches stored", func() bool { return st.Flushes.Load() > 0 })
 
@@ -132,6 +134,7 @@ func TestClickHouseOutage(t *testing.T) {
 	waitFor(t, 3*time.Minute, "all offsets committed after the outage", func() bool { return s.committedAll(t) })
 	in.stop(t)
 	s.checkStored(t, truth)
+	checkOutageLogged(t, logs.String(), 8)
 }
 
 // TestRestartGraceful stops the only instance mid-stream (SIGTERM-like: drain, flush,

@@ -108,13 +108,20 @@ type instance struct {
 
 func (s *stack) start(t *testing.T, name string) *instance {
 	t.Helper()
-	return s.startWith(t, name, s.cfg)
+	return s.startWith(t, name, s.cfg, io.Discard)
 }
 
-// startWith is start with another configuration (e.g. a per-instance setting).
-func (s *stack) startWith(t *testing.T, name string, cfg config.Config) *instance {
+// startLogged is start with the instance's log (info and above) also written to logs.
+func (s *stack) startLogged(t *testing.T, name string, logs io.Writer) *instance {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
+	return s.startWith(t, name, s.cfg, logs)
+}
+
+// startWith is start with another configuration (e.g. a per-instance setting), the
+// instance's log (info and above) also written to logs.
+func (s *stack) startWith(t *testing.T, name string, cfg config.Config, logs io.Writer) *instance {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
 	in, err := app.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"syscall"
@@ -124,8 +125,8 @@ func TestStaticMembership(t *testing.T) {
 		c.Kafka.InstanceID = id
 		return c
 	}
-	a := s.startWith(t, "a", static("sluice-a"))
-	b := s.startWith(t, "b", static("sluice-b"))
+	a := s.startWith(t, "a", static("sluice-a"), io.Discard)
+	b := s.startWith(t, "b", static("sluice-b"), io.Discard)
 	owned := func(i *instance) map[position]bool {
 		m := map[position]bool{}
 		for _, p := range i.in.Partitions() {
@@ -157,7 +158,7 @@ func TestStaticMembership(t *testing.T) {
 	case <-t.Context().Done():
 		t.Fatal("test context ended")
 	}
-	b = s.startWith(t, "b", static("sluice-b"))
+	b = s.startWith(t, "b", static("sluice-b"), io.Discard)
 	waitFor(t, time.Minute, "the restarted member owns its partitions again", func() bool {
 		o := owned(b)
 		for p := range ofB {

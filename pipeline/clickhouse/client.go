@@ -150,8 +150,9 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// redact hides the password in err's message.
-func (c *Client) redact(err error) error { return redact(err, c.password) }
+// redact hides the password in err's message, and adds what to do where the
+// server's error code says (withHint). Every error of the Client's calls passes here.
+func (c *Client) redact(err error) error { return withHint(redact(err, c.password)) }
 
 // The Client is the pipeline's ClickHouse adapter.
 var (

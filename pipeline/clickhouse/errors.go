@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	chgo "github.com/ClickHouse/ch-go"
@@ -69,6 +70,10 @@ func IsPermanent(err error) bool {
 	if errors.As(err, &convErr) || errors.As(err, &colErr) || errors.As(err, &typErr) {
 		return true
 	}
+	var missing *MissingTablesError
+	if IsHTTPPort(err) || errors.As(err, &missing) {
+		return true
+	}
 	code, ok := serverCode(err)
 	if !ok {
 		return false
@@ -106,4 +111,63 @@ func redact(err error, secret string) error {
 		return err
 	}
 	return &redacted{msg: strings.ReplaceAll(err.Error(), secret, "[REDACTED]"), err: err}
+}
+
+// httpAnswer is what clickhouse-go says when a server's first byte is 'H' (72), the
+// start of "HTTP/1.1 400 Bad Request": the address is ClickHouse's HTTP port, which
+// answers the native protocol's hello with an HTTP error.
+const httpAnswer = "[handshake] unexpected packet [72]"
+
+// IsHTTPPort reports whether err is a server answering in HTTP where the native
+// protocol was expected: the address is ClickHouse's HTTP port (usually 8123)
+// instead of its native one (9000, or 9440 with TLS). Such an error is permanent.
+func IsHTTPPort(err error) bool {
+	return err != nil && strings.Contains(err.Error(), httpAnswer)
+}
+
+// MissingTablesError is CheckTables finding that the database or some of the tables
+// Sluice writes do not exist (yet): the migrations have not run. It is permanent.
+type MissingTablesError struct {
+	// Database is the database checked.
+	Database string
+	// NoDatabase is set when the database itself does not exist.
+	NoDatabase bool
+	// Tables are the missing tables (all of them without the database).
+	Tables []string
+}
+
+func (e *MissingTablesError) Error() string {
+	if e.NoDatabase {
+		return fmt.Sprintf("clickhouse: database %s does not exist", e.Database)
+	}
+	return fmt.Sprintf("clickhouse: database %s lacks %d table(s): %s", e.Database, len(e.Tables), strings.Join(e.Tables, ", "))
+}
+
+// missingCodes are the server error codes of a table or database that does not
+// exist (UNKNOWN_TABLE, UNKNOWN_DATABASE).
+var missingCodes = map[int32]bool{60: true, 81: true}
+
+// migrateHint is what to do about a missing table or database.
+const migrateHint = "a table or the database does not exist: run `sluice migrate`"
+
+// hinted is an error with what an operator should do about it; Hint says it (the
+// pipeline's outage warning shows it beside the cause).
+type hinted struct {
+	error
+	hint string
+}
+
+func (e *hinted) Error() string { return e.error.Error() + "; " + e.hint }
+func (e *hinted) Unwrap() error { return e.error }
+
+// Hint says what to do about the error.
+func (e *hinted) Hint() string { return e.hint }
+
+// withHint adds to err what to do, where the server's error code says: run the
+// migrations for a missing table or database.
+func withHint(err error) error {
+	if code, ok := serverCode(err); ok && missingCodes[code] {
+		return &hinted{err, migrateHint}
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,38 @@ func TestOptionsValidate(t *testing.T) {
 func TestSummary(t *testing.T) {
 	if got := summary("  CREATE TABLE x (\n a Int8\n)"); got != "CREATE TABLE x ( …" {
 		t.Fatalf("summary = %q", got)
+	}
+}
+
+func TestCreatedIn(t *testing.T) {
+	t.Parallel()
+	stmts := append(schemas.DDL(schemas.DDLOptions{Database: "db1", RawPayments: true, RawShipments: true}),
+		DDL(DDLOptions{Database: "db1"})...)
+	got := createdIn(stmts, "db1")
+	for _, want := range []string{schemas.RollupTable("payments", time.Minute), "payments", LedgerTable, EventIDsTable} {
+		if !slices.Contains(got, want) {
+			t.Errorf("createdIn lacks %s: %q", want, got)
+		}
+	}
+	if len(got) < 6 {
+		t.Errorf("createdIn found only %q in:\n%s", got, strings.Join(stmts, "\n"))
+	}
+	if other := createdIn(stmts, "db2"); len(other) != 0 {
+		t.Errorf("createdIn(db2) = %q, want none", other)
+	}
+}
+
+func TestWithHint(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[int32]bool{60: true, 81: true, 16: false, 241: false} {
+		err := withHint(fmt.Errorf("insert: %w", &ch.Exception{Code: code, Message: "x"}))
+		var h interface{ Hint() string }
+		if got := errors.As(err, &h); got != want {
+			t.Errorf("code %d: hinted %v, want %v (%v)", code, got, want, err)
+			continue
+		}
+		if want && (!strings.Contains(err.Error(), "run `sluice migrate`") || !IsPermanent(err)) {
+			t.Errorf("code %d: %v (permanent %v)", code, err, IsPermanent(err))
+		}
 	}
 }
