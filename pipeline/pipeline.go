@@ -12,6 +12,8 @@ type Pipeline struct {
 	slots chan struct{} // decode slots shared by all workers
 	stats *Stats
 	log   *slog.Logger
+
+	blocked blockedSet // partitions waiting for something outside Sluice
 }
 
 // New returns a Pipeline. Options are defaulted where zero.
