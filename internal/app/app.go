@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -163,7 +164,12 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		ch.Close()
 		return nil, err
 	}
-	dlqClient, err := kgo.NewClient(kopts...)
+	dlqLimit, err := prepareDeadLetterTopic(ctx, kopts, c, log)
+	if err != nil {
+		ch.Close()
+		return nil, err
+	}
+	dlqClient, err := kgo.NewClient(append(slices.Clip(kopts), kgo.ProducerBatchMaxBytes(int32(dlqLimit)))...)
 	if err != nil {
 		ch.Close()
 		return nil, fmt.Errorf("kafka producer: %w", err)
@@ -194,9 +200,10 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		Sink:    in.metrics.Sink(ch, rollupTables(c)...),
 		Ledger:  ch,
 		SeenIDs: ch,
-		DLQ:     producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
-		Logger:  log.With("component", "pipeline"),
-		Stats:   in.stats,
+		DLQ: producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group),
+			producers.MaxRecordBytes(dlqLimit)),
+		Logger: log.With("component", "pipeline"),
+		Stats:  in.stats,
 	})
 
 	g, err := consumers.New(consumers.Options{

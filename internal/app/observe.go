@@ -44,9 +44,10 @@ func rollupTables(c config.Config) []string {
 // (read at scrape time, once in.group is set).
 func (in *Instance) newMetrics() *metrics.Metrics {
 	return metrics.New(metrics.Sources{
-		Stats:  in.stats,
-		Queues: in.queues,
-		Logger: in.log.With("component", "metrics"),
+		Stats:   in.stats,
+		Queues:  in.queues,
+		Blocked: in.blocked,
+		Logger:  in.log.With("component", "metrics"),
 	})
 }
 
@@ -103,6 +104,9 @@ func (in *Instance) ready(ctx context.Context) error {
 		return errors.New("shutting down")
 	case !in.group.Joined():
 		return errors.New("not joined the consumer group yet")
+	}
+	if err := in.blockedError(); err != nil {
+		return err
 	}
 	// A ledger lookup of a partition that cannot exist: one round trip that also
 	// proves the database and Sluice's own table are there.

@@ -108,7 +108,12 @@ type instance struct {
 
 func (s *stack) start(t *testing.T, name string) *instance {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
+	return s.startWith(t, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name), name)
+}
+
+// startWith is start with the instance logging to log.
+func (s *stack) startWith(t *testing.T, log *slog.Logger, name string) *instance {
+	t.Helper()
 	in, err := app.New(t.Context(), s.cfg, log)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -23,6 +23,9 @@
 //	sluice_assigned_partitions                    gauge    partitions this instance owns
 //	sluice_paused_partitions                      gauge    owned partitions whose fetching is paused (backpressure)
 //	sluice_queue_depth                            gauge    fetched slices waiting for their worker, all partitions
+//	sluice_partition_blocked{topic,partition,reason}  gauge  1 while a partition makes no progress until something
+//	                                                         outside Sluice is fixed (reason dead_letter: its dead
+//	                                                         letters cannot be written); absent otherwise
 //
 // From the Sink decorator (one observation per Store call, never per event):
 //
