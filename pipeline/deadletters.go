@@ -151,16 +151,24 @@ func (w *Worker) deliver(ctx context.Context, s *slot) error {
 			return nil
 		}
 		block(err, len(failed))
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := pause(ctx, wait); err != nil {
+			return err
 		}
 		wait = min(2*wait, o.RetryMax)
 		for _, i := range failed {
 			d.send(ctx, w.p.deps.DLQ, i)
 		}
+	}
+}
+
+// pause waits for d, or returns ctx's error if ctx is done first.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

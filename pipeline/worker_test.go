@@ -459,6 +459,20 @@ func TestDeadLetterFailureBlocksUntilDelivered(t *testing.T) {
 	}
 }
 
+// A store that fails for good (here a panic in the sink) ends Run at once, although
+// no further record arrives to trigger the next flush.
+func TestFailedStoreEndsRunWithoutMoreInput(t *testing.T) {
+	e := newEnv(t)
+	e.sink.after = func(context.Context, int, string) error { panic("sink bug") }
+	p := e.pipeline(pipeline.Options{FlushInterval: time.Millisecond})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	r.send(t, rec(payments, 0, 0, t0, payJSON("a", t0, "m", 1)))
+	err, marks := r.wait(t)
+	if err == nil || !strings.Contains(err.Error(), "sink bug") || len(marks) != 0 {
+		t.Fatalf("Run = %v, marks %v; want the store's panic and no mark", err, marks)
+	}
+}
+
 // A store whose outcome is unknown is retried with the same token, so the sink keeps
 // one copy; with AtLeastOnce every attempt has a fresh token and the rows double.
 func TestRetryUnknownOutcome(t *testing.T) {
