@@ -108,6 +108,9 @@ func (w *Worker) sendDeadLetter(ctx context.Context, r *kgo.Record, reason, deta
 // nothing of the batch is marked.
 func (w *Worker) deliver(ctx context.Context, s *slot) error {
 	d := &s.dl
+	if len(d.list) == 0 {
+		return nil
+	}
 	defer d.reset()
 	o := &w.p.opts
 	wait := o.RetryMin
