@@ -124,7 +124,7 @@ func (w *Worker) deliver(ctx context.Context, s *slot) error {
 		w.p.blocked.set(Blocked{Topic: w.topic, Partition: w.partition, Reason: BlockedDeadLetter, Err: err, Since: since})
 		if time.Since(w.dlWarned) >= blockedWarnEvery {
 			w.log.Warn("dead letters cannot be written; the partition is not committed past them and retries",
-				"dlq_topic_err", err, "failed_sends", w.dlFails, "blocked_for", time.Since(since).Round(time.Second))
+				"err", err, "failed_sends", w.dlFails, "blocked_for", time.Since(since).Round(time.Second))
 			w.dlWarned, w.dlFails = time.Now(), 0
 		}
 	}

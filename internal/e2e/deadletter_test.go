@@ -82,20 +82,30 @@ func TestDeadLetterTopicCreated(t *testing.T) {
 // letter, while the other partitions flow; once writes succeed again it resumes by
 // itself and everything ends exact.
 func TestDeadLetterWritesFail(t *testing.T) {
-	for _, tc := range []struct {
-		name        string
-		break_, fix func(t *testing.T, s *stack)
-	}{
-		{"writes refused", func(t *testing.T, s *stack) {
-			h := s.kafka.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: s.cfg.Kafka.DLQTopic, Err: kerr.TopicAuthorizationFailed, Count: -1})
+	// faulted refuses every write to the dead-letter topic with err until the
+	// returned fix is called.
+	faulted := func(err *kerr.Error) func(*testing.T, *stack) func() {
+		return func(t *testing.T, s *stack) func() {
+			h := s.kafka.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: s.cfg.Kafka.DLQTopic, Err: err, Count: -1})
 			t.Cleanup(h.Remove)
-			faults[s] = h
-		}, func(t *testing.T, s *stack) { faults[s].Remove() }},
-		{"topic deleted", func(t *testing.T, s *stack) {
+			return h.Remove
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		// break_ stops dead-letter writes and returns what makes them work again.
+		break_ func(t *testing.T, s *stack) (fix func())
+	}{
+		{"writes refused", faulted(kerr.TopicAuthorizationFailed)},
+		// A retriable error: the client keeps retrying and no answer comes, as
+		// while the topic's leader is unreachable.
+		{"no answer", faulted(kerr.NotEnoughReplicas)},
+		{"topic deleted", func(t *testing.T, s *stack) func() {
 			if err := s.kafka.Cluster().DeleteTopic(s.cfg.Kafka.DLQTopic); err != nil {
 				t.Fatal(err)
 			}
-		}, func(t *testing.T, s *stack) { s.kafka.CreateTopic(t, s.cfg.Kafka.DLQTopic, 1) }},
+			return func() { s.kafka.CreateTopic(t, s.cfg.Kafka.DLQTopic, 1) }
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStack(t, 4, nil)
@@ -105,7 +115,7 @@ func TestDeadLetterWritesFail(t *testing.T) {
 			s.publishSome(t, gen, 2000)
 			waitFor(t, time.Minute, "the first records committed", func() bool { return s.committedAll(t) })
 
-			tc.break_(t, s)
+			fix := tc.break_(t, s)
 			broken := time.Now()
 			first := s.publishInvalid(t, "payments", 0, 5)
 			s.publishSome(t, gen, 2000)
@@ -127,7 +137,7 @@ func TestDeadLetterWritesFail(t *testing.T) {
 			}
 
 			s.publishSome(t, gen, 2000)
-			tc.fix(t, s)
+			fix()
 			waitFor(t, 2*time.Minute, "all offsets committed after the fix", func() bool { return s.committedAll(t) })
 			blockedFor := time.Since(broken)
 			if code, body := get(t, url+"/readyz"); code != 200 {
@@ -150,9 +160,6 @@ func TestDeadLetterWritesFail(t *testing.T) {
 		})
 	}
 }
-
-// faults holds the fault a test case installed, for its fix to remove.
-var faults = map[*stack]*kfake.FaultHandle{}
 
 // TestDeadLetterOversized: records of 1 MB and 10 MB (over SLUICE_MAX_RECORD_BYTES) are
 // dead-lettered with as much of their value as the dead-letter topic accepts, marked
