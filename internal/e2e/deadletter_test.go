@@ -103,7 +103,8 @@ func TestDeadLetterTopicCreated(t *testing.T) {
 }
 
 // TestDeadLetterWritesFail: while Sluice runs, dead letters cannot be written (writes
-// refused, or the topic deleted) and invalid records arrive on one partition. That
+// refused, no answer from the broker, or the topic deleted) and invalid records
+// arrive on one partition. That
 // partition is reported on /readyz and by sluice_partition_blocked, warned about at
 // most once a minute, and committed no further than its first undelivered dead
 // letter, while the other partitions flow; once writes succeed again it resumes by
