@@ -337,14 +337,14 @@ func (g *Group) shutdown() error {
 // loop, which may be in a JoinGroup that the coordinator holds until the rebalance
 // ends (up to the rebalance timeout); and a broker answers one connection's
 // requests in order, so the client's LeaveGroup would queue behind that join. So
-// the member is also removed through a connection of its own, which answers the
-// held join at once; it is sent again every half second until the client's leave
-// is done, in case the loop rejoined before it saw the leave.
+// when the client's leave is not done within half a second, the member is removed
+// through a connection of its own, which answers the held join at once; again
+// every half second until the client's leave is done, in case the loop rejoined
+// before it saw the leave.
 func (g *Group) leave(ctx context.Context) error {
 	left := make(chan error, 1)
 	go func() { left <- g.cl.LeaveGroupContext(ctx) }() // returns by ctx's end at the latest
 	for {
-		g.leaveDirectly(ctx)
 		t := time.NewTimer(500 * time.Millisecond)
 		select {
 		case err := <-left:
@@ -355,6 +355,7 @@ func (g *Group) leave(ctx context.Context) error {
 			return <-left
 		case <-t.C:
 		}
+		g.leaveDirectly(ctx)
 	}
 }
 

@@ -177,7 +177,8 @@ func TestREADMEHeaders(t *testing.T) {
 	}
 	want := []string{producers.HeaderReason, producers.HeaderDetail, producers.HeaderSourceTopic,
 		producers.HeaderSourcePartition, producers.HeaderSourceOffset, producers.HeaderSourceTimestamp,
-		producers.HeaderGroup, producers.HeaderFailedAt, headerRepublishedFrom}
+		producers.HeaderGroup, producers.HeaderFailedAt, producers.HeaderTruncated, producers.HeaderOriginalSize,
+		producers.HeaderOriginalSHA256, headerRepublishedFrom}
 	var got []string
 	for _, line := range strings.Split(string(b), "\n") {
 		if rest, ok := strings.CutPrefix(line, "| `sluice."); ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,8 @@ type Instance struct {
 	// lagRefresh asks the lag poller for a poll now (after a commit or an
 	// assignment); a send that finds it full is one already pending.
 	lagRefresh chan struct{}
+	// membersRefresh asks for the group's members now (after an assignment).
+	membersRefresh chan struct{}
 	// topicWatch holds the source topics found missing (see topics.go).
 	topicWatch topicWatch
 
@@ -95,7 +98,8 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	if err != nil {
 		return nil, err
 	}
-	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), types: types, up: make(chan struct{}), lagRefresh: make(chan struct{}, 1)}
+	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), types: types, up: make(chan struct{}),
+		lagRefresh: make(chan struct{}, 1), membersRefresh: make(chan struct{}, 1)}
 	for _, t := range topicsOf(types) {
 		in.stats.Topic(t) // every topic's series exists from the start, at 0
 	}
@@ -191,7 +195,12 @@ func (in *Instance) connect(ctx context.Context) error {
 		ch.Close()
 		return err
 	}
-	dlqClient, err := kgo.NewClient(kopts...)
+	dlqLimit, err := prepareDeadLetterTopic(ctx, kopts, c, log)
+	if err != nil {
+		ch.Close()
+		return err
+	}
+	dlqClient, err := kgo.NewClient(append(slices.Clip(kopts), kgo.ProducerBatchMaxBytes(int32(dlqLimit)))...)
 	if err != nil {
 		ch.Close()
 		return fmt.Errorf("kafka producer: %w", err)
@@ -222,9 +231,10 @@ func (in *Instance) connect(ctx context.Context) error {
 		Sink:    in.metrics.Sink(ch, rollupTableNames(types, p.Window)...),
 		Ledger:  ch,
 		SeenIDs: ch,
-		DLQ:     producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
-		Logger:  log.With("component", "pipeline"),
-		Stats:   in.stats,
+		DLQ: producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group),
+			producers.MaxRecordBytes(dlqLimit)),
+		Logger: log.With("component", "pipeline"),
+		Stats:  in.stats,
 	})
 
 	g, err := consumers.New(consumers.Options{
@@ -250,6 +260,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		}, kopts...),
 	}, func(topic string, partition int32) consumers.Worker {
 		in.refreshLag() // a new partition's lag is unknown until polled
+		poke(in.membersRefresh)
 		if w := in.pipe.Worker(topic, partition); w != nil {
 			return w
 		}

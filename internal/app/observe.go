@@ -58,9 +58,10 @@ func (in *Instance) HTTPAddr() string {
 // (read at scrape time, once in.group is set).
 func (in *Instance) newMetrics() *metrics.Metrics {
 	return metrics.New(metrics.Sources{
-		Stats:  in.stats,
-		Queues: in.queues,
-		Logger: in.log.With("component", "metrics"),
+		Stats:   in.stats,
+		Queues:  in.queues,
+		Blocked: in.blocked,
+		Logger:  in.log.With("component", "metrics"),
 	})
 }
 
@@ -140,6 +141,9 @@ func (in *Instance) ready(ctx context.Context) error {
 		return in.joining.reason(now)
 	}
 	in.joining.clear()
+	if err := in.blockedError(); err != nil {
+		return err
+	}
 	// A ledger lookup of a partition that cannot exist: one round trip that also
 	// proves the database and Sluice's own table are there.
 	if _, err := in.ch.Ranges(ctx, in.cfg.Kafka.Group, "", -1, math.MaxInt64); err != nil {
@@ -291,6 +295,7 @@ func (in *Instance) pollMembers(ctx context.Context, interval time.Duration) {
 		in.members.mu.Unlock()
 		select {
 		case <-t.C:
+		case <-in.membersRefresh:
 		case <-ctx.Done():
 			return
 		}
@@ -326,9 +331,13 @@ func (in *Instance) describeMembers(ctx context.Context, adm *kadm.Client) ([]ad
 
 // refreshLag asks the lag poller for a poll now; it never blocks (a poll already
 // asked for covers this request too).
-func (in *Instance) refreshLag() {
+func (in *Instance) refreshLag() { poke(in.lagRefresh) }
+
+// poke asks the poller reading c for a poll now; it never blocks (a poll already
+// asked for covers this request too).
+func poke(c chan struct{}) {
 	select {
-	case in.lagRefresh <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }

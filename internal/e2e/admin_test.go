@@ -207,7 +207,7 @@ func TestAdmin(t *testing.T) {
 		s.publish(t, generator(t, 63, 400, 200, 0, 0), 0)
 		waitFor(t, time.Minute, "the status page shows the outage and the retries", func() bool {
 			_, page := get(t, base+"/")
-			return strings.Contains(page, `id="latency">ClickHouse unreachable<`) && strings.Contains(page, "failed; retrying")
+			return strings.Contains(page, `id="latency">ClickHouse unreachable<`) && strings.Contains(page, "ClickHouse calls are failing")
 		})
 		shot := filepath.Join(t.ArtifactDir(), "status-outage-no-js.png")
 		page := browse(t, browser, base+"/", false, shot)

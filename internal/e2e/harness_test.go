@@ -122,6 +122,12 @@ func (s *stack) startLogged(t *testing.T, name string, logs io.Writer) *instance
 func (s *stack) startWith(t *testing.T, name string, cfg config.Config, logs io.Writer) *instance {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
+	return s.startLog(t, name, cfg, log)
+}
+
+// startLog is start with configuration cfg, the instance logging to log.
+func (s *stack) startLog(t *testing.T, name string, cfg config.Config, log *slog.Logger) *instance {
+	t.Helper()
 	in, err := app.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -121,12 +121,16 @@ func TestRealProducers(t *testing.T) {
 		t.Fatalf("tracked %d invalid records, the generator sent %d", len(invalid), truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid)
 	}
 
+	// A partition whose last records are a transaction's ends with its commit
+	// marker, which no record marks for commit, so the group's lag there stays 1:
+	// wait for every visible record to be stored or dead-lettered instead.
 	in := s.start(t, "a")
-	waitFor(t, 2*time.Minute, "all offsets committed", func() bool { return s.committedAll(t) })
+	st := in.in.Stats()
+	visible := truth.PaymentCounts.Records + truth.ShipmentCounts.Records
+	waitFor(t, 2*time.Minute, "every visible record stored or dead-lettered", func() bool { return st.Committable.Load() >= visible })
 	in.stop(t)
 	s.checkStored(t, truth)
 	s.checkDeadLetters(t, invalid, true)
-	st := in.in.Stats()
 	t.Logf("records %d (valid %d, invalid %d), %d produce requests retried", st.Records.Load(), st.Valid.Load(), st.Invalid.Load(), retried.Hits())
 	if st.Records.Load() != truth.PaymentCounts.Records+truth.ShipmentCounts.Records {
 		t.Errorf("Sluice read %d records, the committed and plain producers published %d", st.Records.Load(), truth.PaymentCounts.Records+truth.ShipmentCounts.Records)
