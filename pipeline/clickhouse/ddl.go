@@ -38,7 +38,7 @@ type DDLOptions struct {
 
 // DDL returns the statements that create Database, LedgerTable and EventIDsTable if
 // they do not exist, and add the topic_id column to tables created before it
-// existed (their rows get topic_id '': see ClaimTopics). They are idempotent; run
+// existed (their rows get an empty topic_id: see ClaimTopics). They are idempotent; run
 // them with Migrate. It panics if
 // o.Database or o.Cluster is not a valid name: both are configuration, checked by
 // Options.Validate before DDL is reached.
@@ -145,7 +145,7 @@ func summary(stmt string) string {
 
 // topicIDColumn is the column that tells the incarnation of a row's topic (the Kafka
 // topic id, pipeline.TopicID) in LedgerTable and EventIDsTable; rows written before
-// it existed hold ''.
+// it existed hold an empty one.
 const topicIDColumn = "`topic_id` LowCardinality(String) DEFAULT ''"
 
 // addTopicID is the ALTER that adds topicIDColumn, after `topic`, to table (qualified,

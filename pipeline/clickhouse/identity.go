@@ -24,8 +24,8 @@ type claims struct {
 }
 
 // topicIDs returns the values of topic_id whose rows belong to the incarnation
-// topicID of topic: topicID, and '' when topicID owns the rows without one (or is
-// itself '': a broker without topic ids).
+// topicID of topic: topicID, and the empty id when topicID owns the rows without one
+// (or is itself empty: a broker without topic ids).
 func (c *claims) topicIDs(topic, topicID string) (string, string) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
