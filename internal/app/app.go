@@ -169,6 +169,13 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	in.dlqClient = dlqClient
+	if p.ExactlyOnce {
+		if err := claimTopics(ctx, dlqClient, ch, c, log); err != nil {
+			dlqClient.Close()
+			ch.Close()
+			return nil, err
+		}
+	}
 	in.pipe = pipeline.New(pipeline.Options{
 		Group:  c.Kafka.Group,
 		Topics: topics,
@@ -189,6 +196,7 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 		DedupHorizon:  p.DedupHorizon,
 		DedupMaxIDs:   p.DedupMaxIDs,
 		AtLeastOnce:   !p.ExactlyOnce,
+		AllowReingest: p.AllowReingest,
 		Workers:       p.Workers,
 	}, pipeline.Deps{
 		Sink:    in.metrics.Sink(ch, rollupTables(c)...),
@@ -276,7 +284,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()
-	err := in.group.Run(ctx)
+	err := explainOverlap(in.group.Run(ctx), in.cfg)
 	s := in.stats
 	in.log.Info("sluice stopped", "after", time.Since(start).Round(time.Millisecond),
 		"records", s.Records.Load(), "valid", s.Valid.Load(), "dead_lettered", s.Invalid.Load(),

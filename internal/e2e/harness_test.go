@@ -108,7 +108,13 @@ type instance struct {
 
 func (s *stack) start(t *testing.T, name string) *instance {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
+	return s.startLogging(t, name, testWriter{t})
+}
+
+// startLogging is start with the instance's log lines written to w.
+func (s *stack) startLogging(t *testing.T, name string, w io.Writer) *instance {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", name)
 	in, err := app.New(t.Context(), s.cfg, log)
 	if err != nil {
 		t.Fatalf("start %s: %v", name, err)
