@@ -301,8 +301,11 @@ func (g *Group) Run(ctx context.Context) error {
 		for t, err := range gone {
 			g.recreated(t, err)
 		}
-		if d := backoff.next(errs, recs); d > 0 && !sleepCtx(pollCtx, d) {
-			break
+		if d := backoff.next(errs, recs); d > 0 {
+			select { // the next poll returns at once if pollCtx is done
+			case <-time.After(d):
+			case <-pollCtx.Done():
+			}
 		}
 	}
 	return g.shutdown()

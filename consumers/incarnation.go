@@ -173,15 +173,3 @@ func (g *Group) handleFetchErrors(fetches kgo.Fetches) (int, map[string]error) {
 	})
 	return n, gone
 }
-
-// sleepCtx waits for d or until ctx is done, and reports whether d passed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
