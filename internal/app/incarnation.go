@@ -54,6 +54,6 @@ func explainOverlap(err error, c config.Config) error {
 	if !errors.As(err, &ov) || len(ov.Others) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w: SLUICE_KAFKA_GROUP=%s would count these events twice; to continue where the other group stopped, run with SLUICE_KAFKA_GROUP=%s; to re-ingest on purpose (into emptied tables), set SLUICE_ALLOW_REINGEST=true",
+	return fmt.Errorf("%w (the log names every refused partition): SLUICE_KAFKA_GROUP=%s would count these events twice; to continue where the other group stopped, run with SLUICE_KAFKA_GROUP=%s; to re-ingest on purpose (into emptied tables), set SLUICE_ALLOW_REINGEST=true",
 		err, c.Kafka.Group, ov.Others[0].Group)
 }
