@@ -78,6 +78,7 @@ type Group struct {
 	fetchErrs fetchErrors
 	restarted map[string]time.Time
 	ids       map[string][16]byte // topic ids of the current poll's fetches
+	gone      map[string]error    // topics of the current poll to restart, and why
 }
 
 type tp struct {
@@ -167,7 +168,8 @@ func New(o Options, factory Factory) (*Group, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Group{o: o, factory: factory, parts: make(map[tp]*part), hist: make(map[tp]*partHist), log: o.Logger.With("component", "consumer"), fail: make(chan struct{}),
-		fetchErrs: fetchErrors{interval: time.Minute}, restarted: make(map[string]time.Time), ids: make(map[string][16]byte)}
+		fetchErrs: fetchErrors{interval: time.Minute}, restarted: make(map[string]time.Time),
+		ids: make(map[string][16]byte), gone: make(map[string]error)}
 	reset := kgo.NewOffset().AtStart()
 	if o.StartLatest {
 		reset = kgo.NewOffset().AtEnd()
@@ -272,7 +274,7 @@ func (g *Group) Run(ctx context.Context) error {
 		if fetches.IsClientClosed() || pollCtx.Err() != nil {
 			break
 		}
-		errs, gone := g.handleFetchErrors(fetches)
+		errs := g.handleFetchErrors(fetches)
 		recs := 0
 		g.topicIDs(fetches)
 		fetches.EachPartition(func(f kgo.FetchTopicPartition) {
@@ -298,7 +300,7 @@ func (g *Group) Run(ctx context.Context) error {
 			g.pause(p)
 		})
 		g.cl.AllowRebalance()
-		for t, err := range gone {
+		for t, err := range g.gone {
 			g.recreated(t, err)
 		}
 		if d := backoff.next(errs, recs); d > 0 {

@@ -23,10 +23,11 @@ type TopicIDSetter interface {
 // restartEvery bounds how often one topic is restarted after UNKNOWN_TOPIC_ID.
 const restartEvery = 10 * time.Second
 
-// deliverable reports whether the records of f, fetched for p under topic id id, may
-// go to p's worker: the first fetch tells the worker its incarnation; a later one of
-// another incarnation (which franz-go never hands to a cursor of the old one) is
-// refused. It runs in the poll loop.
+// deliverable reports whether records fetched for p under topic id id may go to p's
+// worker: the first fetch tells the worker its incarnation; a fetch of another
+// incarnation (which franz-go never hands to a cursor of the old one) is refused, and
+// its topic restarted after the poll like one whose fetches fail with
+// UNKNOWN_TOPIC_ID. It runs in the poll loop.
 func (g *Group) deliverable(p *part, id [16]byte) bool {
 	if !p.idSet {
 		p.idSet, p.topicID = true, id
@@ -38,10 +39,13 @@ func (g *Group) deliverable(p *part, id [16]byte) bool {
 	if p.topicID == id || id == [16]byte{} || p.topicID == [16]byte{} {
 		return true
 	}
-	g.log.Error("records of another incarnation of the topic reached a partition's worker; not delivered",
-		"topic", p.tp.topic, "partition", p.tp.partition)
+	g.gone[p.tp.topic] = errIncarnation
 	return false
 }
+
+// errIncarnation is why a topic is restarted whose fetches bring records of another
+// incarnation than its workers consume.
+var errIncarnation = errors.New("fetched records of another incarnation of the topic than its workers consume")
 
 // topicIDs sets g.ids to the topic id of each topic in fetches.
 func (g *Group) topicIDs(fetches kgo.Fetches) {
@@ -149,27 +153,24 @@ func (b *pollBackoff) next(errs, recs int) time.Duration {
 }
 
 // handleFetchErrors logs the errors of a poll, at most one line per topic per
-// minute, and returns how many errors there were (cancellations aside) and the
-// topics whose fetches say their topic id is gone, for recreated.
-func (g *Group) handleFetchErrors(fetches kgo.Fetches) (int, map[string]error) {
+// minute, and returns how many errors there were (cancellations aside). It resets
+// g.gone to the topics whose fetches say their topic id is gone, for recreated.
+func (g *Group) handleFetchErrors(fetches kgo.Fetches) int {
 	n := 0
 	now := time.Now()
-	var gone map[string]error
+	clear(g.gone)
 	fetches.EachError(func(t string, p int32, err error) {
 		if errors.Is(err, context.Canceled) {
 			return
 		}
 		n++
 		if isUnknownTopicID(err) {
-			if gone == nil {
-				gone = make(map[string]error)
-			}
-			gone[t] = err
+			g.gone[t] = err
 		}
 		if log, count := g.fetchErrs.note(t, now); log {
 			g.log.Warn("fetch error (logged at most once per topic per minute)", "topic", t, "partition", p,
 				"errors", count, "err", err)
 		}
 	})
-	return n, gone
+	return n
 }
