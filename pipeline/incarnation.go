@@ -1,9 +1,11 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // SetTopicID tells the worker which incarnation of its topic it consumes: the Kafka
@@ -77,8 +79,34 @@ func (w *Worker) ownRanges(all []Range, from int64) ([]Range, error) {
 	slices.SortFunc(others, func(a, b Span) int { return strings.Compare(a.Group, b.Group) })
 	err := &OverlapError{Group: group, Topic: w.topic, TopicID: w.topicID, Partition: w.partition, From: from, Others: others}
 	if !w.p.opts.AllowReingest {
+		w.p.overlaps.add(err)
 		return nil, err
 	}
 	w.log.Warn("re-ingesting offsets another group stored (re-ingest allowed)", "err", err)
 	return own, nil
+}
+
+// overlaps collects the refusals of a Pipeline's workers.
+type overlaps struct {
+	mu   sync.Mutex
+	errs []*OverlapError
+}
+
+func (o *overlaps) add(e *OverlapError) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.errs = append(o.errs, e)
+}
+
+// Overlaps returns every refusal of the Pipeline's workers to store offsets another
+// group stored (OverlapError), ordered by topic and partition, so that a caller can
+// report them all at once.
+func (p *Pipeline) Overlaps() []*OverlapError {
+	p.overlaps.mu.Lock()
+	defer p.overlaps.mu.Unlock()
+	out := slices.Clone(p.overlaps.errs)
+	slices.SortFunc(out, func(a, b *OverlapError) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	return out
 }

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -38,7 +39,13 @@ func TestTokenCarriesTopicID(t *testing.T) {
 // its result.
 func (e *testEnv) consume(t *testing.T, o pipeline.Options, id [16]byte, recs []*kgo.Record) error {
 	t.Helper()
-	w := e.pipeline(o).Worker(payments, 0)
+	return e.consumeWith(t, e.pipeline(o), id, recs)
+}
+
+// consumeWith is consume with a worker of p.
+func (e *testEnv) consumeWith(t *testing.T, p *pipeline.Pipeline, id [16]byte, recs []*kgo.Record) error {
+	t.Helper()
+	w := p.Worker(payments, 0)
 	w.SetTopicID(id)
 	r := startWorker(t, t.Context(), w)
 	r.send(t, recs...)
@@ -114,13 +121,17 @@ func TestOtherGroupOverlapRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, _ := e.sink.snapshot()
-	err := e.consume(t, pipeline.Options{Group: "new"}, idA, recs[1:])
+	p := e.pipeline(pipeline.Options{Group: "new"})
+	err := e.consumeWith(t, p, idA, recs[1:])
 	var ov *pipeline.OverlapError
 	if !errors.As(err, &ov) {
 		t.Fatalf("new group: Run = %v, want an OverlapError", err)
 	}
 	if want := `group "new" would store payments/0 from offset 1 again: group "old" already stored offsets 1-3 into these tables`; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
+	}
+	if got := fmt.Sprint(len(p.Overlaps()), p.Overlaps()[0] == ov); got != "1 true" {
+		t.Errorf("Overlaps: %s, want the one refusal", got)
 	}
 	if after, _ := e.sink.snapshot(); len(after) != len(before) {
 		t.Errorf("the refused group stored %d flushes", len(after)-len(before))

@@ -12,6 +12,8 @@ type Pipeline struct {
 	slots chan struct{} // decode slots shared by all workers
 	stats *Stats
 	log   *slog.Logger
+
+	overlaps overlaps // refusals of its workers (incarnation.go)
 }
 
 // New returns a Pipeline. Options are defaulted where zero.

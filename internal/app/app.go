@@ -284,7 +284,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", in.cfg.Kafka.Topics(),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()
-	err := explainOverlap(in.group.Run(ctx), in.cfg)
+	err := explainOverlap(in.group.Run(ctx), in.pipe.Overlaps(), in.cfg)
 	s := in.stats
 	in.log.Info("sluice stopped", "after", time.Since(start).Round(time.Millisecond),
 		"records", s.Records.Load(), "valid", s.Valid.Load(), "dead_lettered", s.Invalid.Load(),

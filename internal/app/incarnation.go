@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -47,13 +48,20 @@ func claimTopics(ctx context.Context, cl *kgo.Client, ch *clickhouse.Client, c c
 	return nil
 }
 
-// explainOverlap adds to a worker's refusal to store another group's offsets what
+// explainOverlap turns a worker's refusal to store offsets another group stored into
+// one message with every refused partition (all, the pipeline's Overlaps) and what
 // the operator can do about it.
-func explainOverlap(err error, c config.Config) error {
+func explainOverlap(err error, all []*pipeline.OverlapError, c config.Config) error {
 	var ov *pipeline.OverlapError
 	if !errors.As(err, &ov) || len(ov.Others) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w (the log names every refused partition): SLUICE_KAFKA_GROUP=%s would count these events twice; to continue where the other group stopped, run with SLUICE_KAFKA_GROUP=%s; to re-ingest on purpose (into emptied tables), set SLUICE_ALLOW_REINGEST=true",
-		err, c.Kafka.Group, ov.Others[0].Group)
+	var b strings.Builder
+	for _, o := range all {
+		for _, s := range o.Others {
+			fmt.Fprintf(&b, "\n  %s/%d: group %q stored offsets %d-%d", o.Topic, o.Partition, s.Group, s.First, s.Last)
+		}
+	}
+	return fmt.Errorf("%w; every partition refused:%s\nSLUICE_KAFKA_GROUP=%s would count these events twice: to continue where the other group stopped, run with SLUICE_KAFKA_GROUP=%s; to re-ingest on purpose (into emptied tables), set SLUICE_ALLOW_REINGEST=true",
+		err, b.String(), c.Kafka.Group, ov.Others[0].Group)
 }

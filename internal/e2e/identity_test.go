@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -198,11 +199,25 @@ func TestNewGroupRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("the renamed group ran without complaint")
 	}
-	for _, want := range []string{`group "` + first + `" already stored offsets`, "SLUICE_ALLOW_REINGEST=true", "SLUICE_KAFKA_GROUP=" + first, "payments/", "from offset 0"} {
-		if !strings.Contains(err.Error(), want) && !(want == "payments/" && strings.Contains(err.Error(), "shipments/")) {
+	for _, want := range []string{`group "` + first + `" already stored offsets`, "SLUICE_ALLOW_REINGEST=true", "SLUICE_KAFKA_GROUP=" + first, "from offset 0", "every partition refused:"} {
+		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q lacks %q", err, want)
 		}
 	}
+	// Each refused partition is named with the other group's offsets: those whose
+	// worker had its first records before the run stopped (in this test, usually all).
+	named := 0
+	for _, topic := range []string{"payments", "shipments"} {
+		for p := range 4 {
+			if strings.Contains(err.Error(), fmt.Sprintf("\n  %s/%d: group %q stored offsets 0-", topic, p, first)) {
+				named++
+			}
+		}
+	}
+	if named == 0 || strings.Count(err.Error(), "\n  ") != named {
+		t.Errorf("refusal names %d partitions in %d lines: %v", named, strings.Count(err.Error(), "\n  "), err)
+	}
+	t.Logf("%d of 8 partitions named", named)
 	t.Logf("refusal: %v", err)
 	s.checkStored(t, truth)
 
