@@ -16,6 +16,12 @@
 // When Run's context is done: fetching stops, every worker flushes (bounded by
 // Options.DrainTimeout), marked offsets are committed, and the member leaves the group.
 //
+// A topic deleted and created again (fetches fail with UNKNOWN_TOPIC_ID) is flushed
+// without marking, purged from the client and added back, so its new incarnation is
+// assigned afresh; workers that implement TopicIDSetter learn the topic id of their
+// records before the first of them. Fetch errors are logged at most once per topic
+// per minute, and a poll that brings only errors is followed by a short backoff.
+//
 // Usage:
 //
 //	g, err := consumers.New(consumers.Options{Brokers: b, Group: "sluice", Topics: t}, factory)

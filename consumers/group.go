@@ -82,6 +82,13 @@ type Group struct {
 	owned   atomic.Int64 // partitions currently owned
 	fetched atomic.Int64 // records handed to workers
 	joined  atomic.Bool  // an assignment callback has run
+
+	// Owned by the poll loop: fetch-error logging and topic restarts after
+	// UNKNOWN_TOPIC_ID (incarnation.go).
+	fetchErrs fetchErrors
+	restarted map[string]time.Time
+	ids       map[string][16]byte // topic ids of the current poll's fetches
+	gone      map[string]error    // topics of the current poll to restart, and why
 }
 
 type tp struct {
@@ -126,6 +133,14 @@ type part struct {
 	done    chan struct{} // closed when the worker has returned
 	pauseMu sync.Mutex    // makes flipping paused and the Pause/Resume call one step
 	paused  bool
+
+	// The incarnation of the topic the worker consumes, set by the poll loop at the
+	// first fetch (deliverable); setID tells the worker (nil if it does not care).
+	idSet   bool
+	topicID [16]byte
+	setID   func([16]byte)
+	// noMark stops marking: the partition's topic was deleted (recreated).
+	noMark atomic.Bool
 }
 
 // pause stops fetching p if its queue is at depth; it is called by the poll loop.
@@ -162,7 +177,9 @@ func New(o Options, factory Factory) (*Group, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Group{o: o, factory: factory, parts: make(map[tp]*part), hist: make(map[tp]*partHist), log: o.Logger.With("component", "consumer"), fail: make(chan struct{})}
+	g := &Group{o: o, factory: factory, parts: make(map[tp]*part), hist: make(map[tp]*partHist), log: o.Logger.With("component", "consumer"), fail: make(chan struct{}),
+		fetchErrs: fetchErrors{interval: time.Minute}, restarted: make(map[string]time.Time),
+		ids: make(map[string][16]byte), gone: make(map[string]error)}
 	reset := kgo.NewOffset().AtStart()
 	if o.StartLatest {
 		reset = kgo.NewOffset().AtEnd()
@@ -264,25 +281,28 @@ func (g *Group) Run(ctx context.Context) error {
 		case <-pollCtx.Done():
 		}
 	}()
+	var backoff pollBackoff
 	for {
 		fetches := g.cl.PollRecords(pollCtx, 10_000)
 		if fetches.IsClientClosed() || pollCtx.Err() != nil {
 			break
 		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				g.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
-			}
-		})
+		errs := g.handleFetchErrors(fetches)
+		recs := 0
+		g.topicIDs(fetches)
 		fetches.EachPartition(func(f kgo.FetchTopicPartition) {
 			if len(f.Records) == 0 {
 				return
 			}
+			recs += len(f.Records)
 			g.mu.Lock()
 			p := g.parts[tp{f.Topic, f.Partition}]
 			g.mu.Unlock()
 			if p == nil {
 				return // not ours any more; the next owner reads these records
+			}
+			if !g.deliverable(p, g.ids[f.Topic]) {
+				return
 			}
 			// The queue holds QueueDepth slices before we pause; one poll can bring
 			// a few more, which the spare capacity absorbs without blocking.
@@ -293,6 +313,15 @@ func (g *Group) Run(ctx context.Context) error {
 			g.pause(p)
 		})
 		g.cl.AllowRebalance()
+		for t, err := range g.gone {
+			g.recreated(t, err)
+		}
+		if d := backoff.next(errs, recs); d > 0 {
+			select { // the next poll returns at once if pollCtx is done
+			case <-time.After(d):
+			case <-pollCtx.Done():
+			}
+		}
 	}
 	return g.shutdown()
 }
@@ -433,6 +462,9 @@ func (g *Group) start(key tp, w Worker) {
 	}
 	h.starts++
 	p := &part{tp: key, hist: h, in: make(chan []*kgo.Record, 4*g.o.QueueDepth+16), cancel: cancel, done: make(chan struct{})}
+	if s, ok := w.(TopicIDSetter); ok {
+		p.setID = s.SetTopicID
+	}
 	g.parts[key] = p
 	out := make(chan []*kgo.Record)
 	// The feeder passes slices on and resumes fetching once the worker catches up.
@@ -451,6 +483,9 @@ func (g *Group) start(key tp, w Worker) {
 		defer close(p.done)
 		defer cancel()
 		err := w.Run(wctx, out, func(r *kgo.Record) {
+			if p.noMark.Load() {
+				return
+			}
 			g.cl.MarkCommitRecords(r)
 			h.marked.Store(r.Offset)
 		})

@@ -19,6 +19,12 @@
 // carry the same tokens and ClickHouse drops them. docs/exactly-once.md lists the
 // failure cases.
 //
+// Ranges, tokens and stored event ids are keyed by the topic's incarnation (its Kafka
+// topic id, Worker.SetTopicID), so a topic deleted and created again, whose offsets
+// start over, is stored as new data. A worker that finds another consumer group's
+// ranges at or after its first offset refuses to store them again (OverlapError)
+// unless Options.AllowReingest.
+//
 // Producer duplicates (the same event_id published again) are filtered per partition
 // within a horizon measured on the Kafka record timestamps; the filter is rebuilt from
 // the stored event ids, up to the replay's first offset, so replays decide alike.

@@ -12,12 +12,13 @@ import (
 const EventIDsTable = "sluice_event_ids"
 
 // eventIDsSchema lists the columns of EventIDsTable in the order of the Block the
-// worker builds (idsBlock), with their ClickHouse types. The Block's columns are a
-// schemas.DictColumn, a schemas.DictColumn, an []int32, an []int64, a
-// schemas.StringColumn and a schemas.MillisColumn.
+// worker builds (idsBlock), with their ClickHouse types. The Block's columns are
+// three schemas.DictColumn, an []int32, an []int64, a schemas.StringColumn and a
+// schemas.MillisColumn. topic_id is the incarnation of the topic (Range.TopicID).
 var eventIDsSchema = [...]struct{ name, typ string }{
 	{"group", "LowCardinality(String)"},
 	{"topic", "LowCardinality(String)"},
+	{"topic_id", "LowCardinality(String)"},
 	{"partition", "Int32"},
 	{"offset", "Int64"},
 	{"event_id", "String"},
@@ -59,26 +60,28 @@ func (p *pendingIDs) reset() {
 // idColumns holds the event-ids block's columns that the pending ids do not
 // have, reused across flushes.
 type idColumns struct {
-	group, topic schemas.DictColumn
-	partition    []int32
+	group, topic, topicID schemas.DictColumn
+	partition             []int32
 }
 
 // idsBlock is the event-ids block of the batch in s: its pending ids, with the
-// worker's group, topic and partition.
+// worker's group, topic, topic id and partition.
 func (w *Worker) idsBlock(s *slot) schemas.Block {
 	c := &s.ids
 	c.group.Reset()
 	c.topic.Reset()
+	c.topicID.Reset()
 	c.partition = c.partition[:0]
 	c.group.AppendN(w.p.opts.Group, s.pending.len())
 	c.topic.AppendN(w.topic, s.pending.len())
+	c.topicID.AppendN(w.topicID, s.pending.len())
 	for range s.pending.len() {
 		c.partition = append(c.partition, w.partition)
 	}
 	return schemas.Block{
 		Table:   EventIDsTable,
 		Names:   EventIDsColumns,
-		Columns: []any{c.group, c.topic, c.partition, s.pending.offset, s.pending.ids, s.pending.ts},
+		Columns: []any{c.group, c.topic, c.topicID, c.partition, s.pending.offset, s.pending.ids, s.pending.ts},
 		Rows:    s.pending.len(),
 	}
 }

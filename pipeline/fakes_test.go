@@ -185,12 +185,12 @@ func (l *memLedger) Intend(ctx context.Context, r pipeline.Range) error {
 	return err
 }
 
-func (l *memLedger) Ranges(_ context.Context, group, topic string, partition int32, from int64) ([]pipeline.Range, error) {
+func (l *memLedger) Ranges(_ context.Context, topic, topicID string, partition int32, from int64) ([]pipeline.Range, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []pipeline.Range
 	for _, r := range l.ranges {
-		if r.Group == group && r.Topic == topic && r.Partition == partition && r.Last >= from {
+		if r.Topic == topic && r.TopicID == topicID && r.Partition == partition && r.Last >= from {
 			out = append(out, r)
 		}
 	}
@@ -198,7 +198,10 @@ func (l *memLedger) Ranges(_ context.Context, group, topic string, partition int
 		if out[i].First != out[j].First {
 			return out[i].First < out[j].First
 		}
-		return out[i].Last < out[j].Last
+		if out[i].Last != out[j].Last {
+			return out[i].Last < out[j].Last
+		}
+		return out[i].Group < out[j].Group
 	})
 	return out, nil
 }
@@ -213,7 +216,7 @@ func (l *memLedger) all() []pipeline.Range {
 // like the ClickHouse adapter reads them back from EventIDsTable.
 type sinkSeen struct{ s *memSink }
 
-func (ss sinkSeen) SeenIDs(_ context.Context, group, topic string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error {
+func (ss sinkSeen) SeenIDs(_ context.Context, group, topic, topicID string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error {
 	type row struct {
 		off int64
 		id  string
@@ -229,11 +232,11 @@ func (ss sinkSeen) SeenIDs(_ context.Context, group, topic string, partition int
 			if !slices.Equal(b.Names, pipeline.EventIDsColumns) {
 				return fmt.Errorf("sinkSeen: event-ids block names %v", b.Names)
 			}
-			groups, topics := b.Columns[0].([]string), b.Columns[1].([]string)
-			parts, offs := b.Columns[2].([]int32), b.Columns[3].([]int64)
-			ids, ts := b.Columns[4].([]string), b.Columns[5].([]time.Time)
+			groups, topics, topicIDs := b.Columns[0].([]string), b.Columns[1].([]string), b.Columns[2].([]string)
+			parts, offs := b.Columns[3].([]int32), b.Columns[4].([]int64)
+			ids, ts := b.Columns[5].([]string), b.Columns[6].([]time.Time)
 			for i := range b.Rows {
-				if groups[i] == group && topics[i] == topic && parts[i] == partition && offs[i] < before && !ts[i].Before(since) {
+				if groups[i] == group && topics[i] == topic && topicIDs[i] == topicID && parts[i] == partition && offs[i] < before && !ts[i].Before(since) {
 					rows = append(rows, row{offs[i], ids[i], ts[i].UnixNano()})
 				}
 			}

@@ -37,6 +37,10 @@ type Options struct {
 	// stores its rows again. It exists to measure what the bookkeeping costs and to
 	// show that the chaos test catches its absence.
 	AtLeastOnce bool
+	// AllowReingest lets a worker store offsets that another group's ledger ranges
+	// already cover (a deliberate re-ingest into fresh tables); without it the
+	// worker refuses with an *OverlapError.
+	AllowReingest bool
 	// RetryMin and RetryMax bound the backoff between attempts to store a batch.
 	RetryMin, RetryMax time.Duration
 }

@@ -16,6 +16,8 @@ type Pipeline struct {
 	outage *outage
 
 	blocked blockedSet // partitions waiting for something outside Sluice
+
+	overlaps overlaps // refusals of its workers (incarnation.go)
 }
 
 // New returns a Pipeline. Options are defaulted where zero.

@@ -22,16 +22,19 @@ type Sink interface {
 type Ledger interface {
 	// Intend durably records r before its blocks are stored.
 	Intend(ctx context.Context, r Range) error
-	// Ranges returns the recorded ranges of one partition whose Last is at or after
-	// from, ordered by First.
-	Ranges(ctx context.Context, group, topic string, partition int32, from int64) ([]Range, error)
+	// Ranges returns the ranges that any group recorded for one partition of the
+	// incarnation topicID of topic whose Last is at or after from, ordered by First
+	// (then Last, then Group). Ranges recorded without a topic id belong to the
+	// incarnation the adapter assigns them to (see docs/exactly-once.md).
+	Ranges(ctx context.Context, topic, topicID string, partition int32, from int64) ([]Range, error)
 }
 
 // SeenIDs loads the event ids a partition already stored, so producer duplicates
 // are recognised across restarts and rebalances.
 type SeenIDs interface {
-	// SeenIDs calls fn, in offset order, for each event id stored from
-	// topic/partition at an offset before `before` whose timestamp is at or after
-	// since; with limit > 0, only for the limit ids with the highest offsets.
-	SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error
+	// SeenIDs calls fn, in offset order, for each event id group stored from
+	// partition of the incarnation topicID of topic at an offset before `before`
+	// whose timestamp is at or after since; with limit > 0, only for the limit ids
+	// with the highest offsets.
+	SeenIDs(ctx context.Context, group, topic, topicID string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error
 }

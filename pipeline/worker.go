@@ -24,6 +24,7 @@ type Worker struct {
 	ts        *TopicStats // the topic's counters, beside p.stats
 	topic     string
 	partition int32
+	topicID   string // the incarnation of topic (SetTopicID); "" when unknown
 	dd        *dedup
 	log       *slog.Logger
 
@@ -227,14 +228,18 @@ func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, err error) {
 // from the first offset on, and the event ids stored before it.
 func (w *Worker) start(ctx context.Context, first *kgo.Record) error {
 	o := &w.p.opts
+	w.cut.part.TopicID = w.topicID
 	if !o.AtLeastOnce {
 		var ranges []Range
 		err := w.retry(ctx, "read ledger", func(ctx context.Context) error {
 			var err error
-			ranges, err = w.p.deps.Ledger.Ranges(ctx, o.Group, w.topic, w.partition, first.Offset)
+			ranges, err = w.p.deps.Ledger.Ranges(ctx, w.topic, w.topicID, w.partition, first.Offset)
 			return err
 		})
 		if err != nil {
+			return err
+		}
+		if ranges, err = w.ownRanges(ranges, first.Offset); err != nil {
 			return err
 		}
 		if d, ok := w.cut.load(ranges, first.Offset); ok {
@@ -258,7 +263,7 @@ func (w *Worker) startDedup(ctx context.Context, first *kgo.Record) error {
 		err := w.retry(ctx, "load event ids", func(ctx context.Context) error {
 			w.dd.reset()
 			n = 0
-			return w.p.deps.SeenIDs.SeenIDs(ctx, o.Group, w.topic, w.partition, first.Offset, since, o.DedupMaxIDs, func(id string, ts int64) {
+			return w.p.deps.SeenIDs.SeenIDs(ctx, o.Group, w.topic, w.topicID, w.partition, first.Offset, since, o.DedupMaxIDs, func(id string, ts int64) {
 				w.dd.load(id, ts)
 				n++
 			})

@@ -206,6 +206,13 @@ func (in *Instance) connect(ctx context.Context) error {
 		return fmt.Errorf("kafka producer: %w", err)
 	}
 	in.dlqClient = dlqClient
+	if p.ExactlyOnce {
+		if err := claimTopics(ctx, dlqClient, ch, topicsOf(types), log); err != nil {
+			dlqClient.Close()
+			ch.Close()
+			return err
+		}
+	}
 	in.pipe = pipeline.New(pipeline.Options{
 		Group:  c.Kafka.Group,
 		Topics: topics,
@@ -226,6 +233,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		DedupHorizon:  p.DedupHorizon,
 		DedupMaxIDs:   p.DedupMaxIDs,
 		AtLeastOnce:   !p.ExactlyOnce,
+		AllowReingest: p.AllowReingest,
 		Workers:       p.Workers,
 	}, pipeline.Deps{
 		Sink:    in.metrics.Sink(ch, rollupTableNames(types, p.Window)...),
@@ -318,7 +326,7 @@ func (in *Instance) Run(ctx context.Context) error {
 	in.log.Info("sluice running", "group", in.cfg.Kafka.Group, "topics", topicsOf(in.types),
 		"clickhouse", in.cfg.ClickHouse.Addrs, "database", in.cfg.ClickHouse.Database)
 	start := time.Now()
-	err := in.group.Run(ctx)
+	err := explainOverlap(in.group.Run(ctx), in.pipe.Overlaps(), in.cfg)
 	s := in.stats
 	in.log.Info("sluice stopped", "after", time.Since(start).Round(time.Millisecond),
 		"records", s.Records.Load(), "valid", s.Valid.Load(), "dead_lettered", s.Invalid.Load(),

@@ -146,7 +146,7 @@ func (in *Instance) ready(ctx context.Context) error {
 	}
 	// A ledger lookup of a partition that cannot exist: one round trip that also
 	// proves the database and Sluice's own table are there.
-	if _, err := in.ch.Ranges(ctx, in.cfg.Kafka.Group, "", -1, math.MaxInt64); err != nil {
+	if _, err := in.ch.Ranges(ctx, "", "", -1, math.MaxInt64); err != nil {
 		what := "ClickHouse at " + strings.Join(in.cfg.ClickHouse.Addrs, ", ") + " does not answer"
 		if clickhouse.IsPermanent(err) {
 			what = "ClickHouse at " + strings.Join(in.cfg.ClickHouse.Addrs, ", ") + " refuses Sluice's queries"

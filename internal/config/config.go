@@ -182,6 +182,10 @@ type Pipeline struct {
 	// ExactlyOnce keeps the ledger and the deterministic insert tokens that make
 	// replays store nothing twice; false is at-least-once, for measurement only.
 	ExactlyOnce bool `env:"EXACTLY_ONCE" envDefault:"true" desc:"exactly-once effect through crashes and retries (ledger + insert dedup tokens); false = at-least-once, for measuring only"`
+	// AllowReingest lets a consumer group store offsets that another group already
+	// stored into the same tables (by the ledger); without it such a group refuses
+	// to start.
+	AllowReingest bool `env:"ALLOW_REINGEST" envDefault:"false" desc:"let this consumer group store offsets another group already stored into these tables (a deliberate re-ingest, e.g. into emptied tables); false = such a group stops at start naming the other group"`
 	// Workers bounds concurrent decoding; 0 means runtime.GOMAXPROCS(0), which Load
 	// resolves, so a loaded Config always holds the actual number.
 	Workers int `env:"WORKERS" envDefault:"0" desc:"decode worker bound; 0 = GOMAXPROCS"`

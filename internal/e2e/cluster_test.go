@@ -90,7 +90,7 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 		}
 		offsets, ids, ts = append(offsets, int64(i)), append(ids, id), append(ts, occurred)
 	}
-	blocks := append(batch.Blocks(), clickhouse.EventIDsBlock("g", "payments", 3, offsets, ids, ts))
+	blocks := append(batch.Blocks(), clickhouse.EventIDsBlock("g", "payments", "", 3, offsets, ids, ts))
 	rollup := schemas.RollupTable("payments", time.Minute)
 	total := merchants * perMerchant
 
@@ -159,7 +159,7 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 	// whichever server answers.
 	for i, c := range clients {
 		n := 0
-		err := c.SeenIDs(t.Context(), "g", "payments", 3, int64(total), time.Unix(0, 0), 0, func(string, int64) { n++ })
+		err := c.SeenIDs(t.Context(), "g", "payments", "", 3, int64(total), time.Unix(0, 0), 0, func(string, int64) { n++ })
 		if err != nil || n != total {
 			t.Errorf("SeenIDs through server %d: %d ids, %v; want %d", i, n, err, total)
 		}
@@ -169,12 +169,12 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 	// at once. Intend inserts with distributed_foreground_insert, so the row is on
 	// its shard when Intend returns; without it the row would wait in
 	// system.distribution_queue and a replay starting meanwhile would not see it.
-	r := pipeline.Range{Group: "g", Topic: "payments", Partition: 3, First: 0, Last: int64(total - 1)}
+	r := pipeline.Range{Group: "g", Topic: "payments", TopicID: "A", Partition: 3, First: 0, Last: int64(total - 1)}
 	if err := sink.Intend(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range clients {
-		got, err := c.Ranges(t.Context(), "g", "payments", 3, 0)
+		got, err := c.Ranges(t.Context(), "payments", "A", 3, 0)
 		if err != nil || len(got) != 1 || got[0] != r {
 			t.Errorf("Ranges through server %d = %+v, %v; want [%+v]", i, got, err, r)
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
@@ -138,7 +137,7 @@ func TestDeadLetterWritesFail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStack(t, 4, nil)
 			var logs testsupport.SyncBuffer
-			in := s.startLogging(t, "a", &logs)
+			in := s.startLogged(t, "a", &logs)
 			gen := generator(t, 5, 4000, 2000, 0, 0)
 			s.publishSome(t, gen, 2000)
 			waitFor(t, time.Minute, "the first records committed", func() bool { return s.committedAll(t) })
@@ -274,23 +273,6 @@ func bigRecord(n int, seed uint64) []byte {
 		b[i] = 'a' + byte(r.IntN(26))
 	}
 	return b
-}
-
-// startLogging is start with the instance's log also written to logs.
-func (s *stack) startLogging(t *testing.T, name string, logs *testsupport.SyncBuffer) *instance {
-	t.Helper()
-	h := slog.NewTextHandler(teeWriter{testWriter{t}, logs}, &slog.HandlerOptions{Level: slog.LevelInfo})
-	return s.startLog(t, name, s.cfg, slog.New(h).With("instance", name))
-}
-
-type teeWriter struct {
-	a testWriter
-	b *testsupport.SyncBuffer
-}
-
-func (w teeWriter) Write(p []byte) (int, error) {
-	w.b.Write(p)
-	return w.a.Write(p)
 }
 
 // publishInvalid writes n records that are not JSON to one partition and returns the

@@ -28,6 +28,7 @@
 // topic is the source topic. The workers keep one pipeline.TopicStats per topic
 // (looked up once per worker), so the labels cost the hot path nothing: no map, no
 // lock, just a second atomic add per fetched slice.
+//
 //	sluice_partition_blocked{topic,partition,reason}  gauge  1 while a partition makes no progress until something
 //	                                                         outside Sluice is fixed (reason dead_letter: its dead
 //	                                                         letters cannot be written); absent otherwise

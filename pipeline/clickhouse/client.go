@@ -83,6 +83,7 @@ type Client struct {
 	ins      *inserter
 	db       string
 	password string
+	claims   claims // which incarnation owns rows without a topic id; see ClaimTopics
 }
 
 // Open connects to the servers in o and pings one of them. It returns an error if

@@ -273,8 +273,12 @@ func TestLedger(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	other := pipeline.Range{Group: "h", Topic: "payments", First: 0, Last: 1000}
+	other := pipeline.Range{Group: "h", Topic: "payments", Partition: 1, First: 0, Last: 1000}
 	if err := l.Intend(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	// Another incarnation of the topic is never returned.
+	if err := l.Intend(t.Context(), pipeline.Range{Group: "g", Topic: "payments", TopicID: "B", First: 0, Last: 1000}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -286,11 +290,11 @@ func TestLedger(t *testing.T) {
 		{0, 150, []pipeline.Range{r(0, 100, 199), r(0, 200, 299), r(0, 300, 399)}},
 		{0, 199, []pipeline.Range{r(0, 100, 199), r(0, 200, 299), r(0, 300, 399)}},
 		{0, 400, nil},
-		{1, 0, []pipeline.Range{r(1, 0, 50)}},
+		{1, 0, []pipeline.Range{r(1, 0, 50), other}},
 		{2, 8, []pipeline.Range{r(2, 7, 8)}},
 		{3, 0, nil},
 	} {
-		got, err := l.Ranges(t.Context(), "g", "payments", tc.p, tc.from)
+		got, err := l.Ranges(t.Context(), "payments", "", tc.p, tc.from)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,19 +322,20 @@ func TestSeenIDs(t *testing.T) {
 		ts = append(ts, base.Add(time.Duration(i)*time.Second+time.Duration(i)*time.Millisecond))
 	}
 	blocks := []schemas.Block{
-		EventIDsBlock("g", "payments", 0, offsets, ids, ts),
-		EventIDsBlock("g", "payments", 1, []int64{100}, []string{"other-partition"}, ts[:1]),
-		EventIDsBlock("h", "payments", 0, []int64{100}, []string{"other-group"}, ts[:1]),
+		EventIDsBlock("g", "payments", "", 0, offsets, ids, ts),
+		EventIDsBlock("g", "payments", "", 1, []int64{100}, []string{"other-partition"}, ts[:1]),
+		EventIDsBlock("h", "payments", "", 0, []int64{100}, []string{"other-group"}, ts[:1]),
+		EventIDsBlock("g", "payments", "B", 0, []int64{100}, []string{"other-incarnation"}, ts[:1]),
 	}
-	for _, b := range blocks {
-		if err := c.Store(t.Context(), "ids:"+b.Columns[0].([]string)[0]+fmt.Sprint(b.Columns[2].([]int32)[0]), []schemas.Block{b}); err != nil {
+	for i, b := range blocks {
+		if err := c.Store(t.Context(), fmt.Sprint("ids:", i), []schemas.Block{b}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var s pipeline.SeenIDs = c
 	collect := func(before int64, since time.Time) map[string]int64 {
 		got := map[string]int64{}
-		err := s.SeenIDs(t.Context(), "g", "payments", 0, before, since, 0, func(id string, at int64) { got[id] = at })
+		err := s.SeenIDs(t.Context(), "g", "payments", "", 0, before, since, 0, func(id string, at int64) { got[id] = at })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,14 +343,14 @@ func TestSeenIDs(t *testing.T) {
 	}
 	// With a limit: the ids with the highest offsets, in offset order.
 	var order []string
-	if err := s.SeenIDs(t.Context(), "g", "payments", 0, 108, time.Time{}, 3, func(id string, _ int64) { order = append(order, id) }); err != nil {
+	if err := s.SeenIDs(t.Context(), "g", "payments", "", 0, 108, time.Time{}, 3, func(id string, _ int64) { order = append(order, id) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(order); got != "[e5 e6 e7]" {
 		t.Fatalf("before 108, limit 3: %s, want [e5 e6 e7]", got)
 	}
 	order = order[:0]
-	if err := s.SeenIDs(t.Context(), "g", "payments", 0, 1000, time.Time{}, 0, func(id string, _ int64) { order = append(order, id) }); err != nil {
+	if err := s.SeenIDs(t.Context(), "g", "payments", "", 0, 1000, time.Time{}, 0, func(id string, _ int64) { order = append(order, id) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(order); got != "[e0 e1 e2 e3 e4 e5 e6 e7 e8 e9]" {

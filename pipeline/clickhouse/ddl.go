@@ -37,7 +37,9 @@ type DDLOptions struct {
 }
 
 // DDL returns the statements that create Database, LedgerTable and EventIDsTable if
-// they do not exist. They are idempotent; run them with Migrate. It panics if
+// they do not exist, and add the topic_id column to tables created before it
+// existed (their rows get an empty topic_id: see ClaimTopics). They are idempotent; run
+// them with Migrate. It panics if
 // o.Database or o.Cluster is not a valid name: both are configuration, checked by
 // Options.Validate before DDL is reached.
 //
@@ -80,6 +82,7 @@ func DDL(o DDLOptions) []string {
 		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s (\n"+
 			"\t`group` LowCardinality(String),\n"+
 			"\t`topic` LowCardinality(String),\n"+
+			"\t"+topicIDColumn+",\n"+
 			"\t`partition` Int32,\n"+
 			"\t`first` Int64,\n"+
 			"\t`last` Int64,\n"+
@@ -88,18 +91,22 @@ func DDL(o DDLOptions) []string {
 			"ORDER BY (`group`, `topic`, `partition`, `last`)\n"+
 			"TTL toDateTime(`written_at`) + INTERVAL %d SECOND",
 			qualified(o.Database, ledger), onCluster, engine, int64(LedgerRetention/time.Second)),
+		addTopicID(qualified(o.Database, ledger) + onCluster),
 		eventIDsDDL(qualified(o.Database, eventIDs)+onCluster, engine, o.Horizon, eventIDsSettings),
+		addTopicID(qualified(o.Database, eventIDs) + onCluster),
 	}
 	if o.Cluster == "" {
 		return stmts
 	}
 	// The Distributed tables take their columns from the local ones (AS), which
-	// exist on every server once the statements above ran.
+	// exist on every server once the statements above ran; one created before the
+	// local tables had topic_id gets it by ALTER.
 	for _, t := range []string{LedgerTable, EventIDsTable} {
 		stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s\n"+
 			"ENGINE = Distributed('%s', '%s', '%s', cityHash64(`topic`, `partition`))",
 			qualified(o.Database, t), onCluster, qualified(o.Database, t+schemas.LocalSuffix),
-			o.Cluster, o.Database, t+schemas.LocalSuffix))
+			o.Cluster, o.Database, t+schemas.LocalSuffix),
+			addTopicID(qualified(o.Database, t)+onCluster))
 	}
 	return stmts
 }
@@ -134,4 +141,15 @@ func summary(stmt string) string {
 		s = s[:117] + "…"
 	}
 	return s
+}
+
+// topicIDColumn is the column that tells the incarnation of a row's topic (the Kafka
+// topic id, pipeline.TopicID) in LedgerTable and EventIDsTable; rows written before
+// it existed hold an empty one.
+const topicIDColumn = "`topic_id` LowCardinality(String) DEFAULT ''"
+
+// addTopicID is the ALTER that adds topicIDColumn, after `topic`, to table (qualified,
+// with ON CLUSTER when sharded) if it lacks it.
+func addTopicID(table string) string {
+	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + topicIDColumn + " AFTER `topic`"
 }

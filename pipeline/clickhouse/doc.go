@@ -31,6 +31,12 @@
 // Replicated deduplication itself cannot be tested with the local engine
 // (docs/exactly-once.md, Clusters).
 //
+// Ledger ranges and event ids carry the topic id of their topic's incarnation
+// (topic_id), and Ranges and SeenIDs read only those of the incarnation asked for.
+// Rows written before topic ids were kept have an empty one; they belong to the
+// incarnation ClaimTopics finds at start (identity.go), which callers run before
+// consuming.
+//
 // # Concurrency
 //
 // A Client is safe for concurrent use. Each call holds one pooled connection for its

@@ -22,7 +22,11 @@ func eventIDsDDL(table, engine string, horizon time.Duration, settings string) s
 	var b strings.Builder
 	b.WriteString("CREATE TABLE IF NOT EXISTS " + table + " (\n")
 	for i, name := range pipeline.EventIDsColumns {
-		b.WriteString("\t" + quote(name) + " " + pipeline.EventIDsTypes[i] + ",\n")
+		col := quote(name) + " " + pipeline.EventIDsTypes[i]
+		if name == "topic_id" {
+			col = topicIDColumn
+		}
+		b.WriteString("\t" + col + ",\n")
 	}
 	ttl := int64((horizon + 24*time.Hour + time.Second - 1) / time.Second)
 	// Kept for the horizon after it was stored, not after ts: a stream published
@@ -36,42 +40,45 @@ func eventIDsDDL(table, engine string, horizon time.Duration, settings string) s
 }
 
 // EventIDsBlock builds, from plain slices, a Block that stores event ids of one
-// partition as a flush does: ids[i] was read at offsets[i] and occurred at ts[i].
+// partition of the incarnation topicID as a flush does: ids[i] was read at offsets[i] and occurred at ts[i].
 // The three slices must have the same length; the Block refers to them without
 // copying. Rows older than the table's TTL (DDLOptions.Horizon plus one day) are
 // dropped by the server on insert. It is for tests and tools (the pipeline builds
 // its own, flat, block).
-func EventIDsBlock(group, topic string, partition int32, offsets []int64, ids []string, ts []time.Time) schemas.Block {
+func EventIDsBlock(group, topic, topicID string, partition int32, offsets []int64, ids []string, ts []time.Time) schemas.Block {
 	n := len(ids)
 	groups := make([]string, n)
 	topics := make([]string, n)
+	topicIDs := make([]string, n)
 	parts := make([]int32, n)
 	for i := range n {
-		groups[i], topics[i], parts[i] = group, topic, partition
+		groups[i], topics[i], topicIDs[i], parts[i] = group, topic, topicID, partition
 	}
 	return schemas.Block{
 		Table:   EventIDsTable,
 		Names:   pipeline.EventIDsColumns,
-		Columns: []any{groups, topics, parts, offsets, ids, ts},
+		Columns: []any{groups, topics, topicIDs, parts, offsets, ids, ts},
 		Rows:    n,
 	}
 }
 
-// SeenIDs streams the event ids stored for group/topic/partition at an offset before
+// SeenIDs streams the event ids stored for group/topic/partition of the incarnation
+// topicID (with the rows without a topic id that it owns, see ClaimTopics) at an offset before
 // `before` whose timestamp is at or after since, calling fn with the id and the
 // timestamp in Unix nanoseconds, in offset order; with limit > 0 only the limit ids
 // with the highest offsets. An id stored twice (at two offsets) is passed twice. fn
 // runs on the calling goroutine; SeenIDs returns after the last call, or at the first
 // error.
-func (c *Client) SeenIDs(ctx context.Context, group, topic string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error {
+func (c *Client) SeenIDs(ctx context.Context, group, topic, topicID string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error {
+	tid, alt := c.claims.topicIDs(topic, topicID)
 	sinceMs := since.UnixMilli()
 	if since.Before(time.Unix(0, 0)) {
 		sinceMs = 0
 	}
 	q := "SELECT `event_id`, toUnixTimestamp64Nano(`ts`) AS `ns`, `offset` FROM " + qualified(c.db, EventIDsTable) +
-		" WHERE `group` = ? AND `topic` = ? AND `partition` = ? AND `offset` < ?" +
+		" WHERE `group` = ? AND `topic` = ? AND `topic_id` IN (?, ?) AND `partition` = ? AND `offset` < ?" +
 		" AND `ts` >= fromUnixTimestamp64Milli(?, 'UTC')"
-	args := []any{group, topic, partition, before, sinceMs}
+	args := []any{group, topic, tid, alt, partition, before, sinceMs}
 	if limit > 0 {
 		q = "SELECT `event_id`, `ns` FROM (" + q + " ORDER BY `offset` DESC LIMIT ?) ORDER BY `offset`"
 		args = append(args, limit)

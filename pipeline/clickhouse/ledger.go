@@ -26,37 +26,40 @@ func syncInsert(ctx context.Context) context.Context {
 // the row is visible to Ranges on the same server. Recording the same Range twice is
 // harmless.
 func (c *Client) Intend(ctx context.Context, r pipeline.Range) error {
-	if r.First > r.Last {
-		return fmt.Errorf("clickhouse: intend %s/%s/%d: first offset %d after last %d", r.Group, r.Topic, r.Partition, r.First, r.Last)
+	if r.First > r.Last || r.First < 0 {
+		return fmt.Errorf("clickhouse: intend %s/%s/%d: offsets %d-%d: first must be ≥ 0 and ≤ last", r.Group, r.Topic, r.Partition, r.First, r.Last)
 	}
 	q := "INSERT INTO " + qualified(c.db, LedgerTable) +
-		" (`group`, `topic`, `partition`, `first`, `last`, `written_at`) VALUES (?, ?, ?, ?, ?, now64(3))"
-	if err := c.conn.Exec(syncInsert(ctx), q, r.Group, r.Topic, r.Partition, r.First, r.Last); err != nil {
+		" (`group`, `topic`, `topic_id`, `partition`, `first`, `last`, `written_at`) VALUES (?, ?, ?, ?, ?, ?, now64(3))"
+	if err := c.conn.Exec(syncInsert(ctx), q, r.Group, r.Topic, r.TopicID, r.Partition, r.First, r.Last); err != nil {
 		return fmt.Errorf("clickhouse: intend %s/%s/%d [%d, %d]: %w", r.Group, r.Topic, r.Partition, r.First, r.Last, c.redact(err))
 	}
 	return nil
 }
 
-// Ranges returns the distinct ranges recorded for one partition whose Last is at or
-// after from, ordered by First (then Last).
-func (c *Client) Ranges(ctx context.Context, group, topic string, partition int32, from int64) ([]pipeline.Range, error) {
-	q := "SELECT DISTINCT `first`, `last` FROM " + qualified(c.db, LedgerTable) +
-		" WHERE `group` = ? AND `topic` = ? AND `partition` = ? AND `last` >= ? ORDER BY `first`, `last`"
-	rows, err := c.conn.Query(ctx, q, group, topic, partition, from)
+// Ranges returns the distinct ranges every group recorded for one partition of the
+// incarnation topicID of topic whose Last is at or after from, ordered by First, Last
+// and Group. Rows without a topic id are included when topicID owns them (see
+// ClaimTopics), with an empty TopicID, so that their replay reuses their token.
+func (c *Client) Ranges(ctx context.Context, topic, topicID string, partition int32, from int64) ([]pipeline.Range, error) {
+	id, alt := c.claims.topicIDs(topic, topicID)
+	q := "SELECT DISTINCT `group`, `topic_id`, `first`, `last` FROM " + qualified(c.db, LedgerTable) +
+		" WHERE `topic` = ? AND `topic_id` IN (?, ?) AND `partition` = ? AND `last` >= ? AND `group` != '' ORDER BY `first`, `last`, `group`"
+	rows, err := c.conn.Query(ctx, q, topic, id, alt, partition, from)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: ranges of %s/%s/%d from %d: %w", group, topic, partition, from, c.redact(err))
+		return nil, fmt.Errorf("clickhouse: ranges of %s/%d from %d: %w", topic, partition, from, c.redact(err))
 	}
 	defer rows.Close()
 	var out []pipeline.Range
 	for rows.Next() {
-		r := pipeline.Range{Group: group, Topic: topic, Partition: partition}
-		if err := rows.Scan(&r.First, &r.Last); err != nil {
-			return nil, fmt.Errorf("clickhouse: ranges of %s/%s/%d: scan: %w", group, topic, partition, err)
+		r := pipeline.Range{Topic: topic, Partition: partition}
+		if err := rows.Scan(&r.Group, &r.TopicID, &r.First, &r.Last); err != nil {
+			return nil, fmt.Errorf("clickhouse: ranges of %s/%d: scan: %w", topic, partition, err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: ranges of %s/%s/%d from %d: %w", group, topic, partition, from, c.redact(err))
+		return nil, fmt.Errorf("clickhouse: ranges of %s/%d from %d: %w", topic, partition, from, c.redact(err))
 	}
 	return out, nil
 }

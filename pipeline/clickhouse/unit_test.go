@@ -76,18 +76,18 @@ func TestCheckBlock(t *testing.T) {
 
 func TestEventIDsBlock(t *testing.T) {
 	ts := []time.Time{time.Unix(1, 0), time.Unix(2, 0)}
-	b := EventIDsBlock("g", "payments", 3, []int64{10, 11}, []string{"a", "b"}, ts)
+	b := EventIDsBlock("g", "payments", "A", 3, []int64{10, 11}, []string{"a", "b"}, ts)
 	if err := checkBlock(&b); err != nil {
 		t.Fatal(err)
 	}
-	if b.Table != EventIDsTable || b.Rows != 2 || b.Columns[2].([]int32)[1] != 3 || b.Columns[0].([]string)[0] != "g" {
+	if b.Table != EventIDsTable || b.Rows != 2 || b.Columns[3].([]int32)[1] != 3 || b.Columns[0].([]string)[0] != "g" || b.Columns[2].([]string)[1] != "A" {
 		t.Fatalf("EventIDsBlock = %+v", b)
 	}
 }
 
 func TestDDL(t *testing.T) {
 	stmts := DDL(DDLOptions{Database: "sl", DedupWindow: 500, Horizon: 2 * time.Hour})
-	if len(stmts) != 3 {
+	if len(stmts) != 5 {
 		t.Fatalf("DDL returned %d statements", len(stmts))
 	}
 	for _, want := range []string{
@@ -97,6 +97,8 @@ func TestDDL(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS `sl`.`sluice_event_ids`",
 		"TTL `stored_at` + INTERVAL 93600 SECOND", // 2h + 1 day
 		"non_replicated_deduplication_window = 500",
+		"ALTER TABLE `sl`.`sluice_ledger` ADD COLUMN IF NOT EXISTS `topic_id` LowCardinality(String) DEFAULT '' AFTER `topic`",
+		"ALTER TABLE `sl`.`sluice_event_ids` ADD COLUMN IF NOT EXISTS `topic_id` LowCardinality(String) DEFAULT '' AFTER `topic`",
 	} {
 		if !strings.Contains(strings.Join(stmts, "\n"), want) {
 			t.Errorf("DDL lacks %q", want)
