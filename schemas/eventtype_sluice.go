@@ -341,6 +341,11 @@ func (c *compiler) measure(v *jnode, field func(*jnode, string) *prop) (compiled
 		return m, false
 	}
 	m.spec.fn = map[string]aggFn{"sum": aSum, "min": aMin, "max": aMax}[fn]
+	if fn == "sum" && p.kind == pDec {
+		// ClickHouse's sum of a Decimal64 is a Decimal128; sumWithOverflow keeps
+		// the column's type, as the batch's int64 sums do.
+		fn = "sumWithOverflow"
+	}
 	m.Type = "SimpleAggregateFunction(" + fn + ", " + m.Type + ")"
 	return m, true
 }

@@ -43,7 +43,7 @@ func TestSettlementsColumns(t *testing.T) {
 		rcols = append(rcols, c.Name+" "+c.Type)
 	}
 	wantR := []string{"window_start DateTime('UTC')", "merchant_country LowCardinality(String)", "instant Bool",
-		"settlements SimpleAggregateFunction(sum, UInt64)", "amount_sum SimpleAggregateFunction(sum, Decimal(18, 2))",
+		"settlements SimpleAggregateFunction(sum, UInt64)", "amount_sum SimpleAggregateFunction(sumWithOverflow, Decimal(18, 2))",
 		"fee_bps_max SimpleAggregateFunction(max, UInt64)"}
 	if !reflect.DeepEqual(rcols, wantR) {
 		t.Fatalf("rollup columns\n%v\nwant\n%v", rcols, wantR)
