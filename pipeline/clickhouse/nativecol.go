@@ -58,6 +58,9 @@ func newNativeCol(data any) (nativeCol, error) {
 	case []map[string]string:
 		return &goMapCol{v: v}, nil
 	}
+	if c := newTypedCol(data); c != nil {
+		return c, nil
+	}
 	return nil, fmt.Errorf("%w: no native encoding for a %T column", ErrInvalidBlock, data)
 }
 
@@ -206,10 +209,16 @@ func putLowCardinality(b *proto.Buffer, dict []string, keys []uint32) {
 
 func (c *strCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
 
+// fixed are the Go types whose in-memory bytes are ClickHouse's encoding (a bool
+// is one byte, 0 or 1, like Bool).
+type fixed interface {
+	int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | float32 | float64 | bool
+}
+
 // fixedCol sends a slice of a fixed-width number as its little-endian bytes, which
 // is ClickHouse's encoding of the matching type (want), also when that type is
 // wrapped in SimpleAggregateFunction.
-type fixedCol[T int32 | int64 | uint64 | float64] struct {
+type fixedCol[T fixed] struct {
 	rowWindow
 	v    []T
 	want string
@@ -230,7 +239,7 @@ func (c *fixedCol[T]) EncodeColumn(b *proto.Buffer) { putFixed(b, c.v[c.lo:c.hi]
 
 // putFixed appends v's little-endian bytes: ClickHouse's encoding of a column of
 // T, written in one copy.
-func putFixed[T int32 | int64 | uint64 | float64](b *proto.Buffer, v []T) {
+func putFixed[T fixed](b *proto.Buffer, v []T) {
 	if len(v) == 0 {
 		return
 	}
@@ -460,7 +469,8 @@ type millisCol struct {
 }
 
 func (c *millisCol) Infer(t proto.ColumnType) error {
-	if err := c.t.Infer(t); err != nil {
+	// Also as SimpleAggregateFunction(min|max, DateTime64(…)), a rollup's measure.
+	if err := c.t.Infer(proto.ColumnType(baseType(t))); err != nil {
 		return typeMismatch("schemas.MillisColumn", t)
 	}
 	c.typ = t
