@@ -169,3 +169,73 @@ func TestStoreEveryTypedColumn(t *testing.T) {
 		t.Fatal("no rollup rows")
 	}
 }
+
+// existingColumns reads system.columns of c's database: table → column → type.
+func existingColumns(t *testing.T, c *Client) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	for _, r := range queryStrings(t, c, "SELECT table, name, type FROM system.columns WHERE database = '"+c.db+"'") {
+		f := strings.SplitN(r, "|", 3)
+		if out[f[0]] == nil {
+			out[f[0]] = map[string]string{}
+		}
+		out[f[0]][f[1]] = f[2]
+	}
+	return out
+}
+
+// TestEvolveOnServer widens a type's tables with the statements Evolve gives (a new
+// property and a new measure) on the real server: they run, the views still
+// answer, and Evolve then has nothing left to do; an incompatible change is
+// refused.
+func TestEvolveOnServer(t *testing.T) {
+	c := open(t)
+	doc, err := os.ReadFile("../../schemas/testdata/types/settlements.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := schemas.ParseEventType("settlements.schema.json", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := schemas.DDLOptions{Database: c.db}
+	exec(t, c, schemas.TypeDDL(o, old)...)
+	grown, err := schemas.ParseEventType("settlements.schema.json", []byte(strings.NewReplacer(
+		`"note": {"type": ["string", "null"], "maxLength": 512}`, `"note": {"type": ["string", "null"], "maxLength": 512}, "channel": {"type": ["string", "null"]}`,
+		`"amount_max": "max(amount)"`, `"amount_max": "max(amount)", "amount_min": "min(amount)", "fee_min": "min(fee_bps)", "first": "min(settled_at)"`).Replace(string(doc))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := schemas.Evolve(o, grown, existingColumns(t, c))
+	if err != nil || len(stmts) != 4 {
+		t.Fatalf("Evolve: %v %v", stmts, err)
+	}
+	exec(t, c, stmts...)
+	exec(t, c, schemas.TypeDDL(o, grown)...)
+	if again, err := schemas.Evolve(o, grown, existingColumns(t, c)); err != nil || len(again) != 0 {
+		t.Fatalf("after migrating: %v %v", again, err)
+	}
+	// The new type's batches fill the widened tables; the old type's still can.
+	for _, et := range []*schemas.EventType{old, grown} {
+		b := et.NewBatch(schemas.Options{Raw: true})
+		if err := b.Add([]byte(`{"settlement_id":"s-1","settled_at":"2026-03-01T10:00:00Z","amount":"2.50","currency":"EUR","status":"held","merchant":{"id":"m"},"channel":"pos"}`), schemas.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Store(t.Context(), "settlements:"+et.Name()+strconv.Itoa(len(et.Columns())), b.Blocks()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameRows(t, "widened", queryStrings(t, c, "SELECT channel FROM "+qualified(c.db, "settlements")+" ORDER BY channel"), []string{"", "pos"})
+	// The old type's row has no value for the new min measures: their neutral
+	// defaults leave the new type's values.
+	sameRows(t, "merged view", queryStrings(t, c, "SELECT toString(settlements), toString(amount_min), toString(fee_min), toString(first) FROM "+
+		qualified(c.db, "settlements_1m_merged")), []string{"2|2.5|0|2026-03-01 10:00:00.000"})
+	bad, err := schemas.ParseEventType("settlements.schema.json", []byte(strings.Replace(string(doc),
+		`"x-clickhouse-type": "UInt32"`, `"x-clickhouse-type": "UInt64"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := schemas.Evolve(o, bad, existingColumns(t, c)); err == nil || !strings.Contains(err.Error(), "column fee_bps: type UInt32 in the table, UInt64 in the schema") {
+		t.Fatalf("incompatible change: %v", err)
+	}
+}
