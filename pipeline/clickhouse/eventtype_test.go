@@ -36,6 +36,23 @@ func queryStrings(t *testing.T, c *Client, q string) []string {
 	return out
 }
 
+// testType compiles schemas/testdata/types/<name>.schema.json, edited by the
+// replacer's pairs (old, new, …), and creates its tables in c's database.
+func testType(t *testing.T, c *Client, name string, edits ...string) (*schemas.EventType, []byte) {
+	t.Helper()
+	doc, err := os.ReadFile("../../schemas/testdata/types/" + name + ".schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc = []byte(strings.NewReplacer(edits...).Replace(string(doc)))
+	et, err := schemas.ParseEventType(name+".schema.json", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	return et, doc
+}
+
 func sameRows(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -48,15 +65,7 @@ func sameRows(t *testing.T, what string, got, want []string) {
 // Decimal, nested, Array, Map, Bool, UInt16/UInt32 and LowCardinality columns.
 func TestStoreEventType(t *testing.T) {
 	c := open(t)
-	doc, err := os.ReadFile("../../schemas/testdata/types/settlements.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	et, err := schemas.ParseEventType("settlements.schema.json", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	et, _ := testType(t, c, "settlements")
 	b := et.NewBatch(schemas.Options{Raw: true})
 	for i, r := range []string{
 		`{"settlement_id":"s-1","settled_at":"2026-03-01T10:15:30.5Z","amount":"1234.50","currency":"EUR","status":"settled",` +
@@ -97,15 +106,7 @@ func TestStoreEventType(t *testing.T) {
 // column, so that arrays split across chunks are read back whole.
 func TestStoreEveryTypedColumn(t *testing.T) {
 	c := open(t)
-	doc, err := os.ReadFile("../../schemas/testdata/types/kinds.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	et, err := schemas.ParseEventType("kinds.schema.json", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	et, _ := testType(t, c, "kinds")
 	b := et.NewBatch(schemas.Options{Raw: true})
 	const rows = 2*nativeChunkRows + 7
 	var sumI8, sumU32, sumInts, nInts, nCodes, nFlagsTrue int64
@@ -176,16 +177,8 @@ func existingColumns(t *testing.T, c *Client) map[string]map[string]string {
 // refused.
 func TestEvolveOnServer(t *testing.T) {
 	c := open(t)
-	doc, err := os.ReadFile("../../schemas/testdata/types/settlements.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := schemas.ParseEventType("settlements.schema.json", doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, doc := testType(t, c, "settlements")
 	o := schemas.DDLOptions{Database: c.db}
-	exec(t, c, schemas.TypeDDL(o, old)...)
 	grown, err := schemas.ParseEventType("settlements.schema.json", []byte(strings.NewReplacer(
 		`"note": {"type": ["string", "null"], "maxLength": 512}`, `"note": {"type": ["string", "null"], "maxLength": 512}, "channel": {"type": ["string", "null"]}`,
 		`"amount_max": "max(amount)"`, `"amount_max": "max(amount)", "amount_min": "min(amount)", "fee_min": "min(fee_bps)", "first": "min(settled_at)"`).Replace(string(doc))))
