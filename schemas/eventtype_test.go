@@ -324,3 +324,25 @@ func TestEveryColumnKind(t *testing.T) {
 		checkReject(t, c, et.Validate([]byte(c.rec), Limits{}))
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	got := settlementsType(t).Describe(0)
+	for _, want := range []string{
+		"settlements.schema.json: topic \"settlements\", event_id settlement_id, event_time settled_at\n",
+		"  settlements: raw, ORDER BY (merchant_id, settled_at), PARTITION BY toYYYYMM(settled_at), TTL toDateTime(`settled_at`) + INTERVAL 34560000 SECOND\n",
+		"    merchant_mcc      UInt16\n",
+		"  settlements_1m: rollup, window 1m, view settlements_1m_merged\n",
+		"    status        LowCardinality(String)                                    dimension\n",
+		"    amount_sum    SimpleAggregateFunction(sumWithOverflow, Decimal(18, 2))  sum(amount)\n",
+		"  settlements_by_country_1h: rollup, window 1h, view settlements_by_country_1h_merged\n",
+		"    fee_bps_max       SimpleAggregateFunction(max, UInt64)                      max(fee_bps)\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Describe lacks %q:\n%s", want, got)
+		}
+	}
+	pay := BuiltinType(t, "payment").Describe(5 * time.Minute)
+	if !strings.Contains(pay, "  payments_5m: rollup, window 5m (SLUICE_WINDOW), view payments_5m_merged\n") {
+		t.Errorf("payments:\n%s", pay)
+	}
+}
