@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+// containsAll fails for each of wants that got lacks.
+func containsAll(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, got)
+		}
+	}
+}
+
 func settlementsType(t testing.TB) *EventType {
 	t.Helper()
 	doc, err := os.ReadFile("testdata/types/settlements.schema.json")
@@ -258,11 +268,8 @@ func TestLoadEventTypes(t *testing.T) {
 	if !errors.As(err, &errs) || len(errs) != 4 {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"broken.schema.json: not valid JSON: unexpected end of the document", `fees.schema.json: /x-sluice/topic: topic "fees" is also read by copy.schema.json`, "table \"fees\" is also written by copy.schema.json"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
+	containsAll(t, "the error", err.Error(), "broken.schema.json: not valid JSON: unexpected end of the document",
+		`fees.schema.json: /x-sluice/topic: topic "fees" is also read by copy.schema.json`, "table \"fees\" is also written by copy.schema.json")
 	if _, err := LoadEventTypes(fstest.MapFS{}); err == nil {
 		t.Fatal("empty directory accepted")
 	}
@@ -326,8 +333,7 @@ func TestEveryColumnKind(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	got := settlementsType(t).Describe(0)
-	for _, want := range []string{
+	containsAll(t, "Describe", settlementsType(t).Describe(0),
 		"settlements.schema.json: topic \"settlements\", event_id settlement_id, event_time settled_at\n",
 		"  settlements: raw, ORDER BY (merchant_id, settled_at), PARTITION BY toYYYYMM(settled_at), TTL toDateTime(`settled_at`) + INTERVAL 34560000 SECOND\n",
 		"    merchant_mcc      UInt16\n",
@@ -336,11 +342,7 @@ func TestDescribe(t *testing.T) {
 		"    amount_sum    SimpleAggregateFunction(sumWithOverflow, Decimal(18, 2))  sum(amount)\n",
 		"  settlements_by_country_1h: rollup, window 1h, view settlements_by_country_1h_merged\n",
 		"    fee_bps_max       SimpleAggregateFunction(max, UInt64)                      max(fee_bps)\n",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("Describe lacks %q:\n%s", want, got)
-		}
-	}
+	)
 	pay := BuiltinType(t, "payment").Describe(5 * time.Minute)
 	if !strings.Contains(pay, "  payments_5m: rollup, window 5m (SLUICE_WINDOW), view payments_5m_merged\n") {
 		t.Errorf("payments:\n%s", pay)
