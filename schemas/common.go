@@ -70,6 +70,11 @@ func RollupTable(base string, window time.Duration) string {
 	if window == 0 {
 		window = DefaultWindow
 	}
+	return base + "_" + windowText(window)
+}
+
+// windowText writes a window in the largest unit that divides it: 1m, 90s, 1h, 1d.
+func windowText(window time.Duration) string {
 	var n int64
 	var unit string
 	switch {
@@ -84,7 +89,7 @@ func RollupTable(base string, window time.Duration) string {
 	default:
 		n, unit = int64(window/time.Millisecond), "ms"
 	}
-	return base + "_" + strconv.FormatInt(n, 10) + unit
+	return strconv.FormatInt(n, 10) + unit
 }
 
 // windowStart returns the start, in Unix seconds, of the window of width w

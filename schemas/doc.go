@@ -29,4 +29,10 @@
 //		var inv *schemas.Invalid // dead-letter the record with inv.Reason
 //	}
 //	for _, blk := range b.Blocks() { /* insert blk.Columns into blk.Table */ }
+//
+// and for any event type:
+//
+//	types, err := schemas.LoadEventTypes(os.DirFS(dir)) // err lists every mistake
+//	stmts := schemas.TypeDDL(schemas.DDLOptions{Window: time.Minute}, types...)
+//	b := types[0].NewBatch(schemas.Options{Raw: types[0].Raw()})
 package schemas

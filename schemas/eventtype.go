@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -237,4 +238,70 @@ func (t *EventType) Properties() []Property {
 		out[i] = p.describe()
 	}
 	return out
+}
+
+// Describe lays out the tables the type implies when the deployment window is
+// window, one column per line, for `sluice schema check`:
+//
+//	settlements.schema.json: topic "settlements", event_id settlement_id, event_time settled_at
+//	  settlements: raw, ORDER BY (merchant_id, settled_at), PARTITION BY toYYYYMM(settled_at)
+//	    settlement_id  String
+//	    …
+//	  settlements_1m: rollup, window 1m, view settlements_1m_merged
+//	    window_start   DateTime('UTC')
+//	    merchant_id    String                                 dimension
+//	    settlements    SimpleAggregateFunction(sum, UInt64)   count()
+func (t *EventType) Describe(window time.Duration) string {
+	var sb strings.Builder
+	sb.WriteString(t.file + ": topic " + strconv.Quote(t.topic))
+	if t.eventID != nil {
+		sb.WriteString(", event_id " + t.eventID.column)
+	}
+	if t.evTime != nil {
+		sb.WriteString(", event_time " + t.evTime.column)
+	}
+	sb.WriteByte('\n')
+	table := func(name, what string, cols []Column, notes []string) {
+		sb.WriteString("  " + name + ": " + what + "\n")
+		w, tw := 0, 0
+		for _, c := range cols {
+			w, tw = max(w, len(c.Name)), max(tw, len(c.Type))
+		}
+		for i, c := range cols {
+			line := "    " + c.Name + strings.Repeat(" ", w-len(c.Name)+2) + c.Type
+			if i < len(notes) && notes[i] != "" {
+				line += strings.Repeat(" ", tw-len(c.Type)+2) + notes[i]
+			}
+			sb.WriteString(line + "\n")
+		}
+	}
+	if t.raw {
+		spec := t.rawSpec()
+		what := "raw, ORDER BY " + spec.order
+		if spec.partition != "" {
+			what += ", PARTITION BY " + spec.partition
+		}
+		if spec.ttl != "" {
+			what += ", TTL " + spec.ttl
+		}
+		table(t.table, what, t.columns, nil)
+	} else {
+		sb.WriteString("  no raw table (x-sluice.raw is false)\n")
+	}
+	for _, r := range t.rollups {
+		name := r.TableFor(t.table, window)
+		w := windowText(r.WindowFor(window))
+		if r.Window == 0 {
+			w += " (SLUICE_WINDOW)"
+		}
+		notes := []string{""}
+		for range r.Dimensions {
+			notes = append(notes, "dimension")
+		}
+		for _, m := range r.Measures {
+			notes = append(notes, m.Func+"("+m.Field+")")
+		}
+		table(name, "rollup, window "+w+", view "+name+"_merged", r.Columns(), notes)
+	}
+	return sb.String()
 }

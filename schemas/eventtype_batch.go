@@ -65,9 +65,10 @@ func newTypeBatch(t *EventType, o Options) Batch {
 	b := &typeBatch{
 		t:     t,
 		o:     o,
-		r:     recordDecoder{d: decoder{lim: o.Limits, chunk: arenaChunk, transient: true}, t: t, slots: newSlots(t)},
+		r:     recordDecoder{d: decoder{lim: o.Limits, chunk: arenaChunk, transient: true}},
 		names: t.ColumnNames(),
 	}
+	b.r.init(t)
 	b.cols = newRawColumns(t.leaves)
 	for i, r := range t.rollups {
 		spec := t.rolls[i]

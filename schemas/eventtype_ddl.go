@@ -44,9 +44,10 @@ func (e *IncompatibleColumn) Error() string {
 // (as TypeDDL names it: the Distributed table on a cluster) to its columns, name →
 // type as system.columns reports them; a table absent from existing is left to
 // TypeDDL's CREATE. It returns the ALTER TABLE … ADD COLUMN IF NOT EXISTS statements
-// for compatible additions (new raw columns, new measures), followed by the merged
-// views they change, to run after TypeDDL. Incompatible changes are returned as an
-// error joining one *IncompatibleColumn per column, and no statement. It is pure.
+// for compatible additions (new raw columns, new measures), to run before TypeDDL,
+// which then creates the new tables and replaces the merged views with ones that
+// read the new measures. Incompatible changes are returned as an error joining one
+// *IncompatibleColumn per column, and no statement. It is pure.
 func Evolve(o DDLOptions, t *EventType, existing map[string]map[string]string) ([]string, error) {
 	return evolve(o, t, existing)
 }
@@ -136,15 +137,14 @@ func orderIdent(s string) string {
 
 func evolve(o DDLOptions, et *EventType, existing map[string]map[string]string) ([]string, error) {
 	o, t := o.tables()
-	var stmts, views []string
+	var stmts []string
 	var errs []error
-	alter := func(table string, cols []column, keys int, fix string) bool {
+	alter := func(table string, cols []column, keys int, fix string) {
 		have, ok := existing[table]
 		if !ok {
-			return false
+			return
 		}
 		want := map[string]bool{}
-		changed := false
 		for i, c := range cols {
 			want[c.name] = true
 			typ, ok := have[c.name]
@@ -157,10 +157,9 @@ func evolve(o DDLOptions, et *EventType, existing map[string]map[string]string) 
 				errs = append(errs, &IncompatibleColumn{Table: table, Column: c.name, Want: c.typ,
 					Fix: "a new dimension changes the rollup's key; " + fix})
 			default:
-				changed = true
 				for _, tbl := range t.alterTargets(table) {
 					stmts = append(stmts, "ALTER TABLE "+quoteIdent(t.db)+"."+quoteIdent(tbl)+t.onCluster(" ")+
-						" ADD COLUMN IF NOT EXISTS "+quoteIdent(c.name)+" "+c.typ+" AFTER "+quoteIdent(cols[i-1].name))
+						" ADD COLUMN IF NOT EXISTS "+quoteIdent(c.name)+" "+c.typ+neutralDefault(c.typ)+" AFTER "+quoteIdent(cols[i-1].name))
 				}
 			}
 		}
@@ -170,22 +169,57 @@ func evolve(o DDLOptions, et *EventType, existing map[string]map[string]string) 
 					Fix: "keep the property in the schema (old rows and instances still use it), or " + fix})
 			}
 		}
-		return changed
 	}
 	if et.raw {
 		alter(et.table, asColumns(et.columns), 0, "write the type to a new raw table (x-sluice.table)")
 	}
 	for i, r := range et.rollups {
 		table, cols, _ := et.rollupTable(i, o.Window)
-		if alter(table, cols, 1+len(r.Dimensions), "give the rollup a new table (x-sluice.rollups/"+strconv.Itoa(i)+"/table) and drop the old one once nothing reads it") {
-			views = append(views, t.mergedView(table, cols, 1+len(r.Dimensions)))
-		}
+		alter(table, cols, 1+len(r.Dimensions), "give the rollup a new table (x-sluice.rollups/"+strconv.Itoa(i)+"/table) and drop the old one once nothing reads it")
 	}
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 		return nil, errors.Join(errs...)
 	}
-	return append(stmts, views...), nil
+	return stmts, nil
+}
+
+// neutralDefault is the DEFAULT clause of a new min or max measure: a value every
+// event's beats, so that the rows written before the column existed (or by
+// instances still on the old schema) do not change the minimum or maximum. Other
+// columns default to ClickHouse's zero values, which sums and counts ignore.
+func neutralDefault(typ string) string {
+	rest, ok := strings.CutPrefix(typ, "SimpleAggregateFunction(")
+	if !ok {
+		return ""
+	}
+	fn, base, _ := strings.Cut(strings.TrimSuffix(rest, ")"), ", ")
+	if fn != "min" && fn != "max" {
+		return ""
+	}
+	var lo, hi string
+	switch {
+	case base == "Int64":
+		lo, hi = "-9223372036854775808", "9223372036854775807"
+	case base == "UInt64":
+		lo, hi = "0", "18446744073709551615"
+	case base == "Float64":
+		lo, hi = "-inf", "inf"
+	case strings.HasPrefix(base, "Decimal("):
+		_, scale, _ := parseDecimalType(base)
+		nines := formatDecimal(int64(pow10[18]-1), scale)
+		lo, hi = "-"+nines, nines
+	case strings.HasPrefix(base, "DateTime64("):
+		// Outside the event times Sluice accepts.
+		lo, hi = "1969-12-31 23:59:59.999", "2106-01-01 00:00:00.000"
+	default:
+		return ""
+	}
+	v := hi
+	if fn == "max" {
+		v = lo
+	}
+	return " DEFAULT CAST('" + v + "' AS " + base + ")"
 }
 
 // alterTargets are the tables an ALTER of table changes: table itself, and on a

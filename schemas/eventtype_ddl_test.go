@@ -52,7 +52,8 @@ func TestEvolve(t *testing.T) {
 	if stmts, err := Evolve(DDLOptions{}, base, nil); err != nil || len(stmts) != 0 {
 		t.Fatalf("no tables yet (TypeDDL creates them): %v %v", stmts, err)
 	}
-	// A new optional property and a new measure: ADD COLUMN, then the view again.
+	// A new optional property and a new measure: ADD COLUMN (TypeDDL then replaces
+	// the view).
 	grown := mustType(t, "fees.schema.json", strings.NewReplacer(
 		`"channel": {"type": "string"}`, `"channel": {"type": "string"}, "region": {"type": ["string", "null"]}`,
 		`"fees": "sum(fee)"`, `"fees": "sum(fee)", "fee_max": "max(fee)"`).Replace(feesSchema))
@@ -62,9 +63,9 @@ func TestEvolve(t *testing.T) {
 	}
 	want := []string{
 		"ALTER TABLE `sluice`.`fees` ADD COLUMN IF NOT EXISTS `region` String AFTER `channel`",
-		"ALTER TABLE `sluice`.`fees_1h` ADD COLUMN IF NOT EXISTS `fee_max` SimpleAggregateFunction(max, Int64) AFTER `fees`",
+		"ALTER TABLE `sluice`.`fees_1h` ADD COLUMN IF NOT EXISTS `fee_max` SimpleAggregateFunction(max, Int64) DEFAULT CAST('-9223372036854775808' AS Int64) AFTER `fees`",
 	}
-	if len(stmts) != 3 || !slices.Equal(stmts[:2], want) || !strings.HasPrefix(stmts[2], "CREATE OR REPLACE VIEW `sluice`.`fees_1h_merged`") {
+	if !slices.Equal(stmts, want) {
 		t.Fatalf("statements:\n%s", strings.Join(stmts, "\n"))
 	}
 	cl, err := Evolve(DDLOptions{Cluster: "c"}, grown, have)
@@ -82,16 +83,12 @@ func TestEvolve(t *testing.T) {
 	if !errors.As(err, &inc) {
 		t.Fatalf("got %v, want IncompatibleColumn errors", err)
 	}
-	for _, want := range []string{
+	containsAll(t, "the error", err.Error(),
 		"table fees, column fee: type Int64 in the table, Float64 in the schema",
 		"table fees_1h, column merchant: new key column String cannot be added; a new dimension changes the rollup's key",
 		"table fees, column legacy: the schema no longer has this String column",
 		"table fees_1h, column fees: type SimpleAggregateFunction(sum, UInt64) in the table",
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
+	)
 }
 
 const feesSchema = `{
@@ -126,18 +123,13 @@ func mustType(t testing.TB, file, doc string) *EventType {
 func TestTypeDDLGeneric(t *testing.T) {
 	et := mustType(t, "fees.schema.json", feesSchema)
 	stmts := TypeDDL(DDLOptions{}, et)
-	all := strings.Join(stmts, ";\n")
-	for _, want := range []string{
+	containsAll(t, "DDL", strings.Join(stmts, ";\n"),
 		"CREATE TABLE IF NOT EXISTS `sluice`.`fees`\n(\n    `id` String,\n    `at` DateTime64(3, 'UTC'),",
 		"ENGINE = MergeTree\nPARTITION BY toYYYYMM(at)\nORDER BY (at, id)\nTTL toDateTime(`at`) + INTERVAL 2592000 SECOND\nSETTINGS non_replicated_deduplication_window = 10000",
 		"CREATE TABLE IF NOT EXISTS `sluice`.`fees_1h`\n(\n    `window_start` DateTime('UTC'),\n    `channel` String,\n    `events` SimpleAggregateFunction(sum, UInt64),\n    `fees` SimpleAggregateFunction(sum, UInt64)\n)",
 		"ORDER BY (`window_start`, `channel`)",
 		"CREATE OR REPLACE VIEW `sluice`.`fees_1h_merged`",
-	} {
-		if !strings.Contains(all, want) {
-			t.Errorf("DDL lacks %q:\n%s", want, all)
-		}
-	}
+	)
 	// The columns of every CREATE TABLE are the Blocks' names.
 	b := et.NewBatch(Options{Raw: true})
 	if err := b.Add([]byte(`{"id":"a","at":"2026-01-01T00:00:00Z","merchant":"m","fee":3}`), Meta{}); err != nil {

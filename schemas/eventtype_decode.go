@@ -49,6 +49,11 @@ type recordDecoder struct {
 	gen   uint32
 	slots []slot
 	elem  slot // an array element being decoded
+	// hints[i] is the field table entry of the member that followed property i
+	// in the last record; firstHints[i] that of the first member of object
+	// property i (of the event at len(slots)). See fieldTable.find.
+	hints, firstHints []int32
+	unknownHint       int32
 	// outOfRange is the last timestamp decoded outside [1970, 2106), for the
 	// Detail of its Invalid.
 	outOfRange time.Time
@@ -61,11 +66,15 @@ var (
 )
 
 func (t *EventType) newRecordDecoder(lim Limits, chunk int) *recordDecoder {
-	return &recordDecoder{
-		d:     decoder{lim: lim.withDefaults(), chunk: chunk},
-		t:     t,
-		slots: newSlots(t),
-	}
+	r := &recordDecoder{d: decoder{lim: lim.withDefaults(), chunk: chunk}}
+	r.init(t)
+	return r
+}
+
+// init gives r the slots and hints of t's records.
+func (r *recordDecoder) init(t *EventType) {
+	r.t, r.slots = t, newSlots(t)
+	r.hints, r.firstHints = make([]int32, t.slots), make([]int32, t.slots+1)
 }
 
 // here returns p's slot if this record gave p a non-null value, else nil.
@@ -87,7 +96,7 @@ func (r *recordDecoder) record(data []byte) *Invalid {
 	if inv := r.d.begin(data); inv != nil {
 		return inv
 	}
-	if inv := r.object(r.t.lookup, 1); inv != nil {
+	if inv := r.object(r.t.lookup, 1, &r.firstHints[len(r.slots)]); inv != nil {
 		r.d.data = nil
 		return inv
 	}
@@ -98,8 +107,9 @@ func (r *recordDecoder) record(data []byte) *Invalid {
 }
 
 // object decodes the members of the object the scanner is in ('{' consumed);
-// depth is its nesting depth (the event is 1).
-func (r *recordDecoder) object(ft *fieldTable, depth int) *Invalid {
+// depth is its nesting depth (the event is 1). hint holds the field table entry
+// expected for the first member, and is updated with the one found.
+func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid {
 	for first := true; ; first = false {
 		key, ok, inv := r.d.nextKey(first)
 		if inv != nil {
@@ -108,13 +118,16 @@ func (r *recordDecoder) object(ft *fieldTable, depth int) *Invalid {
 		if !ok {
 			return nil
 		}
-		p := ft.find(key)
+		p, e := ft.find(key, *hint)
+		*hint = e
 		if p == nil {
 			if inv := r.d.skip(depth); inv != nil {
 				return inv
 			}
+			hint = &r.unknownHint
 			continue
 		}
+		hint = &r.hints[p.index]
 		s := &r.slots[p.index]
 		dup := s.gen == r.gen
 		s.gen = r.gen
@@ -182,7 +195,7 @@ func (r *recordDecoder) value(p *prop, s *slot, depth int) (inv *Invalid) {
 		switch d.kind {
 		case kNull:
 		case kObject:
-			inv = r.object(p.lookup, depth+1)
+			inv = r.object(p.lookup, depth+1, &r.firstHints[p.index])
 		default:
 			inv = badType(p.path, "an object", d.kind)
 		}

@@ -185,8 +185,11 @@ func newFieldTable(props []*prop) *fieldTable {
 	return best
 }
 
-// find returns the property named key, or nil.
-func (t *fieldTable) find(key []byte) *prop {
+// find returns the property named key, or nil, and the index of its entry (-1
+// for none). hint is the entry the caller expects (-1: none), checked first:
+// records tend to list their fields in the same order, so a decoder that
+// remembers which entry followed which skips the hashing.
+func (t *fieldTable) find(key []byte, hint int32) (*prop, int32) {
 	n := len(key)
 	var head, tail uint64
 	if cap(key) >= 16 && n <= 16 { // words' usual case, inline
@@ -200,13 +203,18 @@ func (t *fieldTable) find(key []byte) *prop {
 	} else {
 		head, tail = words(key)
 	}
+	if uint32(hint) < uint32(len(t.entries)) {
+		if e := &t.entries[hint]; e.head == head && e.tail == tail && e.n == n && (n <= 16 || e.name[16:] == string(key[16:])) {
+			return e.p, hint
+		}
+	}
 	for h := t.slot(n, head); ; h = (h + 1) & t.mask {
 		e := &t.entries[h]
 		if e.head == head && e.tail == tail && e.n == n && (n <= 16 || e.name[16:] == string(key[16:])) {
-			return e.p
+			return e.p, int32(h)
 		}
 		if e.n < 0 {
-			return nil
+			return nil, -1
 		}
 	}
 }

@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+// containsAll fails for each of wants that got lacks.
+func containsAll(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, got)
+		}
+	}
+}
+
 func settlementsType(t testing.TB) *EventType {
 	t.Helper()
 	doc, err := os.ReadFile("testdata/types/settlements.schema.json")
@@ -258,11 +268,8 @@ func TestLoadEventTypes(t *testing.T) {
 	if !errors.As(err, &errs) || len(errs) != 4 {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"broken.schema.json: not valid JSON: unexpected end of the document", `fees.schema.json: /x-sluice/topic: topic "fees" is also read by copy.schema.json`, "table \"fees\" is also written by copy.schema.json"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
+	containsAll(t, "the error", err.Error(), "broken.schema.json: not valid JSON: unexpected end of the document",
+		`fees.schema.json: /x-sluice/topic: topic "fees" is also read by copy.schema.json`, "table \"fees\" is also written by copy.schema.json")
 	if _, err := LoadEventTypes(fstest.MapFS{}); err == nil {
 		t.Fatal("empty directory accepted")
 	}
@@ -272,27 +279,11 @@ func TestLoadEventTypes(t *testing.T) {
 // checks the Go type and value of each Block column, and of time and integer
 // measures.
 func TestEveryColumnKind(t *testing.T) {
-	et := mustType(t, "kinds.schema.json", `{
-  "title": "kinds", "type": "object", "required": ["at"],
-  "properties": {
-    "at": {"type": "integer", "x-sluice-time": "unix_s"},
-    "i8": {"type": "integer", "x-clickhouse-type": "Int8"},
-    "i16": {"type": "integer", "x-clickhouse-type": "Int16"},
-    "i32": {"type": "integer", "x-clickhouse-type": "Int32"},
-    "u8": {"type": "integer", "minimum": 0, "x-clickhouse-type": "UInt8"},
-    "u64": {"type": "integer", "minimum": 0, "x-clickhouse-type": "UInt64"},
-    "f32": {"type": "number", "x-clickhouse-type": "Float32"},
-    "d": {"type": "number", "x-clickhouse-type": "Decimal(9, 3)"},
-    "ints": {"type": "array", "items": {"type": "integer", "x-clickhouse-type": "Int32"}},
-    "floats": {"type": "array", "items": {"type": "number"}},
-    "flags": {"type": "array", "items": {"type": "boolean"}},
-    "times": {"type": "array", "items": {"type": "string", "format": "date-time"}},
-    "decs": {"type": "array", "items": {"type": "string", "x-clickhouse-type": "Decimal(5, 1)"}},
-    "codes": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}, "x-clickhouse-type": "Array(LowCardinality(String))"}
-  },
-  "x-sluice": {"event_time": "at", "rollups": [{"window": "1d", "dimensions": ["i8", "u8"],
-    "measures": {"first": "min(at)", "last": "max(at)", "i32_min": "min(i32)", "u64_sum": "sum(u64)", "f32_max": "max(f32)"}}]}
-}`)
+	doc, err := os.ReadFile("testdata/types/kinds.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	et := mustType(t, "kinds.schema.json", string(doc))
 	rec := `{"at":1772360130,"i8":-8,"i16":-16,"i32":-32,"u8":8,"u64":64,"f32":1.5,"d":-1.25,"ints":[1,-2],` +
 		`"floats":[0.5],"flags":[true,false],"times":["2026-03-01T00:00:00Z"],"decs":["1.5","-2"],"codes":["b","a","b"]}`
 	b := et.NewBatch(Options{Raw: true})
@@ -332,11 +323,28 @@ func TestEveryColumnKind(t *testing.T) {
 		{"u8 range", with(rec, "u8", "256"), ReasonOutOfRange, "u8"},
 		{"f32 range", with(rec, "f32", "1e39"), ReasonOutOfRange, "f32"},
 		{"decimal precision", with(rec, "d", "1234567.5"), ReasonOutOfRange, "d"},
-		{"enum in array", with(rec, "codes", `["c"]`), ReasonBadEnum, "codes"},
+		{"enum in array", with(rec, "codes", `["z"]`), ReasonBadEnum, "codes"},
 		{"time in array", with(rec, "times", `["x"]`), ReasonBadTimestamp, "times"},
 		{"epoch string", with(rec, "at", `"1772360130"`), ReasonBadType, "at"},
 		{"epoch beyond 2106", with(rec, "at", `4354819200`), ReasonOutOfRange, "at"},
 	} {
 		checkReject(t, c, et.Validate([]byte(c.rec), Limits{}))
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	containsAll(t, "Describe", settlementsType(t).Describe(0),
+		"settlements.schema.json: topic \"settlements\", event_id settlement_id, event_time settled_at\n",
+		"  settlements: raw, ORDER BY (merchant_id, settled_at), PARTITION BY toYYYYMM(settled_at), TTL toDateTime(`settled_at`) + INTERVAL 34560000 SECOND\n",
+		"    merchant_mcc      UInt16\n",
+		"  settlements_1m: rollup, window 1m, view settlements_1m_merged\n",
+		"    status        LowCardinality(String)                        dimension\n",
+		"    amount_sum    SimpleAggregateFunction(sum, Decimal(38, 2))  sum(amount)\n",
+		"  settlements_by_country_1h: rollup, window 1h, view settlements_by_country_1h_merged\n",
+		"    fee_bps_max       SimpleAggregateFunction(max, UInt64)          max(fee_bps)\n",
+	)
+	pay := BuiltinType(t, "payment").Describe(5 * time.Minute)
+	if !strings.Contains(pay, "  payments_5m: rollup, window 5m (SLUICE_WINDOW), view payments_5m_merged\n") {
+		t.Errorf("payments:\n%s", pay)
 	}
 }

@@ -463,7 +463,7 @@ type millisCol struct {
 }
 
 func (c *millisCol) Infer(t proto.ColumnType) error {
-	if err := c.t.Infer(t); err != nil {
+	if err := c.t.Infer(proto.ColumnType(baseType(t))); err != nil {
 		return typeMismatch("schemas.MillisColumn", t)
 	}
 	c.typ = t
