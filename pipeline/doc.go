@@ -23,6 +23,15 @@
 // within a horizon measured on the Kafka record timestamps; the filter is rebuilt from
 // the stored event ids, up to the replay's first offset, so replays decide alike.
 //
+// # Dead letters
+//
+// An invalid record is sent to DeadLetters at once and belongs to its batch: the
+// batch's offsets are marked only after each of its dead letters is acknowledged. A
+// dead letter that fails is sent again with backoff (RetryMin to RetryMax) for as long
+// as it takes; meanwhile the partition is listed by Pipeline.Blocked (reason
+// BlockedDeadLetter), logged at most once a minute, and its fetching pauses behind the
+// waiting batch while other partitions go on. It resumes by itself.
+//
 // # Concurrency
 //
 // A Worker belongs to one partition and runs in the goroutine that calls Run; it shares

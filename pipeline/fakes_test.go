@@ -288,3 +288,21 @@ func (d *asyncDLQ) counts() (sent, acked int) {
 }
 
 func (d *asyncDLQ) wait() { d.wg.Wait() }
+
+// setErr makes the dead letters answered from now on fail with err (nil: succeed).
+func (d *asyncDLQ) setErr(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.err = err
+}
+
+// sentOffsets returns how many times each source offset was sent.
+func (d *asyncDLQ) sentOffsets() map[int64]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := map[int64]int{}
+	for _, l := range d.sent {
+		m[l.offset]++
+	}
+	return m
+}

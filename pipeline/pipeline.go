@@ -14,6 +14,8 @@ type Pipeline struct {
 	log   *slog.Logger
 	// outage tells of failing store calls once for all workers.
 	outage *outage
+
+	blocked blockedSet // partitions waiting for something outside Sluice
 }
 
 // New returns a Pipeline. Options are defaulted where zero.

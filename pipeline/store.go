@@ -2,10 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,9 +20,7 @@ type slot struct {
 	// the batch is stored, so counting costs no lock and, once a reason was seen, no
 	// allocation.
 	reasons map[string]int64
-	dlq     sync.WaitGroup // dead letters of this batch not yet acknowledged
-	dlqErr  atomic.Pointer[error]
-	dlqDone func(error)
+	dl      letters // the batch's dead letters, delivered before its offsets are marked
 
 	// Set when the batch is handed to the store goroutine.
 	r       Range
@@ -35,23 +30,15 @@ type slot struct {
 }
 
 func newSlot(b schemas.Batch) *slot {
-	s := &slot{batch: b, reasons: make(map[string]int64)}
-	s.dlqDone = func(err error) {
-		if err != nil {
-			s.dlqErr.CompareAndSwap(nil, &err)
-		}
-		s.dlq.Done()
-	}
-	return s
+	return &slot{batch: b, reasons: make(map[string]int64)}
 }
 
 // store runs in the store goroutine: it waits for the batch's dead letters, records
 // its range in the ledger, inserts its blocks, and marks its last record.
 func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) error {
 	// Dead letters are part of the batch: none may be lost when its offsets commit.
-	s.dlq.Wait()
-	if p := s.dlqErr.Load(); p != nil {
-		return fmt.Errorf("dead-letter %s/%d: %w", w.topic, w.partition, *p)
+	if err := w.deliver(ctx, s); err != nil {
+		return err
 	}
 	blocks := s.batch.Blocks()
 	if s.pending.len() > 0 {

@@ -45,6 +45,11 @@ type Worker struct {
 	flushed bool        // a batch was handed to the store goroutine
 
 	invalid invalidWatch // the store goroutine's: warns of an (almost) all-invalid partition
+
+	// Touched by the store goroutine only: when a blocked dead-letter topic was last
+	// logged, and the failed sends since.
+	dlWarned time.Time
+	dlFails  int
 }
 
 // Run processes the slices received on in until in is closed, then flushes what is left
@@ -80,7 +85,18 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 	timer.Stop()
 	defer timer.Stop()
 	for {
+		// A failed store ends Run at once, not at the partition's next flush, which
+		// may never come.
+		var stored <-chan error
+		if w.inflight {
+			stored = w.results
+		}
 		select {
+		case err := <-stored:
+			w.inflight = false
+			if err != nil {
+				return err
+			}
 		case recs, ok := <-in:
 			if !ok {
 				if w.cut.drainMayFlush() {
@@ -204,10 +220,8 @@ func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, err error) {
 			detail = inv.Field + ": " + detail
 		}
 	}
-	s := w.cur
-	s.reasons[reason]++
-	s.dlq.Add(1)
-	w.p.deps.DLQ.Send(ctx, r, reason, detail, s.dlqDone)
+	w.cur.reasons[reason]++
+	w.sendDeadLetter(ctx, r, reason, detail)
 }
 
 // start loads what earlier owners of the partition left: the ledger ranges to replay

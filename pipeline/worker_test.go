@@ -421,19 +421,57 @@ func TestMixedBatchDeadLettersBeforeStore(t *testing.T) {
 	}
 }
 
-func TestDeadLetterFailureStopsWorker(t *testing.T) {
+// A dead letter that fails is sent again with backoff until it is delivered: the
+// partition is reported blocked meanwhile, nothing of its batch is stored or marked,
+// and it resumes by itself; a dead letter that was delivered is not sent again.
+func TestDeadLetterFailureBlocksUntilDelivered(t *testing.T) {
 	e := newEnv(t)
-	boom := errors.New("dlq broker down")
-	e.dlq.err = boom
-	p := e.pipeline(pipeline.Options{})
+	boom := errors.New("TOPIC_AUTHORIZATION_FAILED")
+	e.dlq.setErr(boom)
+	p := e.pipeline(pipeline.Options{RetryMin: time.Millisecond, RetryMax: 4 * time.Millisecond})
 	r := startWorker(t, t.Context(), p.Worker(payments, 0))
-	r.send(t, rec(payments, 0, 0, t0, payJSON("a", t0, "m", 1)), rec(payments, 0, 1, t0, invalidValues[1]))
-	err, marks := r.finish(t)
-	if !errors.Is(err, boom) {
-		t.Fatalf("Run = %v, want %v", err, boom)
+	r.send(t, rec(payments, 0, 0, t0, payJSON("a", t0, "m", 1)), rec(payments, 0, 1, t0, invalidValues[1]), rec(payments, 0, 2, t0, invalidValues[2]))
+	deadline := time.Now().Add(guard)
+	for e.dlq.sentOffsets()[1] < 4 || len(p.Blocked()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("dead letters sent %v, blocked %v: want several retries of a blocked partition", e.dlq.sentOffsets(), p.Blocked())
+		}
+		time.Sleep(time.Millisecond)
 	}
-	if len(marks) != 0 || len(e.sink.calls) != 0 {
-		t.Fatalf("marks %v, stores %v after a failed dead letter", marks, e.sink.calls)
+	b := p.Blocked()
+	if len(b) != 1 || b[0].Topic != payments || b[0].Partition != 0 || b[0].Reason != pipeline.BlockedDeadLetter || !errors.Is(b[0].Err, boom) {
+		t.Fatalf("Blocked = %+v", b)
+	}
+	if _, calls := e.sink.snapshot(); len(calls) != 0 || len(r.marks) != 0 {
+		t.Fatalf("stores %v, %d marks while the dead letters are undelivered", calls, len(r.marks))
+	}
+	e.dlq.setErr(nil)
+	if m := r.nextMark(t); m != 2 {
+		t.Fatalf("first mark %d, want 2", m)
+	}
+	if err, _ := r.finish(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if b := p.Blocked(); len(b) != 0 {
+		t.Fatalf("still blocked after delivery: %+v", b)
+	}
+	sent := e.dlq.sentOffsets()
+	if sent[0] != 0 || sent[1] < 2 || sent[2] < 2 {
+		t.Fatalf("sends by offset %v", sent)
+	}
+}
+
+// A store that fails for good (here a panic in the sink) ends Run at once, although
+// no further record arrives to trigger the next flush.
+func TestFailedStoreEndsRunWithoutMoreInput(t *testing.T) {
+	e := newEnv(t)
+	e.sink.after = func(context.Context, int, string) error { panic("sink bug") }
+	p := e.pipeline(pipeline.Options{FlushInterval: time.Millisecond})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	r.send(t, rec(payments, 0, 0, t0, payJSON("a", t0, "m", 1)))
+	err, marks := r.wait(t)
+	if err == nil || !strings.Contains(err.Error(), "sink bug") || len(marks) != 0 {
+		t.Fatalf("Run = %v, marks %v; want the store's panic and no mark", err, marks)
 	}
 }
 

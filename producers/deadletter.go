@@ -21,6 +21,13 @@ const (
 	HeaderSourceTimestamp = "sluice.source.timestamp"
 	HeaderGroup           = "sluice.group"
 	HeaderFailedAt        = "sluice.failed_at"
+	// HeaderTruncated ("true"), HeaderOriginalSize (bytes, decimal) and
+	// HeaderOriginalSHA256 (hex) mark a dead letter whose value was cut to fit the
+	// dead-letter topic's max.message.bytes (see MaxRecordBytes): the value holds the
+	// first bytes of the source record's value, the headers its full size and hash.
+	HeaderTruncated      = "sluice.truncated"
+	HeaderOriginalSize   = "sluice.original_size"
+	HeaderOriginalSHA256 = "sluice.original_sha256"
 )
 
 // SourceTimestampFormat is the layout of the sluice.source.timestamp header: RFC 3339
@@ -35,6 +42,7 @@ type DeadLetters struct {
 	topic string
 	group string
 	now   func() time.Time
+	limit int // largest record batch the topic accepts; 0 = no limit
 }
 
 // DeadLetterOption configures DeadLetters.
@@ -42,6 +50,13 @@ type DeadLetterOption func(*DeadLetters)
 
 // ConsumerGroup records the consuming group in the sluice.group header.
 func ConsumerGroup(name string) DeadLetterOption { return func(d *DeadLetters) { d.group = name } }
+
+// MaxRecordBytes is the largest record batch the dead-letter topic accepts (its
+// max.message.bytes; the client's ProducerBatchMaxBytes must not be below it). A dead
+// letter that would not fit keeps the first bytes of its value that do, and is
+// marked with the HeaderTruncated, HeaderOriginalSize and HeaderOriginalSHA256
+// headers, so it is always deliverable. Zero or less means no limit.
+func MaxRecordBytes(n int) DeadLetterOption { return func(d *DeadLetters) { d.limit = max(n, 0) } }
 
 // Clock replaces time.Now for the sluice.failed_at header (tests).
 func Clock(now func() time.Time) DeadLetterOption { return func(d *DeadLetters) { d.now = now } }
@@ -124,6 +139,9 @@ func (d *DeadLetters) Send(ctx context.Context, src *kgo.Record, reason, detail 
 	add(HeaderFailedAt, at)
 
 	dl.rec = kgo.Record{Topic: d.topic, Key: src.Key, Value: src.Value, Headers: hdrs}
+	if d.limit > 0 && batchSize(&dl.rec) > d.limit {
+		truncate(&dl.rec, d.limit)
+	}
 	d.cl.Produce(ctx, &dl.rec, func(_ *kgo.Record, err error) { call(done, err) })
 }
 
@@ -138,6 +156,11 @@ type DeadLetter struct {
 	Group           string    // empty when the writer had no ConsumerGroup
 	FailedAt        time.Time // zero if the header was unparsable
 	Key, Value      []byte    // the source record's, shared with r
+	// Truncated says Value is only the first bytes of the source record's value,
+	// which had OriginalSize bytes and the SHA-256 OriginalSHA256 (hex).
+	Truncated      bool
+	OriginalSize   int
+	OriginalSHA256 string
 	// Headers are the source record's own headers (the sluice.* ones removed), shared
 	// with r.
 	Headers []kgo.RecordHeader
@@ -180,6 +203,12 @@ func ParseDeadLetter(r *kgo.Record) (DeadLetter, error) {
 			dl.Group = v
 		case HeaderFailedAt:
 			dl.FailedAt, _ = time.Parse(time.RFC3339Nano, v)
+		case HeaderTruncated:
+			dl.Truncated = v == "true"
+		case HeaderOriginalSize:
+			dl.OriginalSize, _ = strconv.Atoi(v)
+		case HeaderOriginalSHA256:
+			dl.OriginalSHA256 = v
 		default:
 			i = -1 // first non-sluice header from the end: the source's headers begin
 			continue

@@ -4,8 +4,10 @@
 // It owns: the typed Publisher (payments keyed by merchant_id, shipments by
 // shipment_id, validated with package schemas before anything is sent, JSON-encoded
 // with segmentio/encoding), the deterministic EventID helper, and the DeadLetters
-// writer with its reader ParseDeadLetter. It does not own topic creation, consuming,
-// or retry policy beyond franz-go's own (idempotent producer, unlimited retries).
+// writer (which cuts a dead letter to the topic's limit, MaxRecordBytes, and marks it
+// with the sluice.truncated headers) with its reader ParseDeadLetter. It does not own
+// topic creation, consuming, or retry policy beyond franz-go's own (idempotent
+// producer, unlimited retries).
 //
 // Concurrency: a Publisher and a DeadLetters are safe for concurrent use. Async
 // callbacks (done) run on franz-go's goroutines, are called exactly once, and must not

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,7 +192,12 @@ func (in *Instance) connect(ctx context.Context) error {
 		ch.Close()
 		return err
 	}
-	dlqClient, err := kgo.NewClient(kopts...)
+	dlqLimit, err := prepareDeadLetterTopic(ctx, kopts, c, log)
+	if err != nil {
+		ch.Close()
+		return err
+	}
+	dlqClient, err := kgo.NewClient(append(slices.Clip(kopts), kgo.ProducerBatchMaxBytes(int32(dlqLimit)))...)
 	if err != nil {
 		ch.Close()
 		return fmt.Errorf("kafka producer: %w", err)
@@ -222,9 +228,10 @@ func (in *Instance) connect(ctx context.Context) error {
 		Sink:    in.metrics.Sink(ch, rollupTableNames(types, p.Window)...),
 		Ledger:  ch,
 		SeenIDs: ch,
-		DLQ:     producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
-		Logger:  log.With("component", "pipeline"),
-		Stats:   in.stats,
+		DLQ: producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group),
+			producers.MaxRecordBytes(dlqLimit)),
+		Logger: log.With("component", "pipeline"),
+		Stats:  in.stats,
 	})
 
 	g, err := consumers.New(consumers.Options{

@@ -58,9 +58,10 @@ func (in *Instance) HTTPAddr() string {
 // (read at scrape time, once in.group is set).
 func (in *Instance) newMetrics() *metrics.Metrics {
 	return metrics.New(metrics.Sources{
-		Stats:  in.stats,
-		Queues: in.queues,
-		Logger: in.log.With("component", "metrics"),
+		Stats:   in.stats,
+		Queues:  in.queues,
+		Blocked: in.blocked,
+		Logger:  in.log.With("component", "metrics"),
 	})
 }
 
@@ -140,6 +141,9 @@ func (in *Instance) ready(ctx context.Context) error {
 		return in.joining.reason(now)
 	}
 	in.joining.clear()
+	if err := in.blockedError(); err != nil {
+		return err
+	}
 	// A ledger lookup of a partition that cannot exist: one round trip that also
 	// proves the database and Sluice's own table are there.
 	if _, err := in.ch.Ranges(ctx, in.cfg.Kafka.Group, "", -1, math.MaxInt64); err != nil {

@@ -81,7 +81,13 @@ type Kafka struct {
 	// partition's fetched records is stated.
 	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024). A partition then holds at most about (depth + 3) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES of fetched records: depth queued, one waiting for the worker, one being processed and one buffered in the Kafka client; the bound is on bytes as fetched, so compressed batches take more once decompressed"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
-	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation"`
+	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation; created at start when missing (needs CREATE on it or the cluster, and WRITE and DESCRIBE on it)"`
+	// DLQPartitions and DLQReplicationFactor shape the dead-letter topic when start-up
+	// creates it; an existing topic is left as it is.
+	DLQPartitions int `env:"DLQ_PARTITIONS" envDefault:"1" desc:"partitions of the dead-letter topic when start-up creates it (an existing topic is left as it is)"`
+	// DLQReplicationFactor is the replication of a created dead-letter topic; -1
+	// takes the broker's default.replication.factor.
+	DLQReplicationFactor int `env:"DLQ_REPLICATION_FACTOR" envDefault:"-1" desc:"replication factor of the dead-letter topic when start-up creates it; -1 = the broker's default.replication.factor"`
 
 	// TLS encrypts every Kafka connection (consumer, dead letters, publishers).
 	TLS bool `env:"KAFKA_TLS" envDefault:"false" desc:"connect to Kafka over TLS"`

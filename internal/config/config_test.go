@@ -31,6 +31,8 @@ func TestDefaults(t *testing.T) {
 			PaymentsTopic:          "payments",
 			ShipmentsTopic:         "shipments",
 			DLQTopic:               "sluice.dlq",
+			DLQPartitions:          1,
+			DLQReplicationFactor:   -1,
 			SessionTimeout:         45 * time.Second,
 			RebalanceTimeout:       time.Minute,
 			HeartbeatInterval:      time.Second,
@@ -170,6 +172,8 @@ func TestBadValues(t *testing.T) {
 		{map[string]string{"SLUICE_TOPIC_PAYMENTS": "", "SLUICE_TOPIC_SHIPMENTS": ""}, []string{`SLUICE_TOPIC_PAYMENTS="" and SLUICE_TOPIC_SHIPMENTS="": both pipelines are off; set at least one topic (e.g. SLUICE_TOPIC_PAYMENTS=payments)`}},
 		{map[string]string{"SLUICE_TOPIC_SHIPMENTS": "payments"}, []string{`SLUICE_TOPIC_SHIPMENTS=payments: must differ from SLUICE_TOPIC_PAYMENTS`}},
 		{map[string]string{"SLUICE_DLQ_TOPIC": "shipments"}, []string{`SLUICE_DLQ_TOPIC=shipments: must differ from SLUICE_TOPIC_SHIPMENTS, or dead letters are consumed again (e.g. sluice.dlq)`}},
+		{map[string]string{"SLUICE_DLQ_PARTITIONS": "0"}, []string{`SLUICE_DLQ_PARTITIONS=0: must be ≥ 1`}},
+		{map[string]string{"SLUICE_DLQ_REPLICATION_FACTOR": "0"}, []string{`SLUICE_DLQ_REPLICATION_FACTOR=0: must be ≥ 1, or -1 for the broker's default.replication.factor`}},
 		// Validation: formats and enums.
 		{map[string]string{"SLUICE_TOPIC_PAYMENTS": "pay ments"}, []string{`SLUICE_TOPIC_PAYMENTS="pay ments": ' ' is not allowed in a Kafka topic name; use letters, digits, '.', '_' or '-'`}},
 		{map[string]string{"SLUICE_TOPIC_SHIPMENTS": ".."}, []string{`SLUICE_TOPIC_SHIPMENTS=..: must not be "." or ".."`}},

@@ -26,6 +26,8 @@ const (
 	varPaymentsTopic  = Prefix + "TOPIC_PAYMENTS"
 	varShipmentsTopic = Prefix + "TOPIC_SHIPMENTS"
 	varDLQTopic       = Prefix + "DLQ_TOPIC"
+	varDLQPartitions  = Prefix + "DLQ_PARTITIONS"
+	varDLQReplication = Prefix + "DLQ_REPLICATION_FACTOR"
 	varCHAddr         = Prefix + "CLICKHOUSE_ADDR"
 	varCHDatabase     = Prefix + "CLICKHOUSE_DATABASE"
 	varCHUser         = Prefix + "CLICKHOUSE_USER"
@@ -120,6 +122,10 @@ func (c Config) problems() []error {
 		ch.fail(varDLQTopic, k.DLQTopic, "must name the dead-letter topic (e.g. sluice.dlq)")
 	} else {
 		ch.topic(varDLQTopic, k.DLQTopic)
+	}
+	ch.atLeast(varDLQPartitions, k.DLQPartitions, 1)
+	if k.DLQReplicationFactor == 0 || k.DLQReplicationFactor < -1 {
+		ch.fail(varDLQReplication, k.DLQReplicationFactor, "must be ≥ 1, or -1 for the broker's default.replication.factor")
 	}
 	for _, src := range []struct{ name, topic string }{
 		{varPaymentsTopic, k.PaymentsTopic}, {varShipmentsTopic, k.ShipmentsTopic},

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/pipeline"
@@ -28,6 +30,7 @@ var (
 	descAssigned    = desc("assigned_partitions", "Partitions this instance owns.")
 	descPaused      = desc("paused_partitions", "Owned partitions whose fetching is paused because their queue is full.")
 	descQueue       = desc("queue_depth", "Fetched slices waiting for their partition's worker, summed over owned partitions.")
+	descBlocked     = desc("partition_blocked", "1 for each owned partition that makes no progress until something outside Sluice is fixed (reason: dead_letter = its dead letters cannot be written); it retries and resumes by itself.", "topic", "partition", "reason")
 	descRatio       = desc("rollup_compression_ratio", "Events per stored rollup row, over all rollup tables since start (0 before any).")
 	descBuild       = desc("build_info", "Always 1; the labels identify the running binary.", "version", "commit", "go_version")
 )
@@ -35,7 +38,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRecords, descValid, descInvalid, descDeadLetters, descDuplicates,
-		descFlushes, descCommittable, descRetries, descReplays, descAssigned, descPaused, descQueue, descRatio, descBuild} {
+		descFlushes, descCommittable, descRetries, descReplays, descAssigned, descPaused, descQueue, descBlocked, descRatio, descBuild} {
 		ch <- d
 	}
 }
@@ -73,6 +76,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descAssigned, float64(len(qs)))
 		gauge(descPaused, float64(paused))
 		gauge(descQueue, float64(queued))
+	}
+	if c.m.src.Blocked != nil {
+		for _, b := range c.m.src.Blocked() {
+			ch <- prometheus.MustNewConstMetric(descBlocked, prometheus.GaugeValue, 1, b.Topic, strconv.Itoa(int(b.Partition)), b.Reason)
+		}
 	}
 	gauge(descRatio, c.m.RollupRatio())
 	b := c.m.build

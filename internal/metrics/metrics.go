@@ -28,6 +28,8 @@ type Sources struct {
 	Stats *pipeline.Stats
 	// Queues reports the owned partitions' input queues (consumers.Group.Queues).
 	Queues func() []consumers.QueueState
+	// Blocked reports the partitions that make no progress (pipeline.Pipeline.Blocked).
+	Blocked func() []pipeline.Blocked
 	// Logger receives failed lag polls (one line per failure, at debug level).
 	Logger *slog.Logger
 }
