@@ -26,7 +26,7 @@ func TestClassification(t *testing.T) {
 		migrate = "run `sluice migrate`"
 		addBack = "run `sluice migrate` to add it back"
 		retyped = "change it back"
-		grant   = "GRANT SELECT, INSERT ON"
+		grant   = "lacks a privilege: grant it"
 	)
 	type want struct {
 		permanent bool
@@ -101,4 +101,13 @@ func TestClassification(t *testing.T) {
 	}
 	// A flush whose blocks failed differently is permanent if one of them is.
 	check("joined, one permanent", errors.Join(io.EOF, fmt.Errorf("insert: %w", &chgo.Exception{Code: 16})), want{true, addBack})
+	// The statement ACCESS_DENIED asks for, as the server names it.
+	denied := withHint(fmt.Errorf("insert: %w", &chgo.Exception{Code: 497, Message: "sluice_w: Not enough privileges. To execute this query, it's necessary to have the grant INSERT(event_id, amount_minor) ON db.payments. (ACCESS_DENIED)"}))
+	if want := "grant it with GRANT INSERT ON db.payments TO sluice_w"; !strings.Contains(denied.Error(), want) {
+		t.Errorf("ACCESS_DENIED: %v, want %q", denied, want)
+	}
+	engine := withHint(&ch.Exception{Code: 497, Message: "u: Not enough privileges. To execute this query, it's necessary to have the grant TABLE ENGINE ON MergeTree"})
+	if want := "GRANT TABLE ENGINE ON MergeTree TO u"; !strings.Contains(engine.Error(), want) {
+		t.Errorf("ACCESS_DENIED: %v, want %q", engine, want)
+	}
 }

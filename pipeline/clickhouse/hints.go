@@ -1,5 +1,7 @@
 package clickhouse
 
+import "regexp"
+
 // What an operator should do about a permanent error, by its cause. Each is the
 // Hint of the errors withHint (server codes) or typeMismatch gives it.
 const (
@@ -9,8 +11,9 @@ const (
 	columnHint = "a column Sluice writes does not exist: run `sluice migrate` to add it back"
 	// retypedHint: a column's type differs from what Sluice writes.
 	retypedHint = "the column's type differs from what Sluice writes: change it back (`sluice migrate --dry-run` names the type; docs/schema-evolution.md)"
-	// grantHint: the user lacks a privilege.
-	grantHint = "Sluice's ClickHouse user (SLUICE_CLICKHOUSE_USER) lacks the privilege named above: grant it, e.g. GRANT SELECT, INSERT ON <database>.* TO <user>"
+	// grantHint: the user lacks a privilege (grantHintFor says which where the
+	// server does).
+	grantHint = "Sluice's ClickHouse user (SLUICE_CLICKHOUSE_USER) lacks a privilege: grant it, e.g. GRANT SELECT, INSERT ON <database>.* TO <user>"
 )
 
 // codeHints are the hints of ClickHouse server error codes (src/Common/ErrorCodes.cpp).
@@ -42,8 +45,30 @@ func (e *hinted) Hint() string { return e.hint }
 func withHint(err error) error {
 	if code, ok := serverCode(err); ok {
 		if h, ok := codeHints[code]; ok {
+			if code == accessDenied {
+				h = grantHintFor(err.Error())
+			}
 			return &hinted{err, h}
 		}
 	}
 	return err
+}
+
+// accessDenied is the server code ACCESS_DENIED.
+const accessDenied = 497
+
+// deniedMessage is how a server's ACCESS_DENIED message names the user and the
+// privilege it lacks: "u: Not enough privileges. To execute this query, it's
+// necessary to have the grant INSERT(a, b) ON db.t"; the hint grants the privilege
+// on the whole table.
+var deniedMessage = regexp.MustCompile(`(\S+): Not enough privileges\. To execute this query, it's necessary to have the grant ([A-Z][A-Z ]*?)(?:\(.*?\))? ON (\S+?)\.?(?:[\s;]|$)`)
+
+// grantHintFor is the GRANT statement an ACCESS_DENIED message asks for, or
+// grantHint when the message does not say.
+func grantHintFor(msg string) string {
+	m := deniedMessage.FindStringSubmatch(msg)
+	if m == nil {
+		return grantHint
+	}
+	return "Sluice's ClickHouse user (SLUICE_CLICKHOUSE_USER) lacks a privilege: grant it with GRANT " + m[2] + " ON " + m[3] + " TO " + m[1]
 }
