@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/dev/chlocal"
 	"github.com/sluicehq/sluice/internal/dev/testenv"
 	"github.com/sluicehq/sluice/internal/dev/testsupport"
 	"github.com/sluicehq/sluice/schemas"
@@ -242,19 +241,7 @@ func stackWithGrants(t *testing.T) (*stack, func(t *testing.T, s *stack) func())
 	}
 	all := []string{"GRANT ALL ON " + db + ".*", "GRANT TABLE ENGINE ON *"}
 	configure(all...)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(dir, "data"), ConfigFile: cfgFile, RestartOnCrash: true, Log: os.Stderr})
-	if err != nil {
-		t.Fatalf("start ClickHouse: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := srv.Stop(ctx); err != nil {
-			t.Errorf("stop ClickHouse: %v", err)
-		}
-	})
+	srv := startConfigured(t, dir, cfgFile)
 	(&testenv.CH{Addr: srv.Addr(), Database: "default"}).Exec(t, "CREATE DATABASE "+db)
 	ch := &testenv.CH{Addr: srv.Addr(), HTTPAddr: srv.HTTPAddr(), Database: db}
 	s := buildStack(t, testenv.Kafka(t), ch, permanentPartitions, map[string]string{"SLUICE_CLICKHOUSE_USER": user})
