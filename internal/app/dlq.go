@@ -35,16 +35,34 @@ const dlqACL = "CREATE on the topic or the cluster (only while it is missing), W
 // Kafka Connect does for its own topics), and returns the largest record batch the
 // topic accepts: its max.message.bytes, else the broker's message.max.bytes, else
 // 1 MiB. A broker that refuses to describe or create the topic stops start-up with
-// an error naming the topic, the variable and the ACL needed.
+// an error naming the topic, the variable and the ACL needed; so does any other
+// error a retry cannot fix (e.g. a replication factor above the broker count). Other
+// failures (timeouts, a broker not ready) are retried with backoff until ctx is done.
 func prepareDeadLetterTopic(ctx context.Context, opts []kgo.Opt, c config.Config, log *slog.Logger) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, dlqCheckTimeout)
-	defer cancel()
 	cl, err := kgo.NewClient(slices.Clip(opts)...)
 	if err != nil {
 		return 0, fmt.Errorf("kafka: %w", err)
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, dlqCheckTimeout)
+		n, err := ensureDeadLetterTopic(actx, adm, c, log)
+		cancel()
+		if err == nil || isPermanentTopicError(err) || ctx.Err() != nil {
+			return n, err
+		}
+		log.Warn("dead-letter topic not ready; retrying", "topic", c.Kafka.DLQTopic, "attempt", attempt, "backoff", wait, "err", err)
+		if !sleep(ctx, wait) {
+			return 0, err
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// ensureDeadLetterTopic is one attempt of prepareDeadLetterTopic.
+func ensureDeadLetterTopic(ctx context.Context, adm *kadm.Client, c config.Config, log *slog.Logger) (int, error) {
 	k := c.Kafka
 	topic := k.DLQTopic
 	refused := func(what string, err error) error {
@@ -108,6 +126,14 @@ func dlqRecordLimit(ctx context.Context, adm *kadm.Client, topic string) (int, s
 		return n, "message.max.bytes"
 	}
 	return defaultDLQRecordBytes, "default"
+}
+
+// isPermanentTopicError reports whether retrying the dead-letter topic's check cannot
+// help: an ACL refusal, or a broker error that is not retriable (invalid replication
+// factor or partitions, a policy).
+func isPermanentTopicError(err error) bool {
+	var ke *kerr.Error
+	return isACLError(err) || errors.As(err, &ke) && !kerr.IsRetriable(ke)
 }
 
 // isACLError reports whether a broker refused an operation for lack of an ACL.

@@ -48,6 +48,33 @@ func TestDeadLetterTopicRefused(t *testing.T) {
 	}
 }
 
+// TestDeadLetterTopicCreateRetried: a creation that times out (the broker may have
+// created the topic or not) is tried again instead of stopping start-up; a
+// replication factor the cluster cannot meet stops it, naming the variable.
+func TestDeadLetterTopicCreateRetried(t *testing.T) {
+	s := newStack(t, 1, map[string]string{"SLUICE_DLQ_TOPIC": "dlq-slow"})
+	h := s.kafka.Cluster().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.CreateTopics}, Topic: "dlq-slow", Err: kerr.RequestTimedOut, Count: 2})
+	s.start(t, "a").stop(t)
+	if h.Hits() != 2 {
+		t.Errorf("%d creations timed out, want 2", h.Hits())
+	}
+	if s.kafka.Cluster().TopicInfo("dlq-slow") == nil {
+		t.Error("dlq-slow was not created")
+	}
+
+	bad := newStack(t, 1, map[string]string{"SLUICE_DLQ_TOPIC": "dlq-rf", "SLUICE_DLQ_REPLICATION_FACTOR": "9"})
+	in, err := app.New(t.Context(), bad.cfg, nil)
+	if err == nil {
+		in.Run(canceled())
+		t.Fatal("start-up went on with an impossible replication factor")
+	}
+	for _, want := range []string{`"dlq-rf"`, "SLUICE_DLQ_REPLICATION_FACTOR=9", "INVALID_REPLICATION_FACTOR"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("start-up error %q does not name %s", err, want)
+		}
+	}
+}
+
 // canceled is a context that is already done.
 func canceled() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -75,7 +102,8 @@ func TestDeadLetterTopicCreated(t *testing.T) {
 }
 
 // TestDeadLetterWritesFail: while Sluice runs, dead letters cannot be written (writes
-// refused, or the topic deleted) and invalid records arrive on one partition. That
+// refused, no answer from the broker, or the topic deleted) and invalid records
+// arrive on one partition. That
 // partition is reported on /readyz and by sluice_partition_blocked, warned about at
 // most once a minute, and committed no further than its first undelivered dead
 // letter, while the other partitions flow; once writes succeed again it resumes by
