@@ -77,8 +77,8 @@ type blockage struct {
 }
 
 // block reports the partition blocked by err, fails more attempts having failed,
-// and logs msg with args when the last warning is old enough.
-func (w *Worker) block(b *blockage, err error, fails int, msg string, args ...any) {
+// and logs msg when the last warning is old enough.
+func (w *Worker) block(b *blockage, err error, fails int, msg string) {
 	now := time.Now()
 	if b.since.IsZero() {
 		b.since = now
@@ -86,7 +86,7 @@ func (w *Worker) block(b *blockage, err error, fails int, msg string, args ...an
 	b.fails += fails
 	w.p.blocked.set(Blocked{Topic: w.topic, Partition: w.partition, Reason: b.reason, Err: err, Since: b.since})
 	if now.Sub(b.warned) >= blockedWarnEvery {
-		w.log.Warn(msg, append(args, "err", err, "reason", b.reason, "failed_attempts", b.fails, "blocked_for", now.Sub(b.since).Round(time.Second))...)
+		w.log.Warn(msg, "err", err, "reason", b.reason, "failed_attempts", b.fails, "blocked_for", now.Sub(b.since).Round(time.Second))
 		b.warned, b.fails = now, 0
 	}
 }

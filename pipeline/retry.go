@@ -1,16 +1,15 @@
 package pipeline
 
-import (
-	"context"
-)
+import "context"
 
 // retry calls fn until it succeeds or ctx is done, backing off exponentially between
 // attempts. A transient failure is told by the Pipeline's outage (one line when the
 // outage starts, one when it ends) and backs off up to RetryMax. A permanent one
 // (Deps.Permanent: nothing changes until an operator fixes the schema or the
 // grants) reports the partition blocked (BlockedClickHouse, logged at most once a
-// minute with the error, which says what to do) and backs off up to ProbeMax, so the partition resumes by
-// itself once fixed. Each attempt is logged at debug level, never per event.
+// minute with the error, which says what to do) and backs off up to ProbeMax, so
+// the partition resumes by itself once fixed. Each attempt is logged at debug
+// level, never per event.
 func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context) error) (result error) {
 	o := &w.p.opts
 	wait := o.RetryMin
