@@ -84,11 +84,12 @@ func (w *Worker) block(b *blockage, err error, fails int, msg string) {
 		b.since = now
 	}
 	b.fails += fails
-	w.p.blocked.set(Blocked{Topic: w.topic, Partition: w.partition, Reason: b.reason, Err: err, Since: b.since})
+	// Logged before it is listed, so that whoever sees it listed finds it logged.
 	if now.Sub(b.warned) >= blockedWarnEvery {
 		w.log.Warn(msg, "err", err, "reason", b.reason, "failed_attempts", b.fails, "blocked_for", now.Sub(b.since).Round(time.Second))
 		b.warned, b.fails = now, 0
 	}
+	w.p.blocked.set(Blocked{Topic: w.topic, Partition: w.partition, Reason: b.reason, Err: err, Since: b.since})
 }
 
 // unblock takes the partition out of the registry if b blocked it; resumed (the

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,6 +112,7 @@ func TestPermanentClickHouseErrors(t *testing.T) {
 			})
 			_, body := get(t, base+"/readyz")
 			t.Logf("/readyz: %s", body)
+			s.checkStatusBlocked(t, base)
 			waitFor(t, 30*time.Second, "sluice_partition_blocked 1 for every payments partition", func() bool {
 				return s.blockedPartitions(t, base, "payments") == permanentPartitions
 			})
@@ -176,6 +178,35 @@ func migrateFix(t *testing.T, s *stack) {
 	t.Helper()
 	if err := app.Migrate(t.Context(), s.cfg); err != nil {
 		t.Fatalf("migrate: %v", err)
+	}
+}
+
+// checkStatusBlocked checks that the status page says why it is not ready and
+// shows the refusal as merged entries, not one per attempt.
+func (s *stack) checkStatusBlocked(t *testing.T, base string) {
+	t.Helper()
+	_, body := get(t, base+"/api/status")
+	var st struct {
+		Ready       bool   `json:"ready"`
+		ReadyReason string `json:"ready_reason"`
+		Errors      []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("/api/status: %v: %s", err, body)
+	}
+	if st.Ready || !strings.Contains(st.ReadyReason, "blocked (clickhouse_permanent)") {
+		t.Errorf("/api/status: ready %v, reason %q", st.Ready, st.ReadyReason)
+	}
+	n := 0
+	for _, e := range st.Errors {
+		if strings.Contains(e.Message, "ClickHouse refuses the partition's") {
+			n++
+		}
+	}
+	if n == 0 || n > permanentPartitions {
+		t.Errorf("/api/status: %d entries of the refusal, want 1 to %d", n, permanentPartitions)
 	}
 }
 
