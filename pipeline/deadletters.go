@@ -13,10 +13,6 @@ import (
 // client retrying an unreachable broker) before the partition is reported blocked.
 const deadLetterStall = 10 * time.Second
 
-// blockedWarnEvery bounds how often one partition's blocked state is logged as a
-// warning.
-const blockedWarnEvery = time.Minute
-
 // letter is one dead letter of a batch, kept until the batch is stored so that a
 // failed one can be sent again.
 type letter struct {
@@ -115,24 +111,12 @@ func (w *Worker) deliver(ctx context.Context, s *slot) error {
 	o := &w.p.opts
 	wait := o.RetryMin
 	var failed []int
-	var since time.Time // when the partition was reported blocked; zero while not
+	b := &w.dlBlock
 	block := func(err error, fails int) {
-		if since.IsZero() {
-			since = time.Now()
-		}
-		w.dlFails += fails
-		w.p.blocked.set(Blocked{Topic: w.topic, Partition: w.partition, Reason: BlockedDeadLetter, Err: err, Since: since})
-		if time.Since(w.dlWarned) >= blockedWarnEvery {
-			w.log.Warn("dead letters cannot be written; the partition is not committed past them and retries",
-				"err", err, "failed_sends", w.dlFails, "blocked_for", time.Since(since).Round(time.Second))
-			w.dlWarned, w.dlFails = time.Now(), 0
-		}
+		w.block(b, err, fails, "dead letters cannot be written; the partition is not committed past them and retries")
 	}
-	defer func() {
-		if !since.IsZero() {
-			w.p.blocked.clear(w.topic, w.partition, BlockedDeadLetter)
-		}
-	}()
+	resumed := false
+	defer func() { w.unblock(b, resumed, "dead letters delivered; the partition resumes") }()
 	for {
 		stall := time.NewTimer(deadLetterStall)
 		select {
@@ -148,9 +132,7 @@ func (w *Worker) deliver(ctx context.Context, s *slot) error {
 		var err error
 		failed, err = d.takeFailed(failed)
 		if len(failed) == 0 {
-			if !since.IsZero() {
-				w.log.Info("dead letters delivered; the partition resumes", "blocked_for", time.Since(since).Round(time.Millisecond))
-			}
+			resumed = true
 			return nil
 		}
 		block(err, len(failed))

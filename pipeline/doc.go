@@ -38,6 +38,15 @@
 // BlockedDeadLetter), logged at most once a minute, and its fetching pauses behind the
 // waiting batch while other partitions go on. It resumes by itself.
 //
+// # Permanent errors
+//
+// A Sink, Ledger or SeenIDs error that Deps.Permanent recognises (ClickHouse refuses
+// for good until an operator fixes the schema or the grants) blocks the partition in
+// the same registry (reason BlockedClickHouse; Err says what to do): the call is
+// retried with the same arguments, backing off up to Options.ProbeMax, nothing of the
+// partition is marked meanwhile, a warning is logged at most once a minute, and the
+// partition resumes by itself once a retry succeeds. Such an error is not an outage.
+//
 // # Concurrency
 //
 // A Worker belongs to one partition and runs in the goroutine that calls Run; it shares
@@ -49,7 +58,7 @@
 // # Logging
 //
 // Nothing is logged per event. A failing Sink, Ledger or SeenIDs call is retried
-// until it succeeds; however many partitions wait, the outage is two lines, a
+// until it succeeds; however many partitions wait, an outage (a transient error) is two lines, a
 // warning with the cause when the first call fails and a summary (duration,
 // partitions paused, failed attempts) when the last one succeeds. Each attempt is
 // logged at debug level.

@@ -43,6 +43,10 @@ type Options struct {
 	AllowReingest bool
 	// RetryMin and RetryMax bound the backoff between attempts to store a batch.
 	RetryMin, RetryMax time.Duration
+	// ProbeMax bounds the backoff between attempts of a partition blocked by a
+	// permanent error (Deps.Permanent): it keeps probing that rarely at most, so it
+	// resumes by itself within ProbeMax of the fix. Default 30 s.
+	ProbeMax time.Duration
 }
 
 // DeadLetters publishes records that are not valid events. Send is asynchronous and
@@ -61,6 +65,12 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Stats, when non-nil, receives the counters of every worker.
 	Stats *Stats
+	// Permanent reports the errors of Sink, Ledger and SeenIDs that retrying cannot
+	// fix until an operator does (a missing table or column, a refused privilege):
+	// the partition is then reported blocked (BlockedClickHouse) and probed with
+	// backoff up to Options.ProbeMax instead of being counted as an outage. Nil
+	// treats every error as transient.
+	Permanent func(error) bool
 }
 
 func (o *Options) defaults() {
@@ -82,4 +92,8 @@ func (o *Options) defaults() {
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = 5 * time.Second
 	}
+	if o.ProbeMax <= 0 {
+		o.ProbeMax = 30 * time.Second
+	}
+	o.ProbeMax = max(o.ProbeMax, o.RetryMax)
 }

@@ -52,6 +52,8 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 		log:       p.log.With("topic", topic, "partition", partition),
 		jobs:      make(chan *slot),
 		results:   make(chan error, 1),
+		dlBlock:   blockage{reason: BlockedDeadLetter},
+		chBlock:   blockage{reason: BlockedClickHouse},
 	}
 	bo := p.opts.Batch
 	bo.Dedup = nil

@@ -46,10 +46,10 @@ type Worker struct {
 	flushed bool        // a batch was handed to the store goroutine
 
 	invalid invalidWatch // the store goroutine's: warns of an (almost) all-invalid partition
-	// Touched by the store goroutine only: when a blocked dead-letter topic was last
-	// logged, and the failed sends since.
-	dlWarned time.Time
-	dlFails  int
+
+	// Why the partition may be blocked: its dead letters cannot be written, or
+	// ClickHouse refuses its calls for good (see blockage).
+	dlBlock, chBlock blockage
 }
 
 // Run processes the slices received on in until in is closed, then flushes what is left

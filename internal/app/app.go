@@ -241,8 +241,9 @@ func (in *Instance) connect(ctx context.Context) error {
 		SeenIDs: ch,
 		DLQ: producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group),
 			producers.MaxRecordBytes(dlqLimit)),
-		Logger: log.With("component", "pipeline"),
-		Stats:  in.stats,
+		Logger:    log.With("component", "pipeline"),
+		Stats:     in.stats,
+		Permanent: clickhouse.IsPermanent,
 	})
 
 	g, err := consumers.New(consumers.Options{

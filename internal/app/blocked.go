@@ -38,6 +38,9 @@ func (in *Instance) blockedHint(reason string) string {
 	switch reason {
 	case pipeline.BlockedDeadLetter:
 		return fmt.Sprintf(" (dead letters to %q, SLUICE_DLQ_TOPIC, are retried; the topic must exist and Sluice's Kafka user needs WRITE and DESCRIBE on it)", in.cfg.Kafka.DLQTopic)
+	case pipeline.BlockedClickHouse:
+		// The error says what to do (the ClickHouse client's hints).
+		return " (retried with backoff; the partition resumes by itself once fixed)"
 	}
 	return ""
 }

@@ -258,6 +258,25 @@ func clickHouseWithUser(t *testing.T, user, password string) (*testenv.CH, *chlo
 	if err := os.WriteFile(cfgFile, []byte(xml), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	srv := startConfigured(t, dir, cfgFile)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+db+"`"); err != nil {
+		t.Fatal(err)
+	}
+	return &testenv.CH{Addr: srv.Addr(), HTTPAddr: srv.HTTPAddr(), Database: db}, srv
+}
+
+// startConfigured starts a private ClickHouse server with its data under dir and
+// the configuration cfgFile (restarted at once after a crash), stopped when the test
+// ends.
+func startConfigured(t *testing.T, dir, cfgFile string) *chlocal.Server {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(dir, "data"), ConfigFile: cfgFile, RestartOnCrash: true, Log: os.Stderr})
@@ -271,15 +290,7 @@ func clickHouseWithUser(t *testing.T, user, password string) (*testenv.CH, *chlo
 			t.Errorf("stop ClickHouse: %v", err)
 		}
 	})
-	admin, err := clickhouse.Open(&clickhouse.Options{Addr: []string{srv.Addr()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+db+"`"); err != nil {
-		t.Fatal(err)
-	}
-	return &testenv.CH{Addr: srv.Addr(), HTTPAddr: srv.HTTPAddr(), Database: db}, srv
+	return srv
 }
 
 // TestSecretsNeverAppear runs an instance with distinctive secrets (ClickHouse and

@@ -162,9 +162,10 @@ func TestSwappedTopicsWarn(t *testing.T) {
 	}
 }
 
-// TestTableDroppedAtRunTime: a table that disappears while Sluice runs is one
-// warning that says to run `sluice migrate`, and /readyz says ClickHouse refuses
-// rather than that it does not answer; once migrated, the stores resume.
+// TestTableDroppedAtRunTime: a table that disappears while Sluice runs (the ledger,
+// which every partition writes) blocks every partition with one warning each that
+// says to run `sluice migrate`, not an outage retried in the dark, and /readyz says
+// so; once migrated, the stores resume by themselves.
 func TestTableDroppedAtRunTime(t *testing.T) {
 	s := newStack(t, 2, nil)
 	gen := generator(t, 43, 4000, 2000, 0, 0)
@@ -176,18 +177,29 @@ func TestTableDroppedAtRunTime(t *testing.T) {
 	// The ledger: the first table a flush writes, and the one /readyz reads.
 	s.ch.Exec(t, "DROP TABLE "+s.ch.Database+".sluice_ledger SYNC")
 	s.publish(t, gen, 0)
-	waitFor(t, time.Minute, "the outage warning", func() bool { return strings.Contains(logs.String(), "ClickHouse calls are failing") })
-	if !strings.Contains(logs.String(), "run `sluice migrate`") {
-		t.Errorf("the outage warning does not say to run `sluice migrate`:\n%s", logs.String())
-	}
-	waitFor(t, time.Minute, "/readyz 503 saying ClickHouse refuses", func() bool {
+	waitFor(t, time.Minute, "/readyz 503 saying to run `sluice migrate`", func() bool {
 		code, body := get(t, base+"/readyz")
-		return code == http.StatusServiceUnavailable && strings.Contains(body, "refuses") && strings.Contains(body, "sluice migrate")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "blocked (clickhouse_permanent)") && strings.Contains(body, "sluice migrate")
 	})
+	waitFor(t, time.Minute, "every partition blocked", func() bool { return s.blockedPartitions(t, base, "") == 4 })
 	if err := app.Migrate(t.Context(), s.cfg); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 2*time.Minute, "all offsets committed after the migration", func() bool { return s.committedAll(t) })
 	in.stop(t)
-	checkOutageLogged(t, logs.String(), 0)
+	var blocked, other []string
+	for line := range strings.Lines(logs.String()) {
+		switch {
+		case strings.Contains(line, "level=WARN msg=\"ClickHouse refuses the partition's"):
+			blocked = append(blocked, line)
+			if !strings.Contains(line, "run `sluice migrate`") {
+				t.Errorf("the warning does not say to run `sluice migrate`: %s", line)
+			}
+		case strings.Contains(line, "level=WARN"), strings.Contains(line, "level=ERROR"):
+			other = append(other, line)
+		}
+	}
+	if len(blocked) != 4 || len(other) > 0 {
+		t.Errorf("%d blocked-partition warnings (want one per partition, 4) and other warnings:\n%s", len(blocked), strings.Join(append(blocked, other...), ""))
+	}
 }

@@ -30,7 +30,7 @@ var (
 	descAssigned    = desc("assigned_partitions", "Partitions this instance owns.")
 	descPaused      = desc("paused_partitions", "Owned partitions whose fetching is paused because their queue is full.")
 	descQueue       = desc("queue_depth", "Fetched slices waiting for their partition's worker, summed over owned partitions.")
-	descBlocked     = desc("partition_blocked", "1 for each owned partition that makes no progress until something outside Sluice is fixed (reason: dead_letter = its dead letters cannot be written); it retries and resumes by itself.", "topic", "partition", "reason")
+	descBlocked     = desc("partition_blocked", "1 for each owned partition that makes no progress until something outside Sluice is fixed (reason: dead_letter = its dead letters cannot be written, clickhouse_permanent = ClickHouse refuses its stores until the schema or the grants are fixed); it retries and resumes by itself.", "topic", "partition", "reason")
 	descRatio       = desc("rollup_compression_ratio", "Events per stored rollup row, over all rollup tables since start (0 before any).")
 	descBuild       = desc("build_info", "Always 1; the labels identify the running binary.", "version", "commit", "go_version")
 )

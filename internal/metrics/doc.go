@@ -23,15 +23,16 @@
 //	sluice_assigned_partitions                    gauge    partitions this instance owns
 //	sluice_paused_partitions                      gauge    owned partitions whose fetching is paused (backpressure)
 //	sluice_queue_depth                            gauge    fetched slices waiting for their worker, all partitions
+//	sluice_partition_blocked{topic,partition,reason}  gauge  1 while a partition makes no progress until something
+//	                                                         outside Sluice is fixed (reason dead_letter: its dead
+//	                                                         letters cannot be written; clickhouse_permanent:
+//	                                                         ClickHouse refuses its stores, e.g. a missing table
+//	                                                         or column, or a revoked grant); absent otherwise
 //	sluice_build_info{version,commit,go_version}  gauge    always 1 (see internal/buildinfo)
 //
 // topic is the source topic. The workers keep one pipeline.TopicStats per topic
 // (looked up once per worker), so the labels cost the hot path nothing: no map, no
 // lock, just a second atomic add per fetched slice.
-//
-//	sluice_partition_blocked{topic,partition,reason}  gauge  1 while a partition makes no progress until something
-//	                                                         outside Sluice is fixed (reason dead_letter: its dead
-//	                                                         letters cannot be written); absent otherwise
 //
 // From the Sink decorator (one observation per Store call, never per event):
 //

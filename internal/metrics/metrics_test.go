@@ -107,13 +107,13 @@ func TestPartitionBlocked(t *testing.T) {
 	m := New(Sources{Blocked: func() []pipeline.Blocked { return blocked }})
 	blocked = []pipeline.Blocked{
 		{Topic: "payments", Partition: 3, Reason: pipeline.BlockedDeadLetter, Err: errors.New("TOPIC_AUTHORIZATION_FAILED")},
-		{Topic: "shipments", Partition: 0, Reason: "other"},
+		{Topic: "shipments", Partition: 0, Reason: pipeline.BlockedClickHouse},
 	}
 	want := `
-# HELP sluice_partition_blocked 1 for each owned partition that makes no progress until something outside Sluice is fixed (reason: dead_letter = its dead letters cannot be written); it retries and resumes by itself.
+# HELP sluice_partition_blocked 1 for each owned partition that makes no progress until something outside Sluice is fixed (reason: dead_letter = its dead letters cannot be written, clickhouse_permanent = ClickHouse refuses its stores until the schema or the grants are fixed); it retries and resumes by itself.
 # TYPE sluice_partition_blocked gauge
 sluice_partition_blocked{partition="3",reason="dead_letter",topic="payments"} 1
-sluice_partition_blocked{partition="0",reason="other",topic="shipments"} 1
+sluice_partition_blocked{partition="0",reason="clickhouse_permanent",topic="shipments"} 1
 `
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "sluice_partition_blocked"); err != nil {
 		t.Fatal(err)

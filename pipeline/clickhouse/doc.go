@@ -52,7 +52,10 @@
 // server errors about the schema, the statement or the credentials (UNKNOWN_TABLE,
 // NO_SUCH_COLUMN_IN_TABLE, UNKNOWN_DATABASE, TYPE_MISMATCH, SYNTAX_ERROR,
 // ACCESS_DENIED, AUTHENTICATION_FAILED, …). Any other error leaves the outcome
-// unknown: retry with the same token.
+// unknown: retry with the same token. An error whose cause has a known fix has a
+// Hint() method saying it and ends with it: run `sluice migrate` for a missing
+// table, database or column, change a retyped column back, or the GRANT that an
+// ACCESS_DENIED asks for.
 //
 // # Metrics
 //

@@ -142,32 +142,3 @@ func (e *MissingTablesError) Error() string {
 	}
 	return fmt.Sprintf("clickhouse: database %s lacks %d table(s): %s", e.Database, len(e.Tables), strings.Join(e.Tables, ", "))
 }
-
-// missingCodes are the server error codes of a table or database that does not
-// exist (UNKNOWN_TABLE, UNKNOWN_DATABASE).
-var missingCodes = map[int32]bool{60: true, 81: true}
-
-// migrateHint is what to do about a missing table or database.
-const migrateHint = "a table or the database does not exist: run `sluice migrate`"
-
-// hinted is an error with what an operator should do about it; Hint says it (the
-// pipeline's outage warning shows it beside the cause).
-type hinted struct {
-	error
-	hint string
-}
-
-func (e *hinted) Error() string { return e.error.Error() + "; " + e.hint }
-func (e *hinted) Unwrap() error { return e.error }
-
-// Hint says what to do about the error.
-func (e *hinted) Hint() string { return e.hint }
-
-// withHint adds to err what to do, where the server's error code says: run the
-// migrations for a missing table or database.
-func withHint(err error) error {
-	if code, ok := serverCode(err); ok && missingCodes[code] {
-		return &hinted{err, migrateHint}
-	}
-	return err
-}

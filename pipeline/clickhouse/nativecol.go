@@ -74,7 +74,7 @@ func (w *rowWindow) Rows() int { return w.hi - w.lo }
 
 // typeMismatch is the error of a Go column that cannot fill a ClickHouse column.
 func typeMismatch(goType string, t proto.ColumnType) error {
-	return fmt.Errorf("%w: a Go %s column cannot fill a ClickHouse %s column", ErrInvalidBlock, goType, t)
+	return &hinted{fmt.Errorf("%w: a Go %s column cannot fill a ClickHouse %s column", ErrInvalidBlock, goType, t), retypedHint}
 }
 
 // baseType strips SimpleAggregateFunction(f, T) to T: such a column is sent as T.

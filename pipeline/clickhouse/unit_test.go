@@ -184,18 +184,3 @@ func TestCreatedIn(t *testing.T) {
 		t.Errorf("createdIn(db2) = %q, want none", other)
 	}
 }
-
-func TestWithHint(t *testing.T) {
-	t.Parallel()
-	for code, want := range map[int32]bool{60: true, 81: true, 16: false, 241: false} {
-		err := withHint(fmt.Errorf("insert: %w", &ch.Exception{Code: code, Message: "x"}))
-		var h interface{ Hint() string }
-		if got := errors.As(err, &h); got != want {
-			t.Errorf("code %d: hinted %v, want %v (%v)", code, got, want, err)
-			continue
-		}
-		if want && (!strings.Contains(err.Error(), "run `sluice migrate`") || !IsPermanent(err)) {
-			t.Errorf("code %d: %v (permanent %v)", code, err, IsPermanent(err))
-		}
-	}
-}
