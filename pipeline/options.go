@@ -57,6 +57,8 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Stats, when non-nil, receives the counters of every worker.
 	Stats *Stats
+	// Observer, when non-nil, is told about every stored flush.
+	Observer Observer
 }
 
 func (o *Options) defaults() {

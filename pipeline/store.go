@@ -32,6 +32,9 @@ type slot struct {
 	replay  bool
 	lastRec *kgo.Record
 	n       int64
+
+	fresh  sampler // Kafka timestamps of a spread of the batch's valid events
+	report Flush   // what the Observer is told, kept here so telling it allocates nothing
 }
 
 func newSlot(b schemas.Batch) *slot {
@@ -86,7 +89,9 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) err
 		if s.replay {
 			st.Replays.Add(1)
 		}
+		w.observe(s, token, blocks, time.Now())
 	}
+	s.fresh.reset()
 	mark(s.lastRec)
 	w.p.stats.Committable.Add(s.n)
 	w.ts.Committable.Add(s.n)

@@ -168,6 +168,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		switch {
 		case err == nil:
 			valid++
+			w.cur.fresh.add(ts)
 		case errors.Is(err, schemas.ErrDuplicate):
 			dups++
 		default:

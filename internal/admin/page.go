@@ -28,14 +28,16 @@ type view struct {
 	// LatencyNote the line under it; LatencyBad colours it as a problem.
 	Latency, LatencyUnit, LatencyNote string
 	LatencyBad                        bool
-	LastInsert                        string
-	Info                              []infoItem
-	Partitions                        []Partition
-	DeadLetters                       []deadLetterRow
-	MoreDeadLetters                   int // rows left out of DeadLetters
-	MembersNote                       string
-	Errors                            []errorRow
-	ChartEPS, ChartLag, ChartLatency  chart
+	// Freshness is the freshness panel's main line and FreshnessNote the line under it.
+	Freshness, FreshnessNote         string
+	LastInsert                       string
+	Info                             []infoItem
+	Partitions                       []Partition
+	DeadLetters                      []deadLetterRow
+	MoreDeadLetters                  int // rows left out of DeadLetters
+	MembersNote                      string
+	Errors                           []errorRow
+	ChartEPS, ChartLag, ChartLatency chart
 }
 
 type infoItem struct{ Key, Value string }
@@ -93,6 +95,7 @@ func newView(st Status) view {
 	default:
 		v.Latency, v.LatencyNote = "—", "no inserts lately (nothing to write)"
 	}
+	v.Freshness, v.FreshnessNote = freshness(st.Snapshot)
 	keys := make([]string, 0, len(st.Info))
 	for k := range st.Info {
 		keys = append(keys, k)
@@ -324,4 +327,14 @@ func duration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
+}
+
+// freshness words the freshness panel: the quantiles in seconds and what they cover.
+func freshness(s Snapshot) (line, note string) {
+	if s.FreshEvents == 0 {
+		return "—", "no events stored in the last " + duration(s.FreshnessWindow)
+	}
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) }
+	return secs(s.FreshnessP50) + " / " + secs(s.FreshnessP99),
+		"Kafka timestamp → stored in ClickHouse, over the " + count(s.FreshEvents) + " events stored in the last " + duration(s.FreshnessWindow)
 }

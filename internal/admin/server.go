@@ -70,6 +70,13 @@ type Snapshot struct {
 	Inserts   int           `json:"recent_inserts"`
 	// LastInsert is when the last successful insert started (zero before any).
 	LastInsert time.Time `json:"last_insert,omitzero"`
+	// Freshness is the time from the Kafka timestamp of the events stored in the
+	// last FreshnessWindow to their insert: FreshEvents of them, at the median and
+	// the 99th percentile.
+	FreshnessP50    time.Duration `json:"freshness_p50_ns"`
+	FreshnessP99    time.Duration `json:"freshness_p99_ns"`
+	FreshEvents     int64         `json:"fresh_events"`
+	FreshnessWindow time.Duration `json:"freshness_window_ns"`
 	// ClickHouseDown is since when ClickHouse has not answered (zero while it does).
 	ClickHouseDown time.Time   `json:"clickhouse_down_since,omitzero"`
 	Partitions     []Partition `json:"partitions"`

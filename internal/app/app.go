@@ -235,12 +235,13 @@ func (in *Instance) connect(ctx context.Context) error {
 		AtLeastOnce:   !p.ExactlyOnce,
 		Workers:       p.Workers,
 	}, pipeline.Deps{
-		Sink:    in.metrics.Sink(ch, rollupTables(c)...),
-		Ledger:  ch,
-		SeenIDs: ch,
-		DLQ:     producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
-		Logger:  log.With("component", "pipeline"),
-		Stats:   in.stats,
+		Sink:     in.metrics.Sink(ch, rollupTables(c)...),
+		Ledger:   ch,
+		SeenIDs:  ch,
+		DLQ:      producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group)),
+		Logger:   log.With("component", "pipeline"),
+		Stats:    in.stats,
+		Observer: in.metrics,
 	})
 
 	g, err := consumers.New(consumers.Options{

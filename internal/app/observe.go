@@ -27,6 +27,9 @@ const lagInterval = 5 * time.Second
 // recentWindow is the span of Store calls the status page's latency covers.
 const recentWindow = 10 * time.Second
 
+// freshnessWindow is the span of stored events the status page's freshness covers.
+const freshnessWindow = 5 * time.Minute
+
 // errorRing is how many recent warnings and errors the status page keeps.
 const errorRing = 20
 
@@ -227,6 +230,8 @@ func (in *Instance) snapshot() admin.Snapshot {
 	})
 	snap.Members, snap.MembersAt, snap.MembersError = in.members.get()
 	snap.InsertP50, snap.InsertP99, snap.Inserts = in.metrics.RecentInsertLatency(recentWindow)
+	snap.FreshnessWindow = freshnessWindow
+	snap.FreshnessP50, snap.FreshnessP99, snap.FreshEvents = in.metrics.RecentFreshness(freshnessWindow)
 	lag, at := in.metrics.Lag()
 	snap.LagKnown = !at.IsZero()
 	for _, q := range in.queues() {

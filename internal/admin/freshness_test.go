@@ -1,0 +1,41 @@
+package admin
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The freshness panel shows the quantiles in seconds and the events they cover, and
+// says so when nothing was stored lately.
+func TestPageShowsFreshness(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		snap func(*Snapshot)
+		want []string
+	}{
+		{"stored", func(s *Snapshot) {
+			s.FreshnessP50, s.FreshnessP99, s.FreshEvents = 640*time.Millisecond, 1180*time.Millisecond, 45000
+		}, []string{`<span id="freshness">0.64 / 1.18</span>`, "over the 45,000 events stored in the last 5m00s"}},
+		{"idle", func(*Snapshot) {}, []string{`<span id="freshness">—</span>`, "no events stored in the last 5m00s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startPage(t, func() Snapshot {
+				s := fixture()
+				s.FreshnessWindow = 5 * time.Minute
+				tc.snap(&s)
+				return s
+			}, nil, nil)
+			code, body := do(t, srv.Handler(), "/")
+			if code != http.StatusOK {
+				t.Fatalf("/: %d", code)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(body, want) {
+					t.Errorf("the page lacks %s", want)
+				}
+			}
+		})
+	}
+}
