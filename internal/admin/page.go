@@ -28,16 +28,17 @@ type view struct {
 	// LatencyNote the line under it; LatencyBad colours it as a problem.
 	Latency, LatencyUnit, LatencyNote string
 	LatencyBad                        bool
+	LastInsert                        string
+	Info                              []infoItem
+	Partitions                        []Partition
+	DeadLetters                       []deadLetterRow
+	MoreDeadLetters                   int // rows left out of DeadLetters
+	MembersNote                       string
+	Errors                            []errorRow
+	ChartEPS, ChartLag, ChartLatency  chart
+
 	// Freshness is the freshness panel's main line and FreshnessNote the line under it.
-	Freshness, FreshnessNote         string
-	LastInsert                       string
-	Info                             []infoItem
-	Partitions                       []Partition
-	DeadLetters                      []deadLetterRow
-	MoreDeadLetters                  int // rows left out of DeadLetters
-	MembersNote                      string
-	Errors                           []errorRow
-	ChartEPS, ChartLag, ChartLatency chart
+	Freshness, FreshnessNote string
 }
 
 type infoItem struct{ Key, Value string }
