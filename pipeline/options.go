@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -59,6 +60,8 @@ type Deps struct {
 	Stats *Stats
 	// Observer, when non-nil, is told about every stored flush.
 	Observer Observer
+	// Tracer, when non-nil, traces every flush (trace.go); nil costs nothing.
+	Tracer trace.Tracer
 }
 
 func (o *Options) defaults() {

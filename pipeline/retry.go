@@ -14,7 +14,7 @@ func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context
 		err := fn(ctx)
 		if err == nil {
 			if attempt > 1 {
-				w.log.Info(what+" recovered", "attempts", attempt)
+				w.log.InfoContext(ctx, what+" recovered", "attempts", attempt)
 			}
 			return nil
 		}
@@ -22,7 +22,7 @@ func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context
 			return ctx.Err()
 		}
 		w.p.stats.StoreRetries.Add(1)
-		w.log.Warn(what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
+		w.log.WarnContext(ctx, what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

@@ -131,6 +131,7 @@ func (p *Publisher) produce(ctx context.Context, r *kgo.Record, done func(error)
 		call(done, ErrClosed)
 		return
 	}
+	injectTrace(ctx, r)
 	p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { call(done, err) })
 }
 

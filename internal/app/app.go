@@ -17,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metrics"
+	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/producers"
@@ -33,6 +34,7 @@ type Instance struct {
 	stats *pipeline.Stats
 
 	dlqClient *kgo.Client
+	tracing   *tracing.Provider // see tracing.go
 
 	// Observability: metrics, the admin listener (nil when SLUICE_HTTP_ADDR is
 	// empty) and the recent warnings it shows; see observe.go.
@@ -113,12 +115,17 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	for _, t := range c.Kafka.Topics() {
 		in.stats.Topic(t) // every topic's series exists from the start, at 0
 	}
+	if err := in.startTracing(ctx); err != nil {
+		return nil, err
+	}
 	in.metrics = in.newMetrics()
 	if err := in.startAdmin(); err != nil {
+		in.stopTracing()
 		return nil, err
 	}
 	if err := in.connect(ctx); err != nil {
 		in.stopAdmin()
+		in.stopTracing()
 		return nil, err
 	}
 	in.starting.clear()
@@ -242,6 +249,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		Logger:   log.With("component", "pipeline"),
 		Stats:    in.stats,
 		Observer: in.metrics,
+		Tracer:   in.tracing.Tracer(),
 	})
 
 	g, err := consumers.New(consumers.Options{
@@ -300,6 +308,8 @@ func (in *Instance) Partitions() []consumers.PartitionState { return in.group.Pa
 // Run consumes until ctx is done, then drains, flushes, commits and leaves the group.
 // It returns nil after a clean shutdown.
 func (in *Instance) Run(ctx context.Context) error {
+	// The last spans are exported after everything else stopped.
+	defer in.stopTracing()
 	defer in.ch.Close()
 	// Closed after the group: the last dead letters are flushed before the final
 	// commit, which happens inside group.Run.

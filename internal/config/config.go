@@ -38,6 +38,9 @@ type Config struct {
 	// Dev goes to the development tooling (demo, dev, bench, the test stack), not
 	// to `sluice run`.
 	Dev Dev
+
+	// Tracing is read from the standard OTEL_* variables (tracing.go).
+	Tracing Tracing
 }
 
 // Kafka is the consumer side: brokers, group and topics.

@@ -14,7 +14,7 @@ import (
 func Describe(w io.Writer, c Config) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tVALUE\tDEFAULT\tMEANING")
-	for _, f := range fields(&c) {
+	for _, f := range append(fields(&c), tracingFields(&c.Tracing)...) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.key, quoteIfNeeded(f.value()), quoteIfNeeded(f.defaultValue()), f.desc)
 	}
 	return tw.Flush()
