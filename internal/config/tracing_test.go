@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -88,33 +86,15 @@ func TestTracingBadValues(t *testing.T) {
 // Tracing both ways, defaults included.
 func TestREADMETracingVariables(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	header := regexp.MustCompile(`^\|\s*OTel variable\s*\|\s*default\s*\|\s*meaning\s*\|$`)
-	lines := strings.Split(string(b), "\n")
+	rows := readmeTable(t, regexp.MustCompile(`^\|\s*OTel variable\s*\|\s*default\s*\|\s*meaning\s*\|$`))
 	listed := map[string]string{}
-	for i := 0; i < len(lines); i++ {
-		if !header.MatchString(strings.TrimSpace(lines[i])) {
+	for _, r := range rows {
+		if len(r.vars) == 0 || (len(r.defaults) != len(r.vars) && len(r.defaults) != 1) {
+			t.Errorf("README.md:%d: %d variables, %d defaults", r.line, len(r.vars), len(r.defaults))
 			continue
 		}
-		for i += 2; i < len(lines) && strings.HasPrefix(lines[i], "|"); i++ {
-			cells := strings.Split(lines[i], "|")
-			var vars, defs []string
-			for _, m := range readmeCode.FindAllStringSubmatch(cells[1], -1) {
-				vars = append(vars, m[1])
-			}
-			for _, m := range readmeDefault.FindAllStringSubmatch(cells[2], -1) {
-				defs = append(defs, m[1])
-			}
-			if len(vars) == 0 || (len(defs) != len(vars) && len(defs) != 1) {
-				t.Errorf("README.md:%d: %d variables, %d defaults", i+1, len(vars), len(defs))
-				continue
-			}
-			for j, v := range vars {
-				listed[v] = defs[min(j, len(defs)-1)]
-			}
+		for j, v := range r.vars {
+			listed[v] = r.defaults[min(j, len(r.defaults)-1)]
 		}
 	}
 	var tr Tracing
