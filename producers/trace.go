@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -40,4 +42,28 @@ func Traceparent(sc trace.SpanContext) []byte {
 	b[52] = '-'
 	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
 	return b
+}
+
+// traceRecord gives r the trace context of ctx's active span or, with a Tracer and no
+// active span, of a new "publish <topic>" span that done ends. It returns the context
+// and done to produce with.
+func (p *Publisher) traceRecord(ctx context.Context, r *kgo.Record, done func(error)) (context.Context, func(error)) {
+	if p.tracer != nil && !trace.SpanContextFromContext(ctx).IsValid() {
+		var span trace.Span
+		ctx, span = p.tracer.Start(ctx, "publish "+r.Topic, trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.String("messaging.destination.name", r.Topic)))
+		next := done
+		done = func(err error) {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			} else {
+				span.SetAttributes(attribute.Int("messaging.destination.partition.id", int(r.Partition)), attribute.Int64("messaging.kafka.offset", r.Offset))
+			}
+			span.End()
+			call(next, err)
+		}
+	}
+	injectTrace(ctx, r)
+	return ctx, done
 }

@@ -54,6 +54,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
 	timeline := fs.Bool("timeline", false, "print the committed count every 50 ms while Sluice runs (as a process), to see stalls")
 	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
+	traced := fs.Bool("traced", false, "preload every record with a sampled traceparent header, as a traced publisher sends them (to measure tracing with OTEL_EXPORTER_OTLP_ENDPOINT set)")
 	latency := fs.Float64("latency", 0, "instead of the benchmark: publish this many payments per second and measure publish → visible in ClickHouse")
 	duration := fs.Duration("duration", 20*time.Second, "with --latency: how long the measured stream lasts")
 	warmup := fs.Duration("warmup", 5*time.Second, "with --latency: how long to publish at the rate before measuring")
@@ -152,6 +153,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Timeline:    timelineWriter(*timeline, stdout),
 		Logger:      log,
 		Process:     proc,
+		Traced:      *traced,
 	})
 	if len(res) > 0 {
 		io.WriteString(stdout, "\n")

@@ -100,7 +100,12 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	pub, err := producers.NewPublisher(producers.Brokers(splitList(*brokers)...), producers.ClientOptions(kopts...))
+	traced, stopTracing, err := pc.publisherTracer(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after pub.Close: the last records' spans end with their acks
+	pub, err := producers.NewPublisher(producers.Brokers(splitList(*brokers)...), producers.ClientOptions(kopts...), traced)
 	if err != nil {
 		return err
 	}

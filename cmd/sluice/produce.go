@@ -82,7 +82,12 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		if pub, err = producers.NewPublisher(producers.Brokers(splitList(*brokers)...), producers.ClientOptions(kopts...)); err != nil {
+		traced, stopTracing, err := pc.publisherTracer(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopTracing() // after pub.Close: the last records' spans end with their acks
+		if pub, err = producers.NewPublisher(producers.Brokers(splitList(*brokers)...), producers.ClientOptions(kopts...), traced); err != nil {
 			return err
 		}
 		defer pub.Close()
