@@ -37,12 +37,17 @@ func (s *slot) link(r *kgo.Record) {
 		if h.Key != HeaderTraceparent {
 			continue
 		}
-		sc, ok := parseTraceparent(h.Value)
-		if !ok || !sc.IsSampled() {
+		if len(s.links) == MaxLinks {
+			// Full: only the sampled flag matters, for the count of dropped links.
+			if len(h.Value) >= 55 {
+				if flags, ok := fromHex(h.Value[54]); ok && flags&byte(trace.FlagsSampled) != 0 {
+					s.linksDropped++
+				}
+			}
 			return
 		}
-		if len(s.links) == MaxLinks {
-			s.linksDropped++
+		sc, ok := parseTraceparent(h.Value)
+		if !ok || !sc.IsSampled() {
 			return
 		}
 		if s.links == nil {

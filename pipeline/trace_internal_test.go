@@ -40,7 +40,9 @@ func TestSlotLinks(t *testing.T) {
 	for range MaxLinks + 3 {
 		s.link(sampled)
 	}
-	if len(s.links) != MaxLinks || s.linksDropped != 3 || s.links[0].SpanContext.TraceFlags() != trace.FlagsSampled {
+	s.link(unsampled) // not counted as dropped
+	s.link(&kgo.Record{Headers: []kgo.RecordHeader{{Key: HeaderTraceparent, Value: []byte("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0b")}}})
+	if len(s.links) != MaxLinks || s.linksDropped != 4 || s.links[0].SpanContext.TraceFlags() != trace.FlagsSampled {
 		t.Errorf("%d links, %d dropped", len(s.links), s.linksDropped)
 	}
 }
