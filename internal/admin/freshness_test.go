@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -37,5 +38,24 @@ func TestPageShowsFreshness(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// /api/status gives the freshness quantiles in milliseconds, like the insert latency.
+func TestStatusFreshnessJSON(t *testing.T) {
+	srv := startPage(t, func() Snapshot {
+		s := fixture()
+		s.FreshnessP50, s.FreshnessP99, s.FreshEvents, s.FreshnessWindow = 640*time.Millisecond, 1180*time.Millisecond, 45000, 5*time.Minute
+		return s
+	}, nil, nil)
+	code, body := do(t, srv.Handler(), "/api/status")
+	var st struct {
+		P50    float64 `json:"freshness_p50_ms"`
+		P99    float64 `json:"freshness_p99_ms"`
+		Window float64 `json:"freshness_window_s"`
+		Events int64   `json:"fresh_events"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil || st.P50 != 640 || st.P99 != 1180 || st.Window != 300 || st.Events != 45000 {
+		t.Errorf("/api/status: %d %v %+v", code, err, st)
 	}
 }

@@ -73,10 +73,10 @@ type Snapshot struct {
 	// Freshness is the time from the Kafka timestamp of the events stored in the
 	// last FreshnessWindow to their insert: FreshEvents of them, at the median and
 	// the 99th percentile.
-	FreshnessP50    time.Duration `json:"freshness_p50_ns"`
-	FreshnessP99    time.Duration `json:"freshness_p99_ns"`
+	FreshnessP50    time.Duration `json:"-"`
+	FreshnessP99    time.Duration `json:"-"`
 	FreshEvents     int64         `json:"fresh_events"`
-	FreshnessWindow time.Duration `json:"freshness_window_ns"`
+	FreshnessWindow time.Duration `json:"-"`
 	// ClickHouseDown is since when ClickHouse has not answered (zero while it does).
 	ClickHouseDown time.Time   `json:"clickhouse_down_since,omitzero"`
 	Partitions     []Partition `json:"partitions"`
@@ -161,6 +161,11 @@ type Status struct {
 	EventsPerS  float64           `json:"events_per_s"`
 	InsertP50ms float64           `json:"insert_p50_ms"`
 	InsertP99ms float64           `json:"insert_p99_ms"`
+	// FreshnessP50ms and FreshnessP99ms are Snapshot's freshness quantiles, over the
+	// last FreshnessWindowS seconds.
+	FreshnessP50ms   float64 `json:"freshness_p50_ms"`
+	FreshnessP99ms   float64 `json:"freshness_p99_ms"`
+	FreshnessWindowS float64 `json:"freshness_window_s"`
 	Snapshot
 	Errors  []ErrorEntry `json:"errors"`
 	History []Sample     `json:"history"`
@@ -347,6 +352,7 @@ func (s *Server) status(ctx context.Context) Status {
 	st := Status{
 		Now: time.Now(), Started: s.started, Info: s.o.Info, Version: s.o.Version, Snapshot: snap,
 		InsertP50ms: ms(snap.InsertP50), InsertP99ms: ms(snap.InsertP99),
+		FreshnessP50ms: ms(snap.FreshnessP50), FreshnessP99ms: ms(snap.FreshnessP99), FreshnessWindowS: snap.FreshnessWindow.Seconds(),
 		Errors: []ErrorEntry{},
 	}
 	if st.Partitions == nil {
