@@ -27,6 +27,13 @@ func fakeKafka(t *testing.T, topics ...string) string {
 
 func countRecords(t *testing.T, brokers, topic string, want int) {
 	t.Helper()
+	readRecords(t, brokers, topic, want)
+}
+
+// readRecords reads topic from the start until it has want records, and fails the
+// test if it gets fewer within 20 s or more.
+func readRecords(t *testing.T, brokers, topic string, want int) []*kgo.Record {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
 	if err != nil {
@@ -35,17 +42,18 @@ func countRecords(t *testing.T, brokers, topic string, want int) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	n := 0
-	for n < want {
+	var recs []*kgo.Record
+	for len(recs) < want {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("%s: %d of %d records", topic, n, want)
+			t.Fatalf("%s: %d of %d records", topic, len(recs), want)
 		}
-		n += len(fs.Records())
+		recs = append(recs, fs.Records()...)
 	}
-	if n != want {
-		t.Fatalf("%s: %d records, want %d", topic, n, want)
+	if len(recs) != want {
+		t.Fatalf("%s: %d records, want %d", topic, len(recs), want)
 	}
+	return recs
 }
 
 func TestLoadgenCommand(t *testing.T) {
