@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,9 @@ func TestPageShowsFreshness(t *testing.T) {
 	}{
 		{"stored", func(s *Snapshot) {
 			s.FreshnessP50, s.FreshnessP99, s.FreshEvents = 640*time.Millisecond, 1180*time.Millisecond, 45000
-		}, []string{`<span id="freshness">0.64 / 1.18</span>`, "over the 45,000 events stored in the last 5m00s"}},
+			s.FreshNowP50, s.FreshNowP99, s.FreshNowEvents = 600*time.Millisecond, time.Second, 900
+		}, []string{`<span id="freshness">0.64 / 1.18</span>`, "over the 45,000 events stored in the last 5m00s",
+			`aria-label="freshness in ms`}},
 		{"idle", func(*Snapshot) {}, []string{`<span id="freshness">—</span>`, "no events stored in the last 5m00s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -36,6 +39,11 @@ func TestPageShowsFreshness(t *testing.T) {
 				if !strings.Contains(body, want) {
 					t.Errorf("the page lacks %s", want)
 				}
+			}
+			// The chart draws the samples' freshness, or nothing when none was stored.
+			m := regexp.MustCompile(`id="chart-freshness"[^>]*>.*?data-series="p99" data-points="(\d+)"`).FindStringSubmatch(body)
+			if m == nil || (m[1] == "0") != (tc.name == "idle") {
+				t.Errorf("freshness chart's p99 points: %v", m)
 			}
 		})
 	}

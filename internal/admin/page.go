@@ -39,6 +39,7 @@ type view struct {
 
 	// Freshness is the freshness panel's main line and FreshnessNote the line under it.
 	Freshness, FreshnessNote string
+	ChartFreshness           chart
 }
 
 type infoItem struct{ Key, Value string }
@@ -167,6 +168,7 @@ func (v *view) charts() {
 	v.ChartEPS = newChart("chart-eps", "throughput", "records/s", v.Now, eps)
 	v.ChartLag = newChart("chart-lag", "consumer lag", "records", v.Now, []series{lag})
 	v.ChartLatency = newChart("chart-latency", "insert latency", "ms", v.Now, []series{p50, p99})
+	v.ChartFreshness = freshnessChart(v.Now, h)
 }
 
 // series is one line of a chart; points with ok false are gaps.
@@ -338,4 +340,14 @@ func freshness(s Snapshot) (line, note string) {
 	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) }
 	return secs(s.FreshnessP50) + " / " + secs(s.FreshnessP99),
 		"Kafka timestamp → stored in ClickHouse, over the " + count(s.FreshEvents) + " events stored in the last " + duration(s.FreshnessWindow)
+}
+
+// freshnessChart draws the freshness of the events stored around each sample.
+func freshnessChart(now time.Time, h []Sample) chart {
+	p50, p99 := series{name: "p50"}, series{name: "p99"}
+	for _, s := range h {
+		p50.add(s.Time, s.FreshP50ms, s.FreshEvents > 0)
+		p99.add(s.Time, s.FreshP99ms, s.FreshEvents > 0)
+	}
+	return newChart("chart-freshness", "freshness", "ms", now, []series{p50, p99})
 }

@@ -232,6 +232,7 @@ func (in *Instance) snapshot() admin.Snapshot {
 	snap.InsertP50, snap.InsertP99, snap.Inserts = in.metrics.RecentInsertLatency(recentWindow)
 	snap.FreshnessWindow = freshnessWindow
 	snap.FreshnessP50, snap.FreshnessP99, snap.FreshEvents = in.metrics.RecentFreshness(freshnessWindow)
+	snap.FreshNowP50, snap.FreshNowP99, snap.FreshNowEvents = in.metrics.RecentFreshness(recentWindow)
 	lag, at := in.metrics.Lag()
 	snap.LagKnown = !at.IsZero()
 	for _, q := range in.queues() {
