@@ -20,8 +20,8 @@ const DefaultLatencyPoll = 20 * time.Millisecond
 
 // Probe measures publish → visible in ClickHouse from outside Sluice: it publishes
 // payments at a constant rate and polls the raw payments table for the highest
-// offset stored of each partition, reading only the parts it has not seen yet, so a
-// poll costs ClickHouse the new rows, not the table.
+// offset stored of each partition, reading only the active parts it has not seen yet
+// (from system.parts), so a poll costs ClickHouse the new rows, not the table.
 type Probe struct {
 	// Brokers and Topic are where payments are published (a topic Sluice consumes).
 	Brokers []string
@@ -330,18 +330,41 @@ func covers(upTo, target map[int32]int64) bool {
 	return true
 }
 
-// poll reads the highest stored offset of each partition from the raw parts not
-// seen before, and adds them to seen and upTo.
+// poll reads the highest stored offset of each partition from the raw table's
+// active parts not seen before (listed from system.parts first, so a poll reads only
+// the new parts), adds them to upTo, and keeps in seen only the parts still active.
 func (p Probe) poll(ctx context.Context, seen map[string]bool, upTo map[int32]int64) error {
-	q := "SELECT _part, _partition, max(_offset) FROM `" + p.Database + "`.payments"
-	if len(seen) > 0 {
-		names := make([]string, 0, len(seen))
-		for n := range seen {
-			names = append(names, "'"+n+"'")
-		}
-		q += " WHERE _part NOT IN (" + strings.Join(names, ",") + ")"
+	rows, err := p.Conn.Query(ctx, "SELECT name FROM system.parts WHERE database = ? AND table = 'payments' AND active", p.Database)
+	if err != nil {
+		return err
 	}
-	rows, err := p.Conn.Query(ctx, q+" GROUP BY _part, _partition")
+	active := map[string]bool{}
+	var fresh []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		active[name] = true
+		if !seen[name] {
+			fresh = append(fresh, "'"+name+"'")
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for name := range seen {
+		if !active[name] {
+			delete(seen, name)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	rows, err = p.Conn.Query(ctx, "SELECT _part, _partition, max(_offset) FROM `"+p.Database+"`.payments WHERE _part IN ("+
+		strings.Join(fresh, ",")+") GROUP BY _part, _partition")
 	if err != nil {
 		return err
 	}

@@ -149,7 +149,8 @@ func PrintLatency(w io.Writer, r LatencyResult) {
 type Histogram struct {
 	Count uint64
 	Sum   float64
-	// Buckets are the cumulative counts by upper bound, ascending (no +Inf).
+	// Bounds are the buckets' upper bounds, ascending (+Inf left out), and Counts
+	// their cumulative counts.
 	Bounds []float64
 	Counts []uint64
 }
