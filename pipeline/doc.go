@@ -63,6 +63,13 @@
 // partitions paused, failed attempts) when the last one succeeds. Each attempt is
 // logged at debug level.
 //
+// # Observing
+//
+// Deps.Observer hears of every stored flush with a sample of its events' Kafka
+// timestamps (freshness.go: the freshness metrics); Deps.Tracer makes one span per
+// flush with its stages as children, linked to the records' own traces (trace.go).
+// Both are per flush; with neither set the per-event work is a mask test.
+//
 // # Usage
 //
 //	p := pipeline.New(opts, deps)

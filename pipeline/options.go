@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -71,6 +72,10 @@ type Deps struct {
 	// backoff up to Options.ProbeMax instead of being counted as an outage. Nil
 	// treats every error as transient.
 	Permanent func(error) bool
+	// Observer, when non-nil, is told about every stored flush.
+	Observer Observer
+	// Tracer, when non-nil, traces every flush (trace.go); nil costs nothing.
+	Tracer trace.Tracer
 }
 
 func (o *Options) defaults() {

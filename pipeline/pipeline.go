@@ -29,6 +29,7 @@ func New(o Options, d Deps) *Pipeline {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	d = traced(d)
 	return &Pipeline{opts: o, deps: d, slots: make(chan struct{}, o.Workers), stats: d.Stats, log: d.Logger,
 		outage: newOutage(d.Logger)}
 }

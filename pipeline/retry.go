@@ -24,7 +24,7 @@ func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context
 		err := fn(ctx)
 		if err == nil {
 			if attempt > 1 {
-				w.log.Debug(what+" recovered", "attempts", attempt)
+				w.log.DebugContext(ctx, what+" recovered", "attempts", attempt)
 			}
 			return nil
 		}
@@ -40,7 +40,7 @@ func (w *Worker) retry(ctx context.Context, what string, fn func(context.Context
 			w.p.outage.fail(partitionKey{w.topic, w.partition}, !inOutage, err)
 			inOutage = true
 		}
-		w.log.Debug(what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
+		w.log.DebugContext(ctx, what+" failed; retrying", "attempt", attempt, "backoff", wait, "err", err)
 		if err := pause(ctx, wait); err != nil {
 			return err
 		}

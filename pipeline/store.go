@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -27,6 +28,15 @@ type slot struct {
 	replay  bool
 	lastRec *kgo.Record
 	n       int64
+
+	fresh  sampler // Kafka timestamps of a spread of the batch's valid events
+	report Flush   // what the Observer is told, kept here so telling it allocates nothing
+
+	// Tracing only (trace.go): when the batch opened, and its records' sampled trace
+	// contexts.
+	opened       time.Time
+	links        []trace.Link
+	linksDropped int
 }
 
 func newSlot(b schemas.Batch) *slot {
@@ -35,14 +45,16 @@ func newSlot(b schemas.Batch) *slot {
 
 // store runs in the store goroutine: it waits for the batch's dead letters, records
 // its range in the ledger, inserts its blocks, and marks its last record.
-func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) error {
+func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) (err error) {
+	ctx, mark, ft := w.traceFlush(ctx, s, mark)
+	defer func() { ft.end(err) }()
 	// Dead letters are part of the batch: none may be lost when its offsets commit.
 	if err := w.deliver(ctx, s); err != nil {
 		return err
 	}
 	blocks := s.batch.Blocks()
 	if s.pending.len() > 0 {
-		blocks = append(blocks, w.idsBlock(s))
+		blocks = append(blocks, w.dedupBlock(ctx, s))
 	}
 	if len(blocks) > 0 {
 		if !s.replay && !w.p.opts.AtLeastOnce {
@@ -73,7 +85,9 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) err
 		if s.replay {
 			st.Replays.Add(1)
 		}
+		w.observe(s, token, blocks, time.Now())
 	}
+	s.fresh.reset()
 	mark(s.lastRec)
 	w.p.stats.Committable.Add(s.n)
 	w.ts.Committable.Add(s.n)

@@ -168,6 +168,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 			}
 		}
 		if !w.cut.open() {
+			w.cur.opened = now
 			w.due = now.Add(o.FlushInterval)
 			if !w.flushed {
 				// A worker's first batch is stored sooner, so rows appear within
@@ -186,6 +187,10 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		switch {
 		case err == nil:
 			valid++
+			w.cur.fresh.add(ts)
+			if w.p.deps.Tracer != nil && len(r.Headers) > 0 {
+				w.cur.link(r)
+			}
 		case errors.Is(err, schemas.ErrDuplicate):
 			dups++
 		default:

@@ -9,6 +9,11 @@
 // topic creation, consuming, or retry policy beyond franz-go's own (idempotent
 // producer, unlimited retries).
 //
+// Tracing: a record published with a context holding an OpenTelemetry span carries
+// that span's W3C trace context (traceparent, tracestate headers), so the consumer can
+// link its work to the publisher's trace; without a span nothing is added. Dead
+// letters keep the source record's headers, trace context included.
+//
 // Concurrency: a Publisher and a DeadLetters are safe for concurrent use. Async
 // callbacks (done) run on franz-go's goroutines, are called exactly once, and must not
 // block. Sync publishes return only after the broker acknowledged (or failed) the

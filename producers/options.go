@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Default topic names.
@@ -22,6 +23,7 @@ type config struct {
 	paymentsTopic  string
 	shipmentsTopic string
 	kopts          []kgo.Opt
+	tracer         trace.Tracer
 }
 
 // Client makes the Publisher use an existing client instead of building one. The
@@ -72,3 +74,9 @@ func Compression(codecs ...kgo.CompressionCodec) Option {
 func ClientOptions(opts ...kgo.Opt) Option {
 	return func(c *config) { c.kopts = append(c.kopts, opts...) }
 }
+
+// Tracer makes the Publisher trace every record published without an active span in
+// its context: a "publish <topic>" producer span from the hand-over until the broker's
+// answer, whose context the record carries (traceparent). A record published under an
+// active span carries that one instead. nil (the default) traces nothing.
+func Tracer(tr trace.Tracer) Option { return func(c *config) { c.tracer = tr } }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -23,6 +24,7 @@ import (
 type Publisher struct {
 	cl             *kgo.Client
 	owned          bool
+	tracer         trace.Tracer
 	paymentsTopic  string
 	shipmentsTopic string
 
@@ -40,7 +42,7 @@ func NewPublisher(opts ...Option) (*Publisher, error) {
 	if c.paymentsTopic == "" || c.shipmentsTopic == "" {
 		return nil, errors.New("producers: topic names must not be empty")
 	}
-	p := &Publisher{cl: c.client, paymentsTopic: c.paymentsTopic, shipmentsTopic: c.shipmentsTopic}
+	p := &Publisher{cl: c.client, paymentsTopic: c.paymentsTopic, shipmentsTopic: c.shipmentsTopic, tracer: c.tracer}
 	if p.cl == nil {
 		if len(c.brokers) == 0 {
 			return nil, errors.New("producers: no brokers: pass Brokers(...) or Client(...)")
@@ -139,6 +141,7 @@ func (p *Publisher) produce(ctx context.Context, r *kgo.Record, done func(error)
 		call(done, ErrClosed)
 		return
 	}
+	ctx, done = p.traceRecord(ctx, r, done)
 	p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) { call(done, err) })
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/dev/bench"
@@ -24,7 +25,10 @@ Sluice over the backlog (as a 'sluice run' child process unless --process=false)
 checks the stored totals against the ground truth exactly and prints one results
 table: events/s, ratios to the ceilings, CPU-seconds per million events, peak
 RSS, time to first row. With --memory-check N it instead samples Sluice's RSS
-while N events drain. SLUICE_* variables tune Sluice as for 'sluice run'; the
+while N events drain. With --latency RATE it instead publishes RATE payments/s
+for --duration (after --warmup) to a running 'sluice run' and measures from
+outside how long each takes to be visible in ClickHouse (p50/p90/p99/max),
+beside Sluice's own freshness histogram and the insert parts per second. SLUICE_* variables tune Sluice as for 'sluice run'; the
 benchmark sets brokers, ClickHouse, database, group and topics itself. It exits
 1 if the totals are not exact.`,
 }
@@ -52,6 +56,10 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
 	timeline := fs.Bool("timeline", false, "print the committed count every 50 ms while Sluice runs (as a process), to see stalls")
 	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
+	traced := fs.Bool("traced", false, "preload every record with a sampled traceparent header, as a traced publisher sends them (to measure tracing with OTEL_EXPORTER_OTLP_ENDPOINT set)")
+	latency := fs.Float64("latency", 0, "instead of the benchmark: publish this many payments per second and measure publish → visible in ClickHouse")
+	duration := fs.Duration("duration", 20*time.Second, "with --latency: how long the measured stream lasts")
+	warmup := fs.Duration("warmup", 5*time.Second, "with --latency: how long to publish at the rate before measuring")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -82,7 +90,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		log = newLogger(c.Log, stderr)
 	}
 	var proc *bench.Process
-	if *process || *memoryCheck > 0 {
+	if *process || *memoryCheck > 0 || *latency > 0 {
 		exe, err := os.Executable()
 		if err != nil {
 			return err
@@ -91,6 +99,15 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if *verbose {
 			proc.LogLevel = ""
 		}
+	}
+	if *latency > 0 {
+		if *duration <= 0 || *warmup < 0 {
+			return fs.bad("--duration must be positive and --warmup not negative")
+		}
+		return benchLatency(ctx, bench.LatencyOptions{
+			Rate: *latency, Duration: *duration, Warmup: *warmup, Partitions: *partitions, Seed: *seed,
+			Env: env, Progress: stdout, Process: proc,
+		}, stdout)
 	}
 	if *memoryCheck > 0 {
 		res, err := bench.MemoryCheck(ctx, bench.Options{
@@ -138,6 +155,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Timeline:    timelineWriter(*timeline, stdout),
 		Logger:      log,
 		Process:     proc,
+		Traced:      *traced,
 	})
 	if len(res) > 0 {
 		io.WriteString(stdout, "\n")

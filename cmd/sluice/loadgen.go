@@ -110,7 +110,12 @@ func loadgenCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	pub, err := newLinePublisher(ctx, pc, *brokers, *timeout)
+	traced, stopTracing, err := pc.publisherTracer(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after pub.Close: the last records' spans end with their acks
+	pub, err := newLinePublisher(ctx, pc, *brokers, *timeout, traced)
 	if err != nil {
 		return err
 	}

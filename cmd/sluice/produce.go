@@ -101,7 +101,12 @@ func produceCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 
 	var pub *guardedPublisher
 	if !*dryRun {
-		if pub, err = newLinePublisher(ctx, pc, *brokers, *timeout); err != nil {
+		traced, stopTracing, err := pc.publisherTracer(ctx, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopTracing() // after pub.Close: the last records' spans end with their acks
+		if pub, err = newLinePublisher(ctx, pc, *brokers, *timeout, traced); err != nil {
 			return err
 		}
 		defer pub.Close()

@@ -68,7 +68,7 @@ type guardedPublisher struct {
 // environment's Kafka security and the given seed brokers; records fail when no
 // broker acknowledges any within timeout. It publishes until ctx is done; Close
 // it.
-func newLinePublisher(ctx context.Context, pc publisherConfig, brokers string, timeout time.Duration) (*guardedPublisher, error) {
+func newLinePublisher(ctx context.Context, pc publisherConfig, brokers string, timeout time.Duration, opts ...producers.Option) (*guardedPublisher, error) {
 	kopts, err := pc.kafkaClientOpts(splitList(brokers))
 	if err != nil {
 		return nil, err
@@ -77,7 +77,7 @@ func newLinePublisher(ctx context.Context, pc publisherConfig, brokers string, t
 	// if it was written after all, it lands twice, and Sluice drops the copy as a
 	// producer duplicate (same event_id).
 	kopts = append(kopts, kgo.AllowIdempotentProduceCancellation())
-	pub, err := producers.NewPublisher(producers.Brokers(splitList(brokers)...), producers.ClientOptions(kopts...))
+	pub, err := producers.NewPublisher(append([]producers.Option{producers.Brokers(splitList(brokers)...), producers.ClientOptions(kopts...)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@
 //	                 drawn on the server with SVG charts, so it reads right without
 //	                 scripts; its script fetches /?view=live every second and swaps it in
 //	/api/status      JSON: the same Status the page is drawn from (throughput, lag,
-//	                 insert latency, topics, partitions, members, the last errors, and
+//	                 insert latency, event freshness, topics, partitions, members, the last errors, and
 //	                 the last two minutes of samples)
 //	/debug/pprof/    Go profiles, only when Options.Pprof is set
 //

@@ -36,6 +36,10 @@ type view struct {
 	MembersNote                       string
 	Errors                            []errorRow
 	ChartEPS, ChartLag, ChartLatency  chart
+
+	// Freshness is the freshness panel's main line and FreshnessNote the line under it.
+	Freshness, FreshnessNote string
+	ChartFreshness           chart
 }
 
 type infoItem struct{ Key, Value string }
@@ -93,6 +97,7 @@ func newView(st Status) view {
 	default:
 		v.Latency, v.LatencyNote = "—", "no inserts lately (nothing to write)"
 	}
+	v.Freshness, v.FreshnessNote = freshness(st.Snapshot)
 	keys := make([]string, 0, len(st.Info))
 	for k := range st.Info {
 		keys = append(keys, k)
@@ -163,6 +168,7 @@ func (v *view) charts() {
 	v.ChartEPS = newChart("chart-eps", "throughput", "records/s", v.Now, eps)
 	v.ChartLag = newChart("chart-lag", "consumer lag", "records", v.Now, []series{lag})
 	v.ChartLatency = newChart("chart-latency", "insert latency", "ms", v.Now, []series{p50, p99})
+	v.ChartFreshness = freshnessChart(v.Now, h)
 }
 
 // series is one line of a chart; points with ok false are gaps.
@@ -324,4 +330,24 @@ func duration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	}
+}
+
+// freshness words the freshness panel: the quantiles in seconds and what they cover.
+func freshness(s Snapshot) (line, note string) {
+	if s.FreshEvents == 0 {
+		return "—", "no events stored in the last " + duration(s.FreshnessWindow)
+	}
+	secs := func(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) }
+	return secs(s.FreshnessP50) + " / " + secs(s.FreshnessP99),
+		"Kafka timestamp → stored in ClickHouse, over the " + count(s.FreshEvents) + " events stored in the last " + duration(s.FreshnessWindow)
+}
+
+// freshnessChart draws the freshness of the events stored around each sample.
+func freshnessChart(now time.Time, h []Sample) chart {
+	p50, p99 := series{name: "p50"}, series{name: "p99"}
+	for _, s := range h {
+		p50.add(s.Time, s.FreshP50ms, s.FreshEvents > 0)
+		p99.add(s.Time, s.FreshP99ms, s.FreshEvents > 0)
+	}
+	return newChart("chart-freshness", "freshness", "ms", now, []series{p50, p99})
 }

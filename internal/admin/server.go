@@ -70,6 +70,18 @@ type Snapshot struct {
 	Inserts   int           `json:"recent_inserts"`
 	// LastInsert is when the last successful insert started (zero before any).
 	LastInsert time.Time `json:"last_insert,omitzero"`
+	// Freshness is the time from the Kafka timestamp of the events stored in the
+	// last FreshnessWindow to their insert: FreshEvents of them, at the median and
+	// the 99th percentile.
+	FreshnessP50    time.Duration `json:"-"`
+	FreshnessP99    time.Duration `json:"-"`
+	FreshEvents     int64         `json:"fresh_events"`
+	FreshnessWindow time.Duration `json:"-"`
+	// FreshNowP50 and FreshNowP99 are the freshness of the events stored in the last
+	// few seconds (FreshNowEvents of them), for the chart.
+	FreshNowP50    time.Duration `json:"-"`
+	FreshNowP99    time.Duration `json:"-"`
+	FreshNowEvents int64         `json:"-"`
 	// ClickHouseDown is since when ClickHouse has not answered (zero while it does).
 	ClickHouseDown time.Time   `json:"clickhouse_down_since,omitzero"`
 	Partitions     []Partition `json:"partitions"`
@@ -135,6 +147,11 @@ type Sample struct {
 	InsertP99ms     float64     `json:"insert_p99_ms"`
 	// Inserts is how many recent inserts the latencies cover (0: none to show).
 	Inserts int `json:"recent_inserts"`
+	// FreshP50ms and FreshP99ms are the freshness of the events stored in the last few
+	// seconds; FreshEvents how many (0: none to show).
+	FreshP50ms  float64 `json:"freshness_p50_ms"`
+	FreshP99ms  float64 `json:"freshness_p99_ms"`
+	FreshEvents int64   `json:"fresh_events"`
 }
 
 // TopicRate is one topic's records per second in a Sample.
@@ -154,6 +171,11 @@ type Status struct {
 	EventsPerS  float64           `json:"events_per_s"`
 	InsertP50ms float64           `json:"insert_p50_ms"`
 	InsertP99ms float64           `json:"insert_p99_ms"`
+	// FreshnessP50ms and FreshnessP99ms are Snapshot's freshness quantiles, over the
+	// last FreshnessWindowS seconds.
+	FreshnessP50ms   float64 `json:"freshness_p50_ms"`
+	FreshnessP99ms   float64 `json:"freshness_p99_ms"`
+	FreshnessWindowS float64 `json:"freshness_window_s"`
 	Snapshot
 	Errors  []ErrorEntry `json:"errors"`
 	History []Sample     `json:"history"`
@@ -319,7 +341,8 @@ func (s *Server) sample(ctx context.Context) {
 		}
 		p := Sample{Time: now, EventsPerS: rate, Lag: snap.Lag, LagKnown: snap.LagKnown, Inserts: snap.Inserts,
 			InsertP50ms: ms(snap.InsertP50), InsertP99ms: ms(snap.InsertP99),
-			TopicEventsPerS: topicRates(s.prev.Topics, snap.Topics, now.Sub(s.prevAt))}
+			TopicEventsPerS: topicRates(s.prev.Topics, snap.Topics, now.Sub(s.prevAt)),
+			FreshP50ms:      ms(snap.FreshNowP50), FreshP99ms: ms(snap.FreshNowP99), FreshEvents: snap.FreshNowEvents}
 		s.prev, s.prevAt, s.lastRate, s.lastTopics = snap, now, rate, p.TopicEventsPerS
 		if len(s.history) < s.o.History {
 			s.history = append(s.history, p)
@@ -340,6 +363,7 @@ func (s *Server) status(ctx context.Context) Status {
 	st := Status{
 		Now: time.Now(), Started: s.started, Info: s.o.Info, Version: s.o.Version, Snapshot: snap,
 		InsertP50ms: ms(snap.InsertP50), InsertP99ms: ms(snap.InsertP99),
+		FreshnessP50ms: ms(snap.FreshnessP50), FreshnessP99ms: ms(snap.FreshnessP99), FreshnessWindowS: snap.FreshnessWindow.Seconds(),
 		Errors: []ErrorEntry{},
 	}
 	if st.Partitions == nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metrics"
+	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/producers"
@@ -37,6 +38,7 @@ type Instance struct {
 	types []*schemas.EventType
 
 	dlqClient *kgo.Client
+	tracing   *tracing.Provider // see tracing.go
 
 	// Observability: metrics, the admin listener (nil when SLUICE_HTTP_ADDR is
 	// empty) and the recent warnings it shows; see observe.go.
@@ -103,12 +105,17 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	for _, t := range topicsOf(types) {
 		in.stats.Topic(t) // every topic's series exists from the start, at 0
 	}
+	if err := in.startTracing(ctx); err != nil {
+		return nil, err
+	}
 	in.metrics = in.newMetrics()
 	if err := in.startAdmin(); err != nil {
+		in.stopTracing()
 		return nil, err
 	}
 	if err := in.connect(ctx); err != nil {
 		in.stopAdmin()
+		in.stopTracing()
 		return nil, err
 	}
 	in.starting.clear()
@@ -244,6 +251,8 @@ func (in *Instance) connect(ctx context.Context) error {
 		Logger:    log.With("component", "pipeline"),
 		Stats:     in.stats,
 		Permanent: clickhouse.IsPermanent,
+		Observer:  in.metrics,
+		Tracer:    in.tracing.Tracer(),
 	})
 
 	g, err := consumers.New(consumers.Options{
@@ -305,6 +314,8 @@ func (in *Instance) Partitions() []consumers.PartitionState { return in.group.Pa
 // Run consumes until ctx is done, then drains, flushes, commits and leaves the group.
 // It returns nil after a clean shutdown.
 func (in *Instance) Run(ctx context.Context) error {
+	// The last spans are exported after everything else stopped.
+	defer in.stopTracing()
 	defer in.ch.Close()
 	// Closed after the group: the last dead letters are flushed before the final
 	// commit, which happens inside group.Run.

@@ -28,6 +28,9 @@ const lagInterval = 5 * time.Second
 // recentWindow is the span of Store calls the status page's latency covers.
 const recentWindow = 10 * time.Second
 
+// freshnessWindow is the span of stored events the status page's freshness covers.
+const freshnessWindow = 5 * time.Minute
+
 // errorRing is how many recent warnings and errors the status page keeps.
 const errorRing = 20
 
@@ -240,6 +243,9 @@ func (in *Instance) snapshot() admin.Snapshot {
 	snap.InsertP50, snap.InsertP99, snap.Inserts = in.metrics.RecentInsertLatency(recentWindow)
 	// The total is known once every owned partition's lag is: a partition not
 	// polled since it was assigned would otherwise count as 0.
+	snap.FreshnessWindow = freshnessWindow
+	snap.FreshnessP50, snap.FreshnessP99, snap.FreshEvents = in.metrics.RecentFreshness(freshnessWindow)
+	snap.FreshNowP50, snap.FreshNowP99, snap.FreshNowEvents = in.metrics.RecentFreshness(recentWindow)
 	lag, at := in.metrics.Lag()
 	snap.LagKnown = !at.IsZero() && in.group != nil && in.group.Joined()
 	for _, q := range in.queues() {

@@ -42,6 +42,8 @@ type Config struct {
 	// emptyDefaulted are the variables set empty that took their default, which
 	// Describe says: an empty SLUICE_KAFKA_BROKERS is not "no brokers".
 	emptyDefaulted []string
+	// Tracing is read from the standard OTEL_* variables (tracing.go).
+	Tracing Tracing
 }
 
 // Kafka is the consumer side: brokers, group and topics.

@@ -71,6 +71,7 @@ func TestDefaults(t *testing.T) {
 		Log:             Log{Format: FormatText, Level: slog.LevelInfo},
 		ShutdownTimeout: 30 * time.Second,
 	}
+	want.Tracing = Tracing{Protocol: "http/protobuf", ServiceName: "sluice", Sampler: "parentbased_always_on", Exporter: "otlp"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(nil) =\n%s\nwant\n%s", got, want)
 	}
@@ -301,7 +302,7 @@ func TestDescribeListsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
-	vars := Variables()
+	vars := append(Variables(), TracingVariables()...)
 	if len(lines) != len(vars)+1 {
 		t.Fatalf("Describe printed %d lines for %d variables:\n%s", len(lines), len(vars), b.String())
 	}

@@ -135,7 +135,11 @@ var (
 
 // readmeRows returns the rows of every "| variable | default | meaning |" table in
 // README.md.
-func readmeRows(t *testing.T) []readmeRow {
+func readmeRows(t *testing.T) []readmeRow { return readmeTable(t, readmeTableHeader) }
+
+// readmeTable returns the rows of every table of README.md whose header matches
+// header.
+func readmeTable(t *testing.T, header *regexp.Regexp) []readmeRow {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
 	if err != nil {
@@ -144,7 +148,7 @@ func readmeRows(t *testing.T) []readmeRow {
 	var rows []readmeRow
 	lines := strings.Split(string(b), "\n")
 	for i := 0; i < len(lines); i++ {
-		if !readmeTableHeader.MatchString(strings.TrimSpace(lines[i])) {
+		if !header.MatchString(strings.TrimSpace(lines[i])) {
 			continue
 		}
 		for i += 2; i < len(lines) && strings.HasPrefix(lines[i], "|"); i++ {

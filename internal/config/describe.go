@@ -16,7 +16,7 @@ import (
 func Describe(w io.Writer, c Config) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tVALUE\tDEFAULT\tMEANING")
-	for _, f := range fields(&c) {
+	for _, f := range append(fields(&c), tracingFields(&c.Tracing)...) {
 		value := quoteIfNeeded(f.value())
 		if slices.Contains(c.emptyDefaulted, f.key) {
 			value += " (empty: default used)"

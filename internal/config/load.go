@@ -19,12 +19,12 @@ func FromEnv() (Config, error) {
 	return Load(Environ())
 }
 
-// Environ returns the SLUICE_* variables of the process environment, for a caller
+// Environ returns the SLUICE_* (and OTEL_*) variables of the process environment, for a caller
 // that sets some of them itself before Load (`sluice demo` and `bench` point Sluice
 // at their embedded stack).
 func Environ() map[string]string {
 	m := env.ToMap(os.Environ())
-	maps.DeleteFunc(m, func(k, _ string) bool { return !strings.HasPrefix(k, Prefix) })
+	maps.DeleteFunc(m, func(k, _ string) bool { return !strings.HasPrefix(k, Prefix) && !strings.HasPrefix(k, OTelPrefix) })
 	return m
 }
 
@@ -49,8 +49,10 @@ func Load(environ map[string]string) (Config, error) {
 		environ = map[string]string{}
 	}
 	c, err := parse(environ)
+	tracing, tracingProblems := loadTracing(environ)
+	c.Tracing = tracing
 	if err == nil {
-		return c, c.Validate()
+		return c, errors.Join(append(Problems(c.Validate()), tracingProblems...)...)
 	}
 	problems, bad, err := parseProblems(err, environ)
 	if err != nil {
@@ -63,10 +65,11 @@ func Load(environ map[string]string) (Config, error) {
 		delete(clean, k)
 	}
 	c, err = parse(clean)
+	c.Tracing = tracing
 	if err != nil {
 		return c, errors.Join(append(problems, err)...)
 	}
-	return c, errors.Join(append(problems, c.problems()...)...)
+	return c, errors.Join(append(append(problems, c.problems()...), tracingProblems...)...)
 }
 
 // parse runs the env parser and applies the rules its tags cannot express.

@@ -42,6 +42,17 @@
 //	sluice_rollup_events_total{table}             counter    events folded into the rows of a rollup table
 //	sluice_rollup_compression_ratio               gauge      rollup events per rollup row, all rollup tables
 //
+// From the pipeline's Observer (Metrics.Stored; one lock and up to 64 observations per
+// flush, never per event):
+//
+//	sluice_event_freshness_seconds{topic}         histogram  Kafka record timestamp → the insert that stored the event ended
+//	sluice_event_time_lag_seconds{topic}          histogram  the event's occurred_at → stored (flushes with raw rows only)
+//
+// Both count stored events: a flush places its events in the buckets by a sample of
+// up to 32 of them (pipeline.Flush.Published, spread evenly over the batch in offset
+// order; for event time, evenly spaced raw rows), each sample standing for its share of
+// the flush's events, so _count is the events stored and the quantiles are per event.
+//
 // From the Kafka clients:
 //
 //	sluice_kafka_commit_duration_seconds{result}  histogram  OffsetCommit round trips of the consumer; result ok|error
@@ -61,7 +72,7 @@
 // # Usage
 //
 //	m := metrics.New(metrics.Sources{Stats: stats, Queues: group.Queues})
-//	sink := m.Sink(chClient, rollupTables...)            // pass to pipeline.Deps
+//	sink := m.Sink(chClient, rollupTables...)            // pass to pipeline.Deps, with Observer: m
 //	opts := append(opts, kgo.WithHooks(m.KafkaHooks()...)) // consumer client
 //	go m.PollLag(ctx, 5*time.Second, lagFunc, refresh)
 //	http.Handle("/metrics", m.Handler())

@@ -50,6 +50,7 @@ type Metrics struct {
 	kprom      *kprom.Metrics
 
 	recent latencies    // recent Store durations for the status page
+	fresh  freshness    // freshness of stored events (freshness.go)
 	lastOK atomic.Int64 // unix nanoseconds of the last successful Store, 0 before any
 	build  buildinfo.Build
 
@@ -113,7 +114,7 @@ func New(src Sources) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.insertDur, m.rows, m.batches, m.rollupEvts, m.commitDur, m.lag, m.lagErrs,
-		&collector{m: m},
+		&collector{m: m}, freshnessCollector{&m.fresh},
 	)
 	m.kprom = kprom.NewMetrics(Namespace, kprom.Subsystem("kafka"), kprom.Registry(reg))
 	return m

@@ -37,7 +37,9 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 		if b.Rows == 0 {
 			continue
 		}
-		p.Go(func(ctx context.Context) error {
+		p.Go(func(ctx context.Context) (err error) {
+			ctx, end := traceInsert(ctx, b.Table, b.Rows)
+			defer func() { end(err) }()
 			if err := c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), b, settings); err != nil {
 				return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, c.redact(err))
 			}

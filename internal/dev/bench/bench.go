@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/config"
@@ -87,6 +88,9 @@ type Options struct {
 	// Process, when set, runs Sluice as a separate `sluice run` process, so that its
 	// CPU and memory are measured apart from kfake's; nil runs it in this process.
 	Process *Process
+	// Traced preloads every record with a sampled W3C traceparent header, as a
+	// traced publisher sends them (what tracing costs Sluice per record).
+	Traced bool
 }
 
 // Result is one run's measurements.
@@ -231,6 +235,9 @@ func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 
+	if opts.Events == 0 { // nothing to preload (the latency benchmark publishes as it goes)
+		return fn(&rig{srv: srv, brokers: brokers, step: step})
+	}
 	truth, bytes, took, err := preload(ctx, brokers, topic, *opts, c0.Pipeline.Window)
 	if err != nil {
 		return err
@@ -243,7 +250,15 @@ func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 // preload publishes opts.Events payments as fast as kfake takes them and returns the
 // ground truth, the value bytes and the time it took.
 func preload(ctx context.Context, brokers []string, topic string, opts Options, window time.Duration) (*loadgen.Truth, int64, time.Duration, error) {
-	pub, err := producers.NewPublisher(producers.Brokers(brokers...), producers.PaymentsTopic(topic))
+	popts := []producers.Option{producers.Brokers(brokers...), producers.PaymentsTopic(topic)}
+	if opts.Traced {
+		// Sampled spans of a provider that exports nothing: the records carry
+		// their traceparent, and the spans cost this process only.
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+		defer tp.Shutdown(context.Background())
+		popts = append(popts, producers.Tracer(tp.Tracer("sluice-bench")))
+	}
+	pub, err := producers.NewPublisher(popts...)
 	if err != nil {
 		return nil, 0, 0, err
 	}

@@ -27,6 +27,15 @@
 // against the committed progress every 250 ms: memory bounded by configuration
 // stays flat while the backlog drains.
 //
+// LatencyRun (`sluice bench --latency RATE`) measures freshness from outside: it runs
+// `sluice run` until /readyz answers, publishes payments at a constant rate with a
+// Probe (latency.go), which polls the raw table's new parts every 20 ms for the highest
+// stored offset per partition, and reports publish → visible p50/p90/p99/max beside
+// Sluice's own freshness and insert histograms (scraped from /metrics before and after),
+// the CPU of Sluice and ClickHouse and the insert parts per second. Probe is also used
+// on its own by the end-to-end test that checks the freshness histogram. Options.Traced
+// preloads every record with a sampled traceparent, to measure what tracing costs.
+//
 // After each run the stored rollups (and raw rows when on) are read back with
 // internal/dev/verify and compared exactly with the generator's ground truth, and
 // the group's lag must be 0 once the instance has shut down. Print writes one table
