@@ -92,6 +92,10 @@ func names(cols []column) []string {
 	return s
 }
 
+// DefaultDedupWindow is the insert blocks each table remembers for deduplication
+// when DDLOptions.DedupWindow is zero (SLUICE_CLICKHOUSE_DEDUP_WINDOW's default).
+const DefaultDedupWindow = 10000
+
 // DDLOptions configures DDL.
 type DDLOptions struct {
 	// Database holds every table; empty means "sluice".
@@ -99,7 +103,8 @@ type DDLOptions struct {
 	// Window is the rollup window (see RollupTable); zero means one minute.
 	Window time.Duration
 	// DedupWindow is each table's non_replicated_deduplication_window: how many recent
-	// insert blocks (or insert_deduplication_tokens) are remembered; zero means 10000.
+	// insert blocks (or insert_deduplication_tokens) are remembered; zero means
+	// DefaultDedupWindow.
 	DedupWindow int
 	// RawPayments and RawShipments create the raw tables.
 	RawPayments, RawShipments bool
@@ -219,7 +224,7 @@ func (o DDLOptions) tables() (DDLOptions, tables) {
 		o.Window = DefaultWindow
 	}
 	if o.DedupWindow <= 0 {
-		o.DedupWindow = 10000
+		o.DedupWindow = DefaultDedupWindow
 	}
 	if err := ValidIdentifier(o.Database); err != nil {
 		panic(err)

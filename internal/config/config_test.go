@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/pipeline/clickhouse"
+	"github.com/sluicehq/sluice/schemas"
 )
 
 func TestDefaults(t *testing.T) {
@@ -486,8 +486,8 @@ func TestDevFromEnv(t *testing.T) {
 // the ClickHouse adapter applies to zero options, so the number has one value.
 func TestDedupWindowDefault(t *testing.T) {
 	t.Parallel()
-	if got, want := defaultOf(varCHDedupWindow), strconv.Itoa(clickhouse.DefaultDedupWindow); got != want {
-		t.Errorf("%s defaults to %s, clickhouse.DefaultDedupWindow is %s", varCHDedupWindow, got, want)
+	if got, want := defaultOf(varCHDedupWindow), strconv.Itoa(schemas.DefaultDedupWindow); got != want {
+		t.Errorf("%s defaults to %s, schemas.DefaultDedupWindow is %s", varCHDedupWindow, got, want)
 	}
 }
 

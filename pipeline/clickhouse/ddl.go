@@ -13,9 +13,6 @@ import (
 // about to store (EventIDsTable is the other one).
 const LedgerTable = "sluice_ledger"
 
-// DefaultDedupWindow is DDLOptions.DedupWindow when zero.
-const DefaultDedupWindow = 10000
-
 // LedgerRetention is how long a LedgerTable row is kept.
 const LedgerRetention = 30 * 24 * time.Hour
 
@@ -24,7 +21,7 @@ type DDLOptions struct {
 	// Database holds the tables; it must match [A-Za-z_][A-Za-z0-9_]*.
 	Database string
 	// DedupWindow is the tables' non_replicated_deduplication_window: how many recent
-	// insert tokens the server remembers per table (default DefaultDedupWindow). It
+	// insert tokens the server remembers per table (default schemas.DefaultDedupWindow). It
 	// must exceed the number of inserts into EventIDsTable between a flush and its
 	// last possible replay.
 	DedupWindow int
@@ -59,7 +56,7 @@ func DDL(o DDLOptions) []string {
 		}
 	}
 	if o.DedupWindow <= 0 {
-		o.DedupWindow = DefaultDedupWindow
+		o.DedupWindow = schemas.DefaultDedupWindow
 	}
 	if o.Horizon <= 0 {
 		o.Horizon = 24 * time.Hour
