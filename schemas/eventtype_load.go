@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	suggestpkg "github.com/sluicehq/sluice/internal/suggest"
 )
 
 // draft202012 is the only $schema accepted.
@@ -814,38 +816,21 @@ func (c *compiler) knownFields(n *jnode, fields []string, what string) {
 	}
 }
 
-// suggest returns the candidate closest to s if it is a plausible typo.
+// suggest returns the candidate closest to s if it is a plausible typo, ignoring
+// case (internal/suggest decides what is near enough).
 func suggest(s string, candidates []string) string {
-	best, bestD := "", 1<<30
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
+	lower := make([]string, len(candidates))
+	for i, c := range candidates {
+		if strings.EqualFold(c, s) {
+			return c
 		}
+		lower[i] = strings.ToLower(c)
 	}
-	if bestD <= max(1, min(3, len(s)/3)) {
-		return best
+	near, ok := suggestpkg.Closest(strings.ToLower(s), lower)
+	if !ok {
+		return ""
 	}
-	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return candidates[slices.Index(lower, near)]
 }
 
 func loadEventTypes(fsys fs.FS) ([]*EventType, error) {

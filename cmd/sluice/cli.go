@@ -128,14 +128,15 @@ func isZeroDefault(v string) bool {
 }
 
 // runGroup runs one of subs, the subcommands of the command group d ("dev",
-// "schema"): args start with the subcommand's name.
-func runGroup(ctx context.Context, d doc, subs []command, args []string, stdout, stderr io.Writer) error {
+// "schema"), which calls them by noun ("service", "subcommand"): args start with
+// the subcommand's name.
+func runGroup(ctx context.Context, d doc, noun string, subs []command, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return &usageError{cmd: d.name, msg: "name a subcommand: " + strings.Join(subNames(d, subs), " or ")}
+		return &usageError{cmd: d.name, msg: "name a " + noun + ": " + strings.Join(subNames(d, subs), " or ")}
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
-		groupUsage(stdout, d, subs)
+		groupUsage(stdout, d, noun, subs)
 		return flag.ErrHelp
 	}
 	for _, sub := range subs {
@@ -144,9 +145,9 @@ func runGroup(ctx context.Context, d doc, subs []command, args []string, stdout,
 		}
 	}
 	if strings.HasPrefix(args[0], "-") {
-		return &usageError{cmd: d.name, msg: fmt.Sprintf("unknown flag %s (name a subcommand first)", args[0])}
+		return &usageError{cmd: d.name, msg: fmt.Sprintf("unknown flag %s (name a %s first)", args[0], noun)}
 	}
-	return &usageError{cmd: d.name, msg: fmt.Sprintf("unknown subcommand %q", args[0])}
+	return &usageError{cmd: d.name, msg: fmt.Sprintf("unknown %s %q", noun, args[0])}
 }
 
 // subNames are the names of subs as typed after d's name.
@@ -158,11 +159,16 @@ func subNames(d doc, subs []command) []string {
 	return names
 }
 
-// groupUsage writes the help of the command group d.
-func groupUsage(w io.Writer, d doc, subs []command) {
-	fmt.Fprintf(w, "usage: sluice %s %s\n\n%s:\n\n", d.name, d.synopsis, d.brief)
+// groupUsage writes the help of the command group d: its about text (or brief)
+// and its subcommands.
+func groupUsage(w io.Writer, d doc, noun string, subs []command) {
+	about := d.about
+	if about == "" {
+		about = d.brief
+	}
+	fmt.Fprintf(w, "usage: sluice %s %s\n\n%s:\n\n", d.name, d.synopsis, strings.TrimSpace(about))
 	for i, name := range subNames(d, subs) {
 		fmt.Fprintf(w, "  %-11s %s\n", name, subs[i].brief)
 	}
-	fmt.Fprintf(w, "\n'sluice %s <subcommand> --help' shows its flags.\n  -h, --help\n      print this help\n", d.name)
+	fmt.Fprintf(w, "\n'sluice %s <%s> --help' shows its flags.\n  -h, --help\n      print this help\n", d.name, noun)
 }

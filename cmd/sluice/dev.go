@@ -5,7 +5,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +22,7 @@ var devDoc = doc{
 	name:     "dev",
 	synopsis: "clickhouse|kafka [flags]",
 	brief:    "run the embedded ClickHouse (dev clickhouse) or Kafka (dev kafka) alone",
+	about:    "Runs one service of the local stack in the foreground until Ctrl-C",
 }
 
 var devClickHouseDoc = doc{
@@ -48,32 +48,7 @@ var devServices = []command{{devClickHouseDoc, devClickHouse}, {devKafkaDoc, dev
 // in the foreground, until ctx is cancelled (Ctrl-C). args are the arguments
 // after "dev".
 func devCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return &usageError{cmd: devDoc.name, msg: "name a service: clickhouse or kafka"}
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		devUsage(stdout)
-		return flag.ErrHelp
-	}
-	for _, svc := range devServices {
-		if svc.name == devDoc.name+" "+args[0] {
-			return svc.run(ctx, args[1:], stdout, stderr)
-		}
-	}
-	if strings.HasPrefix(args[0], "-") {
-		return &usageError{cmd: devDoc.name, msg: fmt.Sprintf("unknown flag %s (name a service first)", args[0])}
-	}
-	return &usageError{cmd: devDoc.name, msg: fmt.Sprintf("unknown service %q", args[0])}
-}
-
-// devUsage writes the help of `sluice dev`.
-func devUsage(w io.Writer) {
-	fmt.Fprintf(w, "usage: sluice %s %s\n\nRuns one service of the local stack in the foreground until Ctrl-C:\n\n", devDoc.name, devDoc.synopsis)
-	for _, svc := range devServices {
-		fmt.Fprintf(w, "  %-11s %s\n", strings.TrimPrefix(svc.name, devDoc.name+" "), svc.brief)
-	}
-	fmt.Fprintf(w, "\n'sluice dev <service> --help' shows its flags.\n")
+	return runGroup(ctx, devDoc, "service", devServices, args, stdout, stderr)
 }
 
 // devClickHouse is `sluice dev clickhouse`.

@@ -43,7 +43,7 @@ var schemaCommands = []command{{schemaCheckDoc, schemaCheck}}
 
 // schemaCommand is `sluice schema`.
 func schemaCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return runGroup(ctx, schemaDoc, schemaCommands, args, stdout, stderr)
+	return runGroup(ctx, schemaDoc, "subcommand", schemaCommands, args, stdout, stderr)
 }
 
 // schemaCheck is `sluice schema check FILE|DIR...`.
