@@ -28,12 +28,23 @@ type Stored struct {
 // Read loads the rollups and raw counts of database db, whose rollups use window.
 func Read(ctx context.Context, conn driver.Conn, db string, window time.Duration, paymentsTopic, shipmentsTopic string) (*Stored, error) {
 	st := &Stored{Truth: loadgen.NewTruth(window, paymentsTopic, shipmentsTopic)}
-	q := fmt.Sprintf("SELECT window_start, merchant_id, currency, method, event_type, sum(events), sum(amount_minor_sum), min(amount_minor_min), max(amount_minor_max) FROM `%s`.`%s` GROUP BY ALL", db, schemas.RollupTable("payments", window))
-	rows, err := conn.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("verify: %s: %w", q, err)
+	// A type switched off (its topic variable empty) has no tables and stored nothing.
+	rollup := func(table, cols string) (driver.Rows, error) {
+		if ok, err := tableExists(ctx, conn, db, table); err != nil || !ok {
+			return nil, err
+		}
+		q := fmt.Sprintf("SELECT %s FROM `%s`.`%s` GROUP BY ALL", cols, db, table)
+		rows, err := conn.Query(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("verify: %s: %w", q, err)
+		}
+		return rows, nil
 	}
-	for rows.Next() {
+	rows, err := rollup(schemas.RollupTable("payments", window), "window_start, merchant_id, currency, method, event_type, sum(events), sum(amount_minor_sum), min(amount_minor_min), max(amount_minor_max)")
+	if err != nil {
+		return nil, err
+	}
+	for rows != nil && rows.Next() {
 		var k loadgen.PaymentKey
 		var events, sum uint64
 		var mn, mx int64
@@ -45,16 +56,14 @@ func Read(ctx context.Context, conn driver.Conn, db string, window time.Duration
 		st.Truth.Payments[k] = loadgen.PaymentAgg{Events: int64(events), AmountMinorSum: int64(sum), AmountMinorMin: mn, AmountMinorMax: mx}
 		st.Truth.PaymentCounts.Valid += int64(events)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
-	q = fmt.Sprintf("SELECT window_start, hub_id, carrier, event_type, sum(events), sum(weight_grams_sum) FROM `%s`.`%s` GROUP BY ALL", db, schemas.RollupTable("shipments", window))
-	rows, err = conn.Query(ctx, q)
+	rows, err = rollup(schemas.RollupTable("shipments", window), "window_start, hub_id, carrier, event_type, sum(events), sum(weight_grams_sum)")
 	if err != nil {
-		return nil, fmt.Errorf("verify: %s: %w", q, err)
+		return nil, err
 	}
-	for rows.Next() {
+	for rows != nil && rows.Next() {
 		var k loadgen.ShipmentKey
 		var events, sum uint64
 		if err := rows.Scan(&k.WindowStart, &k.HubID, &k.Carrier, &k.EventType, &events, &sum); err != nil {
@@ -65,19 +74,16 @@ func Read(ctx context.Context, conn driver.Conn, db string, window time.Duration
 		st.Truth.Shipments[k] = loadgen.ShipmentAgg{Events: int64(events), WeightGramsSum: int64(sum)}
 		st.Truth.ShipmentCounts.Valid += int64(events)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := closeRows(rows); err != nil {
 		return nil, err
 	}
 	for _, t := range []struct {
 		table     string
 		rows, ids *uint64
 	}{{"payments", &st.RawPayments, &st.RawPaymentIDs}, {"shipments", &st.RawShipments, &st.RawShipmentIDs}} {
-		var exists uint8
-		if err := conn.QueryRow(ctx, fmt.Sprintf("EXISTS TABLE `%s`.`%s`", db, t.table)).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("verify: exists %s: %w", t.table, err)
-		}
-		if exists == 0 {
+		if ok, err := tableExists(ctx, conn, db, t.table); err != nil {
+			return nil, err
+		} else if !ok {
 			continue // raw rows switched off for this topic
 		}
 		q := fmt.Sprintf("SELECT count(), uniqExact(event_id) FROM `%s`.`%s`", db, t.table)
@@ -181,6 +187,16 @@ func ReadFromRaw(ctx context.Context, conn driver.Conn, db string, window time.D
 	return st, nil
 }
 
+// closeRows closes rows (nil: a table that does not exist) and returns their error.
+func closeRows(rows driver.Rows) error {
+	if rows == nil {
+		return nil
+	}
+	rows.Close()
+	return rows.Err()
+}
+
+// tableExists reports whether db has table.
 func tableExists(ctx context.Context, conn driver.Conn, db, table string) (bool, error) {
 	var exists uint8
 	if err := conn.QueryRow(ctx, fmt.Sprintf("EXISTS TABLE `%s`.`%s`", db, table)).Scan(&exists); err != nil {
