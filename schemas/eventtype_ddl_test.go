@@ -68,6 +68,20 @@ func TestEvolve(t *testing.T) {
 	if !slices.Equal(stmts, want) {
 		t.Fatalf("statements:\n%s", strings.Join(stmts, "\n"))
 	}
+	// A raw table from before _topic_id and _timestamp gets both.
+	old := existingTables(base, 0)
+	delete(old["fees"], "_topic_id")
+	delete(old["fees"], "_timestamp")
+	stmts, err = Evolve(DDLOptions{}, base, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{
+		"ALTER TABLE `sluice`.`fees` ADD COLUMN IF NOT EXISTS `_topic_id` LowCardinality(String) AFTER `_topic`",
+		"ALTER TABLE `sluice`.`fees` ADD COLUMN IF NOT EXISTS `_timestamp` DateTime64(3, 'UTC') AFTER `_ingested_at`",
+	}; !slices.Equal(stmts, want) {
+		t.Fatalf("provenance columns:\n%s", strings.Join(stmts, "\n"))
+	}
 	cl, err := Evolve(DDLOptions{Cluster: "c"}, grown, have)
 	if err != nil || !strings.Contains(cl[0], "`fees_local` ON CLUSTER `c` ADD COLUMN") || !strings.Contains(cl[1], "`fees` ON CLUSTER `c` ADD COLUMN") {
 		t.Fatalf("cluster: %v %v", cl, err)
