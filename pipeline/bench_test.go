@@ -33,7 +33,7 @@ func (nopLedger) Ranges(context.Context, string, string, int32, int64) ([]pipeli
 
 type nopSeen struct{}
 
-func (nopSeen) SeenIDs(context.Context, string, string, string, int32, int64, time.Time, int, func(string, int64)) error {
+func (nopSeen) SeenIDs(context.Context, pipeline.IDQuery, func(string, int64)) error {
 	return nil
 }
 

@@ -618,12 +618,12 @@ type seenCalls struct {
 	args  string
 }
 
-func (s *seenCalls) SeenIDs(ctx context.Context, group, topic, topicID string, partition int32, before int64, since time.Time, limit int, fn func(string, int64)) error {
-	s.args = fmt.Sprint(group, topic, topicID, partition, before, since.UnixNano())
+func (s *seenCalls) SeenIDs(ctx context.Context, q pipeline.IDQuery, fn func(string, int64)) error {
+	s.args = fmt.Sprint(q.Group, q.Topic, q.TopicID, q.Partition, q.Before, q.Since.UnixNano())
 	if s.inner == nil {
 		return nil
 	}
-	return s.inner.SeenIDs(ctx, group, topic, topicID, partition, before, since, limit, fn)
+	return s.inner.SeenIDs(ctx, q, fn)
 }
 
 // storedIDs lists "offset id" of every stored event-ids row.

@@ -159,7 +159,7 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 	// whichever server answers.
 	for i, c := range clients {
 		n := 0
-		err := c.SeenIDs(t.Context(), "g", "payments", "", 3, int64(total), time.Unix(0, 0), 0, func(string, int64) { n++ })
+		err := c.SeenIDs(t.Context(), pipeline.IDQuery{Group: "g", Topic: "payments", Partition: 3, Before: int64(total), Since: time.Unix(0, 0)}, func(string, int64) { n++ })
 		if err != nil || n != total {
 			t.Errorf("SeenIDs through server %d: %d ids, %v; want %d", i, n, err, total)
 		}
