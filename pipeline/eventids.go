@@ -20,6 +20,21 @@ type RawIDs struct {
 	Table, Column string
 }
 
+// RawRowsKeepIDs reports whether raw rows that ClickHouse deletes ttl after their
+// event time (0: never) still hold every id a filter rebuild can ask for (SeenIDs
+// reads back the horizon and its slack before a record's Kafka timestamp), when an
+// event time may be up to maxLateness before its record's Kafka timestamp (0: any
+// amount). When they may not, a topic keeps its ids in EventIDsTable (no RawIDs).
+func RawRowsKeepIDs(ttl, horizon, maxLateness time.Duration) bool {
+	switch {
+	case ttl == 0:
+		return true
+	case maxLateness == 0:
+		return false
+	}
+	return ttl >= horizon+dedupSlack+maxLateness
+}
+
 // IDQuery selects the event ids that rebuild one partition's producer-duplicate
 // filter (SeenIDs).
 type IDQuery struct {

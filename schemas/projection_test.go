@@ -3,6 +3,7 @@ package schemas
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestOffsetsProjection: every raw table, and only a MergeTree table (the local one on
@@ -55,5 +56,14 @@ func TestOffsetsProjection(t *testing.T) {
 	}
 	if s := AddOffsetsProjection(DDLOptions{}, pay.WithRaw(false)); s != nil {
 		t.Errorf("rollup-only type: AddOffsetsProjection = %q, want none", s)
+	}
+}
+
+func TestRawTTL(t *testing.T) {
+	if got := mustType(t, "fees.schema.json", feesSchema).RawTTL(); got != 30*24*time.Hour {
+		t.Errorf("fees RawTTL = %v, want 720h (x-sluice.ttl 30d)", got)
+	}
+	if got := BuiltinType(t, "payment").RawTTL(); got != 0 {
+		t.Errorf("payments RawTTL = %v, want 0 (kept for good)", got)
 	}
 }

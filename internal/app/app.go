@@ -182,7 +182,7 @@ func (in *Instance) connect(ctx context.Context) error {
 	for _, t := range types {
 		// Each type stores raw rows as it says (SLUICE_RAW_* already applied).
 		topics[t.Topic()] = func(o schemas.Options) schemas.Batch { o.Raw = t.Raw(); return t.NewBatch(o) }
-		if t.Raw() && t.EventID() != "" {
+		if t.Raw() && t.EventID() != "" && pipeline.RawRowsKeepIDs(t.RawTTL(), p.DedupHorizon, p.MaxLateness) {
 			// Its raw rows hold the event ids: no sluice_event_ids rows.
 			rawIDs[t.Topic()] = pipeline.RawIDs{Table: t.Table(), Column: t.EventID()}
 		}
