@@ -8,8 +8,6 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
-
 // Raw tables created before they had the offsets projection get it from the
 // migration, once: a second plan does not materialize it again.
 func TestMigrateAddsOffsetsProjection(t *testing.T) {
