@@ -33,8 +33,8 @@ type StringColumn struct {
 
 // Append adds s as the last row.
 func (c *StringColumn) Append(s string) {
-	c.Data = append(c.Data, s...)
-	c.Ends = append(c.Ends, uint32(len(c.Data)))
+	c.Data = appendBytes(c.Data, s)
+	c.Ends = push(c.Ends, uint32(len(c.Data)))
 }
 
 // Len is the number of rows.
@@ -74,7 +74,7 @@ func (c *DictColumn) Append(s string) {
 		c.Dict = append(c.Dict, s)
 		c.index[s] = k
 	}
-	c.Keys = append(c.Keys, k)
+	c.Keys = push(c.Keys, k)
 }
 
 // AppendN adds n rows of s.
@@ -135,7 +135,7 @@ func (c *MapColumn) appendRow(keys, vals []string) (bytes int) {
 		c.Values.Append(vals[j])
 		bytes += len(k) + len(vals[j]) + 2*4
 	}
-	c.Ends = append(c.Ends, uint32(c.Keys.Len()))
+	c.Ends = push(c.Ends, uint32(c.Keys.Len()))
 	return bytes
 }
 

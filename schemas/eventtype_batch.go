@@ -120,9 +120,9 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 	if b.o.Raw {
 		n := b.cols.appendRow(r)
 		b.topic.Append(m.Topic)
-		b.partition = append(b.partition, m.Partition)
-		b.offset = append(b.offset, m.Offset)
-		b.ingestedAt = append(b.ingestedAt, m.IngestedAt.UnixMilli())
+		b.partition = push(b.partition, m.Partition)
+		b.offset = push(b.offset, m.Offset)
+		b.ingestedAt = push(b.ingestedAt, m.IngestedAt.UnixMilli())
 		b.bytes += n + 4 + 4 + 8 + 8
 	}
 	if b.o.SkipRollups {
