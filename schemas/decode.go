@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -169,9 +170,13 @@ func (d *decoder) scanString() (body []byte, plain bool, ok bool) {
 	start := d.pos + 1
 	plain = true
 	for i := start; ; {
-		// Skip 8 ordinary bytes at a time; stop before a chunk holding a byte that
-		// needs a look (the test may stop early, never late).
-		for i+8 <= len(data) && special(binary.LittleEndian.Uint64(data[i:])) == 0 {
+		// Skip 8 ordinary bytes at a time, then straight to the first byte that
+		// needs a look: special's lowest flag is always a true one.
+		for i+8 <= len(data) {
+			if m := special(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(data) {
@@ -221,8 +226,8 @@ const (
 
 // special is non-zero if a byte of x is '"', '\\', a control character (< 0x20) or
 // not ASCII (>= 0x80). hasZero(y) = (y-ones) &^ y & highs flags a zero byte of y
-// (bytes above the first one found may be flagged wrongly, which only stops the
-// fast path early).
+// (bytes above the first one found may be flagged wrongly: a borrow only
+// propagates upwards, so the lowest flag is always the first such byte).
 func special(x uint64) uint64 {
 	q := x ^ (ones * '"')
 	e := x ^ (ones * '\\')
