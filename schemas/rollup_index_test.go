@@ -156,3 +156,25 @@ func TestRollupOrderAndTotals(t *testing.T) {
 		}
 	}
 }
+
+// TestDictColumnSizes: a DictColumn gives every row back and holds each value once,
+// in order of first appearance, below, at and past smallDict values, and again
+// after a Reset.
+func TestDictColumnSizes(t *testing.T) {
+	var c DictColumn
+	for _, distinct := range []int{1, smallDict, smallDict + 1, 3 * smallDict, 2} {
+		c.Reset()
+		var want []string
+		for i := range 5 * distinct {
+			v := fmt.Sprintf("v%d", (i*7)%distinct)
+			c.Append(v)
+			want = append(want, v)
+		}
+		if got := PlainColumn(c).([]string); !slices.Equal(got, want) {
+			t.Fatalf("%d distinct: rows %q, want %q", distinct, got, want)
+		}
+		if len(c.Dict) != distinct || c.Dict[0] != "v0" || (distinct > 1 && c.Dict[1] != fmt.Sprintf("v%d", 7%distinct)) {
+			t.Fatalf("%d distinct: dictionary %q", distinct, c.Dict)
+		}
+	}
+}
