@@ -50,8 +50,9 @@ type decoder struct {
 	mvals []string // scratch: metadata values of the current record (when !build)
 	build bool     // metadata builds meta rather than filling mkeys/mvals
 	// transient reuses the arena from the start for every record: the strings of a
-	// record are valid only until the next one is decoded. Batches copy what they
-	// keep into their columns, so their decoder allocates nothing once warm.
+	// record are valid only until the next one is decoded, and a plain string is
+	// not copied at all but points into the record. Batches copy what they keep
+	// into their columns, so their decoder allocates nothing once warm.
 	transient bool
 	meta      map[string]string
 
@@ -473,7 +474,8 @@ func (d *decoder) member(inObject bool) *Invalid {
 	return d.value()
 }
 
-// str decodes the current value as a string (null: ""), copying it into the arena.
+// str decodes the current value as a string (null: ""), copying it into the arena
+// (transient: only if it had escapes).
 func (d *decoder) str(field string, max int) (string, *Invalid) {
 	switch d.kind {
 	case kNull:
@@ -488,6 +490,10 @@ func (d *decoder) str(field string, max int) (string, *Invalid) {
 	}
 	if d.plain && len(raw) > max {
 		return "", invalid(ReasonStringTooLong, field, strconv.Itoa(len(raw))+" bytes, limit "+strconv.Itoa(max))
+	}
+	if d.plain && d.transient {
+		// Valid until the next record, like the arena's strings: no copy.
+		return unsafe.String(&raw[0], len(raw)), nil
 	}
 	d.reserve(len(raw))
 	start := len(d.arena)
