@@ -30,7 +30,14 @@ func highCardPayments(n int) [][]byte {
 // records whose rollup keys almost never repeat (highCardPayments), in 10,000-event
 // flushes that build their Blocks:
 // go test -run '^$' -bench HighCard -benchmem -count 5 ./schemas/
-func BenchmarkHighCardFlush(b *testing.B) {
+func BenchmarkHighCardFlush(b *testing.B) { benchHighCard(b, 10000, false) }
+
+// BenchmarkColdFlush is BenchmarkHighCardFlush with a new batch for every
+// 40,000-event flush, as the first batches of a partition's worker: the columns
+// grow from empty.
+func BenchmarkColdFlush(b *testing.B) { benchHighCard(b, 40000, true) }
+
+func benchHighCard(b *testing.B, flush int, cold bool) {
 	pay := BuiltinType(b, "payment")
 	recs := highCardPayments(40000)
 	for _, c := range []struct {
@@ -41,25 +48,10 @@ func BenchmarkHighCardFlush(b *testing.B) {
 		{"rollup", Options{}},
 		{"raw+rollup", Options{Raw: true}},
 	} {
-		b.Run(c.name, func(b *testing.B) { benchAddAll(b, pay.NewBatch(c.o), recs, 10000, true, nil) })
-	}
-}
-
-// BenchmarkColdFlush is BenchmarkHighCardFlush with a new batch for every
-// 40,000-event flush, as the first batches of a partition's worker: the columns
-// grow from empty.
-func BenchmarkColdFlush(b *testing.B) {
-	pay := BuiltinType(b, "payment")
-	recs := highCardPayments(40000)
-	for _, c := range []struct {
-		name string
-		o    Options
-	}{
-		{"raw", Options{Raw: true, SkipRollups: true}},
-		{"raw+rollup", Options{Raw: true}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			benchAddAll(b, pay.NewBatch(c.o), recs, len(recs), true, func() Batch { return pay.NewBatch(c.o) })
-		})
+		var renew func() Batch
+		if cold {
+			renew = func() Batch { return pay.NewBatch(c.o) }
+		}
+		b.Run(c.name, func(b *testing.B) { benchAddAll(b, pay.NewBatch(c.o), recs, flush, true, renew) })
 	}
 }
