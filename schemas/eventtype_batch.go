@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -277,9 +278,10 @@ func (rs *rollupState) block() (Block, bool) {
 	}
 	keys := rs.index.keys
 	rs.order = sortedOrder(rs.order, n, func(x, y int) int { return strings.Compare(keys[x], keys[y]) })
-	rs.outWin = rs.outWin[:0]
+	rs.outWin = slices.Grow(rs.outWin[:0], n)
 	for i := range rs.out {
 		rs.out[i].reset(false)
+		rs.out[i].reserve(n)
 	}
 	nd := len(rs.spec.dims)
 	for _, g := range rs.order {
