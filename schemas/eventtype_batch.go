@@ -41,7 +41,7 @@ type rollupState struct {
 	wins   []int64
 	dims   []dimValues
 	meas   []measureAcc
-	order  []int
+	order  []keyRef // scratch: the groups in key order
 	out    []anyCol // the Block's columns after window_start, sorted
 	outWin []time.Time
 }
@@ -276,15 +276,15 @@ func (rs *rollupState) block() (Block, bool) {
 	if n == 0 {
 		return Block{}, false
 	}
-	keys := rs.index.keys
-	rs.order = sortedOrder(rs.order, n, func(x, y int) int { return strings.Compare(keys[x], keys[y]) })
+	rs.order = rs.index.sortedGroups(rs.order)
 	rs.outWin = slices.Grow(rs.outWin[:0], n)
 	for i := range rs.out {
 		rs.out[i].reset(false)
 		rs.out[i].reserve(n)
 	}
 	nd := len(rs.spec.dims)
-	for _, g := range rs.order {
+	for _, ref := range rs.order {
+		g := ref.g
 		rs.outWin = append(rs.outWin, time.Unix(rs.wins[g], 0).UTC())
 		for d, p := range rs.spec.dims {
 			if p.kind == pStr {

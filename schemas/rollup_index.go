@@ -1,8 +1,10 @@
 package schemas
 
 import (
+	"cmp"
 	"encoding/binary"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -156,4 +158,56 @@ func appendKeyStr(k []byte, s string) ([]byte, bool) {
 		}
 	}
 	return append(k, 0, 1), plain
+}
+
+// keyRef is a group in the sort of a rollup's keys: its window (the key's first 8
+// bytes) and an abbreviation of the rest, compared as integers before the key's
+// bytes are.
+type keyRef struct {
+	win, abbr uint64
+	g         int32
+}
+
+// sortedGroups fills refs with the groups of x in key order. Past the window, the
+// keys of a batch often share a prefix (the merchant ids' "merchant-00"): the
+// abbreviation is the 8 bytes after the prefix every key shares, zero-padded, so
+// that most comparisons are of two integers and only ties compare the keys.
+func (x *groupIndex) sortedGroups(refs []keyRef) []keyRef {
+	refs = slices.Grow(refs[:0], len(x.keys))
+	keys := x.keys
+	if len(keys) == 0 {
+		return refs
+	}
+	lcp := len(keys[0]) - 8
+	for _, k := range keys[1:] {
+		lcp = min(lcp, commonPrefix(k[8:], keys[0][8:8+lcp]))
+	}
+	for g, k := range keys {
+		var a [8]byte
+		copy(a[:], k[8+lcp:])
+		refs = append(refs, keyRef{binary.BigEndian.Uint64([]byte(k[:8])), binary.BigEndian.Uint64(a[:]), int32(g)})
+	}
+	slices.SortFunc(refs, func(p, q keyRef) int {
+		if p.win != q.win {
+			return cmp.Compare(p.win, q.win)
+		}
+		if p.abbr != q.abbr {
+			return cmp.Compare(p.abbr, q.abbr)
+		}
+		return strings.Compare(keys[p.g], keys[q.g])
+	})
+	return refs
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for i+8 <= n && a[i:i+8] == b[i:i+8] {
+		i += 8
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }

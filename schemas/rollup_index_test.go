@@ -102,57 +102,61 @@ func TestGroupIndex(t *testing.T) {
 }
 
 // TestRollupOrderAndTotals sends settlements whose rollup dimensions are prefixes
-// of one another or hold NULs, in random order over several windows, and checks
+// of one another, hold NULs or share a long prefix, in random order over several windows, and checks
 // each rollup Block against a reference built here: one row per distinct key,
 // sorted by (window, dimensions), with the count of its records.
 func TestRollupOrderAndTotals(t *testing.T) {
 	et := settlementsType(t)
-	merchants := []string{"m", "m\\u0000", "m\\u0000a", "ma", "m\\u0001", "mé", "n"}
-	statuses := []string{"settled", "held", "reversed"}
-	rng := rand.New(rand.NewPCG(5, 6))
-	type key struct {
-		w       int64
-		m, c, s string
-	}
-	want := map[key]uint64{}
-	b := et.NewBatch(Options{})
-	for i := range 4000 {
-		m, s := merchants[rng.IntN(len(merchants))], statuses[rng.IntN(len(statuses))]
-		c := []string{"EUR", "USD"}[rng.IntN(2)]
-		min := rng.IntN(5)
-		rec := fmt.Sprintf(`{"settlement_id":"s-%d","settled_at":"2026-03-01T10:%02d:30Z","amount":"1.00","currency":%q,`+
-			`"status":%q,"merchant":{"id":"%s","country":"DE"},"fee_bps":1}`, i, min, c, s, m)
-		if err := b.Add([]byte(rec), Meta{}); err != nil {
-			t.Fatalf("%s: %v", rec, err)
+	for _, merchants := range [][]string{
+		{"m", "m\\u0000", "m\\u0000a", "ma", "m\\u0001", "mé", "n", "mxxxxxxxxxxxa", "mxxxxxxxxxxxb", "mxxxxxxxxxxx"},
+		{"mxxxxxxxxxxxa", "mxxxxxxxxxxxb", "mxxxxxxxxxxx", "mxxxxxxxxxxxaa"}, // a long common prefix
+	} {
+		statuses := []string{"settled", "held", "reversed"}
+		rng := rand.New(rand.NewPCG(5, 6))
+		type key struct {
+			w       int64
+			m, c, s string
 		}
-		dm := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(m, `\u0000`, "\x00"), `\u0001`, "\x01"), `\u00e9`, "é")
-		want[key{int64(1772359200 + 60*min), dm, c, s}]++
-	}
-	var blk Block
-	for _, bl := range b.Blocks() {
-		if bl.Table == "settlements_1m" {
-			blk = bl
+		want := map[key]uint64{}
+		b := et.NewBatch(Options{})
+		for i := range 4000 {
+			m, s := merchants[rng.IntN(len(merchants))], statuses[rng.IntN(len(statuses))]
+			c := []string{"EUR", "USD"}[rng.IntN(2)]
+			min := rng.IntN(5)
+			rec := fmt.Sprintf(`{"settlement_id":"s-%d","settled_at":"2026-03-01T10:%02d:30Z","amount":"1.00","currency":%q,`+
+				`"status":%q,"merchant":{"id":"%s","country":"DE"},"fee_bps":1}`, i, min, c, s, m)
+			if err := b.Add([]byte(rec), Meta{}); err != nil {
+				t.Fatalf("%s: %v", rec, err)
+			}
+			dm := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(m, `\u0000`, "\x00"), `\u0001`, "\x01"), `\u00e9`, "é")
+			want[key{int64(1772359200 + 60*min), dm, c, s}]++
 		}
-	}
-	keys := slices.SortedFunc(func(yield func(key) bool) {
-		for k := range want {
-			if !yield(k) {
-				return
+		var blk Block
+		for _, bl := range b.Blocks() {
+			if bl.Table == "settlements_1m" {
+				blk = bl
 			}
 		}
-	}, func(x, y key) int {
-		return cmp.Or(cmp.Compare(x.w, y.w), cmp.Compare(x.m, y.m), cmp.Compare(x.c, y.c), cmp.Compare(x.s, y.s))
-	})
-	if blk.Rows != len(keys) {
-		t.Fatalf("%d rollup rows, want %d", blk.Rows, len(keys))
-	}
-	col := func(name string) any { return PlainColumn(blk.Columns[slices.Index(blk.Names, name)]) }
-	wins, ms, cs, ss := col("window_start"), col("merchant_id").([]string), col("currency").([]string), col("status").([]string)
-	counts := col("settlements").([]uint64)
-	for i, k := range keys {
-		got := key{wins.([]time.Time)[i].Unix(), ms[i], cs[i], ss[i]}
-		if got != k || counts[i] != want[k] {
-			t.Fatalf("row %d: %+v × %d, want %+v × %d", i, got, counts[i], k, want[k])
+		keys := slices.SortedFunc(func(yield func(key) bool) {
+			for k := range want {
+				if !yield(k) {
+					return
+				}
+			}
+		}, func(x, y key) int {
+			return cmp.Or(cmp.Compare(x.w, y.w), cmp.Compare(x.m, y.m), cmp.Compare(x.c, y.c), cmp.Compare(x.s, y.s))
+		})
+		if blk.Rows != len(keys) {
+			t.Fatalf("%d rollup rows, want %d", blk.Rows, len(keys))
+		}
+		col := func(name string) any { return PlainColumn(blk.Columns[slices.Index(blk.Names, name)]) }
+		wins, ms, cs, ss := col("window_start"), col("merchant_id").([]string), col("currency").([]string), col("status").([]string)
+		counts := col("settlements").([]uint64)
+		for i, k := range keys {
+			got := key{wins.([]time.Time)[i].Unix(), ms[i], cs[i], ss[i]}
+			if got != k || counts[i] != want[k] {
+				t.Fatalf("row %d: %+v × %d, want %+v × %d", i, got, counts[i], k, want[k])
+			}
 		}
 	}
 }
