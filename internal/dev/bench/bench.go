@@ -68,8 +68,9 @@ type Options struct {
 	// Merchants is the merchant population of the stream (0: the load generator's
 	// default, 500, Zipf-popular). Span, when set, is the event time the stream
 	// covers (the load generator's default is 1,000 events per second of event
-	// time). Many merchants over a long span make a rollup row of almost every
-	// event: 10,000 merchants over 1h give the rollups ~1 row per event.
+	// time). Many merchants over a long span make more rollup rows per event:
+	// 10,000 merchants over 1h give ~0.35 (merchants are Zipf-popular), the
+	// defaults ~0.09.
 	Merchants int
 	Span      time.Duration
 	// Env holds SLUICE_* variables applied to Sluice's configuration before the
