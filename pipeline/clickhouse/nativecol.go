@@ -192,18 +192,22 @@ func putLowCardinality(b *proto.Buffer, dict []string, keys []uint32) {
 		b.PutString(s)
 	}
 	b.PutInt64(int64(len(keys)))
+	// The keys in place, in a buffer grown once.
+	n := len(b.Buf)
+	b.Buf = slices.Grow(b.Buf, len(keys)<<width)[:n+len(keys)<<width]
+	out := b.Buf[n:]
 	switch width {
 	case 0:
-		for _, k := range keys {
-			b.PutUInt8(uint8(k))
+		for i, k := range keys {
+			out[i] = uint8(k)
 		}
 	case 1:
-		for _, k := range keys {
-			b.PutUInt16(uint16(k))
+		for i, k := range keys {
+			binary.LittleEndian.PutUint16(out[2*i:], uint16(k))
 		}
 	default:
-		for _, k := range keys {
-			b.PutUInt32(k)
+		for i, k := range keys {
+			binary.LittleEndian.PutUint32(out[4*i:], k)
 		}
 	}
 }
