@@ -12,19 +12,18 @@ import (
 // dictionaries that need 1-, 2- and 4-byte keys: the key width in the flags, the
 // dictionary and every key come back as they went in.
 func TestPutLowCardinalityWidths(t *testing.T) {
-	for _, c := range []struct {
-		distinct int
-		width    uint64 // 0, 1, 2: UInt8, UInt16, UInt32 keys
-	}{{3, 0}, {256, 0}, {257, 1}, {65536, 1}, {65537, 2}} {
-		dict := make([]string, c.distinct)
+	// distinct values → the width the flags give (0, 1, 2: UInt8, UInt16, UInt32 keys)
+	widths := map[int]uint64{3: 0, 256: 0, 257: 1, 65536: 1, 65537: 2}
+	for distinct, width := range widths {
+		dict := make([]string, distinct)
 		for i := range dict {
 			dict[i] = "v" + strconv.Itoa(i)
 		}
-		keys := make([]uint32, 2*c.distinct+5)
+		keys := make([]uint32, 2*distinct+5)
 		for i := range keys {
-			keys[i] = uint32((i * 7919) % c.distinct)
+			keys[i] = uint32((i * 7919) % distinct)
 		}
-		keys[0] = uint32(c.distinct - 1) // the widest key
+		keys[0] = uint32(distinct - 1) // the widest key
 		var b proto.Buffer
 		b.PutString("before") // the encoder appends to what the buffer holds
 		putLowCardinality(&b, dict, keys)
@@ -34,25 +33,25 @@ func TestPutLowCardinalityWidths(t *testing.T) {
 			buf = buf[8:]
 			return v
 		}
-		if flags := u64(); flags != lcHasAdditionalKeys|lcNeedUpdateDictionary|c.width {
-			t.Fatalf("%d distinct: flags %#x, want width %d", c.distinct, flags, c.width)
+		if flags := u64(); flags != lcHasAdditionalKeys|lcNeedUpdateDictionary|width {
+			t.Fatalf("%d distinct: flags %#x, want width %d", distinct, flags, width)
 		}
-		if n := u64(); n != uint64(c.distinct) {
-			t.Fatalf("%d distinct: dictionary of %d", c.distinct, n)
+		if n := u64(); n != uint64(distinct) {
+			t.Fatalf("%d distinct: dictionary of %d", distinct, n)
 		}
 		for i, want := range dict {
 			n, m := binary.Uvarint(buf)
 			if got := string(buf[m : m+int(n)]); got != want {
-				t.Fatalf("%d distinct: dictionary entry %d = %q, want %q", c.distinct, i, got, want)
+				t.Fatalf("%d distinct: dictionary entry %d = %q, want %q", distinct, i, got, want)
 			}
 			buf = buf[m+int(n):]
 		}
 		if n := u64(); n != uint64(len(keys)) {
-			t.Fatalf("%d distinct: %d keys, want %d", c.distinct, n, len(keys))
+			t.Fatalf("%d distinct: %d keys, want %d", distinct, n, len(keys))
 		}
-		size := 1 << c.width
+		size := 1 << width
 		if len(buf) != len(keys)*size {
-			t.Fatalf("%d distinct: %d key bytes, want %d", c.distinct, len(buf), len(keys)*size)
+			t.Fatalf("%d distinct: %d key bytes, want %d", distinct, len(buf), len(keys)*size)
 		}
 		for i, want := range keys {
 			var got uint32
@@ -65,7 +64,7 @@ func TestPutLowCardinalityWidths(t *testing.T) {
 				got = binary.LittleEndian.Uint32(buf[4*i:])
 			}
 			if got != want {
-				t.Fatalf("%d distinct: key %d = %d, want %d", c.distinct, i, got, want)
+				t.Fatalf("%d distinct: key %d = %d, want %d", distinct, i, got, want)
 			}
 		}
 	}
