@@ -48,6 +48,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	mode := fs.String("mode", string(bench.RawAndRollups), "tables Sluice writes: raw+rollups, rollups (SLUICE_RAW_PAYMENTS=false) or raw (SLUICE_ROLLUPS=false)")
 	runs := fs.Int("runs", 1, "measurements of the ceilings and Sluice; with more than one, min/median/max are printed")
 	seed := fs.Int64("seed", 1, "load generator seed")
+	merchants := fs.Int("merchants", 0, "merchants in the stream (0: the load generator's 500); with --span, how many rollup rows the events make (10000 and 1h: about one per three events, against one per eleven by default)")
+	span := fs.Duration("span", 0, "event time the preloaded stream covers (0: the load generator's 1,000 events per second)")
 	verbose := fs.Bool("v", false, "show Sluice's own log lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Sluice phase to this file (go tool pprof; needs --process=false)")
 	process := fs.Bool("process", true, "run Sluice as a separate `sluice run` process and measure its CPU and RSS alone; false runs it in the bench process, beside kfake")
@@ -72,6 +74,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if *events < 1 || *partitions < 1 || *runs < 1 {
 		return fs.bad("--events, --partitions and --runs must be positive")
+	}
+	if *merchants < 0 || *span < 0 {
+		return fs.bad("--merchants and --span must not be negative")
 	}
 	env := config.Environ()
 	if *lean {
@@ -150,6 +155,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Mode:        m,
 		Runs:        *runs,
 		Seed:        *seed,
+		Merchants:   *merchants,
+		Span:        *span,
 		Env:         env,
 		Progress:    stdout,
 		Timeline:    timelineWriter(*timeline, stdout),

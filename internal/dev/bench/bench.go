@@ -65,6 +65,14 @@ type Options struct {
 	Runs int
 	// Seed fixes the generated stream (default 1).
 	Seed int64
+	// Merchants is the merchant population of the stream (0: the load generator's
+	// default, 500, Zipf-popular). Span, when set, is the event time the stream
+	// covers (the load generator's default is 1,000 events per second of event
+	// time). Many merchants over a long span make more rollup rows per event:
+	// 10,000 merchants over 1h give ~0.35 (merchants are Zipf-popular), the
+	// defaults ~0.09.
+	Merchants int
+	Span      time.Duration
 	// Env holds SLUICE_* variables applied to Sluice's configuration before the
 	// benchmark's own (brokers, ClickHouse address, database, group, topics, raw).
 	Env map[string]string
@@ -270,6 +278,8 @@ func preload(ctx context.Context, brokers []string, topic string, opts Options, 
 		DuplicateRate: 0,
 		Window:        window,
 		PaymentsTopic: topic,
+		Merchants:     opts.Merchants,
+		EventRate:     eventRate(opts),
 	})
 	if err != nil {
 		return nil, 0, 0, err
@@ -282,6 +292,14 @@ func preload(ctx context.Context, brokers []string, topic string, opts Options, 
 		return nil, 0, 0, fmt.Errorf("bench: preload: %d of %d records acknowledged", st.Acked, opts.Events)
 	}
 	return gen.Truth(), st.Bytes, st.Elapsed, nil
+}
+
+// eventRate is the load generator's EventRate for opts.Span (0: its default).
+func eventRate(opts Options) float64 {
+	if opts.Span <= 0 {
+		return 0
+	}
+	return float64(opts.Events) / opts.Span.Seconds()
 }
 
 // runEnv is Sluice's configuration for one run: opts.Env with the benchmark's own
