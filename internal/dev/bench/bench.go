@@ -117,8 +117,11 @@ type Result struct {
 	BaseRSS       uint64        // in-process: VmRSS just before the Sluice phase, bytes; 0 in process mode
 	HWM           uint64        // VmHWM of Sluice's process (process mode: before SIGTERM), bytes
 	FirstRow      time.Duration // start until the first rollup row was visible; 0 if never seen
-	Lag           int64         // group lag after shutdown; -1 if unknown
-	Diff          []string      // differences with the ground truth; empty means exact
+	// Parts is the insert parts (level 0) Sluice created in its database, every
+	// table and the ledger included, from its start until it shut down; -1 if unknown.
+	Parts int
+	Lag   int64    // group lag after shutdown; -1 if unknown
+	Diff  []string // differences with the ground truth; empty means exact
 }
 
 // EventsPerSec is Sluice's throughput.
@@ -133,6 +136,9 @@ func (r Result) CPUPerMillion() float64 { return r.CPU.Seconds() / (float64(r.Ev
 // BenchCPUPerMillion is the bench process's (kfake's) CPU seconds per million events
 // while a separate Sluice process ran.
 func (r Result) BenchCPUPerMillion() float64 { return r.BenchCPU.Seconds() / (float64(r.Events) / 1e6) }
+
+// PartsPerSec is Sluice's insert parts per second of the run (0 if unknown).
+func (r Result) PartsPerSec() float64 { return perSec(float64(max(r.Parts, 0)), r.Elapsed) }
 
 // ClickHouseCPUPerMillion is the ClickHouse child's CPU seconds per million events.
 func (r Result) ClickHouseCPUPerMillion() float64 {
@@ -358,8 +364,12 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 	if err != nil {
 		return res, err
 	}
-	step("run %d: Sluice (%s) consumed %d events in %s: %.0f events/s, %d rows", run, mode, opts.Events,
-		res.Elapsed.Round(time.Millisecond), res.EventsPerSec(), res.Rows)
+	res.Parts = -1
+	if n, err := insertParts(ctx, conn, cfg.ClickHouse.Database); err == nil {
+		res.Parts = n
+	}
+	step("run %d: Sluice (%s) consumed %d events in %s: %.0f events/s, %d rows, %d insert parts", run, mode, opts.Events,
+		res.Elapsed.Round(time.Millisecond), res.EventsPerSec(), res.Rows, res.Parts)
 
 	// Exactness: the stored totals against the ground truth.
 	read := verify.Read

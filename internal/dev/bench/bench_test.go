@@ -79,7 +79,7 @@ func TestPrint(t *testing.T) {
 func TestPrintProcess(t *testing.T) {
 	r := Result{
 		Mode: RawAndRollups, Events: 1_000_000, Process: true, Elapsed: 10 * time.Second,
-		CPU: 4 * time.Second, BenchCPU: time.Second, PeakRSS: 250 << 20, HWM: 260 << 20,
+		CPU: 4 * time.Second, BenchCPU: time.Second, PeakRSS: 250 << 20, HWM: 260 << 20, Parts: 55,
 	}
 	var b bytes.Buffer
 	Print(&b, []Result{r})
@@ -90,8 +90,8 @@ func TestPrintProcess(t *testing.T) {
 		}
 	}
 	row := strings.Fields(strings.Split(out, "\n")[1])
-	// … CPU-s/M ev, kfake CPU-s/M ev, CH CPU-s/M ev, peak RSS MB, VmHWM MB, first row ms, exact
-	if got, want := strings.Join(row[9:14], " "), "4.00 1.00 0.00 250 260"; got != want {
+	// … CPU-s/M ev, kfake CPU-s/M ev, CH CPU-s/M ev, peak RSS MB, VmHWM MB, first row ms, parts, parts/s, exact
+	if got, want := strings.Join(row[9:17], " "), "4.00 1.00 0.00 250 260 0 55 5.5"; got != want {
 		t.Errorf("process columns = %q, want %q", got, want)
 	}
 }

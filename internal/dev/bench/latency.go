@@ -184,7 +184,7 @@ func (p Probe) Measure(ctx context.Context) (Latency, error) {
 			return res, err
 		}
 	}
-	parts0, err := p.insertParts(ctx)
+	parts0, err := insertParts(ctx, p.Conn, p.Database)
 	if err != nil {
 		return res, err
 	}
@@ -228,7 +228,7 @@ func (p Probe) Measure(ctx context.Context) (Latency, error) {
 		return res, fmt.Errorf("bench: latency: poll: %w", pl.err)
 	}
 	span := time.Since(start)
-	parts1, err := p.insertParts(ctx)
+	parts1, err := insertParts(ctx, p.Conn, p.Database)
 	if err != nil {
 		return res, err
 	}
@@ -384,10 +384,11 @@ func (p Probe) poll(ctx context.Context, seen map[string]bool, upTo map[int32]in
 	return rows.Err()
 }
 
-// insertParts counts the parts inserts created in the database so far (level 0,
-// active or already merged away).
-func (p Probe) insertParts(ctx context.Context) (int, error) {
+// insertParts counts the parts inserts created in database db so far (level 0,
+// active or already merged away but not yet removed: system.parts keeps them for
+// the tables' old_parts_lifetime, 8 minutes by default).
+func insertParts(ctx context.Context, conn ch.Conn, db string) (int, error) {
 	var n uint64
-	err := p.Conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND level = 0", p.Database).Scan(&n)
+	err := conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND level = 0", db).Scan(&n)
 	return int(n), err
 }

@@ -28,6 +28,8 @@ var columns = []column{
 	{"peak RSS MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) }},
 	{"RSS Δ MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) - mb(r.BaseRSS) }},
 	{"first row ms", "%.0f", func(r Result) float64 { return float64(r.FirstRow.Milliseconds()) }},
+	{"parts", "%.0f", func(r Result) float64 { return float64(r.Parts) }},
+	{"parts/s", "%.1f", Result.PartsPerSec},
 }
 
 var processColumns = []column{
@@ -37,7 +39,7 @@ var processColumns = []column{
 	columns[7],
 	columns[8], // peak RSS MB: now `sluice run` alone
 	{"VmHWM MB", "%.0f", func(r Result) float64 { return mb(r.HWM) }},
-	columns[10],
+	columns[10], columns[11], columns[12],
 }
 
 func ratio(a, b float64) float64 {
@@ -113,6 +115,8 @@ func Print(w io.Writer, rs []Result) {
 		fmt.Fprintln(w, "       100 ms while Sluice runs; it includes kfake's in-memory copy of the topic (RSS Δ is over")
 		fmt.Fprintf(w, "       the RSS just before Sluice started; VmHWM of the whole run: %.0f MB).\n", mb(r.HWM))
 	}
+	fmt.Fprintln(w, "       parts: the level-0 parts Sluice's inserts created in its database (every table, the ledger")
+	fmt.Fprintln(w, "       included) until it shut down; parts/s over the run's time.")
 	if r.Mode == RawAndRollups {
 		fmt.Fprintln(w, "       rows/s counts raw and rollup rows (the insert ceiling is raw rows of one table).")
 	}
