@@ -88,6 +88,10 @@ type Options struct {
 	// Process, when set, runs Sluice as a separate `sluice run` process, so that its
 	// CPU and memory are measured apart from kfake's; nil runs it in this process.
 	Process *Process
+	// Peer, when set, is run after Sluice in every run (so the two interleave across
+	// runs) on the same topic, broker and ClickHouse, and printed beside it. It needs
+	// Process: both are then measured as processes, the same way.
+	Peer *Peer
 	// Traced preloads every record with a sampled W3C traceparent header, as a
 	// traced publisher sends them (what tracing costs Sluice per record).
 	Traced bool
@@ -122,6 +126,8 @@ type Result struct {
 	Parts int
 	Lag   int64    // group lag after shutdown; -1 if unknown
 	Diff  []string // differences with the ground truth; empty means exact
+	// Peer is the peer's run right after Sluice's, when Options.Peer is set.
+	Peer *PeerResult
 }
 
 // EventsPerSec is Sluice's throughput.
@@ -167,6 +173,9 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 	if opts.Process != nil && (opts.CPUProfile != nil || opts.Trace != nil || opts.HeapProfile != nil) {
 		return nil, errors.New("bench: a CPU profile needs the in-process mode (--process=false)")
+	}
+	if opts.Peer != nil && opts.Process == nil {
+		return nil, errors.New("bench: the peer is compared with Sluice as a process (Options.Process)")
 	}
 	var results []Result
 	err := withRig(ctx, &opts, func(r *rig) error {
@@ -386,6 +395,13 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 	}
 	if !res.Process {
 		res.HWM = procStatusBytes("self", "VmHWM")
+	}
+	if opts.Peer != nil {
+		if res.Peer, err = peerRun(ctx, run, opts, r, conn); err != nil {
+			return res, err
+		}
+		step("run %d: peer consumed %d events in %s: %.0f events/s, %d rows, %d insert parts, exact: %s", run, opts.Events,
+			res.Peer.Elapsed.Round(time.Millisecond), res.Peer.EventsPerSec(), res.Peer.Rows, res.Peer.Parts, yesNo(res.Peer.Exact()))
 	}
 	return res, nil
 }

@@ -115,3 +115,50 @@ func TestMemoryResultAt(t *testing.T) {
 		t.Error("At on no samples reports a sample")
 	}
 }
+
+func TestPrintPeer(t *testing.T) {
+	r := Result{
+		Mode: Raw, Events: 1_000_000, Process: true, Elapsed: 2 * time.Second, CPU: time.Second, Parts: 40,
+		Peer: &PeerResult{Events: 1_000_000, Elapsed: 8 * time.Second, CPU: 6 * time.Second, Rows: 1_000_000, Parts: 4, Lag: 0},
+	}
+	bad := r
+	bad.Peer = &PeerResult{Events: 1_000_000, Elapsed: 4 * time.Second, Rows: 1_000_100, Lag: 0, Diff: []string{"raw payments: want 1000000 rows"}}
+	var b bytes.Buffer
+	Print(&b, []Result{r, bad})
+	out := b.String()
+	for _, want := range []string{
+		// run, mode, Sluice ev/s, peer ev/s, × peer, Sluice CPU-s/M, peer CPU-s/M
+		"1       raw   500000       125000     4.00    1.00            6.00",
+		"2       raw   500000       250000     2.00",
+		"median  raw   500000       187500     3.00",
+		"run 2: the peer is NOT exact",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for line := range strings.SplitSeq(out, "\n") {
+		if strings.HasPrefix(line, "1 ") && strings.Contains(line, "500000") && strings.Contains(line, "125000") && !strings.HasSuffix(line, "yes") {
+			t.Errorf("an exact peer run is not marked exact: %q", line)
+		}
+		if strings.HasPrefix(line, "max ") && strings.Contains(line, "250000") && !strings.HasSuffix(line, "no") {
+			t.Errorf("the summary says the peer is exact though run 2 is not: %q", line)
+		}
+	}
+}
+
+func TestPeerConfig(t *testing.T) {
+	c := peerConfig([]string{"127.0.0.1:1", "127.0.0.1:2"}, "payments", "peer-g", "127.0.0.1:9000", "bench_peer_r1", "payments")
+	for _, want := range []string{
+		`hosts: [[ "127.0.0.1" ]], port: 9000, db: "bench_peer_r1"`,
+		`brokers: "127.0.0.1:1,127.0.0.1:2"`,
+		`consumerGroup: "peer-g"`,
+		`tableName: "payments"`,
+		"bufferSize: 262144",
+		"flushInterval: 1",
+	} {
+		if !strings.Contains(c, want) {
+			t.Errorf("config lacks %q:\n%s", want, c)
+		}
+	}
+}
