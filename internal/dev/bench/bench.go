@@ -121,8 +121,8 @@ type Result struct {
 	BaseRSS       uint64        // in-process: VmRSS just before the Sluice phase, bytes; 0 in process mode
 	HWM           uint64        // VmHWM of Sluice's process (process mode: before SIGTERM), bytes
 	FirstRow      time.Duration // start until the first rollup row was visible; 0 if never seen
-	// Parts is the insert parts (level 0) Sluice created in its database, every
-	// table and the ledger included, from its start until it shut down; -1 if unknown.
+	// Parts is the insert parts (level 0) Sluice created, every table and the ledger
+	// included, from its start until it shut down (insertParts); -1 if unknown.
 	Parts int
 	Lag   int64    // group lag after shutdown; -1 if unknown
 	Diff  []string // differences with the ground truth; empty means exact
@@ -365,6 +365,7 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 		return res, err
 	}
 	defer conn.Close()
+	parts0 := insertParts(ctx, conn)
 	if opts.Process != nil {
 		err = sluiceProcess(ctx, cfg, env, opts, r.srv, conn, &res)
 	} else {
@@ -373,10 +374,7 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 	if err != nil {
 		return res, err
 	}
-	res.Parts = -1
-	if n, err := insertParts(ctx, conn, cfg.ClickHouse.Database); err == nil {
-		res.Parts = n
-	}
+	res.Parts = int(delta(parts0, insertParts(ctx, conn)))
 	step("run %d: Sluice (%s) consumed %d events in %s: %.0f events/s, %d rows, %d insert parts", run, mode, opts.Events,
 		res.Elapsed.Round(time.Millisecond), res.EventsPerSec(), res.Rows, res.Parts)
 

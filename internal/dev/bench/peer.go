@@ -39,7 +39,7 @@ type PeerResult struct {
 	ClickHouseCPU time.Duration // the ClickHouse child's meanwhile; 0 if unknown
 	PeakRSS, HWM  uint64        // its VmRSS sampled every 100 ms, and VmHWM, bytes
 	Rows          int64         // rows in its table after it stopped
-	Parts         int           // insert parts (level 0) of its table; -1 if unknown
+	Parts         int           // insert parts (level 0) it created (insertParts); -1 if unknown
 	Lag           int64         // its group's lag after it stopped; -1 if unknown
 	Diff          []string      // its raw rows against the ground truth; empty means exact
 }
@@ -126,6 +126,7 @@ func peerRun(ctx context.Context, run int, opts Options, r *rig, conn ch.Conn) (
 		return startChild(cmd, opts.Peer.Output)
 	}
 	first := fmt.Sprintf("SELECT count() FROM `%s`.`payments`", db)
+	parts0 := insertParts(ctx, conn)
 	c, m, err := measureChild(ctx, start, adm, group, topic, int64(opts.Events), r.srv, conn, first, nil)
 	if c != nil {
 		defer c.kill()
@@ -133,7 +134,7 @@ func peerRun(ctx context.Context, run int, opts Options, r *rig, conn ch.Conn) (
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
-	res := &PeerResult{Events: opts.Events, Elapsed: m.elapsed, CPU: m.cpu, ClickHouseCPU: m.clickHouseCPU, PeakRSS: m.peakRSS, HWM: m.hwm, Parts: -1, Lag: -1}
+	res := &PeerResult{Events: opts.Events, Elapsed: m.elapsed, CPU: m.cpu, ClickHouseCPU: m.clickHouseCPU, PeakRSS: m.peakRSS, HWM: m.hwm, Lag: -1}
 	// Its exit status is not the point: what it stored and committed is checked
 	// below (term kills it if it does not exit in time).
 	_ = c.term(20 * time.Second)
@@ -142,9 +143,7 @@ func peerRun(ctx context.Context, run int, opts Options, r *rig, conn ch.Conn) (
 		return nil, fmt.Errorf("peer: %w", err)
 	}
 	res.Rows = int64(rows)
-	if n, err := insertParts(ctx, conn, db); err == nil {
-		res.Parts = n
-	}
+	res.Parts = int(delta(parts0, insertParts(ctx, conn)))
 	stored, err := verify.ReadFromRaw(ctx, conn, db, cfg.Pipeline.Window, topic, "")
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)

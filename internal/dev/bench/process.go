@@ -171,11 +171,36 @@ func waitCommitted(ctx context.Context, adm *kadm.Client, group, topic string, n
 // insertedRows is ClickHouse's InsertedRows counter (every INSERT, all tables), or
 // -1 if the server does not expose it.
 func insertedRows(ctx context.Context, conn ch.Conn) int64 {
+	return serverEvent(ctx, conn, "InsertedRows")
+}
+
+// insertParts is ClickHouse's MergeTreeDataWriterBlocks counter: the blocks inserts
+// have written into MergeTree tables since the server started, server-wide, each a
+// new level-0 part (the counter also counts a block later dropped as a duplicate);
+// -1 if unknown. Unlike counting level-0 parts in system.parts, it also counts the
+// parts merges have already replaced and the server removed.
+func insertParts(ctx context.Context, conn ch.Conn) int64 {
+	return serverEvent(ctx, conn, "MergeTreeDataWriterBlocks")
+}
+
+// serverEvent is the server-wide counter name of system.events (0 until it first
+// counts), or -1 if it cannot be read.
+func serverEvent(ctx context.Context, conn ch.Conn, name string) int64 {
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT value FROM system.events WHERE event = 'InsertedRows'").Scan(&n); err != nil {
+	err := conn.QueryRow(ctx, "SELECT sum(value) FROM system.events WHERE event = ?", name).Scan(&n)
+	if err != nil {
 		return -1
 	}
 	return int64(n)
+}
+
+// delta is after - before of a counter read with serverEvent, or -1 if either is
+// unknown.
+func delta(before, after int64) int64 {
+	if before < 0 || after < 0 {
+		return -1
+	}
+	return after - before
 }
 
 // childRun is what measureChild measured of one child process.

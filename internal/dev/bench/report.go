@@ -106,8 +106,8 @@ func Print(w io.Writer, rs []Result) {
 		fmt.Fprintln(w, "       100 ms while Sluice runs; it includes kfake's in-memory copy of the topic (RSS Δ is over")
 		fmt.Fprintf(w, "       the RSS just before Sluice started; VmHWM of the whole run: %.0f MB).\n", mb(r.HWM))
 	}
-	fmt.Fprintln(w, "       parts: the level-0 parts Sluice's inserts created in its database (every table, the ledger")
-	fmt.Fprintln(w, "       included) until it shut down; parts/s over the run's time.")
+	fmt.Fprintln(w, "       parts: the level-0 parts Sluice's inserts created (ClickHouse's MergeTreeDataWriterBlocks")
+	fmt.Fprintln(w, "       from its start until it shut down: every table, the ledger included); parts/s over the run's time.")
 	if r.Mode == RawAndRollups {
 		fmt.Fprintln(w, "       rows/s counts raw and rollup rows (the insert ceiling is raw rows of one table).")
 	}
