@@ -58,6 +58,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
 	timeline := fs.Bool("timeline", false, "print the committed count every 50 ms while Sluice runs (as a process), to see stalls")
 	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
+	ceilingRows := fs.Int("ceiling-rows", bench.DefaultCeilingRows, "rows per insert of the bare insert ceiling (smaller blocks show what an insert part costs ClickHouse)")
 	peer := fs.String("peer", "", "also run this clickhouse_sinker binary (../shared/peers/build.sh builds it) in every run, on the same topic, broker and ClickHouse into its own raw table, and print it beside Sluice")
 	traced := fs.Bool("traced", false, "preload every record with a sampled traceparent header, as a traced publisher sends them (to measure tracing with OTEL_EXPORTER_OTLP_ENDPOINT set)")
 	latency := fs.Float64("latency", 0, "instead of the benchmark: publish this many payments per second and measure publish → visible in ClickHouse")
@@ -76,8 +77,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fs.bad("--%v", err)
 	}
-	if *events < 1 || *partitions < 1 || *runs < 1 {
-		return fs.bad("--events, --partitions and --runs must be positive")
+	if *events < 1 || *partitions < 1 || *runs < 1 || *ceilingRows < 1 {
+		return fs.bad("--events, --partitions, --runs and --ceiling-rows must be positive")
 	}
 	env := config.Environ()
 	if *lean {
@@ -163,6 +164,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Process:     proc,
 		Traced:      *traced,
 		Peer:        peerOf(*peer, *verbose, stderr),
+		CeilingRows: *ceilingRows,
 	})
 	if len(res) > 0 {
 		io.WriteString(stdout, "\n")

@@ -50,8 +50,8 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("mode %q: want raw+rollups, rollups or raw", s)
 }
 
-// ceilingBlockRows is the block size of the bare insert ceiling.
-const ceilingBlockRows = 100_000
+// DefaultCeilingRows is the default block size of the bare insert ceiling.
+const DefaultCeilingRows = 100_000
 
 // Options configures Run.
 type Options struct {
@@ -88,6 +88,9 @@ type Options struct {
 	// Process, when set, runs Sluice as a separate `sluice run` process, so that its
 	// CPU and memory are measured apart from kfake's; nil runs it in this process.
 	Process *Process
+	// CeilingRows is the rows per insert of the bare insert ceiling (default
+	// DefaultCeilingRows): smaller blocks show what an insert part costs ClickHouse.
+	CeilingRows int
 	// Peer, when set, is run after Sluice in every run (so the two interleave across
 	// runs) on the same topic, broker and ClickHouse, and printed beside it. It needs
 	// Process: both are then measured as processes, the same way.
@@ -206,6 +209,9 @@ type rig struct {
 func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 	if opts.Seed == 0 {
 		opts.Seed = 1
+	}
+	if opts.CeilingRows <= 0 {
+		opts.CeilingRows = DefaultCeilingRows
 	}
 	progress := opts.Progress
 	if progress == nil {
@@ -346,7 +352,7 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 
 	// (b) Bare insert ceiling.
 	chCPU0 := procCPU(r.srv.PID())
-	res.InsertCeiling, err = bareInsert(ctx, cfg, "bench_ceiling_r"+strconv.Itoa(run), opts.Events)
+	res.InsertCeiling, err = bareInsert(ctx, cfg, "bench_ceiling_r"+strconv.Itoa(run), opts.Events, opts.CeilingRows)
 	if err != nil {
 		return res, err
 	}
@@ -433,10 +439,10 @@ func bareConsumer(ctx context.Context, brokers []string, topic, group string, n 
 	return perSec(float64(got), time.Since(start)), nil
 }
 
-// bareInsert stores about n rows (at least three blocks) of ceilingBlockRows-row
+// bareInsert stores about n rows (at least three blocks) of blockRows-row
 // blocks into a fresh payments-like table in database db, after one untimed block,
 // through clickhouse-go alone (package ceiling).
-func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (ceiling.Result, error) {
+func bareInsert(ctx context.Context, cfg config.Config, db string, n, blockRows int) (ceiling.Result, error) {
 	o := &ch.Options{Addr: cfg.ClickHouse.Addrs}
 	if cfg.ClickHouse.Compress {
 		o.Compression = &ch.Compression{Method: ch.CompressionLZ4}
@@ -452,13 +458,13 @@ func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (ceili
 			return ceiling.Result{}, fmt.Errorf("bare insert: %w", err)
 		}
 	}
-	blk := ceiling.Block(table, ceilingBlockRows, 0)
+	blk := ceiling.Block(table, blockRows, 0)
 	// One untimed insert first: the first insert into a fresh server or table pays
 	// for connection setup and cold caches.
 	if _, err := ceiling.Insert(ctx, conn, db, blk, 1); err != nil {
 		return ceiling.Result{}, err
 	}
-	inserts := max(3, (n+ceilingBlockRows-1)/ceilingBlockRows)
+	inserts := max(3, (n+blockRows-1)/blockRows)
 	res, err := ceiling.Insert(ctx, conn, db, blk, inserts)
 	if err != nil {
 		return res, err
