@@ -183,8 +183,8 @@ func insertParts(ctx context.Context, conn ch.Conn) int64 {
 	return serverEvent(ctx, conn, "MergeTreeDataWriterBlocks")
 }
 
-// serverEvent is the server-wide counter name of system.events (0 until it first
-// counts), or -1 if it cannot be read.
+// serverEvent reads the server-wide counter called name from system.events (0 until
+// it first counts), or -1 if it cannot be read.
 func serverEvent(ctx context.Context, conn ch.Conn, name string) int64 {
 	var n uint64
 	err := conn.QueryRow(ctx, "SELECT sum(value) FROM system.events WHERE event = ?", name).Scan(&n)
