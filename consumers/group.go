@@ -475,6 +475,10 @@ func (g *Group) start(key tp, w Worker) {
 	if s, ok := w.(TopicIDSetter); ok {
 		p.setID = s.SetTopicID
 	}
+	if s, ok := w.(BacklogSetter); ok {
+		in := p.in
+		s.SetBacklog(func() int { return len(in) })
+	}
 	g.parts[key] = p
 	out := make(chan []*kgo.Record)
 	// The feeder passes slices on and resumes fetching once the worker catches up.

@@ -18,7 +18,10 @@
 // from the last committed offset: the Worker reads the Ledger and cuts its batches at
 // exactly the recorded ranges (the rule is in replay.go), so the replayed inserts
 // carry the same tokens and ClickHouse drops them. docs/exactly-once.md lists the
-// failure cases.
+// failure cases. Elsewhere a batch may end anywhere: it is flushed at
+// Options.FlushInterval, or once it holds MaxRows or MaxBytes, and while its
+// partition is catching up (SetBacklog reports queued fetches) a due batch stays
+// open for up to backlogStretch intervals, so that a backlog makes fewer parts.
 //
 // Ranges, tokens and stored event ids are keyed by the topic's incarnation (its Kafka
 // topic id, Worker.SetTopicID), so a topic deleted and created again, whose offsets
