@@ -95,10 +95,15 @@ func (d *dedup) forget() {
 	d.head++
 }
 
-// prune forgets ids too old to match a record at or after now.
-func (d *dedup) prune(now int64) {
+// len is the number of ids remembered.
+func (d *dedup) len() int { return len(d.order) - d.head }
+
+// prune forgets ids too old to match a record at or after now, and the oldest ones
+// beyond max ids (the filter's cap can shrink as partitions are assigned).
+func (d *dedup) prune(now int64, max int) {
+	d.max = max
 	limit := now - d.horizon - int64(dedupSlack)
-	for d.head < len(d.order) && d.order[d.head].ts < limit {
+	for d.head < len(d.order) && (d.order[d.head].ts < limit || max > 0 && d.len() > max) {
 		d.forget()
 	}
 	// Compact when more than half of the queue is spent.

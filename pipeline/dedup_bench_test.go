@@ -36,7 +36,7 @@ func BenchmarkPaymentBatchAddDedup(b *testing.B) {
 			batch.Blocks()
 			batch.Reset()
 			d.pending.reset()
-			d.prune(m.Timestamp.UnixNano())
+			d.prune(m.Timestamp.UnixNano(), d.max)
 		}
 	}
 }

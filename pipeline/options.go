@@ -76,6 +76,10 @@ type Deps struct {
 	Observer Observer
 	// Tracer, when non-nil, traces every flush (trace.go); nil costs nothing.
 	Tracer trace.Tracer
+	// Memory, when non-nil, is the memory budget: a batch is flushed at the smaller
+	// of Options.MaxBytes and Memory.BatchBytes(), and a duplicate filter remembers
+	// at most the smaller of Options.DedupMaxIDs and Memory.DedupIDs() ids.
+	Memory Memory
 }
 
 func (o *Options) defaults() {

@@ -47,6 +47,8 @@ type Worker struct {
 
 	invalid invalidWatch // the store goroutine's: warns of an (almost) all-invalid partition
 
+	held memoryHeld // what was reported to Deps.Memory
+
 	// Why the partition may be blocked: its dead letters cannot be written, or
 	// ClickHouse refuses its calls for good (see blockage).
 	dlBlock, chBlock blockage
@@ -80,6 +82,7 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 	defer func() {
 		close(w.jobs)
 		stores.Wait()
+		w.unreport()
 	}()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -159,6 +162,8 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		return nil
 	}
 	o := &w.p.opts
+	maxBytes := w.maxBytes()
+	defer w.report()
 	var valid, invalid, dups int64
 	now := time.Now()
 	for _, r := range recs {
@@ -197,7 +202,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 			invalid++
 			w.deadLetter(ctx, r, err)
 		}
-		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.cur.batch.Bytes() >= o.MaxBytes) {
+		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.cur.batch.Bytes() >= maxBytes) {
 			if err := flushHere(); err != nil {
 				return err
 			}
@@ -265,10 +270,11 @@ func (w *Worker) startDedup(ctx context.Context, first *kgo.Record) error {
 	if w.dd != nil {
 		since := first.Timestamp.Add(-o.DedupHorizon - dedupSlack)
 		n := 0
+		w.dd.max = w.maxIDs()
 		err := w.retry(ctx, "load event ids", func(ctx context.Context) error {
 			w.dd.reset()
 			n = 0
-			return w.p.deps.SeenIDs.SeenIDs(ctx, o.Group, w.topic, w.topicID, w.partition, first.Offset, since, o.DedupMaxIDs, func(id string, ts int64) {
+			return w.p.deps.SeenIDs.SeenIDs(ctx, o.Group, w.topic, w.topicID, w.partition, first.Offset, since, w.dd.max, func(id string, ts int64) {
 				w.dd.load(id, ts)
 				n++
 			})
@@ -292,6 +298,7 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	}
 	s := w.cur
 	s.r, s.replay, s.lastRec, s.n = r, replay, w.lastRec, w.n
+	w.held.spare = int64(s.batch.Bytes())
 	next := w.spare
 	if w.dd != nil {
 		next.pending.reset()
@@ -308,8 +315,9 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	w.n = 0
 	w.lastRec, w.due = nil, time.Time{}
 	if w.dd != nil {
-		w.dd.prune(w.maxTS)
+		w.dd.prune(w.maxTS, w.maxIDs())
 	}
+	w.report()
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/membudget"
 	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/pipeline"
@@ -39,6 +40,10 @@ type Instance struct {
 
 	dlqClient *kgo.Client
 	tracing   *tracing.Provider // see tracing.go
+	// memory is the budget the fetch queues, batches and duplicate filters share
+	// (SLUICE_MEMORY_LIMIT); memoryFrom says where its size came from.
+	memory     *membudget.Budget
+	memoryFrom string
 
 	// Observability: metrics, the admin listener (nil when SLUICE_HTTP_ADDR is
 	// empty) and the recent warnings it shows; see observe.go.
@@ -102,6 +107,8 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	}
 	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), types: types, up: make(chan struct{}),
 		lagRefresh: make(chan struct{}, 1), membersRefresh: make(chan struct{}, 1)}
+	total, from := membudget.Resolve(int64(c.MemoryLimit), "/")
+	in.memory, in.memoryFrom = membudget.New(total), from
 	for _, t := range topicsOf(types) {
 		in.stats.Topic(t) // every topic's series exists from the start, at 0
 	}
@@ -253,6 +260,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		Permanent: clickhouse.IsPermanent,
 		Observer:  in.metrics,
 		Tracer:    in.tracing.Tracer(),
+		Memory:    in.memory,
 	})
 
 	g, err := consumers.New(consumers.Options{
@@ -262,6 +270,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		StartLatest:    c.Kafka.Start == config.StartLatest,
 		DrainTimeout:   c.ShutdownTimeout * 2 / 3, // the whole shutdown takes at most 1.4 × this
 		QueueDepth:     c.Kafka.QueueDepth,
+		Memory:         in.memory,
 		CommitInterval: c.Kafka.CommitInterval,
 		InstanceID:     c.Kafka.InstanceID,
 		ConnOpts:       kopts,
@@ -272,6 +281,7 @@ func (in *Instance) connect(ctx context.Context) error {
 			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
 			kgo.HeartbeatInterval(c.Kafka.HeartbeatInterval),
 			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
+			kgo.FetchMaxBytes(fetchMaxBytes(in.memory.Total(), c.Kafka.FetchMaxPartitionBytes)),
 			kgo.FetchMaxWait(c.Kafka.FetchMaxWait),
 			kgo.ClientID(clientID()),
 			kgo.AutoCommitCallback(in.committed),
@@ -293,6 +303,21 @@ func (in *Instance) connect(ctx context.Context) error {
 	in.joining.set("waiting to join the consumer group "+strconv.Quote(c.Kafka.Group), nil)
 	return nil
 }
+
+// fetchMaxBytes bounds one fetch response of all partitions on a broker, which the
+// client buffers before it is polled: a twentieth of the memory budget, between one
+// partition's fetch and franz-go's default of 50 MB.
+func fetchMaxBytes(budget int64, partitionBytes config.ByteSize) int32 {
+	return int32(min(max(budget/20, int64(partitionBytes)), 50<<20))
+}
+
+// Memory is the memory budget the instance's partitions share; `sluice run` sets
+// the Go soft memory limit from it.
+func (in *Instance) Memory() *membudget.Budget { return in.memory }
+
+// MemoryFrom says where the memory budget's size came from: SLUICE_MEMORY_LIMIT,
+// the cgroup memory limit, or the default.
+func (in *Instance) MemoryFrom() string { return in.memoryFrom }
 
 // Stats are the instance's pipeline counters.
 func (in *Instance) Stats() *pipeline.Stats { return in.stats }

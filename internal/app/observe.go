@@ -64,6 +64,7 @@ func (in *Instance) newMetrics() *metrics.Metrics {
 		Stats:   in.stats,
 		Queues:  in.queues,
 		Blocked: in.blocked,
+		Memory:  in.memory.Usage,
 		Logger:  in.log.With("component", "metrics"),
 	})
 }
