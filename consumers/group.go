@@ -60,8 +60,9 @@ type Options struct {
 	QueueDepth int
 	// Memory, when non-nil, bounds the fetched records by bytes too: a partition's
 	// fetching also pauses once it holds Memory.FetchBytes() of them (keys, values and
-	// RecordOverhead each), and resumes once its worker took them down to half.
-	// Memory is told of every assignment, revoke and loss.
+	// RecordOverhead each; queued, and the slice the worker is on until it takes the
+	// next), and resumes once the worker took them down to half or its queue is
+	// empty. Memory is told of every assignment, revoke and loss.
 	Memory Memory
 	// DrainTimeout bounds how long a revoked or shut-down worker may take to flush
 	// (default 20s); after it the worker is cancelled and its records are replayed by
@@ -155,8 +156,9 @@ type part struct {
 	done    chan struct{} // closed when the worker has returned
 	pauseMu sync.Mutex    // makes flipping paused and the Pause/Resume call one step
 	paused  bool
-	// held is the bytes of the fetched records queued for the worker (Options.Memory);
-	// each slice's size travels beside it in sizes.
+	// held is the bytes of the fetched records queued for the worker, or taken by it
+	// and not yet done with (Options.Memory); each slice's size travels beside it in
+	// sizes.
 	held  atomic.Int64
 	sizes chan int64
 
@@ -185,7 +187,7 @@ func (g *Group) pause(p *part) {
 func (g *Group) resume(p *part, low int) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || p.held.Load() <= g.o.Memory.FetchBytes()/2)) {
+	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || len(p.in) == 0 || p.held.Load() <= g.o.Memory.FetchBytes()/2)) {
 		p.paused = false
 		g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
 	}
@@ -369,14 +371,20 @@ func (g *Group) hold(p *part, recs []*kgo.Record) {
 	g.o.Memory.Fetched(n)
 }
 
-// handed releases the memory of the slice the feeder just took from p.in.
-func (g *Group) handed(p *part) {
+// taken returns the size hold counted for the slice the feeder just took from p.in.
+func (g *Group) taken(p *part) int64 {
 	if g.o.Memory == nil {
-		return
+		return 0
 	}
-	n := <-p.sizes
-	p.held.Add(-n)
-	g.o.Memory.Fetched(-n)
+	return <-p.sizes
+}
+
+// done releases n bytes of p's: a slice its worker is done with (it took the next).
+func (g *Group) done(p *part, n int64) {
+	if n != 0 {
+		p.held.Add(-n)
+		g.o.Memory.Fetched(-n)
+	}
 }
 
 // discard releases what p still holds once its feeder has stopped: the slices a
@@ -540,15 +548,19 @@ func (g *Group) start(key tp, w Worker) {
 	g.parts[key] = p
 	out := make(chan []*kgo.Record)
 	// The feeder passes slices on and resumes fetching once the worker catches up.
+	// The worker is done with a slice when it takes the next one.
 	g.wg.Go(func() {
 		defer close(out)
+		var working int64 // the size of the slice the worker is on
 		for recs := range p.in {
-			g.handed(p)
+			n := g.taken(p)
 			select {
 			case out <- recs:
 			case <-wctx.Done():
 				return
 			}
+			g.done(p, working)
+			working = n
 			g.resume(p, g.o.QueueDepth/2)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/consumers"
@@ -280,7 +281,7 @@ func (in *Instance) connect(ctx context.Context) error {
 			kgo.SessionTimeout(c.Kafka.SessionTimeout),
 			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
 			kgo.HeartbeatInterval(c.Kafka.HeartbeatInterval),
-			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
+			kgo.FetchMaxPartitionBytes(fetchPartitionBytes(ctx, dlqClient, topicsOf(types), in.memory.Total(), c.Kafka.FetchMaxPartitionBytes, log)),
 			kgo.FetchMaxBytes(fetchMaxBytes(in.memory.Total(), c.Kafka.FetchMaxPartitionBytes)),
 			kgo.FetchMaxWait(c.Kafka.FetchMaxWait),
 			kgo.ClientID(clientID()),
@@ -302,6 +303,26 @@ func (in *Instance) connect(ctx context.Context) error {
 	in.group = g
 	in.joining.set("waiting to join the consumer group "+strconv.Quote(c.Kafka.Group), nil)
 	return nil
+}
+
+// fetchPartitionBytes is the largest fetch of one partition: the configured one,
+// lowered by the memory budget for the partitions the source topics have now (read
+// through cl; a topic missing or unreadable counts none). Partitions added later are
+// not counted until the instance restarts.
+func fetchPartitionBytes(ctx context.Context, cl *kgo.Client, topics []string, budget int64, configured config.ByteSize, log *slog.Logger) int32 {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n := 0
+	details, err := kadm.NewClient(cl).ListTopics(ctx, topics...)
+	if err != nil {
+		log.Warn("counting the source topics' partitions to size fetches by the memory budget; fetching SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES", "err", err)
+	}
+	for _, d := range details {
+		if d.Err == nil {
+			n += len(d.Partitions)
+		}
+	}
+	return int32(membudget.FetchSize(budget, n, int64(configured)))
 }
 
 // fetchMaxBytes bounds one fetch response of all partitions on a broker, which the

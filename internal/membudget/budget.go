@@ -3,14 +3,14 @@ package membudget
 import "sync/atomic"
 
 // Shares of the budget, in percent. Fetched records, the two batches of every
-// partition and the duplicate filters together take at most 54%; the rest is
+// partition and the duplicate filters together take at most 50%; the rest is
 // headroom: the Go runtime's garbage between collections (the soft limit is at
 // GoLimitPercent), the encoding buffer of every insert in flight, the Kafka and
 // ClickHouse clients, goroutine stacks.
 const (
-	GoLimitPercent = 90
+	GoLimitPercent = 80
 	FetchPercent   = 10
-	BatchPercent   = 36
+	BatchPercent   = 32
 	DedupPercent   = 8
 )
 
@@ -27,7 +27,7 @@ const BatchOverhead = 2
 
 // MinBatchBytes is the smallest batch share (in Bytes()): with very many partitions
 // a batch is still worth an insert. It is the one place the budget can be exceeded:
-// beyond BatchPercent% / (2 × BatchOverhead × MinBatchBytes) partitions (about 90
+// beyond BatchPercent% / (2 × BatchOverhead × MinBatchBytes) partitions (about 80
 // with 256 MiB).
 const MinBatchBytes = 256 << 10
 
@@ -56,6 +56,21 @@ func SplitOf(total int64, parts int) Split {
 		Batch:      max(total*BatchPercent/100/(2*n)/BatchOverhead, MinBatchBytes),
 		DedupIDs:   total * DedupPercent / 100 / n / IDBytes,
 	}
+}
+
+// MinFetchBytes is the smallest fetch FetchSize asks for.
+const MinFetchBytes = 16 << 10
+
+// FetchSize is the largest fetch of one partition to ask the brokers for when the
+// source topics have partitions partitions in all: configured, lowered so that two
+// fetches of each of them fit in the fetch pool (a partition holds at most one fetch
+// beyond its share, or two when its share is smaller than a fetch), and at least
+// MinFetchBytes. partitions < 1 leaves configured.
+func FetchSize(total int64, partitions int, configured int64) int64 {
+	if partitions < 1 {
+		return configured
+	}
+	return min(configured, max(total*FetchPercent/100/(2*int64(partitions)), MinFetchBytes))
 }
 
 // Budget is one process's memory budget and what is held against it now.

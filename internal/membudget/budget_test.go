@@ -32,11 +32,28 @@ func TestSplitOf(t *testing.T) {
 // The shares of all owned partitions stay within their pools, whatever the count.
 func TestSplitWithinBudget(t *testing.T) {
 	const total = 256 << 20
-	for parts := 1; parts <= 90; parts++ {
+	for parts := 1; parts <= 80; parts++ {
 		s := SplitOf(total, parts)
 		held := int64(parts) * (s.Fetch + 2*s.Batch*BatchOverhead + s.DedupIDs*IDBytes)
 		if limit := int64(total) * (FetchPercent + BatchPercent + DedupPercent) / 100; held > limit {
 			t.Fatalf("%d partitions hold %d bytes, more than the pools' %d", parts, held, limit)
+		}
+	}
+}
+
+func TestFetchSize(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		partitions int
+		want       int64
+	}{
+		{0, mib}, // unknown: as configured
+		{8, mib}, // 2 × 8 × 1 MiB fit in 25.6 MiB: as configured
+		{64, 256 * mib * FetchPercent / 100 / 128},
+		{100_000, MinFetchBytes},
+	} {
+		if got := FetchSize(256*mib, tc.partitions, mib); got != tc.want {
+			t.Errorf("FetchSize(256 MiB, %d partitions, 1 MiB) = %d, want %d", tc.partitions, got, tc.want)
 		}
 	}
 }
