@@ -33,8 +33,8 @@ type Config struct {
 
 	// MemoryLimit is the process's one memory budget: fetch queues, batches and the
 	// duplicate filters are sized from it, shared among the owned partitions, and
-	// the Go soft memory limit is 90% of it unless GOMEMLIMIT is set.
-	MemoryLimit MemoryLimit `env:"MEMORY_LIMIT" envDefault:"auto" desc:"the process's memory budget, e.g. 1GiB: fetched records, batches and the producer-duplicate filters are sized from it and shared among the owned partitions (partitions pause and batches flush early at their share), and the Go soft memory limit is 90% of it unless GOMEMLIMIT is set; auto = 75% of the container's cgroup memory limit, else 256MiB; at least 64MiB"`
+	// the Go soft memory limit is 80% of it unless GOMEMLIMIT is set.
+	MemoryLimit MemoryLimit `env:"MEMORY_LIMIT" envDefault:"auto" desc:"the process's memory budget, e.g. 1GiB: fetched records, batches and the producer-duplicate filters are sized from it and shared among the owned partitions (partitions pause and batches flush early at their share), and the Go soft memory limit is 80% of it unless GOMEMLIMIT is set; auto = 75% of the container's cgroup memory limit, else 256MiB; at least 64MiB"`
 
 	// Dev goes to the development tooling (demo, dev, bench, the test stack), not
 	// to `sluice run`.
@@ -72,7 +72,7 @@ type Kafka struct {
 	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
 	// queue depth it bounds the memory a partition's backlog can take.
-	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger); with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
+	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger), lowered at start until two of them for every source partition fit in the fetch share of SLUICE_MEMORY_LIMIT; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
 	// FetchMaxWait is how long the broker may hold a fetch that found too little
 	// data. A partition resumed after a pause is fetched again only with the next
 	// request, so this also bounds how long a resumed partition may wait.
@@ -82,7 +82,7 @@ type Kafka struct {
 	// QueueDepth is how many fetches may wait for one partition's worker before
 	// fetching that partition pauses; its desc is where the memory bound of a
 	// partition's fetched records is stated.
-	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024); it also pauses once they reach the partition's fetch share of SLUICE_MEMORY_LIMIT. A partition then holds at most the smaller of that share + 3 fetches and (depth + 3) fetches of SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES: queued, one waiting for the worker, one being processed and the one that crossed the limit; the Kafka client buffers one more response per broker; the bound is on bytes as fetched, so compressed batches take more once decompressed"`
+	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024); it also pauses once its records reach the partition's fetch share of SLUICE_MEMORY_LIMIT. A partition then holds (queued, waiting for the worker and being decoded) at most the smaller of that share + 1 fetch (2 fetches when the share is smaller) and depth + 3 fetches; the Kafka client buffers one more response per broker; the bound is on bytes as fetched, so compressed batches take more once decompressed"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
 	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation; created at start when missing (needs CREATE on it or the cluster, and WRITE and DESCRIBE on it)"`
 	// DLQPartitions and DLQReplicationFactor shape the dead-letter topic when start-up
