@@ -462,12 +462,7 @@ func TestGroupCooperativeRebalanceDrainsAndCommitsBeforeHandOff(t *testing.T) {
 func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
 	addrs, prod, _ := cluster(t)
 	h := newHarness(t)
-	gate := make(chan struct{})
-	h.block = func(_ string, p int32, recs []*kgo.Record) {
-		if p == 0 && recs[0].Offset == 0 {
-			<-gate // the worker of partition 0 is stuck on its first slice
-		}
-	}
+	gate := h.blockFirstSlice()
 	o := options(addrs, "pause")
 	o.QueueDepth = 1
 	m := startMember(t, o, h.factory("a"))
@@ -511,6 +506,18 @@ func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
 	}
 }
 
+// blockFirstSlice makes the worker of partition 0 stuck on its first slice until the
+// returned channel is closed.
+func (h *harness) blockFirstSlice() chan struct{} {
+	gate := make(chan struct{})
+	h.block = func(_ string, p int32, recs []*kgo.Record) {
+		if p == 0 && recs[0].Offset == 0 {
+			<-gate
+		}
+	}
+	return gate
+}
+
 // waitFor polls for a state the Group exposes no notification for; state says what
 // it was when the wait times out.
 func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
@@ -550,12 +557,7 @@ func produceUntilPaused(t *testing.T, m *member, prod *kgo.Client, paused func()
 func TestGroupPausesAtMemoryShare(t *testing.T) {
 	addrs, prod, _ := cluster(t)
 	h := newHarness(t)
-	gate := make(chan struct{})
-	h.block = func(_ string, p int32, recs []*kgo.Record) {
-		if p == 0 && recs[0].Offset == 0 {
-			<-gate
-		}
-	}
+	gate := h.blockFirstSlice()
 	// 10% of 40,000 bytes over 4 partitions: 1,000 bytes each, about four of the
 	// test's records (RecordOverhead and a few bytes of value).
 	budget := membudget.New(40_000)
