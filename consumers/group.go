@@ -176,7 +176,11 @@ type part struct {
 func (g *Group) pause(p *part) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if !p.paused && (len(p.in) >= g.o.QueueDepth || g.o.Memory != nil && p.held.Load() >= g.o.Memory.FetchBytes()) {
+	// Only a partition with something queued pauses: the feeder resumes it after
+	// handing that on. (held also counts the slice the worker is on, which the
+	// feeder may have handed on already.)
+	queued := len(p.in)
+	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && p.held.Load() >= g.o.Memory.FetchBytes()) {
 		p.paused = true
 		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
 	}

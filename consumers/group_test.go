@@ -591,6 +591,30 @@ func TestGroupPausesAtMemoryShare(t *testing.T) {
 	}
 }
 
+// With a share of a few records, nearly every fetch pauses its partition, often
+// after the feeder already handed the slice on; no partition may stay paused with
+// nothing queued: every record arrives.
+func TestGroupMemorySharePausesNeverStick(t *testing.T) {
+	addrs, prod, _ := cluster(t)
+	h := newHarness(t)
+	o := options(addrs, "memory-churn")
+	o.Memory = membudget.New(40_000)
+	startMember(t, o, h.factory("a"))
+	const rounds, per = 400, 5
+	for range rounds {
+		produce(t, prod, per, false, allParts()...)
+	}
+	h.wait("every record", func(evs []event) bool {
+		got := received(evs)
+		for p := range int32(partitions) {
+			if len(got[p]) < rounds*per {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func TestGroupWorkerErrorEndsRun(t *testing.T) {
 	addrs, prod, adm := cluster(t)
 	h := newHarness(t)
