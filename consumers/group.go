@@ -186,8 +186,8 @@ func (g *Group) pause(p *part) {
 	}
 }
 
-// resume restarts fetching p once its queue is at most low and holds at most half
-// its share of the memory budget (or always when low < 0).
+// resume restarts fetching p once its queue is at most low and either empty or
+// holding at most half its share of the memory budget (or always when low < 0).
 func (g *Group) resume(p *part, low int) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
