@@ -30,8 +30,9 @@ func rawRows(e *testEnv) []int {
 // partitions are owned. What the worker held goes back to the budget when it returns.
 func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	e := newEnv(t)
-	// 16 MiB for one partition: a batch share of 16 MiB × 36% / 2 / 2 ≈ 1.4 MiB,
-	// about 15,000 of these ~95-byte rows; for four partitions a quarter of it.
+	// 16 MiB for one partition: a batch share of (16 - 1) MiB × 32% / 2 / 2 = 1.2 MiB,
+	// about 13,000 of these ~95-byte rows; for four partitions a fifth of it (the
+	// 256 KiB floor).
 	budget := membudget.New(16 << 20)
 	budget.Owned(1)
 	e.memory = budget
@@ -67,7 +68,7 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	}
 	one, four := rows[0], rows[len(rows)-2] // the last store is the drain's remainder
 	if one < 5_000 || one > 20_000 || four*3 > one {
-		t.Fatalf("batches of %v rows: want the first (one partition owned) ~15,000 and later ones (four owned) a quarter of it", rows)
+		t.Fatalf("batches of %v rows: want the first (one partition owned) ~13,000 and later ones (four owned) a fifth of it", rows)
 	}
 	if u := budget.Usage(); u.Batched != 0 || u.Dedup != 0 {
 		t.Fatalf("after Run the budget still holds %d batch and %d dedup bytes", u.Batched, u.Dedup)
@@ -79,8 +80,9 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 // while a recent one is still dropped.
 func TestDedupRemembersMemoryShare(t *testing.T) {
 	e := newEnv(t)
-	// 8% of 16,000 bytes = 1,280 bytes = 10 ids of 128 bytes.
-	budget := membudget.New(16_000)
+	// 8% of a quarter of 64,000 bytes (the partition's overhead would take more) =
+	// 1,280 bytes = 10 ids of 128 bytes.
+	budget := membudget.New(64_000)
 	budget.Owned(1)
 	if n := budget.DedupIDs(); n != 10 {
 		t.Fatalf("dedup share = %d ids, want 10", n)

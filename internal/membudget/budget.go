@@ -14,6 +14,13 @@ const (
 	DedupPercent   = 8
 )
 
+// PartitionOverhead is what an owned partition takes beyond its shares, as measured
+// at 64 partitions (its worker's and feeder's goroutines, its batches' fixed
+// structures and rollup maps, the client's per-partition state): the shares are
+// divided from the budget less this for every partition owned (but at least a
+// quarter of the budget).
+const PartitionOverhead = 1 << 20
+
 // IDBytes is what one remembered event id takes in a duplicate filter, as measured
 // in a heap profile: its 128-bit hash and timestamp in a map that never shrinks, and
 // its place in the pruning queue, which is compacted only when half of it is spent.
@@ -27,8 +34,7 @@ const BatchOverhead = 2
 
 // MinBatchBytes is the smallest batch share (in Bytes()): with very many partitions
 // a batch is still worth an insert. It is the one place the budget can be exceeded:
-// beyond BatchPercent% / (2 × BatchOverhead × MinBatchBytes) partitions (about 80
-// with 256 MiB).
+// beyond about 60 partitions with 256 MiB.
 const MinBatchBytes = 256 << 10
 
 // Split is how a budget divides among the partitions an instance owns.
@@ -49,12 +55,13 @@ type Split struct {
 // SplitOf divides total among parts partitions (fewer than one count as one).
 func SplitOf(total int64, parts int) Split {
 	n := int64(max(parts, 1))
+	base := max(total-n*PartitionOverhead, total/4)
 	return Split{
 		Total:      total,
 		Partitions: parts,
-		Fetch:      total * FetchPercent / 100 / n,
-		Batch:      max(total*BatchPercent/100/(2*n)/BatchOverhead, MinBatchBytes),
-		DedupIDs:   total * DedupPercent / 100 / n / IDBytes,
+		Fetch:      base * FetchPercent / 100 / n,
+		Batch:      max(base*BatchPercent/100/(2*n)/BatchOverhead, MinBatchBytes),
+		DedupIDs:   base * DedupPercent / 100 / n / IDBytes,
 	}
 }
 
@@ -70,7 +77,7 @@ func FetchSize(total int64, partitions int, configured int64) int64 {
 	if partitions < 1 {
 		return configured
 	}
-	return min(configured, max(total*FetchPercent/100/(2*int64(partitions)), MinFetchBytes))
+	return min(configured, max(SplitOf(total, partitions).Fetch/2, MinFetchBytes))
 }
 
 // Budget is one process's memory budget and what is held against it now.
