@@ -30,9 +30,9 @@ func rawRows(e *testEnv) []int {
 // partitions are owned. What the worker held goes back to the budget when it returns.
 func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	e := newEnv(t)
-	// 16 MiB for one partition: a batch share of (16 - 1) MiB × 32% / 2 / 2 = 1.2 MiB,
-	// about 13,000 of these ~95-byte rows; for four partitions a fifth of it (the
-	// 256 KiB floor).
+	// 16 MiB for one partition: a batch share of (16 - 2) MiB × 32% / 2 / 2 ≈ 1.1 MiB,
+	// about 12,000 of these ~95-byte rows; for four partitions (16 - 8) MiB × 32% /
+	// 8 / 2 ≈ 164 KB, about 1,700.
 	budget := membudget.New(16 << 20)
 	budget.Owned(1)
 	e.memory = budget
@@ -68,7 +68,7 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	}
 	one, four := rows[0], rows[len(rows)-2] // the last store is the drain's remainder
 	if one < 5_000 || one > 20_000 || four*3 > one {
-		t.Fatalf("batches of %v rows: want the first (one partition owned) ~13,000 and later ones (four owned) a fifth of it", rows)
+		t.Fatalf("batches of %v rows: want the first (one partition owned) ~12,000 and later ones (four owned) ~1,700", rows)
 	}
 	if u := budget.Usage(); u.Batched != 0 || u.Dedup != 0 {
 		t.Fatalf("after Run the budget still holds %d batch and %d dedup bytes", u.Batched, u.Dedup)

@@ -15,11 +15,11 @@ const (
 )
 
 // PartitionOverhead is what an owned partition takes beyond its shares, as measured
-// at 64 partitions (its worker's and feeder's goroutines, its batches' fixed
-// structures and rollup maps, the client's per-partition state): the shares are
-// divided from the budget less this for every partition owned (but at least a
-// quarter of the budget).
-const PartitionOverhead = 1 << 20
+// at 64 partitions through a ClickHouse hang (the encoded insert it has in flight,
+// its goroutines, its batches' fixed structures and rollup maps, the client's
+// per-partition state): the shares are divided from the budget less this for every
+// partition owned (but at least a quarter of the budget).
+const PartitionOverhead = 2 << 20
 
 // IDBytes is what one remembered event id takes in a duplicate filter, as measured
 // in a heap profile: its 128-bit hash and timestamp in a map that never shrinks, and
@@ -34,8 +34,8 @@ const BatchOverhead = 2
 
 // MinBatchBytes is the smallest batch share (in Bytes()): with very many partitions
 // a batch is still worth an insert. It is the one place the budget can be exceeded:
-// beyond about 60 partitions with 256 MiB.
-const MinBatchBytes = 256 << 10
+// beyond about 70 partitions with 256 MiB.
+const MinBatchBytes = 128 << 10
 
 // Split is how a budget divides among the partitions an instance owns.
 type Split struct {

@@ -15,9 +15,9 @@ func TestSplitOf(t *testing.T) {
 		fetch, bat int64
 		dedupIDs   int64
 	}{
-		{"no partitions count as one", 256 * mib, 0, 255 * mib * FetchPercent / 100, 255 * mib * BatchPercent / 200 / BatchOverhead, 255 * mib * DedupPercent / 100 / IDBytes},
-		{"8 partitions", 256 * mib, 8, 248 * mib * FetchPercent / 100 / 8, 248 * mib * BatchPercent / 100 / 16 / BatchOverhead, 248 * mib * DedupPercent / 100 / 8 / IDBytes},
-		{"64 partitions: the batch floor", 256 * mib, 64, 192 * mib * FetchPercent / 100 / 64, MinBatchBytes, 192 * mib * DedupPercent / 100 / 64 / IDBytes},
+		{"no partitions count as one", 256 * mib, 0, 254 * mib * FetchPercent / 100, 254 * mib * BatchPercent / 200 / BatchOverhead, 254 * mib * DedupPercent / 100 / IDBytes},
+		{"8 partitions", 256 * mib, 8, 240 * mib * FetchPercent / 100 / 8, 240 * mib * BatchPercent / 100 / 16 / BatchOverhead, 240 * mib * DedupPercent / 100 / 8 / IDBytes},
+		{"64 partitions", 256 * mib, 64, 128 * mib * FetchPercent / 100 / 64, 128 * mib * BatchPercent / 100 / 128 / BatchOverhead, 128 * mib * DedupPercent / 100 / 64 / IDBytes},
 		{"batch floor, a quarter of the budget", 256 * mib, 1000, 64 * mib * FetchPercent / 100 / 1000, MinBatchBytes, 64 * mib * DedupPercent / 100 / 1000 / IDBytes},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -33,7 +33,7 @@ func TestSplitOf(t *testing.T) {
 // whatever the count up to where the batch floor takes over.
 func TestSplitWithinBudget(t *testing.T) {
 	const total = 256 << 20
-	for parts := 1; parts <= 60; parts++ {
+	for parts := 1; parts <= 50; parts++ {
 		s := SplitOf(total, parts)
 		held := int64(parts) * (s.Fetch + 2*s.Batch*BatchOverhead + s.DedupIDs*IDBytes)
 		if limit := (total - int64(parts)*PartitionOverhead) * (FetchPercent + BatchPercent + DedupPercent) / 100; held > limit {
@@ -49,8 +49,8 @@ func TestFetchSize(t *testing.T) {
 		want       int64
 	}{
 		{0, mib}, // unknown: as configured
-		{8, mib}, // 2 × 8 × 1 MiB fit in 24.8 MiB: as configured
-		{64, 192 * mib * FetchPercent / 100 / 128}, // the budget less 64 MiB of partition overhead
+		{8, mib}, // 2 × 8 × 1 MiB fit in 24 MiB: as configured
+		{64, 128 * mib * FetchPercent / 100 / 128}, // the budget less 128 MiB of partition overhead
 		{100_000, MinFetchBytes},
 	} {
 		if got := FetchSize(256*mib, tc.partitions, mib); got != tc.want {
