@@ -1,7 +1,8 @@
 // Package consumers owns Kafka consumer-group membership for Sluice: it joins the group
 // (cooperative-sticky), fetches the configured topics, hands each assigned partition's
 // records to that partition's Worker, pauses fetching a partition whose worker falls
-// behind, and commits the offsets the workers mark.
+// behind (its queue at Options.QueueDepth, or its records at its share of the memory
+// budget, Options.Memory), and commits the offsets the workers mark.
 //
 // It knows nothing of decoding or ClickHouse: a Worker (declared here, implemented by
 // package pipeline) does the work and marks the records whose effects are stored.

@@ -23,6 +23,23 @@ type Worker interface {
 	Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kgo.Record)) error
 }
 
+// Memory is the memory budget the fetched records are held against. It is safe for
+// concurrent use and cheap: it is called once per fetch, never per record.
+type Memory interface {
+	// FetchBytes is the fetched-record bytes one partition may hold now before its
+	// fetching pauses.
+	FetchBytes() int64
+	// Owned adds delta to the partitions owned (negative on revoke or loss).
+	Owned(delta int)
+	// Fetched adds delta to the fetched-record bytes held now.
+	Fetched(delta int64)
+}
+
+// RecordOverhead is what a fetched record takes beyond its key and value (the
+// *kgo.Record and its share of the fetch's bookkeeping), as the fetched bytes held
+// against Options.Memory count it.
+const RecordOverhead = 256
+
 // Factory returns the Worker for a newly assigned partition.
 type Factory func(topic string, partition int32) Worker
 
@@ -41,6 +58,12 @@ type Options struct {
 	// client's FetchMaxWait short (Sluice uses 250ms); with a long one, a shallow
 	// queue leaves the worker idle after each resume.
 	QueueDepth int
+	// Memory, when non-nil, bounds the fetched records by bytes too: a partition's
+	// fetching also pauses once it holds Memory.FetchBytes() of them (keys, values and
+	// RecordOverhead each; queued, and the slice the worker is on until it takes the
+	// next), and resumes once the worker took them down to half or its queue is
+	// empty. Memory is told of every assignment, revoke and loss.
+	Memory Memory
 	// DrainTimeout bounds how long a revoked or shut-down worker may take to flush
 	// (default 20s); after it the worker is cancelled and its records are replayed by
 	// the next owner.
@@ -140,6 +163,11 @@ type part struct {
 	done    chan struct{} // closed when the worker has returned
 	pauseMu sync.Mutex    // makes flipping paused and the Pause/Resume call one step
 	paused  bool
+	// held is the bytes of the fetched records queued for the worker, or taken by it
+	// and not yet done with (Options.Memory); each slice's size travels beside it in
+	// sizes.
+	held  atomic.Int64
+	sizes chan int64
 
 	// The incarnation of the topic the worker consumes, set by the poll loop at the
 	// first fetch (deliverable); setID tells the worker (nil if it does not care).
@@ -150,21 +178,27 @@ type part struct {
 	noMark atomic.Bool
 }
 
-// pause stops fetching p if its queue is at depth; it is called by the poll loop.
+// pause stops fetching p if its queue is at depth or holds its share of the memory
+// budget; it is called by the poll loop.
 func (g *Group) pause(p *part) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if !p.paused && len(p.in) >= g.o.QueueDepth {
+	// Only a partition with something queued pauses: the feeder resumes it after
+	// handing that on. (held also counts the slice the worker is on, which the
+	// feeder may have handed on already.)
+	queued := len(p.in)
+	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && p.held.Load() >= g.o.Memory.FetchBytes()) {
 		p.paused = true
 		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
 	}
 }
 
-// resume restarts fetching p once its queue is at most low (or always when low < 0).
+// resume restarts fetching p once its queue is at most low and either empty or
+// holding at most half its share of the memory budget (or always when low < 0).
 func (g *Group) resume(p *part, low int) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if p.paused && (low < 0 || len(p.in) <= low) {
+	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || len(p.in) == 0 || p.held.Load() <= g.o.Memory.FetchBytes()/2)) {
 		p.paused = false
 		g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
 	}
@@ -316,6 +350,7 @@ func (g *Group) Run(ctx context.Context) error {
 			}
 			// The queue holds QueueDepth slices before we pause; one poll can bring
 			// a few more, which the spare capacity absorbs without blocking.
+			g.hold(p, f.Records)
 			p.in <- f.Records
 			g.fetched.Add(int64(len(f.Records)))
 			p.hist.offset.Store(f.Records[len(f.Records)-1].Offset)
@@ -334,6 +369,54 @@ func (g *Group) Run(ctx context.Context) error {
 		}
 	}
 	return g.shutdown()
+}
+
+// hold counts recs against p's share of the memory budget before they are queued.
+func (g *Group) hold(p *part, recs []*kgo.Record) {
+	if g.o.Memory == nil {
+		return
+	}
+	n := int64(len(recs)) * RecordOverhead
+	for _, r := range recs {
+		n += int64(len(r.Key) + len(r.Value))
+	}
+	p.sizes <- n // never blocks: sizes is as deep as in
+	p.held.Add(n)
+	g.o.Memory.Fetched(n)
+}
+
+// taken returns the size hold counted for the slice the feeder just took from p.in.
+func (g *Group) taken(p *part) int64 {
+	if g.o.Memory == nil {
+		return 0
+	}
+	return <-p.sizes
+}
+
+// done releases n bytes of p's: a slice its worker is done with (it took the next).
+func (g *Group) done(p *part, n int64) {
+	if n != 0 {
+		p.held.Add(-n)
+		g.o.Memory.Fetched(-n)
+	}
+}
+
+// discard releases what p still holds once its feeder has stopped: the slices a
+// cancelled worker never took.
+func (g *Group) discard(p *part) {
+	if g.o.Memory == nil {
+		return
+	}
+	n := p.held.Swap(0)
+	g.o.Memory.Fetched(-n)
+}
+
+// ownedAdd counts delta partitions as owned (or given up), here and in the budget.
+func (g *Group) ownedAdd(delta int) {
+	g.owned.Add(int64(delta))
+	if g.o.Memory != nil {
+		g.o.Memory.Owned(delta)
+	}
 }
 
 // shutdown drains every worker, commits, and leaves the group.
@@ -455,7 +538,7 @@ func (g *Group) assigned(ctx context.Context, _ *kgo.Client, assigned map[string
 			n++
 		}
 	}
-	g.owned.Add(int64(n))
+	g.ownedAdd(n)
 	g.joined.Store(true)
 	g.log.Info("partitions assigned", "partitions", fmtParts(assigned), "owned", g.owned.Load())
 }
@@ -471,7 +554,8 @@ func (g *Group) start(key tp, w Worker) {
 		g.hist[key] = h
 	}
 	h.starts++
-	p := &part{tp: key, hist: h, in: make(chan []*kgo.Record, 4*g.o.QueueDepth+16), cancel: cancel, done: make(chan struct{})}
+	depth := 4*g.o.QueueDepth + 16
+	p := &part{tp: key, hist: h, in: make(chan []*kgo.Record, depth), sizes: make(chan int64, depth), cancel: cancel, done: make(chan struct{})}
 	if s, ok := w.(TopicIDSetter); ok {
 		p.setID = s.SetTopicID
 	}
@@ -482,14 +566,19 @@ func (g *Group) start(key tp, w Worker) {
 	g.parts[key] = p
 	out := make(chan []*kgo.Record)
 	// The feeder passes slices on and resumes fetching once the worker catches up.
+	// The worker is done with a slice when it takes the next one.
 	g.wg.Go(func() {
 		defer close(out)
+		var working int64 // the size of the slice the worker is on
 		for recs := range p.in {
+			n := g.taken(p)
 			select {
 			case out <- recs:
 			case <-wctx.Done():
 				return
 			}
+			g.done(p, working)
+			working = n
 			g.resume(p, g.o.QueueDepth/2)
 		}
 	})
@@ -540,8 +629,9 @@ func (g *Group) drain(ps []*part, timeout time.Duration) {
 	for _, p := range ps {
 		<-p.done
 		g.resume(p, -1) // pauses outlive assignments: never hand one on
+		g.discard(p)
 	}
-	g.owned.Add(-int64(len(ps)))
+	g.ownedAdd(-len(ps))
 }
 
 func (g *Group) take(parts map[string][]int32) []*part {
@@ -591,8 +681,9 @@ func (g *Group) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) 
 	for _, p := range ps {
 		<-p.done
 		g.resume(p, -1)
+		g.discard(p)
 	}
-	g.owned.Add(-int64(len(ps)))
+	g.ownedAdd(-len(ps))
 }
 
 func fmtParts(m map[string][]int32) string {

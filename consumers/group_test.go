@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/internal/membudget"
 )
 
 const (
@@ -461,12 +462,7 @@ func TestGroupCooperativeRebalanceDrainsAndCommitsBeforeHandOff(t *testing.T) {
 func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
 	addrs, prod, _ := cluster(t)
 	h := newHarness(t)
-	gate := make(chan struct{})
-	h.block = func(_ string, p int32, recs []*kgo.Record) {
-		if p == 0 && recs[0].Offset == 0 {
-			<-gate // the worker of partition 0 is stuck on its first slice
-		}
-	}
+	gate := h.blockFirstSlice()
 	o := options(addrs, "pause")
 	o.QueueDepth = 1
 	m := startMember(t, o, h.factory("a"))
@@ -475,27 +471,11 @@ func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
 	// until the partition is paused.
 	produce(t, prod, 1, true, 0)
 	sent := 1
-	// eventually polls for a state the Group exposes no notification for.
 	eventually := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(guard)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s; fetched %d, produced %d to p0\n%s", what, m.g.Fetched(), sent, h.dump())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(t, what, cond, func() string { return fmt.Sprintf("fetched %d, produced %d to p0\n%s", m.g.Fetched(), sent, h.dump()) })
 	}
-	for !paused() {
-		if sent > 50 {
-			t.Fatalf("partition 0 not paused after %d records behind a blocked worker; fetched %d", sent, m.g.Fetched())
-		}
-		eventually("record fetched", func() bool { return m.g.Fetched() >= int64(sent) || paused() })
-		if !paused() {
-			produce(t, prod, 1, true, 0)
-			sent++
-		}
-	}
+	sent = produceUntilPaused(t, m, prod, paused, sent, 50)
 	// With QueueDepth 1, fetching pauses with at most three slices taken: one in the
 	// worker, one in the feeder, one queued. Fewer when the poll loop finds a slice
 	// still queued because the feeder had not yet come back for it.
@@ -524,6 +504,116 @@ func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// blockFirstSlice makes the worker of partition 0 stuck on its first slice until the
+// returned channel is closed.
+func (h *harness) blockFirstSlice() chan struct{} {
+	gate := make(chan struct{})
+	h.block = func(_ string, p int32, recs []*kgo.Record) {
+		if p == 0 && recs[0].Offset == 0 {
+			<-gate
+		}
+	}
+	return gate
+}
+
+// waitFor polls for a state the Group exposes no notification for; state says what
+// it was when the wait times out.
+func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
+	t.Helper()
+	deadline := time.Now().Add(guard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; %s", what, state())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// produceUntilPaused produces one record at a time to partition 0, each once the
+// previous one was fetched, until paused says its fetching is paused; it fails after
+// limit records and returns how many were produced in all (sent before).
+func produceUntilPaused(t *testing.T, m *member, prod *kgo.Client, paused func() bool, sent, limit int) int {
+	t.Helper()
+	for !paused() {
+		if sent > limit {
+			t.Fatalf("partition 0 not paused after %d records behind a blocked worker; fetched %d", sent, m.g.Fetched())
+		}
+		waitFor(t, "record fetched", func() bool { return m.g.Fetched() >= int64(sent) || paused() },
+			func() string { return fmt.Sprintf("fetched %d, produced %d to p0", m.g.Fetched(), sent) })
+		if !paused() {
+			produce(t, prod, 1, true, 0)
+			sent++
+		}
+	}
+	return sent
+}
+
+// A partition's fetching pauses once its queued records reach its share of the
+// memory budget, long before the queue depth, and resumes when its worker catches
+// up; the budget learns every assignment and revoke, and what is held goes back to
+// zero.
+func TestGroupPausesAtMemoryShare(t *testing.T) {
+	addrs, prod, _ := cluster(t)
+	h := newHarness(t)
+	gate := h.blockFirstSlice()
+	// 10% of a quarter of 160,000 bytes (the partitions' overhead would take more)
+	// over 4 partitions: 1,000 bytes each, about four of the test's records
+	// (RecordOverhead and a few bytes of value).
+	budget := membudget.New(160_000)
+	o := options(addrs, "memory")
+	o.QueueDepth = 64
+	o.Memory = budget
+	m := startMember(t, o, h.factory("a"))
+	paused := func() bool { return slices.Contains(m.g.Client().PauseFetchPartitions(nil)[topic], 0) }
+	produce(t, prod, 1, true, 0)
+	sent := produceUntilPaused(t, m, prod, paused, 1, 50)
+	share := budget.FetchBytes()
+	if share != 1000 {
+		t.Errorf("fetch share with 4 partitions owned = %d, want 1000", share)
+	}
+	// Paused at the share: at most share/RecordOverhead + 1 queued, one in the
+	// feeder, one in the worker; far below the queue depth.
+	if f, most := m.g.Fetched(), share/consumers.RecordOverhead+3; f > most {
+		t.Errorf("paused after %d fetched records; want at most %d", f, most)
+	}
+	if u := budget.Usage(); u.Partitions != partitions || u.Fetched < share-2*consumers.RecordOverhead {
+		t.Errorf("budget while paused: %d partitions, %d fetched bytes held; want %d, about %d", u.Partitions, u.Fetched, partitions, share)
+	}
+	close(gate)
+	h.wait("partition 0 after resume", func(evs []event) bool { return len(received(evs)[0]) == sent })
+	waitFor(t, "partition 0 resumed", func() bool { return !paused() }, func() string { return fmt.Sprint(budget.Usage()) })
+	if err := m.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if u := budget.Usage(); u.Partitions != 0 || u.Fetched != 0 {
+		t.Errorf("budget after stop: %d partitions, %d fetched bytes held; want 0, 0", u.Partitions, u.Fetched)
+	}
+}
+
+// With a share of a few records, nearly every fetch pauses its partition, often
+// after the feeder already handed the slice on; no partition may stay paused with
+// nothing queued: every record arrives.
+func TestGroupMemorySharePausesNeverStick(t *testing.T) {
+	addrs, prod, _ := cluster(t)
+	h := newHarness(t)
+	o := options(addrs, "memory-churn")
+	o.Memory = membudget.New(160_000) // 1,000 bytes per partition, as above
+	startMember(t, o, h.factory("a"))
+	const rounds, per = 400, 5
+	for range rounds {
+		produce(t, prod, per, false, allParts()...)
+	}
+	h.wait("every record", func(evs []event) bool {
+		got := received(evs)
+		for p := range int32(partitions) {
+			if len(got[p]) < rounds*per {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func TestGroupWorkerErrorEndsRun(t *testing.T) {

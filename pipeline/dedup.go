@@ -100,6 +100,9 @@ func (d *dedup) forget() {
 	d.head++
 }
 
+// len is the number of ids remembered.
+func (d *dedup) len() int { return len(d.order) - d.head }
+
 // prune forgets ids too old to match a record at or after now.
 func (d *dedup) prune(now int64) {
 	limit := now - d.horizon - int64(dedupSlack)

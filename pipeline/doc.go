@@ -69,6 +69,14 @@
 // partitions paused, failed attempts) when the last one succeeds. Each attempt is
 // logged at debug level.
 //
+// # Memory
+//
+// Deps.Memory, when set, is the process's memory budget (memory.go): a batch is
+// written once it reaches the partition's batch share (read once per fetched slice,
+// so it shrinks as more partitions are owned), the duplicate filter remembers at
+// most the partition's filter share, and each worker reports what its batches and
+// filter hold, once per slice and per flush.
+//
 // # Observing
 //
 // Deps.Observer hears of every stored flush with a sample of its events' Kafka

@@ -58,6 +58,8 @@ type Worker struct {
 
 	invalid invalidWatch // the store goroutine's: warns of an (almost) all-invalid partition
 
+	held memoryHeld // what was reported to Deps.Memory
+
 	// Why the partition may be blocked: its dead letters cannot be written, or
 	// ClickHouse refuses its calls for good (see blockage).
 	dlBlock, chBlock blockage
@@ -91,6 +93,7 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 	defer func() {
 		close(w.jobs)
 		stores.Wait()
+		w.unreport()
 	}()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -183,6 +186,8 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		return nil
 	}
 	o := &w.p.opts
+	maxBytes := w.maxBytes()
+	defer w.report()
 	var valid, invalid, dups int64
 	now := time.Now()
 	for _, r := range recs {
@@ -221,7 +226,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 			invalid++
 			w.deadLetter(ctx, r, err)
 		}
-		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.cur.batch.Bytes() >= o.MaxBytes) {
+		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.cur.batch.Bytes() >= maxBytes) {
 			if err := flushHere(); err != nil {
 				return err
 			}
@@ -317,6 +322,7 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	}
 	s := w.cur
 	s.r, s.replay, s.lastRec, s.n = r, replay, w.lastRec, w.n
+	w.held.spare = int64(s.batch.Bytes())
 	next := w.spare
 	if w.dd != nil {
 		next.pending.reset()
@@ -335,6 +341,7 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	if w.dd != nil {
 		w.dd.prune(w.maxTS)
 	}
+	w.report()
 	return nil
 }
 

@@ -52,6 +52,7 @@ type testEnv struct {
 	ledger *memLedger
 	seen   pipeline.SeenIDs
 	dlq    *asyncDLQ
+	memory pipeline.Memory // nil: no memory budget
 }
 
 func newEnv(t *testing.T) *testEnv {
@@ -82,7 +83,7 @@ func (e *testEnv) pipeline(o pipeline.Options) *pipeline.Pipeline {
 	if o.RetryMin == 0 {
 		o.RetryMin, o.RetryMax = time.Millisecond, 4*time.Millisecond
 	}
-	return pipeline.New(o, pipeline.Deps{Sink: e.sink, Ledger: e.ledger, SeenIDs: e.seen, DLQ: e.dlq})
+	return pipeline.New(o, pipeline.Deps{Sink: e.sink, Ledger: e.ledger, SeenIDs: e.seen, DLQ: e.dlq, Memory: e.memory})
 }
 
 // running is a Worker.Run in its own goroutine.

@@ -25,7 +25,7 @@ Sluice over the backlog (as a 'sluice run' child process unless --process=false)
 checks the stored totals against the ground truth exactly and prints one results
 table: events/s, ratios to the ceilings, CPU-seconds per million events, peak
 RSS, time to first row. With --memory-check N it instead samples Sluice's RSS
-while N events drain. With --latency RATE it instead publishes RATE payments/s
+while N events drain (with --hang D, ClickHouse hangs for D meanwhile). With --latency RATE it instead publishes RATE payments/s
 for --duration (after --warmup) to a running 'sluice run' and measures from
 outside how long each takes to be visible in ClickHouse (p50/p90/p99/max),
 beside Sluice's own freshness histogram and the insert parts per second. With
@@ -55,7 +55,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	verbose := fs.Bool("v", false, "show Sluice's own log lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Sluice phase to this file (go tool pprof; needs --process=false)")
 	process := fs.Bool("process", true, "run Sluice as a separate `sluice run` process and measure its CPU and RSS alone; false runs it in the bench process, beside kfake")
-	memoryCheck := fs.Int("memory-check", 0, "instead of the benchmark: preload this many events and sample the RSS of `sluice run` (small-footprint configuration, see --lean) while it consumes them")
+	memoryCheck := fs.Int("memory-check", 0, "instead of the benchmark: preload this many events and sample the RSS of `sluice run` (at the configuration given, the defaults where unset) while it consumes them")
+	hang := fs.Duration("hang", 0, "with --memory-check: hang ClickHouse (SIGSTOP) for this long from the first commit on, while the backlog waits")
 	lean := fs.Bool("lean", false, "run Sluice with the small-footprint configuration (SLUICE_* variables you set win): "+leanSummary())
 	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
 	timeline := fs.Bool("timeline", false, "print the committed count every 50 ms while Sluice runs (as a process), to see stalls")
@@ -125,7 +126,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		res, err := bench.MemoryCheck(ctx, bench.Options{
 			Events: *memoryCheck, Partitions: *partitions, Mode: m, Seed: *seed,
 			Env: env, Progress: stdout, Process: proc,
-		})
+		}, *hang)
 		if res.Elapsed > 0 {
 			io.WriteString(stdout, "\n")
 			bench.PrintMemory(stdout, res)

@@ -21,9 +21,6 @@ import (
 // down just as cleanly and returns that configuration to start again with. A
 // SIGHUP whose configuration is bad is logged and changes nothing.
 func serve(ctx context.Context, c config.Config, log *slog.Logger, hup <-chan os.Signal, load func() (config.Config, error)) (*config.Config, error) {
-	if c.MemoryLimit > 0 {
-		debug.SetMemoryLimit(int64(c.MemoryLimit))
-	}
 	ictx, stop := context.WithCancel(ctx)
 	var next *config.Config // set by the watcher before it stops ictx
 	watched := make(chan struct{})
@@ -68,6 +65,7 @@ func serve(ctx context.Context, c config.Config, log *slog.Logger, hup <-chan os
 		finish()
 		return nil, err
 	}
+	setMemoryLimit(in, log)
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ictx) }()
 	select {
@@ -90,6 +88,19 @@ func serve(ctx context.Context, c config.Config, log *slog.Logger, hup <-chan os
 		finish()
 		return nil, errors.New("shutdown did not finish within SLUICE_SHUTDOWN_TIMEOUT; uncommitted records will be replayed")
 	}
+}
+
+// setMemoryLimit sets the Go soft memory limit that goes with the instance's memory
+// budget, unless GOMEMLIMIT sets one, and logs where the budget goes.
+func setMemoryLimit(in *app.Instance, log *slog.Logger) {
+	b := in.Memory()
+	goLimit := b.GoLimit()
+	if env := os.Getenv("GOMEMLIMIT"); env != "" {
+		goLimit = debug.SetMemoryLimit(-1) // the runtime parsed it
+	} else {
+		debug.SetMemoryLimit(goLimit)
+	}
+	log.Info("memory budget", "bytes", b.Total(), "from", in.MemoryFrom(), "go_memory_limit", goLimit)
 }
 
 // loadRunConfig reads the configuration of `sluice run`: the environment, with the

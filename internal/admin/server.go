@@ -92,6 +92,27 @@ type Snapshot struct {
 	Members      []Member  `json:"members"`
 	MembersAt    time.Time `json:"members_at,omitzero"`
 	MembersError string    `json:"members_error,omitempty"`
+	// Memory is where the memory budget goes.
+	Memory *Memory `json:"memory,omitempty"`
+}
+
+// Memory is the memory budget (SLUICE_MEMORY_LIMIT): its size and where it came
+// from, the Go soft memory limit that goes with it (GOMEMLIMIT, when set, wins), one
+// owned partition's shares now, and what all partitions hold against it.
+type Memory struct {
+	BudgetBytes  int64  `json:"budget_bytes"`
+	From         string `json:"from"`
+	GoLimitBytes int64  `json:"go_limit_bytes"`
+	Partitions   int    `json:"partitions"`
+	// FetchShareBytes is the fetched records a partition may hold before its
+	// fetching pauses, BatchShareBytes the size at which one of its batches flushes,
+	// DedupShareIDs the ids its duplicate filter remembers at most.
+	FetchShareBytes int64 `json:"fetch_share_bytes"`
+	BatchShareBytes int64 `json:"batch_share_bytes"`
+	DedupShareIDs   int64 `json:"dedup_share_ids"`
+	FetchedBytes    int64 `json:"fetched_bytes"`
+	BatchesBytes    int64 `json:"batches_bytes"`
+	DedupBytes      int64 `json:"dedup_bytes"`
 }
 
 // Topic is one source topic's counters.

@@ -13,11 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/membudget"
 	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/pipeline"
@@ -39,6 +41,10 @@ type Instance struct {
 
 	dlqClient *kgo.Client
 	tracing   *tracing.Provider // see tracing.go
+	// memory is the budget the fetch queues, batches and duplicate filters share
+	// (SLUICE_MEMORY_LIMIT); memoryFrom says where its size came from.
+	memory     *membudget.Budget
+	memoryFrom string
 
 	// Observability: metrics, the admin listener (nil when SLUICE_HTTP_ADDR is
 	// empty) and the recent warnings it shows; see observe.go.
@@ -102,6 +108,8 @@ func New(ctx context.Context, c config.Config, log *slog.Logger) (*Instance, err
 	}
 	in := &Instance{cfg: c, log: log, errs: errs, stats: new(pipeline.Stats), types: types, up: make(chan struct{}),
 		lagRefresh: make(chan struct{}, 1), membersRefresh: make(chan struct{}, 1)}
+	total, from := membudget.Resolve(int64(c.MemoryLimit), "/")
+	in.memory, in.memoryFrom = membudget.New(total), from
 	for _, t := range topicsOf(types) {
 		in.stats.Topic(t) // every topic's series exists from the start, at 0
 	}
@@ -218,6 +226,9 @@ func (in *Instance) connect(ctx context.Context) error {
 		return fmt.Errorf("kafka producer: %w", err)
 	}
 	in.dlqClient = dlqClient
+	sources := sourcePartitions(ctx, dlqClient, topicsOf(types), log)
+	dedupMax := dedupMaxIDs(p.DedupMaxIDs, in.memory.Total(), sources)
+	log.Info("producer-duplicate filter", "max_ids_per_partition", dedupMax, "horizon", p.DedupHorizon)
 	if p.ExactlyOnce {
 		if err := claimTopics(ctx, dlqClient, ch, topicsOf(types), log); err != nil {
 			dlqClient.Close()
@@ -244,7 +255,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		MaxRows:       p.BatchMaxRows,
 		MaxBytes:      int(p.BatchMaxBytes),
 		DedupHorizon:  p.DedupHorizon,
-		DedupMaxIDs:   p.DedupMaxIDs,
+		DedupMaxIDs:   dedupMax,
 		AtLeastOnce:   !p.ExactlyOnce,
 		AllowReingest: p.AllowReingest,
 		Workers:       p.Workers,
@@ -259,6 +270,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		Permanent: clickhouse.IsPermanent,
 		Observer:  in.metrics,
 		Tracer:    in.tracing.Tracer(),
+		Memory:    in.memory,
 	})
 
 	g, err := consumers.New(consumers.Options{
@@ -269,6 +281,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		DrainTimeout:   c.ShutdownTimeout * 2 / 3, // the whole shutdown takes at most 1.4 × this
 		RevokeTimeout:  revokeTimeout(c.Kafka),
 		QueueDepth:     c.Kafka.QueueDepth,
+		Memory:         in.memory,
 		CommitInterval: c.Kafka.CommitInterval,
 		InstanceID:     c.Kafka.InstanceID,
 		ConnOpts:       kopts,
@@ -278,7 +291,8 @@ func (in *Instance) connect(ctx context.Context) error {
 			kgo.SessionTimeout(c.Kafka.SessionTimeout),
 			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
 			kgo.HeartbeatInterval(c.Kafka.HeartbeatInterval),
-			kgo.FetchMaxPartitionBytes(int32(c.Kafka.FetchMaxPartitionBytes)),
+			kgo.FetchMaxPartitionBytes(int32(membudget.FetchSize(in.memory.Total(), sources, int64(c.Kafka.FetchMaxPartitionBytes)))),
+			kgo.FetchMaxBytes(fetchMaxBytes(in.memory.Total(), c.Kafka.FetchMaxPartitionBytes)),
 			kgo.FetchMaxWait(c.Kafka.FetchMaxWait),
 			kgo.ClientID(clientID()),
 			kgo.AutoCommitCallback(in.committed),
@@ -300,6 +314,58 @@ func (in *Instance) connect(ctx context.Context) error {
 	in.joining.set("waiting to join the consumer group "+strconv.Quote(c.Kafka.Group), nil)
 	return nil
 }
+
+// sourcePartitions counts the partitions the source topics have now (read through
+// cl; a topic missing or unreadable counts none), which the memory budget sizes
+// fetches and duplicate filters by. Partitions added later are not counted until
+// the instance restarts.
+func sourcePartitions(ctx context.Context, cl *kgo.Client, topics []string, log *slog.Logger) int {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	n := 0
+	details, err := kadm.NewClient(cl).ListTopics(ctx, topics...)
+	if err != nil {
+		log.Warn("counting the source topics' partitions to divide the memory budget; using SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES and SLUICE_DEDUP_MAX_IDS as they are", "err", err)
+	}
+	for _, d := range details {
+		if d.Err == nil {
+			n += len(d.Partitions)
+		}
+	}
+	return n
+}
+
+// dedupMaxIDs is the cap of every partition's duplicate filter: SLUICE_DEDUP_MAX_IDS
+// (0 = none), lowered to the budget's filter share divided among every partition of
+// the source topics. It is fixed for the life of the instance and the same on every
+// instance with the same budget, whatever each owns: a replay rebuilds the filter
+// with the cap the first attempt had, so both decide alike. sources < 1 leaves
+// configured.
+func dedupMaxIDs(configured int, budget int64, sources int) int {
+	if sources < 1 {
+		return configured
+	}
+	share := int(max(membudget.SplitOf(budget, sources).DedupIDs, 1))
+	if configured == 0 {
+		return share
+	}
+	return min(configured, share)
+}
+
+// fetchMaxBytes bounds one fetch response of all partitions on a broker, which the
+// client buffers before it is polled: a twentieth of the memory budget, between one
+// partition's fetch and franz-go's default of 50 MB.
+func fetchMaxBytes(budget int64, partitionBytes config.ByteSize) int32 {
+	return int32(min(max(budget/20, int64(partitionBytes)), 50<<20))
+}
+
+// Memory is the memory budget the instance's partitions share; `sluice run` sets
+// the Go soft memory limit from it.
+func (in *Instance) Memory() *membudget.Budget { return in.memory }
+
+// MemoryFrom says where the memory budget's size came from: SLUICE_MEMORY_LIMIT,
+// the cgroup memory limit, or the default.
+func (in *Instance) MemoryFrom() string { return in.memoryFrom }
 
 // Stats are the instance's pipeline counters.
 func (in *Instance) Stats() *pipeline.Stats { return in.stats }

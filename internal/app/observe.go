@@ -64,6 +64,7 @@ func (in *Instance) newMetrics() *metrics.Metrics {
 		Stats:   in.stats,
 		Queues:  in.queues,
 		Blocked: in.blocked,
+		Memory:  in.memory.Usage,
 		Logger:  in.log.With("component", "metrics"),
 	})
 }
@@ -240,6 +241,10 @@ func (in *Instance) snapshot() admin.Snapshot {
 		snap.Topics = append(snap.Topics, at)
 	})
 	snap.Members, snap.MembersAt, snap.MembersError = in.members.get()
+	u := in.memory.Usage()
+	snap.Memory = &admin.Memory{BudgetBytes: u.Total, From: in.memoryFrom, GoLimitBytes: u.GoLimit, Partitions: u.Partitions,
+		FetchShareBytes: u.Fetch, BatchShareBytes: u.Batch, DedupShareIDs: u.DedupIDs,
+		FetchedBytes: u.Fetched, BatchesBytes: u.Batched, DedupBytes: u.Dedup}
 	snap.InsertP50, snap.InsertP99, snap.Inserts = in.metrics.RecentInsertLatency(recentWindow)
 	// The total is known once every owned partition's lag is: a partition not
 	// polled since it was assigned would otherwise count as 0.

@@ -31,9 +31,10 @@ type Config struct {
 	// ShutdownTimeout bounds the graceful shutdown of `sluice run`.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"30s" desc:"how long run may take to drain, flush and commit after SIGTERM before it exits anyway"`
 
-	// MemoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT); zero leaves
-	// the runtime's default (none, or GOMEMLIMIT from the environment).
-	MemoryLimit ByteSize `env:"MEMORY_LIMIT" envDefault:"0" desc:"soft memory limit for the Go runtime (like GOMEMLIMIT), e.g. 768MiB; set it to ~75% of the container limit; 0 = none"`
+	// MemoryLimit is the process's one memory budget: fetch queues, batches and the
+	// duplicate filters are sized from it, shared among the owned partitions, and
+	// the Go soft memory limit is 80% of it unless GOMEMLIMIT is set.
+	MemoryLimit MemoryLimit `env:"MEMORY_LIMIT" envDefault:"auto" desc:"the process's memory budget, e.g. 1GiB: fetched records, batches and the producer-duplicate filters are sized from it and shared among the owned partitions (partitions pause and batches flush early at their share), and the Go soft memory limit is 80% of it unless GOMEMLIMIT is set; auto = 75% of the container's cgroup memory limit, else 256MiB; at least 64MiB"`
 
 	// Dev goes to the development tooling (demo, dev, bench, the test stack), not
 	// to `sluice run`.
@@ -71,7 +72,7 @@ type Kafka struct {
 	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
 	// queue depth it bounds the memory a partition's backlog can take.
-	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger); with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
+	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger), lowered at start until two of them for every source partition fit in the fetch share of SLUICE_MEMORY_LIMIT; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
 	// FetchMaxWait is how long the broker may hold a fetch that found too little
 	// data. A partition resumed after a pause is fetched again only with the next
 	// request, so this also bounds how long a resumed partition may wait.
@@ -81,7 +82,7 @@ type Kafka struct {
 	// QueueDepth is how many fetches may wait for one partition's worker before
 	// fetching that partition pauses; its desc is where the memory bound of a
 	// partition's fetched records is stated.
-	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024). A partition then holds at most about (depth + 3) × SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES of fetched records: depth queued, one waiting for the worker, one being processed and one buffered in the Kafka client; the bound is on bytes as fetched, so compressed batches take more once decompressed"`
+	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024); it also pauses once its records reach the partition's fetch share of SLUICE_MEMORY_LIMIT. A partition then holds (queued, waiting for the worker and being decoded) at most the smaller of that share + 1 fetch (2 fetches when the share is smaller) and depth + 3 fetches; the Kafka client buffers one more response per broker; the bound is on bytes as fetched, so compressed batches take more once decompressed"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
 	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation; created at start when missing (needs CREATE on it or the cluster, and WRITE and DESCRIBE on it)"`
 	// DLQPartitions and DLQReplicationFactor shape the dead-letter topic when start-up
@@ -162,7 +163,7 @@ type Pipeline struct {
 	// BatchMaxRows flushes a batch once it holds this many rows.
 	BatchMaxRows int `env:"BATCH_MAX_ROWS" envDefault:"100000" desc:"rows that make a batch flush early"`
 	// BatchMaxBytes flushes a batch once its rows take about this much memory.
-	BatchMaxBytes ByteSize `env:"BATCH_MAX_BYTES" envDefault:"64MiB" desc:"memory a batch's rows may take before it flushes early (a raw row takes less than its JSON record); bytes or a unit (64MiB, 512KiB)"`
+	BatchMaxBytes ByteSize `env:"BATCH_MAX_BYTES" envDefault:"64MiB" desc:"memory a batch's rows may take before it flushes early (a raw row takes less than its JSON record), a cap within the batch share of SLUICE_MEMORY_LIMIT; bytes or a unit (64MiB, 512KiB)"`
 	// Rollups builds the windowed rollups; off, Sluice only stores raw events.
 	Rollups bool `env:"ROLLUPS" envDefault:"true" desc:"build the windowed rollups; false stores raw events only (then SLUICE_RAW_* must be on)"`
 	// RawPayments also stores every valid payment in the raw payments table.
@@ -180,7 +181,7 @@ type Pipeline struct {
 	DedupHorizon time.Duration `env:"DEDUP_HORIZON" envDefault:"24h" desc:"how long an event_id is remembered to drop producer duplicates; 0 = off"`
 	// DedupMaxIDs caps the event ids remembered per partition for the
 	// producer-duplicate filter (about 60 bytes each).
-	DedupMaxIDs int `env:"DEDUP_MAX_IDS" envDefault:"1000000" desc:"most event ids remembered per partition for producer-duplicate filtering (~60 bytes each; the effective horizon is the shorter of SLUICE_DEDUP_HORIZON and the last this-many events); 0 = no cap"`
+	DedupMaxIDs int `env:"DEDUP_MAX_IDS" envDefault:"1000000" desc:"most event ids remembered per partition for producer-duplicate filtering (~60 bytes each; the effective horizon is the shorter of SLUICE_DEDUP_HORIZON, the last this-many events and the partition's share of SLUICE_MEMORY_LIMIT); 0 = no cap but the budget's"`
 	// ExactlyOnce keeps the ledger and the deterministic insert tokens that make
 	// replays store nothing twice; false is at-least-once, for measurement only.
 	ExactlyOnce bool `env:"EXACTLY_ONCE" envDefault:"true" desc:"exactly-once effect through crashes and retries (ledger + insert dedup tokens); false = at-least-once, for measuring only"`

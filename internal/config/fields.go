@@ -23,6 +23,7 @@ type field struct {
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	byteSizeType = reflect.TypeFor[ByteSize]()
+	memoryType   = reflect.TypeFor[MemoryLimit]()
 	levelType    = reflect.TypeFor[slog.Level]()
 	secretType   = reflect.TypeFor[Secret]()
 )

@@ -153,6 +153,11 @@ func parseHint(f field, err error) string {
 			return "size out of range"
 		}
 		return "not a size; use bytes (e.g. 67108864) or a unit (e.g. 64MiB, 512KiB, 1GiB)"
+	case memoryType:
+		if errors.Is(err, errNoBudget) {
+			return "the memory budget cannot be switched off; use auto (75% of the container's memory limit, else 256MiB) or a size ≥ 64MiB (e.g. 1GiB)"
+		}
+		return "not a size; use auto (75% of the container's memory limit, else 256MiB) or a size ≥ 64MiB (e.g. 1GiB)"
 	case levelType:
 		return "not a log level; use debug, info, warn or error"
 	}

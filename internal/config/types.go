@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -74,6 +75,46 @@ const (
 	// FormatJSON selects slog.JSONHandler (one JSON object per line).
 	FormatJSON LogFormat = "json"
 )
+
+// MemoryLimit is SLUICE_MEMORY_LIMIT, the process's memory budget: a size (as
+// ByteSize) or "auto", which is the zero value: 75% of the container's cgroup memory
+// limit, else a fixed default (package membudget resolves it). "0" is refused: the
+// budget cannot be switched off.
+type MemoryLimit ByteSize
+
+// MemoryAuto is the value "auto"; MinMemoryLimit is the smallest budget accepted.
+const (
+	MemoryAuto     MemoryLimit = 0
+	MinMemoryLimit MemoryLimit = 64 << 20
+)
+
+// errNoBudget is SLUICE_MEMORY_LIMIT=0's parse error.
+var errNoBudget = errors.New("0 is no budget")
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *MemoryLimit) UnmarshalText(text []byte) error {
+	if strings.EqualFold(strings.TrimSpace(string(text)), "auto") {
+		*m = MemoryAuto
+		return nil
+	}
+	var b ByteSize
+	if err := b.UnmarshalText(text); err != nil {
+		return err
+	}
+	if b == 0 {
+		return errNoBudget
+	}
+	*m = MemoryLimit(b)
+	return nil
+}
+
+// String prints "auto" or the size as ByteSize does.
+func (m MemoryLimit) String() string {
+	if m == MemoryAuto {
+		return "auto"
+	}
+	return ByteSize(m).String()
+}
 
 // ByteSize is a number of bytes. It parses from a plain integer ("67108864") or an
 // integer with a unit: binary KiB, MiB, GiB (powers of 1024) or decimal kB, MB, GB

@@ -50,6 +50,7 @@ const (
 	varMaxClockSkew   = Prefix + "MAX_CLOCK_SKEW"
 	varRebalance      = Prefix + "KAFKA_REBALANCE_TIMEOUT"
 	varFetchPartition = Prefix + "KAFKA_FETCH_MAX_PARTITION_BYTES"
+	varMemoryLimit    = Prefix + "MEMORY_LIMIT"
 )
 
 // checker collects problems in the order they are found.
@@ -189,6 +190,9 @@ func (c Config) problems() []error {
 		ch.fail(varLogFormat, c.Log.Format, "must be %s or %s", FormatText, FormatJSON)
 	}
 	ch.positive(varShutdown, c.ShutdownTimeout)
+	if c.MemoryLimit != MemoryAuto && c.MemoryLimit < MinMemoryLimit {
+		ch.fail(varMemoryLimit, c.MemoryLimit, "must be ≥ %s or auto (75%% of the container's memory limit, else 256MiB)", ByteSize(MinMemoryLimit))
+	}
 	if !c.Pipeline.Rollups {
 		if c.Kafka.PaymentsTopic != "" && !c.Pipeline.RawPayments {
 			ch.fail(Prefix+"ROLLUPS", false, "with SLUICE_RAW_PAYMENTS=false the payments pipeline would store nothing; turn one of them on or set SLUICE_TOPIC_PAYMENTS empty")

@@ -31,6 +31,9 @@ var (
 	descPaused      = desc("paused_partitions", "Owned partitions whose fetching is paused because their queue is full.")
 	descQueue       = desc("queue_depth", "Fetched slices waiting for their partition's worker, summed over owned partitions.")
 	descBlocked     = desc("partition_blocked", "1 for each owned partition that makes no progress until something outside Sluice is fixed (reason: dead_letter = its dead letters cannot be written, clickhouse_permanent = ClickHouse refuses its stores until the schema or the grants are fixed); it retries and resumes by itself.", "topic", "partition", "reason")
+	descMemBudget   = desc("memory_budget_bytes", "The process's memory budget (SLUICE_MEMORY_LIMIT, or 75% of the cgroup memory limit, else 256 MiB).")
+	descMemShare    = desc("memory_share_bytes", "One owned partition's share of the budget now: fetch = fetched records before its fetching pauses, batch = one batch before it flushes.", "share")
+	descMemHeld     = desc("memory_held_bytes", "Bytes held against the budget now, all partitions: fetched = records waiting for the workers, batches = rows in batches, dedup = producer-duplicate filters.", "held")
 	descRatio       = desc("rollup_compression_ratio", "Events per stored rollup row, over all rollup tables since start (0 before any).")
 	descBuild       = desc("build_info", "Always 1; the labels identify the running binary.", "version", "commit", "go_version")
 )
@@ -38,7 +41,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRecords, descValid, descInvalid, descDeadLetters, descDuplicates,
-		descFlushes, descCommittable, descRetries, descReplays, descAssigned, descPaused, descQueue, descBlocked, descRatio, descBuild} {
+		descFlushes, descCommittable, descRetries, descReplays, descAssigned, descPaused, descQueue, descBlocked, descMemBudget, descMemShare, descMemHeld, descRatio, descBuild} {
 		ch <- d
 	}
 }
@@ -81,6 +84,18 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for _, b := range c.m.src.Blocked() {
 			ch <- prometheus.MustNewConstMetric(descBlocked, prometheus.GaugeValue, 1, b.Topic, strconv.Itoa(int(b.Partition)), b.Reason)
 		}
+	}
+	if c.m.src.Memory != nil {
+		u := c.m.src.Memory()
+		gauge(descMemBudget, float64(u.Total))
+		labelled := func(d *prometheus.Desc, v int64, label string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), label)
+		}
+		labelled(descMemShare, u.Fetch, "fetch")
+		labelled(descMemShare, u.Batch, "batch")
+		labelled(descMemHeld, u.Fetched, "fetched")
+		labelled(descMemHeld, u.Batched, "batches")
+		labelled(descMemHeld, u.Dedup, "dedup")
 	}
 	gauge(descRatio, c.m.RollupRatio())
 	b := c.m.build

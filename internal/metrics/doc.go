@@ -28,6 +28,9 @@
 //	                                                         letters cannot be written; clickhouse_permanent:
 //	                                                         ClickHouse refuses its stores, e.g. a missing table
 //	                                                         or column, or a revoked grant); absent otherwise
+//	sluice_memory_budget_bytes                    gauge    the memory budget (SLUICE_MEMORY_LIMIT resolved)
+//	sluice_memory_share_bytes{share}              gauge    one partition's share now: fetch (before pausing), batch (one batch)
+//	sluice_memory_held_bytes{held}                gauge    held now, all partitions: fetched, batches, dedup
 //	sluice_build_info{version,commit,go_version}  gauge    always 1 (see internal/buildinfo)
 //
 // topic is the source topic. The workers keep one pipeline.TopicStats per topic

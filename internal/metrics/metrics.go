@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/buildinfo"
+	"github.com/sluicehq/sluice/internal/membudget"
 	"github.com/sluicehq/sluice/pipeline"
 )
 
@@ -30,6 +31,8 @@ type Sources struct {
 	Queues func() []consumers.QueueState
 	// Blocked reports the partitions that make no progress (pipeline.Pipeline.Blocked).
 	Blocked func() []pipeline.Blocked
+	// Memory reports the memory budget and what is held against it.
+	Memory func() membudget.Usage
 	// Logger receives failed lag polls (one line per failure, at debug level).
 	Logger *slog.Logger
 }

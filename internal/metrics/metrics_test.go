@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/internal/membudget"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -287,5 +288,34 @@ func TestPollLagRefresh(t *testing.T) {
 	<-done
 	if lag[TopicPartition{"p", 0}] != 8 {
 		t.Errorf("lag %v, want the refreshed 8", lag)
+	}
+}
+
+// The memory gauges show the budget, one partition's shares and what is held, read
+// from the budget at scrape time.
+func TestMemoryMetrics(t *testing.T) {
+	b := membudget.New(256 << 20)
+	b.Owned(8)
+	b.Fetched(1000)
+	b.Hold(300, 2)
+	m := New(Sources{Memory: b.Usage})
+	s := b.Split()
+	want := fmt.Sprintf(`
+# HELP sluice_memory_budget_bytes The process's memory budget (SLUICE_MEMORY_LIMIT, or 75%% of the cgroup memory limit, else 256 MiB).
+# TYPE sluice_memory_budget_bytes gauge
+sluice_memory_budget_bytes 2.68435456e+08
+# HELP sluice_memory_held_bytes Bytes held against the budget now, all partitions: fetched = records waiting for the workers, batches = rows in batches, dedup = producer-duplicate filters.
+# TYPE sluice_memory_held_bytes gauge
+sluice_memory_held_bytes{held="batches"} %d
+sluice_memory_held_bytes{held="dedup"} %d
+sluice_memory_held_bytes{held="fetched"} 1000
+# HELP sluice_memory_share_bytes One owned partition's share of the budget now: fetch = fetched records before its fetching pauses, batch = one batch before it flushes.
+# TYPE sluice_memory_share_bytes gauge
+sluice_memory_share_bytes{share="batch"} %d
+sluice_memory_share_bytes{share="fetch"} %d
+`, 300*membudget.BatchOverhead, 2*membudget.IDBytes, s.Batch, s.Fetch)
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
+		"sluice_memory_budget_bytes", "sluice_memory_held_bytes", "sluice_memory_share_bytes"); err != nil {
+		t.Fatal(err)
 	}
 }

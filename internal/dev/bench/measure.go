@@ -115,3 +115,8 @@ func firstRowTable(cfg config.Config) string {
 	}
 	return schemas.RollupTable("payments", cfg.Pipeline.Window)
 }
+
+// ProcStatusBytes reads a size field ("VmRSS", "VmHWM") of /proc/<pid>/status in
+// bytes; 0 if the process or the field is gone. The end-to-end tests assert memory
+// bounds with it.
+func ProcStatusBytes(pid, field string) uint64 { return procStatusBytes(pid, field) }

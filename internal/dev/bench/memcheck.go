@@ -7,7 +7,9 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -19,11 +21,10 @@ import (
 	"github.com/sluicehq/sluice/internal/dev/verify"
 )
 
-// LeanEnv is the small-footprint configuration: the memory check gives it to Sluice
-// where Options.Env does not set the variable, and `sluice bench --lean` runs with
-// it: a shallow fetch queue (its bound is stated under SLUICE_KAFKA_QUEUE_DEPTH in
-// `sluice config`), two small batches per partition, a producer-duplicate filter of
-// 100,000 ids per partition (~6 MB), and the Go heap held near the limit.
+// LeanEnv is the small-footprint configuration of `sluice bench --lean`: a smaller
+// memory budget, a shallow fetch queue (its bound is stated under
+// SLUICE_KAFKA_QUEUE_DEPTH in `sluice config`), two small batches per partition and
+// a producer-duplicate filter of at most 100,000 ids per partition.
 var LeanEnv = map[string]string{
 	"SLUICE_MEMORY_LIMIT":                    "230MiB",
 	"SLUICE_BATCH_MAX_BYTES":                 "4MiB",
@@ -47,12 +48,16 @@ type MemoryResult struct {
 	Events     int
 	Partitions int
 	Env        map[string]string // the memory-bounding configuration Sluice ran with
-	Preload    time.Duration     // publishing the backlog into kfake (not part of Elapsed)
-	Elapsed    time.Duration     // `sluice run` start until every record was committed
-	Samples    []MemorySample
-	HWM        uint64 // VmHWM of `sluice run` before SIGTERM, bytes
-	Lag        int64  // group lag after shutdown; -1 if unknown
-	Diff       []string
+	// Hang is how long ClickHouse was hung (SIGSTOP) from the first commit on, and
+	// HangPeak the largest RSS sampled meanwhile (0 without a hang).
+	Hang     time.Duration
+	HangPeak uint64
+	Preload  time.Duration // publishing the backlog into kfake (not part of Elapsed)
+	Elapsed  time.Duration // `sluice run` start until every record was committed
+	Samples  []MemorySample
+	HWM      uint64 // VmHWM of `sluice run` before SIGTERM, bytes
+	Lag      int64  // group lag after shutdown; -1 if unknown
+	Diff     []string
 }
 
 // Exact reports whether the stored totals equal the ground truth and every record
@@ -80,12 +85,14 @@ func (r MemoryResult) At(fraction float64) (MemorySample, bool) {
 	return MemorySample{}, false
 }
 
-// MemoryCheck shows that Sluice's memory is bounded by its configuration, not by the
+// MemoryCheck shows that Sluice's memory is bounded by its budget, not by the
 // backlog: it preloads opts.Events payments (held by kfake in this process), runs
-// `sluice run` as a child with LeanEnv, samples the child's VmRSS and the
-// committed records every 250 ms until everything is committed, then stops it with
-// SIGTERM and checks the stored totals exactly. opts.Runs is ignored.
-func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
+// `sluice run` as a child with opts.Env (the defaults where unset), samples the
+// child's VmRSS and the committed records every 250 ms until everything is
+// committed, then stops it with SIGTERM and checks the stored totals exactly. With
+// hang > 0, ClickHouse hangs (SIGSTOP) for that long from the first commit on, while
+// the backlog waits. opts.Runs is ignored.
+func MemoryCheck(ctx context.Context, opts Options, hang time.Duration) (MemoryResult, error) {
 	res := MemoryResult{Events: opts.Events, Partitions: opts.Partitions, Lag: -1}
 	if opts.Process == nil {
 		return res, errNoProcess
@@ -99,16 +106,6 @@ func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
 	}
 	o := opts
 	o.Env = maps.Clone(opts.Env)
-	if o.Env == nil {
-		o.Env = map[string]string{}
-	}
-	res.Env = map[string]string{}
-	for k, v := range LeanEnv {
-		if u, ok := o.Env[k]; ok {
-			v = u
-		}
-		o.Env[k], res.Env[k] = v, v
-	}
 	err := withRig(ctx, &o, func(r *rig) error {
 		res.Preload = r.preload
 		env := runEnv(o, r, "memory", mode)
@@ -116,6 +113,7 @@ func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
 		if err != nil {
 			return fmt.Errorf("configuration: %w", err)
 		}
+		res.Env = memoryEnv(cfg)
 		if err := app.Migrate(ctx, cfg); err != nil {
 			return err
 		}
@@ -134,9 +132,30 @@ func MemoryCheck(ctx context.Context, opts Options) (MemoryResult, error) {
 		}
 		defer c.kill()
 		var lastPct int64
+		var hangStart time.Time
+		resume := func() {
+			if !hangStart.IsZero() && res.Hang == 0 {
+				res.Hang = time.Since(hangStart)
+				_ = syscall.Kill(r.srv.PID(), syscall.SIGCONT)
+				r.step("memory check: ClickHouse resumed after %s; RSS peaked at %.0f MB meanwhile", res.Hang.Round(time.Second), mb(res.HangPeak))
+			}
+		}
+		defer resume()
 		onPoll := func(done int64) {
 			s := MemorySample{At: time.Since(start), Done: done, RSS: procStatusBytes(c.pid, "VmRSS")}
 			res.Samples = append(res.Samples, s)
+			switch {
+			case hang > 0 && done > 0 && hangStart.IsZero():
+				if err := syscall.Kill(r.srv.PID(), syscall.SIGSTOP); err == nil {
+					hangStart = time.Now()
+					r.step("memory check: ClickHouse hung (SIGSTOP) for %s after %d records were committed", hang, done)
+				}
+			case !hangStart.IsZero() && res.Hang == 0:
+				res.HangPeak = max(res.HangPeak, s.RSS)
+				if time.Since(hangStart) >= hang {
+					resume()
+				}
+			}
 			if pct := done * 10 / int64(o.Events); pct > lastPct {
 				lastPct = pct
 				r.step("memory check: %3d%% committed after %s, RSS %.0f MB", pct*10, s.At.Round(time.Second), mb(s.RSS))
@@ -181,6 +200,9 @@ func PrintMemory(w io.Writer, r MemoryResult) {
 	fmt.Fprintf(w, "memory check: %d events waiting in %d partitions (preloaded in %s), consumed by `sluice run` in %s (%.0f events/s)\n",
 		r.Events, r.Partitions, r.Preload.Round(time.Second), r.Elapsed.Round(time.Millisecond), perSec(float64(r.Events), r.Elapsed))
 	fmt.Fprintf(w, "configuration: %s\n", envString(r.Env))
+	if r.Hang > 0 {
+		fmt.Fprintf(w, "ClickHouse hung (SIGSTOP) for %s from the first commit on: max sampled RSS meanwhile %.0f MB\n", r.Hang.Round(time.Second), mb(r.HangPeak))
+	}
 	table := [][]string{{"progress", "committed", "at s", "RSS MB"}}
 	for _, f := range []float64{0.10, 0.25, 0.50, 0.75, 1} {
 		s, ok := r.At(f)
@@ -196,6 +218,18 @@ func PrintMemory(w io.Writer, r MemoryResult) {
 		mb(r.Peak()), len(r.Samples), memoryCheckPeriod, mb(r.HWM), yesNo(r.Exact()))
 	if len(r.Diff) > 0 {
 		fmt.Fprintf(w, "NOT exact:\n  %s\n", strings.Join(r.Diff, "\n  "))
+	}
+}
+
+// memoryEnv is the configuration that bounds Sluice's memory, as variables.
+func memoryEnv(c config.Config) map[string]string {
+	return map[string]string{
+		"SLUICE_MEMORY_LIMIT":                    c.MemoryLimit.String(),
+		"SLUICE_BATCH_MAX_BYTES":                 c.Pipeline.BatchMaxBytes.String(),
+		"SLUICE_BATCH_MAX_ROWS":                  strconv.Itoa(c.Pipeline.BatchMaxRows),
+		"SLUICE_KAFKA_QUEUE_DEPTH":               strconv.Itoa(c.Kafka.QueueDepth),
+		"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": c.Kafka.FetchMaxPartitionBytes.String(),
+		"SLUICE_DEDUP_MAX_IDS":                   strconv.Itoa(c.Pipeline.DedupMaxIDs),
 	}
 }
 

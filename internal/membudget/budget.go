@@ -1,0 +1,146 @@
+package membudget
+
+import "sync/atomic"
+
+// Shares of the budget, in percent. Fetched records, the two batches of every
+// partition and the duplicate filters together take at most 50%; the rest is
+// headroom: the Go runtime's garbage between collections (the soft limit is at
+// GoLimitPercent), the encoding buffer of every insert in flight, the Kafka and
+// ClickHouse clients, goroutine stacks.
+const (
+	GoLimitPercent = 80
+	FetchPercent   = 10
+	BatchPercent   = 32
+	DedupPercent   = 8
+)
+
+// PartitionOverhead is what an owned partition takes beyond its shares, as measured
+// at 64 partitions through a ClickHouse hang (the encoded insert it has in flight,
+// its goroutines, its batches' fixed structures and rollup maps, the client's
+// per-partition state): the shares are divided from the budget less this for every
+// partition owned (but at least a quarter of the budget).
+const PartitionOverhead = 2 << 20
+
+// IDBytes is what one remembered event id takes in a duplicate filter, as measured
+// in a heap profile: its 128-bit hash and timestamp in a map that never shrinks, and
+// its place in the pruning queue, which is compacted only when half of it is spent.
+const IDBytes = 128
+
+// BatchOverhead is how much more memory a batch holds than its Bytes() says, as
+// measured in a heap profile: its columns grow by doubling and keep their capacity
+// for reuse, and it carries the event ids of its rows for the duplicate filter's
+// table.
+const BatchOverhead = 2
+
+// MinBatchBytes is the smallest batch share (in Bytes()): with very many partitions
+// a batch is still worth an insert. It is the one place the budget can be exceeded:
+// beyond about 70 partitions with 256 MiB.
+const MinBatchBytes = 128 << 10
+
+// Split is how a budget divides among the partitions an instance owns.
+type Split struct {
+	Total      int64 // the whole budget, bytes
+	Partitions int   // partitions owned; the shares assume at least one
+	// Fetch is the fetched-record bytes one partition may hold before its fetching
+	// pauses.
+	Fetch int64
+	// Batch is the size (schemas.Batch.Bytes) at which one batch is flushed: its
+	// share of the memory divided by BatchOverhead. A partition has two batches (one
+	// filling while the other is stored).
+	Batch int64
+	// DedupIDs is the most event ids one partition's duplicate filter remembers.
+	DedupIDs int64
+}
+
+// SplitOf divides total among parts partitions (fewer than one count as one).
+func SplitOf(total int64, parts int) Split {
+	n := int64(max(parts, 1))
+	base := max(total-n*PartitionOverhead, total/4)
+	return Split{
+		Total:      total,
+		Partitions: parts,
+		Fetch:      base * FetchPercent / 100 / n,
+		Batch:      max(base*BatchPercent/100/(2*n)/BatchOverhead, MinBatchBytes),
+		DedupIDs:   base * DedupPercent / 100 / n / IDBytes,
+	}
+}
+
+// MinFetchBytes is the smallest fetch FetchSize asks for.
+const MinFetchBytes = 16 << 10
+
+// FetchSize is the largest fetch of one partition to ask the brokers for when the
+// source topics have partitions partitions in all: configured, lowered so that two
+// fetches of each of them fit in the fetch pool (a partition holds at most one fetch
+// beyond its share, or two when its share is smaller than a fetch), and at least
+// MinFetchBytes. partitions < 1 leaves configured.
+func FetchSize(total int64, partitions int, configured int64) int64 {
+	if partitions < 1 {
+		return configured
+	}
+	return min(configured, max(SplitOf(total, partitions).Fetch/2, MinFetchBytes))
+}
+
+// Budget is one process's memory budget and what is held against it now.
+type Budget struct {
+	total int64
+	parts atomic.Int64
+	// What the partitions hold now, for the operator (Usage); the shares, not these
+	// sums, are what bound each partition.
+	fetched, batched, ids atomic.Int64
+}
+
+// New returns a budget of total bytes with no partitions owned.
+func New(total int64) *Budget { return &Budget{total: total} }
+
+// Total is the whole budget in bytes.
+func (b *Budget) Total() int64 { return b.total }
+
+// GoLimit is the Go runtime's soft memory limit that goes with the budget
+// (debug.SetMemoryLimit).
+func (b *Budget) GoLimit() int64 { return b.total * GoLimitPercent / 100 }
+
+// Owned adds delta to the partitions owned (negative on revoke or loss).
+func (b *Budget) Owned(delta int) { b.parts.Add(int64(delta)) }
+
+// Split is the division at the partitions owned now.
+func (b *Budget) Split() Split { return SplitOf(b.total, int(b.parts.Load())) }
+
+// FetchBytes is the fetched-record bytes one partition may hold now before its
+// fetching pauses.
+func (b *Budget) FetchBytes() int64 { return b.Split().Fetch }
+
+// BatchBytes is the size at which a batch is flushed now.
+func (b *Budget) BatchBytes() int { return int(b.Split().Batch) }
+
+// DedupIDs is the most event ids one partition's duplicate filter may remember now.
+func (b *Budget) DedupIDs() int { return int(b.Split().DedupIDs) }
+
+// Fetched adds delta bytes to the fetched records the partitions hold.
+func (b *Budget) Fetched(delta int64) { b.fetched.Add(delta) }
+
+// Hold adds deltas to the batch bytes (schemas.Batch.Bytes) and the remembered ids
+// the workers hold.
+func (b *Budget) Hold(batchBytes, ids int64) {
+	if batchBytes != 0 {
+		b.batched.Add(batchBytes)
+	}
+	if ids != 0 {
+		b.ids.Add(ids)
+	}
+}
+
+// Usage is where the budget goes now.
+type Usage struct {
+	Split
+	GoLimit int64 // the Go soft memory limit that goes with the budget
+	// Fetched, Batched and Dedup are the bytes held now in fetched records, in
+	// batches (their Bytes() × BatchOverhead), and in duplicate filters (ids ×
+	// IDBytes).
+	Fetched, Batched, Dedup int64
+}
+
+// Usage reports the split and what is held now.
+func (b *Budget) Usage() Usage {
+	return Usage{Split: b.Split(), GoLimit: b.GoLimit(),
+		Fetched: b.fetched.Load(), Batched: b.batched.Load() * BatchOverhead, Dedup: b.ids.Load() * IDBytes}
+}

@@ -1,0 +1,163 @@
+package membudget
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestSplitOf(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		name       string
+		total      int64
+		parts      int
+		fetch, bat int64
+		dedupIDs   int64
+	}{
+		{"no partitions count as one", 256 * mib, 0, 254 * mib * FetchPercent / 100, 254 * mib * BatchPercent / 200 / BatchOverhead, 254 * mib * DedupPercent / 100 / IDBytes},
+		{"8 partitions", 256 * mib, 8, 240 * mib * FetchPercent / 100 / 8, 240 * mib * BatchPercent / 100 / 16 / BatchOverhead, 240 * mib * DedupPercent / 100 / 8 / IDBytes},
+		{"64 partitions", 256 * mib, 64, 128 * mib * FetchPercent / 100 / 64, 128 * mib * BatchPercent / 100 / 128 / BatchOverhead, 128 * mib * DedupPercent / 100 / 64 / IDBytes},
+		{"batch floor, a quarter of the budget", 256 * mib, 1000, 64 * mib * FetchPercent / 100 / 1000, MinBatchBytes, 64 * mib * DedupPercent / 100 / 1000 / IDBytes},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := SplitOf(tc.total, tc.parts)
+			if s.Fetch != tc.fetch || s.Batch != tc.bat || s.DedupIDs != tc.dedupIDs {
+				t.Fatalf("SplitOf(%d, %d) = fetch %d batch %d ids %d, want %d %d %d", tc.total, tc.parts, s.Fetch, s.Batch, s.DedupIDs, tc.fetch, tc.bat, tc.dedupIDs)
+			}
+		})
+	}
+}
+
+// The shares of all owned partitions and their overhead stay within the pools,
+// whatever the count up to where the batch floor takes over.
+func TestSplitWithinBudget(t *testing.T) {
+	const total = 256 << 20
+	for parts := 1; parts <= 50; parts++ {
+		s := SplitOf(total, parts)
+		held := int64(parts) * (s.Fetch + 2*s.Batch*BatchOverhead + s.DedupIDs*IDBytes)
+		if limit := (total - int64(parts)*PartitionOverhead) * (FetchPercent + BatchPercent + DedupPercent) / 100; held > limit {
+			t.Fatalf("%d partitions hold %d bytes, more than the pools' %d", parts, held, limit)
+		}
+	}
+}
+
+func TestFetchSize(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		partitions int
+		want       int64
+	}{
+		{0, mib}, // unknown: as configured
+		{8, mib}, // 2 × 8 × 1 MiB fit in 24 MiB: as configured
+		{64, 128 * mib * FetchPercent / 100 / 128}, // the budget less 128 MiB of partition overhead
+		{100_000, MinFetchBytes},
+	} {
+		if got := FetchSize(256*mib, tc.partitions, mib); got != tc.want {
+			t.Errorf("FetchSize(256 MiB, %d partitions, 1 MiB) = %d, want %d", tc.partitions, got, tc.want)
+		}
+	}
+}
+
+func TestBudgetAdaptsToOwnedPartitions(t *testing.T) {
+	b := New(256 << 20)
+	b.Owned(4)
+	four := b.BatchBytes()
+	b.Owned(4)
+	if got := b.BatchBytes(); got >= four || int64(got) != SplitOf(256<<20, 8).Batch {
+		t.Fatalf("batch share at 8 partitions = %d, want the 8-partition share, below %d at 4", got, four)
+	}
+	b.Owned(-6)
+	if got := b.FetchBytes(); got != SplitOf(256<<20, 2).Fetch {
+		t.Fatalf("fetch share after revoking 6 of 8 = %d, want the 2-partition share", got)
+	}
+	b.Fetched(1000)
+	b.Hold(500, 10)
+	b.Fetched(-400)
+	u := b.Usage()
+	if u.Fetched != 600 || u.Batched != 500*BatchOverhead || u.Dedup != 10*IDBytes || u.Partitions != 2 || u.GoLimit != 256<<20*GoLimitPercent/100 {
+		t.Fatalf("usage = %+v", u)
+	}
+}
+
+// fakeRoot writes files (path → content) under a temporary root.
+func fakeRoot(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestCgroupLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  int64 // 0 = none
+	}{
+		{"v2 container", map[string]string{
+			"proc/self/cgroup":         "0::/\n",
+			"sys/fs/cgroup/memory.max": "536870912\n",
+		}, 512 << 20},
+		{"v2 unlimited", map[string]string{
+			"proc/self/cgroup":         "0::/\n",
+			"sys/fs/cgroup/memory.max": "max\n",
+		}, 0},
+		{"v2 nested: the smallest on the way up", map[string]string{
+			"proc/self/cgroup":                          "0::/kubepods/pod1/c1\n",
+			"sys/fs/cgroup/kubepods/pod1/c1/memory.max": "max\n",
+			"sys/fs/cgroup/kubepods/pod1/memory.max":    "1073741824\n",
+			"sys/fs/cgroup/kubepods/memory.max":         "4294967296\n",
+		}, 1 << 30},
+		{"v2 path not visible inside the container", map[string]string{
+			"proc/self/cgroup":         "0::/system.slice/docker-abc.scope\n",
+			"sys/fs/cgroup/memory.max": "268435456\n",
+		}, 256 << 20},
+		{"v1", map[string]string{
+			"proc/self/cgroup": "12:pids:/x\n4:memory:/docker/abc\n0::/\n",
+			"sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "805306368\n",
+		}, 768 << 20},
+		{"v1 unlimited", map[string]string{
+			"proc/self/cgroup": "4:memory:/process_api/abc\n0::/\n",
+			"sys/fs/cgroup/memory/process_api/abc/memory.limit_in_bytes": "9223372036854771712\n",
+			"sys/fs/cgroup/memory/memory.limit_in_bytes":                 "9223372036854771712\n",
+		}, 0},
+		{"v1 combined controllers", map[string]string{
+			"proc/self/cgroup":                           "3:cpu,memory:/\n",
+			"sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824",
+		}, 1 << 30},
+		{"no cgroup file", map[string]string{}, 0},
+		{"garbage", map[string]string{
+			"proc/self/cgroup":         "0::/\n",
+			"sys/fs/cgroup/memory.max": "lots\n",
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := CgroupLimit(fakeRoot(t, tc.files))
+			if tc.want == 0 && ok || tc.want != 0 && (!ok || got != tc.want) {
+				t.Fatalf("CgroupLimit = %d, %v; want %d", got, ok, tc.want)
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	limited := fakeRoot(t, map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "1073741824\n"})
+	none := fakeRoot(t, map[string]string{"proc/self/cgroup": "0::/\n", "sys/fs/cgroup/memory.max": "max\n"})
+	if got, from := Resolve(512<<20, limited); got != 512<<20 || from != "SLUICE_MEMORY_LIMIT" {
+		t.Fatalf("explicit: %d from %s", got, from)
+	}
+	if got, _ := Resolve(0, limited); got != 768<<20 {
+		t.Fatalf("auto in a 1 GiB cgroup: %d, want 75%% of it", got)
+	}
+	if got, from := Resolve(0, none); got != DefaultBytes || from != "default" {
+		t.Fatalf("auto without a limit: %d from %s, want the default", got, from)
+	}
+}

@@ -1,0 +1,55 @@
+package pipeline
+
+// Memory is the process's memory budget that the workers size their batches
+// from, shared among the partitions owned now. It is safe for
+// concurrent use and cheap: a worker calls it once per fetched slice or per flush,
+// never per event.
+type Memory interface {
+	// BatchBytes is the size at which a batch is flushed now (Options.MaxBytes
+	// still caps it).
+	BatchBytes() int
+	// Hold adds deltas to the batch bytes and remembered ids the workers hold.
+	Hold(batchBytes, ids int64)
+}
+
+// memoryHeld is what one worker has reported to Deps.Memory; the worker goroutine
+// owns it.
+type memoryHeld struct {
+	spare int64 // bytes of the other batch, as it was when flushed
+	bytes int64 // reported batch bytes
+	ids   int64 // reported remembered ids
+}
+
+// maxBytes is the size at which the worker's batch is flushed now.
+func (w *Worker) maxBytes() int {
+	o := &w.p.opts
+	if m := w.p.deps.Memory; m != nil {
+		return min(o.MaxBytes, m.BatchBytes())
+	}
+	return o.MaxBytes
+}
+
+// report tells Deps.Memory what the worker's batches and filter hold now.
+func (w *Worker) report() {
+	m := w.p.deps.Memory
+	if m == nil {
+		return
+	}
+	bytes := int64(w.cur.batch.Bytes()) + w.held.spare
+	var ids int64
+	if w.dd != nil {
+		ids = int64(w.dd.len())
+	}
+	if db, di := bytes-w.held.bytes, ids-w.held.ids; db != 0 || di != 0 {
+		m.Hold(db, di)
+		w.held.bytes, w.held.ids = bytes, ids
+	}
+}
+
+// unreport gives back everything the worker reported, when Run returns.
+func (w *Worker) unreport() {
+	if m := w.p.deps.Memory; m != nil && (w.held.bytes != 0 || w.held.ids != 0) {
+		m.Hold(-w.held.bytes, -w.held.ids)
+		w.held.bytes, w.held.ids = 0, 0
+	}
+}

@@ -1,0 +1,110 @@
+package pipeline_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/membudget"
+	"github.com/sluicehq/sluice/pipeline"
+)
+
+// rawRows returns the raw payments rows of every store, in order.
+func rawRows(e *testEnv) []int {
+	stored, _ := e.sink.snapshot()
+	var rows []int
+	for _, sc := range stored {
+		for _, b := range sc.blocks {
+			if b.Table == payments {
+				rows = append(rows, b.Rows)
+			}
+		}
+	}
+	return rows
+}
+
+// A batch is written once it reaches its share of the memory budget, long before
+// SLUICE_BATCH_MAX_ROWS or _BYTES, and the share shrinks at the next slice when more
+// partitions are owned. What the worker held goes back to the budget when it returns.
+func TestBatchFlushesAtMemoryShare(t *testing.T) {
+	e := newEnv(t)
+	// 16 MiB for one partition: a batch share of (16 - 2) MiB × 32% / 2 / 2 ≈ 1.1 MiB,
+	// about 12,000 of these ~95-byte rows; for four partitions (16 - 8) MiB × 32% /
+	// 8 / 2 ≈ 164 KB, about 1,700.
+	budget := membudget.New(16 << 20)
+	budget.Owned(1)
+	e.memory = budget
+	p := e.pipeline(pipeline.Options{MaxRows: 1_000_000, MaxBytes: 1 << 30})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	off := int64(0)
+	sendSlices := func(n int) {
+		for range n {
+			recs := make([]*kgo.Record, 1000)
+			for i := range recs {
+				recs[i] = rec(payments, 0, off, t0, payJSON(fmt.Sprint("e", off), t0, "m1", 100))
+				off++
+			}
+			r.send(t, recs...)
+		}
+	}
+	sendSlices(20)
+	if budget.Usage().Batched == 0 {
+		t.Error("the budget holds no batch bytes while a batch fills")
+	}
+	budget.Owned(3)
+	sendSlices(10)
+	if err, _ := r.finish(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	rows := rawRows(e)
+	total := 0
+	for _, n := range rows {
+		total += n
+	}
+	if total != int(off) || len(rows) < 4 {
+		t.Fatalf("stores of %v rows (%d in all); want %d rows in at least 4 stores", rows, total, off)
+	}
+	one, four := rows[0], rows[len(rows)-2] // the last store is the drain's remainder
+	if one < 5_000 || one > 20_000 || four*3 > one {
+		t.Fatalf("batches of %v rows: want the first (one partition owned) ~12,000 and later ones (four owned) ~1,700", rows)
+	}
+	if u := budget.Usage(); u.Batched != 0 || u.Dedup != 0 {
+		t.Fatalf("after Run the budget still holds %d batch and %d dedup bytes", u.Batched, u.Dedup)
+	}
+}
+
+// The duplicate filter remembers at most the partition's share of the budget: an id
+// older than the last share-many is forgotten (and stored again when repeated),
+// while a recent one is still dropped.
+// The filter's cap is Options.DedupMaxIDs, never the budget's share of the moment,
+// which changes with the partitions owned: a replay must decide as the first
+// attempt did.
+func TestDedupCapIgnoresMemoryShare(t *testing.T) {
+	e := newEnv(t)
+	// 8% of a quarter of 64,000 bytes (the partition's overhead would take more) =
+	// 1,280 bytes = 10 ids of 128 bytes.
+	budget := membudget.New(64_000)
+	budget.Owned(1)
+	if n := budget.DedupIDs(); n != 10 {
+		t.Fatalf("dedup share = %d ids, want 10", n)
+	}
+	e.memory = budget
+	p := e.pipeline(pipeline.Options{DedupHorizon: time.Hour, DedupMaxIDs: 15, MaxRows: 2})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	for i := range int64(20) {
+		r.send(t, rec(payments, 0, i, t0.Add(time.Duration(i)*time.Second), payJSON(fmt.Sprint("e", i), t0, "m", 10)))
+	}
+	r.send(t, rec(payments, 0, 20, t0.Add(20*time.Second), payJSON("e3", t0, "m", 10)), // beyond the last 15 ids
+		rec(payments, 0, 21, t0.Add(21*time.Second), payJSON("e7", t0, "m", 10))) // within them, not within the share's 10
+	if err, _ := r.finish(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if d := p.Stats().Duplicates.Load(); d != 1 {
+		t.Fatalf("%d duplicates dropped, want 1 (e7; e3 is beyond the last 15 ids)", d)
+	}
+	if u := budget.Usage(); u.Dedup != 0 {
+		t.Fatalf("after Run the budget still holds %d dedup bytes", u.Dedup)
+	}
+}
