@@ -32,10 +32,14 @@ func (c *Client) TableColumns(ctx context.Context) (map[string]map[string]string
 }
 
 // TablesWithProjection returns the tables of the Client's database that have the
-// projection name (system.projections), so that a migration adds it only to those
-// that lack it (schemas.AddOffsetsProjection).
+// projection name, so that a migration adds it only to those that lack it
+// (schemas.AddOffsetsProjection). It reads the tables' CREATE statements from
+// system.tables, which, like system.columns, every user sees for the tables it may
+// access (system.projections needs a grant of its own).
 func (c *Client) TablesWithProjection(ctx context.Context, name string) (map[string]bool, error) {
-	rows, err := c.conn.Query(ctx, "SELECT `table` FROM system.projections WHERE `database` = ? AND `name` = ?", c.db, name)
+	rows, err := c.conn.Query(ctx, "SELECT `name` FROM system.tables WHERE `database` = ?"+
+		" AND (position(`create_table_query`, ?) > 0 OR position(`create_table_query`, ?) > 0)",
+		c.db, "PROJECTION "+name+" ", "PROJECTION "+quote(name)+" ")
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: tables of %s with projection %s: %w", c.db, name, c.redact(err))
 	}
