@@ -28,9 +28,11 @@ var (
 		{"risk_score", "Float64"},
 		{"metadata", "Map(String, String)"},
 		{"_topic", "LowCardinality(String)"},
+		{"_topic_id", "LowCardinality(String)"},
 		{"_partition", "Int32"},
 		{"_offset", "Int64"},
 		{"_ingested_at", "DateTime64(3, 'UTC')"},
+		{"_timestamp", "DateTime64(3, 'UTC')"},
 	}
 	shipmentColumns = []column{
 		{"event_id", "String"},
@@ -45,9 +47,11 @@ var (
 		{"lon", "Float64"},
 		{"eta_minutes", "Int64"},
 		{"_topic", "LowCardinality(String)"},
+		{"_topic_id", "LowCardinality(String)"},
 		{"_partition", "Int32"},
 		{"_offset", "Int64"},
 		{"_ingested_at", "DateTime64(3, 'UTC')"},
+		{"_timestamp", "DateTime64(3, 'UTC')"},
 	}
 	paymentRollupColumns = []column{
 		{"window_start", "DateTime('UTC')"},

@@ -21,9 +21,11 @@ type typeBatch struct {
 	// Raw rows: one column per leaf property, then the Kafka provenance.
 	cols       rawColumns
 	topic      DictColumn
+	topicID    DictColumn
 	partition  []int32
 	offset     []int64
 	ingestedAt MillisColumn
+	timestamp  MillisColumn
 
 	rolls []rollupState
 	flush string // the token rollup blocks are marked with (SetFlush); "" for none
@@ -125,10 +127,12 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 	if b.o.Raw {
 		n := b.cols.appendRow(r)
 		b.topic.Append(m.Topic)
+		b.topicID.Append(m.TopicID)
 		b.partition = append(b.partition, m.Partition)
 		b.offset = append(b.offset, m.Offset)
 		b.ingestedAt = append(b.ingestedAt, m.IngestedAt.UnixMilli())
-		b.bytes += n + 4 + 4 + 8 + 8
+		b.timestamp = append(b.timestamp, m.timestampMillis())
+		b.bytes += n + 4 + 4 + 4 + 8 + 8 + 8
 	}
 	if b.o.SkipRollups {
 		return nil
@@ -256,7 +260,7 @@ func (b *typeBatch) Blocks() []Block {
 	b.blocks = b.blocks[:0]
 	if b.o.Raw && len(b.offset) > 0 {
 		cols := b.cols.values(make([]any, 0, len(b.cols.ops)+len(metaColumns)))
-		cols = append(cols, b.topic, b.partition, b.offset, b.ingestedAt)
+		cols = append(cols, b.topic, b.topicID, b.partition, b.offset, b.ingestedAt, b.timestamp)
 		b.blocks = append(b.blocks, Block{Table: b.t.table, Names: b.names, Columns: cols, Rows: len(b.offset)})
 	}
 	for i := range b.rolls {
@@ -376,10 +380,11 @@ func (b *typeBatch) Reset() {
 	b.events, b.bytes = 0, 0
 	b.cols.reset(drop)
 	if drop {
-		b.topic, b.partition, b.offset, b.ingestedAt = DictColumn{}, nil, nil, nil
+		b.topic, b.topicID, b.partition, b.offset, b.ingestedAt, b.timestamp = DictColumn{}, DictColumn{}, nil, nil, nil, nil
 	} else {
 		b.topic.Reset()
-		b.partition, b.offset, b.ingestedAt = b.partition[:0], b.offset[:0], b.ingestedAt[:0]
+		b.topicID.Reset()
+		b.partition, b.offset, b.ingestedAt, b.timestamp = b.partition[:0], b.offset[:0], b.ingestedAt[:0], b.timestamp[:0]
 	}
 	for i := range b.rolls {
 		rs := &b.rolls[i]

@@ -68,6 +68,20 @@ func TestEvolve(t *testing.T) {
 	if !slices.Equal(stmts, want) {
 		t.Fatalf("statements:\n%s", strings.Join(stmts, "\n"))
 	}
+	// A raw table from before _topic_id and _timestamp gets both.
+	old := existingTables(base, 0)
+	delete(old["fees"], "_topic_id")
+	delete(old["fees"], "_timestamp")
+	stmts, err = Evolve(DDLOptions{}, base, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{
+		"ALTER TABLE `sluice`.`fees` ADD COLUMN IF NOT EXISTS `_topic_id` LowCardinality(String) AFTER `_topic`",
+		"ALTER TABLE `sluice`.`fees` ADD COLUMN IF NOT EXISTS `_timestamp` DateTime64(3, 'UTC') AFTER `_ingested_at`",
+	}; !slices.Equal(stmts, want) {
+		t.Fatalf("provenance columns:\n%s", strings.Join(stmts, "\n"))
+	}
 	// A rollup table from before flush markers gets FlushColumn, last in its key.
 	delete(have["fees_1h"], FlushColumn)
 	stmts, err = Evolve(DDLOptions{}, base, have)
