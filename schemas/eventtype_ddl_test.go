@@ -85,15 +85,15 @@ func TestEvolve(t *testing.T) {
 	// A rollup table from before flush markers gets FlushColumn, last in its key.
 	delete(have["fees_1h"], FlushColumn)
 	stmts, err = Evolve(DDLOptions{}, base, have)
-	if want := []string{"ALTER TABLE `sluice`.`fees_1h` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64 DEFAULT 0, " +
+	if want := []string{"ALTER TABLE `sluice`.`fees_1h` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64, " +
 		"MODIFY ORDER BY (`window_start`, `channel`, `_sluice_flush`)"}; err != nil || !slices.Equal(stmts, want) {
 		t.Fatalf("rollup without %s: %q %v", FlushColumn, stmts, err)
 	}
 	cl, err := Evolve(DDLOptions{Cluster: "c"}, base, have)
 	if want := []string{
-		"ALTER TABLE `sluice`.`fees_1h_local` ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64 DEFAULT 0, " +
+		"ALTER TABLE `sluice`.`fees_1h_local` ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64, " +
 			"MODIFY ORDER BY (`window_start`, `channel`, `_sluice_flush`)",
-		"ALTER TABLE `sluice`.`fees_1h` ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64 DEFAULT 0",
+		"ALTER TABLE `sluice`.`fees_1h` ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64",
 	}; err != nil || !slices.Equal(cl, want) {
 		t.Fatalf("cluster, rollup without %s: %q %v", FlushColumn, cl, err)
 	}
@@ -156,7 +156,7 @@ func TestTypeDDLGeneric(t *testing.T) {
 	containsAll(t, "DDL", strings.Join(stmts, ";\n"),
 		"CREATE TABLE IF NOT EXISTS `sluice`.`fees`\n(\n    `id` String,\n    `at` DateTime64(3, 'UTC'),",
 		"ENGINE = MergeTree\nPARTITION BY toYYYYMM(at)\nORDER BY (at, id)\nTTL toDateTime(`at`) + INTERVAL 2592000 SECOND\nSETTINGS non_replicated_deduplication_window = 10000",
-		"CREATE TABLE IF NOT EXISTS `sluice`.`fees_1h`\n(\n    `window_start` DateTime('UTC'),\n    `channel` String,\n    `events` SimpleAggregateFunction(sum, UInt64),\n    `fees` SimpleAggregateFunction(sum, UInt64),\n    `_sluice_flush` UInt64 DEFAULT 0\n)",
+		"CREATE TABLE IF NOT EXISTS `sluice`.`fees_1h`\n(\n    `window_start` DateTime('UTC'),\n    `channel` String,\n    `events` SimpleAggregateFunction(sum, UInt64),\n    `fees` SimpleAggregateFunction(sum, UInt64),\n    `_sluice_flush` UInt64\n)",
 		"ORDER BY (`window_start`, `channel`, `_sluice_flush`)",
 		"FROM `sluice`.`fees_1h` AS r\nWHERE r.`_sluice_flush` = 0\nGROUP BY r.`window_start`, r.`channel`",
 		"CREATE OR REPLACE VIEW `sluice`.`fees_1h_merged`",

@@ -20,8 +20,10 @@ import (
 // that groups by a dimension sees them as rows of the zero key with zero counts.
 const FlushColumn = "_sluice_flush"
 
-// flushColumn is FlushColumn's DDL: data rows inserted without it are 0.
-var flushColumn = column{FlushColumn, "UInt64 DEFAULT 0"}
+// flushColumn is FlushColumn's DDL: data rows inserted without it are 0, the
+// type's default (an explicit DEFAULT would keep an ALTER from adding it to the
+// sorting key).
+var flushColumn = column{FlushColumn, "UInt64"}
 
 // rollupPartition is the PARTITION BY of every rollup table; RollupMonth computes it.
 const rollupPartition = "toYYYYMM(window_start)"
