@@ -341,8 +341,8 @@ func (rs *rollupState) block(flush string) (Block, bool) {
 }
 
 // mark appends FlushColumn to the sorted rows of the block being built (0 on each)
-// and one marker row per table partition they fall in, and returns the markers
-// added.
+// and one marker row per table partition they fall in, with the key of the
+// partition's first row, and returns the markers added.
 func (rs *rollupState) mark(flush string) int {
 	rs.outFl = rs.outFl[:0]
 	for range rs.outWin {
@@ -357,12 +357,13 @@ func (rs *rollupState) mark(flush string) int {
 			continue
 		}
 		month = m
+		g := rs.order[i]
 		rs.outWin = append(rs.outWin, w)
 		for d, p := range rs.spec.dims {
 			if p.kind == pStr {
-				rs.out[d].appendStr("")
+				rs.out[d].appendStr(rs.dims[d].s[g])
 			} else {
-				rs.out[d].appendInt(0)
+				rs.out[d].appendInt(rs.dims[d].i[g])
 			}
 		}
 		for j, ms := range rs.spec.meas {

@@ -10,14 +10,14 @@ import (
 // and on a flush marker the FlushID of the flush and table partition it marks. A
 // rollup insert whose batch was given a token (FlushMarker) carries, for each table
 // partition (RollupMonth of window_start) its rows fall in, one marker row in that
-// partition: window_start = the partition's first window in the block, every
-// dimension its zero value (” or 0), every measure its neutral element (sum and
-// count 0, min the type's largest value, max its smallest), so sums, counts, minima
-// and maxima over the table are unchanged. A marker lives and dies with its
-// partition's part, which is what lets a repair tell a rollup block ClickHouse
-// dropped after keeping its deduplication token (docs/exactly-once.md). The
-// *_merged views leave markers out (FlushColumn = 0); a query of the table itself
-// that groups by a dimension sees them as rows of the zero key with zero counts.
+// partition: the window and dimensions of the partition's first row in the block,
+// and every measure's neutral element (sum and count 0, min the type's largest
+// value, max its smallest). So a marker adds no key that data does not have, and
+// sums, counts of events, minima and maxima over the table, grouped by any
+// dimensions, are unchanged; only count() of the table's rows sees it. A marker
+// lives and dies with its partition's part, which is what lets a repair tell a
+// rollup block ClickHouse dropped after keeping its deduplication token
+// (docs/exactly-once.md). The *_merged views leave markers out (FlushColumn = 0).
 const FlushColumn = "_sluice_flush"
 
 // flushColumn is FlushColumn's DDL: data rows inserted without it are 0, the

@@ -32,8 +32,8 @@ const markSchema = `{
 }`
 
 // A marked rollup block has FlushColumn (0 on data rows) and one marker per table
-// partition, in the partition's first window of the block, with zero dimensions and
-// each measure's neutral element; an unmarked block has no FlushColumn.
+// partition, with the key of the partition's first row in the block and each
+// measure's neutral element; an unmarked block has no FlushColumn.
 func TestFlushMarkers(t *testing.T) {
 	et := mustType(t, "marks.schema.json", markSchema)
 	b := et.NewBatch(Options{})
@@ -66,15 +66,13 @@ func TestFlushMarkers(t *testing.T) {
 	if !slices.Equal(flush[3:], wantFlush) || wantFlush[0] == wantFlush[1] {
 		t.Fatalf("markers' %s: %v, want %v", FlushColumn, flush[3:], wantFlush)
 	}
-	for i, want := range map[int]any{
-		3: jan, 4: feb,
-	} {
-		if got := ColumnValue(col("window_start"), i); got != want {
-			t.Errorf("marker row %d: window_start %v, want %v", i, got, want)
+	for i, want := range map[int][2]any{3: {jan, "app"}, 4: {feb, "web"}} {
+		if got := [2]any{ColumnValue(col("window_start"), i), ColumnValue(col("channel"), i)}; got != want {
+			t.Errorf("marker row %d: key %v, want %v", i, got, want)
 		}
 	}
 	for name, want := range map[string]any{
-		"channel": "", "events": uint64(0), "n_sum": int64(0), "n_min": int64(math.MaxInt64), "n_max": int64(math.MinInt64),
+		"events": uint64(0), "n_sum": int64(0), "n_min": int64(math.MaxInt64), "n_max": int64(math.MinInt64),
 		"u_min": uint64(math.MaxUint64), "u_max": uint64(0), "f_min": math.Inf(1), "f_max": math.Inf(-1),
 		"d_min": formatDecimal(neutralDecimal, 2), "d_max": formatDecimal(-neutralDecimal, 2),
 		"seen_min": time.UnixMilli(neutralMillisMin).UTC(), "seen_max": time.UnixMilli(neutralMillisMax).UTC(),
