@@ -1,12 +1,16 @@
 package clickhouse
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/ch-go/proto"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -241,4 +245,88 @@ func TestRepairEventType(t *testing.T) {
 			i, at.Format(time.RFC3339), i, i%2, 10*i, i, i, i%2 == 0), min(i/3, 1)})
 	}
 	checkCrashWindow(t, c, newCrashFlush(t, et, recs))
+}
+
+// Repair waits for an insert of the flush that still runs on the server (an
+// earlier attempt whose client has not finished sending): KILL QUERY … SYNC ends
+// it before the check reads, so it cannot commit after the check found its rows
+// missing.
+func TestRepairWaitsForRunningInsert(t *testing.T) {
+	c := open(t)
+	exec(t, c, "CREATE TABLE "+qualified(c.db, "raw")+" (`_topic` LowCardinality(String), `_topic_id` LowCardinality(String), "+
+		"`_partition` Int32, `_offset` Int64) ENGINE = MergeTree ORDER BY `_offset` SETTINGS non_replicated_deduplication_window = 100")
+	const token, n = "g:t@id:0:0-9", 10
+	offs := make([]int64, n)
+	for i := range offs {
+		offs[i] = int64(i)
+	}
+	blk := schemas.Block{Table: "raw", Names: []string{"_topic", "_topic_id", "_partition", "_offset"}, Rows: n, Columns: []any{
+		slices.Repeat([]string{"t"}, n), slices.Repeat([]string{"id"}, n), make([]int32, n), offs}}
+
+	// An earlier attempt of the flush: it sent its rows and then hangs, holding the
+	// INSERT open on the server.
+	conn, _, err := c.ins.get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ins.put(conn, true)
+	release := make(chan struct{})
+	zombie := make(chan error, 1)
+	cols := make([]nativeCol, len(blk.Columns))
+	input := make(proto.Input, len(blk.Columns))
+	for i, data := range blk.Columns {
+		if cols[i], err = newNativeCol(data); err != nil {
+			t.Fatal(err)
+		}
+		input[i] = proto.InputColumn{Name: blk.Names[i], Data: cols[i]}
+	}
+	q := chunkedInsert(insertQuery(c.db, "raw", blk.Names), n, cols, input, insertSettings(token))
+	q.QueryID = queryID(token, "raw", 0)
+	q.OnInput = func(ctx context.Context) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return io.EOF
+	}
+	go func() { zombie <- conn.Do(t.Context(), q) }()
+	for {
+		running := queryStrings(t, c, "SELECT query_id FROM system.processes WHERE query_id = '"+q.QueryID+"'")
+		if len(running) == 1 {
+			break
+		}
+		select {
+		case err := <-zombie:
+			t.Fatalf("the hanging insert ended: %v", err)
+		default:
+		}
+	}
+	// The server ends a killed INSERT when its client next sends: let the hanging
+	// attempt finish sending once the kill reached it (and not before: a Repair
+	// that did not wait would find the rows missing while the attempt still runs,
+	// and the attempt would then commit them a second time).
+	killed := make(chan struct{})
+	go func() {
+		defer close(release)
+		for {
+			select {
+			case <-killed:
+				return
+			default:
+			}
+			var cancelled uint8
+			if err := c.conn.QueryRow(t.Context(), "SELECT is_cancelled FROM system.processes WHERE query_id = ?", q.QueryID).Scan(&cancelled); err == nil && cancelled == 1 {
+				return
+			}
+		}
+	}()
+	lost, _, err := c.Repair(t.Context(), token, []schemas.Block{blk})
+	close(killed)
+	if err != nil || lost != n {
+		t.Fatalf("Repair: lost %d, %v; want %d", lost, err, n)
+	}
+	if err := <-zombie; err == nil {
+		t.Fatal("the killed insert succeeded")
+	}
+	sameRows(t, "stored", queryStrings(t, c, "SELECT toString(count()), toString(uniqExact(_offset)) FROM "+qualified(c.db, "raw")), []string{"10|10"})
 }
