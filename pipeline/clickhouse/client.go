@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -86,6 +87,9 @@ type Client struct {
 	password string
 	claims   claims        // which incarnation owns rows without a topic id; see ClaimTopics
 	inserts  atomic.Uint64 // numbers the INSERTs' query ids (queryID)
+	// partitionKeys caches, per table, the columns its partition key reads
+	// (partitionKeyColumns).
+	partitionKeys sync.Map
 }
 
 // Open connects to the servers in o and pings one of them. It returns an error if

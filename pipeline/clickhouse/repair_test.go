@@ -330,3 +330,27 @@ func TestRepairWaitsForRunningInsert(t *testing.T) {
 	}
 	sameRows(t, "stored", queryStrings(t, c, "SELECT toString(count()), toString(uniqExact(_offset)) FROM "+qualified(c.db, "raw")), []string{"10|10"})
 }
+
+// The raw check bounds the partition key's time column by the rows it asks
+// about, so ClickHouse reads only the parts of their partitions.
+func TestRepairPrunesRawPartitions(t *testing.T) {
+	c := open(t)
+	et := schemas.BuiltinEventTypes()[0]
+	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	pay := func(id, at string) crashRecord {
+		return crashRecord{`{"event_id":"` + id + `","event_type":"payment.captured","occurred_at":"` + at + `","merchant_id":"m","amount_minor":1,"currency":"INR","method":"upi"}`, 0}
+	}
+	f := newCrashFlush(t, et, []crashRecord{pay("a", "2026-01-31T23:00:00Z"), pay("b", "2026-02-28T23:00:00Z"), pay("c", "2026-03-01T01:00:00Z")})
+	if err := c.Store(t.Context(), f.token, f.blocks); err != nil {
+		t.Fatal(err)
+	}
+	raw := &f.blocks[0]
+	bounds, err := c.partitionBounds(t.Context(), raw, []int{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(queryStrings(t, c, "EXPLAIN indexes = 1 SELECT _offset FROM "+qualified(c.db, raw.Table)+" WHERE 1"+bounds), "\n")
+	if !strings.Contains(plan, "Parts: 1/3") {
+		t.Fatalf("bounds %q read more than the one part of its month:\n%s", bounds, plan)
+	}
+}
