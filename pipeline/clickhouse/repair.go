@@ -177,7 +177,12 @@ func (c *Client) missingOffsets(ctx context.Context, b *schemas.Block, oc offset
 		}
 		return fmt.Sprint(schemas.ColumnValue(col(name), i))
 	}
-	parts, offsets := col(oc.partition).([]int32), col(oc.offset).([]int64)
+	parts, ok1 := col(oc.partition).([]int32)
+	offsets, ok2 := col(oc.offset).([]int64)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("%w: table %s: columns %s and %s are a %T and a %T, not []int32 and []int64",
+			ErrInvalidBlock, b.Table, oc.partition, oc.offset, col(oc.partition), col(oc.offset))
+	}
 	bySource := map[source][]int{}
 	for i := range b.Rows {
 		s := source{str(oc.group, i), str(oc.topic, i), str(oc.topicID, i), parts[i]}
