@@ -51,9 +51,9 @@ type countingRepairer struct {
 	calls atomic.Int32
 }
 
-func (r *countingRepairer) Repair(ctx context.Context, token string, blocks []schemas.Block) (int, int, error) {
+func (r *countingRepairer) Repair(ctx context.Context, rg pipeline.Range, blocks []schemas.Block) (int, int, error) {
 	r.calls.Add(1)
-	return r.next.Repair(ctx, token, blocks)
+	return r.next.Repair(ctx, rg, blocks)
 }
 
 const crashGroup = "g"

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -256,15 +257,19 @@ func TestEvolveAddsFlushColumn(t *testing.T) {
 	if err := b.Add([]byte(rec), schemas.Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	b.(schemas.FlushMarker).SetFlush("after")
+	r := pipeline.Range{Group: "g", Topic: "settlements", First: 7, Last: 7}
+	if err := c.Intend(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	b.(schemas.FlushMarker).SetFlush(pipeline.Token(r))
 	blocks := b.Blocks()
-	if err := c.Store(t.Context(), "after", blocks); err != nil {
+	if err := c.Store(t.Context(), pipeline.Token(r), blocks); err != nil {
 		t.Fatal(err)
 	}
 	sameRows(t, "merged view", queryStrings(t, c, "SELECT toString(settlements), toString(amount_sum) FROM "+qualified(c.db, table+"_merged")), []string{"2|5"})
 	sameRows(t, "rows by "+schemas.FlushColumn, queryStrings(t, c, "SELECT toString("+schemas.FlushColumn+" != 0), toString(count()) FROM "+
 		qualified(c.db, table)+" GROUP BY 1 ORDER BY 1"), []string{"0|2", "1|1"})
-	if lost, _, err := c.Repair(t.Context(), "after", blocks); err != nil || lost != 0 {
+	if lost, _, err := c.Repair(t.Context(), r, blocks); err != nil || lost != 0 {
 		t.Fatalf("Repair: lost %d, %v", lost, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -38,9 +39,9 @@ func queryPrefixes(token string) (own, repairs string) {
 // tokens, so a round stored before is dropped, not stored twice.
 func repairToken(token string, k int) string { return token + "#r" + strconv.Itoa(k) }
 
-// Repair makes sure that every row of blocks, which Store(ctx, token, blocks)
-// stored or dropped as already stored, is in ClickHouse, and re-inserts the rows
-// that are not. It returns how many rows it found missing at first, and how many
+// Repair makes sure that every row of blocks, the flush of r, which Store(ctx,
+// pipeline.Token(r), blocks) stored or dropped as already stored, is in
+// ClickHouse, and re-inserts the rows that are not. It returns how many rows it found missing at first, and how many
 // were still missing after maxRepairRounds re-inserts that ClickHouse accepted
 // (rows a TTL or a DELETE removes; retrying does not help). It is meant
 // for a flush whose outcome was unknown at some point (a failed Store attempt, or
@@ -67,10 +68,18 @@ func repairToken(token string, k int) string { return token + "#r" + strconv.Ito
 // repaired again by the caller (from k = 1; rounds already stored are then
 // found present).
 //
+// A range that Intend did not record as repairable (recorded by an earlier
+// version, whose inserts carry no flush markers and no raw _topic_id) is left
+// alone: its rows would look lost.
+//
 // Repair is for one server (no SLUICE_CLICKHOUSE_CLUSTER: replicated tables
 // commit the token and the part together). It is safe for concurrent use, for
 // different tokens.
-func (c *Client) Repair(ctx context.Context, token string, blocks []schemas.Block) (lost, unrepaired int, err error) {
+func (c *Client) Repair(ctx context.Context, r pipeline.Range, blocks []schemas.Block) (lost, unrepaired int, err error) {
+	if ok, err := c.repairable(ctx, r); err != nil || !ok {
+		return 0, 0, err
+	}
+	token := pipeline.Token(r)
 	if err := c.settle(ctx, token); err != nil {
 		return 0, 0, err
 	}
@@ -93,6 +102,17 @@ func (c *Client) Repair(ctx context.Context, token string, blocks []schemas.Bloc
 			return lost, 0, err
 		}
 	}
+}
+
+// repairable reports whether the ledger records r as repairable (see Intend).
+func (c *Client) repairable(ctx context.Context, r pipeline.Range) (bool, error) {
+	var n uint64
+	q := "SELECT count() FROM " + qualified(c.db, LedgerTable) + " WHERE `group` = ? AND `topic` = ? AND `topic_id` = ?" +
+		" AND `partition` = ? AND `first` = ? AND `last` = ? AND `repairable` = 1"
+	if err := c.conn.QueryRow(ctx, q, r.Group, r.Topic, r.TopicID, r.Partition, r.First, r.Last).Scan(&n); err != nil {
+		return false, fmt.Errorf("clickhouse: ledger range of flush %s: %w", pipeline.Token(r), c.redact(err))
+	}
+	return n > 0, nil
 }
 
 // settle waits until no insert of token or of its repairs runs on the server. It

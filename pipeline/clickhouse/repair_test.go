@@ -12,6 +12,7 @@ import (
 
 	"github.com/ClickHouse/ch-go/proto"
 
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -26,6 +27,7 @@ type crashRecord struct {
 // builds it: stored under token, its rows are known per table.
 type crashFlush struct {
 	topic   string
+	r       pipeline.Range
 	token   string
 	blocks  []schemas.Block
 	offsets [2][]int64 // the records' offsets by month
@@ -39,7 +41,8 @@ const (
 func newCrashFlush(t *testing.T, et *schemas.EventType, recs []crashRecord) crashFlush {
 	t.Helper()
 	topic := et.Topic() // each type's flush has its own event ids
-	f := crashFlush{topic: topic, token: "g:" + topic + "@" + crashTopicID + ":3:100-" + strconv.Itoa(100+len(recs)-1)}
+	r := pipeline.Range{Group: "g", Topic: topic, TopicID: crashTopicID, Partition: crashPartition, First: 100, Last: int64(100 + len(recs) - 1)}
+	f := crashFlush{topic: topic, r: r, token: pipeline.Token(r)}
 	b := et.NewBatch(schemas.Options{Raw: true})
 	ts := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	var offs []int64
@@ -148,6 +151,9 @@ func (f crashFlush) monthWindow(b schemas.Block, month int) time.Time {
 func checkCrashWindow(t *testing.T, c *Client, f crashFlush) {
 	t.Helper()
 	ctx := t.Context()
+	if err := c.Intend(ctx, f.r); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Store(ctx, f.token, f.blocks); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +163,7 @@ func checkCrashWindow(t *testing.T, c *Client, f crashFlush) {
 			t.Fatalf("%s: nothing stored", table)
 		}
 	}
-	if lost, unrepaired, err := c.Repair(ctx, f.token, f.blocks); err != nil || lost != 0 || unrepaired != 0 {
+	if lost, unrepaired, err := c.Repair(ctx, f.r, f.blocks); err != nil || lost != 0 || unrepaired != 0 {
 		t.Fatalf("Repair of a complete flush: lost %d, unrepaired %d, %v", lost, unrepaired, err)
 	}
 
@@ -168,7 +174,7 @@ func checkCrashWindow(t *testing.T, c *Client, f crashFlush) {
 	if got := f.state(t, c); slices.Equal(got[EventIDsTable], want[EventIDsTable]) {
 		t.Fatal("the token stored the lost rows again: the crash window is not reproduced")
 	}
-	lost, unrepaired, err := c.Repair(ctx, f.token, f.blocks)
+	lost, unrepaired, err := c.Repair(ctx, f.r, f.blocks)
 	if err != nil || unrepaired != 0 {
 		t.Fatalf("Repair: %v (unrepaired %d)", err, unrepaired)
 	}
@@ -180,18 +186,18 @@ func checkCrashWindow(t *testing.T, c *Client, f crashFlush) {
 	// The repair's own part is lost the same way (its token, round 1, stays): the
 	// next Repair finds the rows missing again, round 1 is dropped, round 2 stores.
 	f.loseMonth(t, c, 1, false)
-	if lost, _, err := c.Repair(ctx, f.token, f.blocks); err != nil || lost != f.rows(1, false) {
+	if lost, _, err := c.Repair(ctx, f.r, f.blocks); err != nil || lost != f.rows(1, false) {
 		t.Fatalf("second Repair: lost %d, want %d: %v", lost, f.rows(1, false), err)
 	}
 	sameState(t, "after a lost repair", f.state(t, c), want)
 
 	// The other month lost: only its rows come back.
 	f.loseMonth(t, c, 0, false)
-	if lost, _, err := c.Repair(ctx, f.token, f.blocks); err != nil || lost != f.rows(0, false) {
+	if lost, _, err := c.Repair(ctx, f.r, f.blocks); err != nil || lost != f.rows(0, false) {
 		t.Fatalf("Repair of month 0: lost %d, want %d: %v", lost, f.rows(0, false), err)
 	}
 	sameState(t, "after the repair of the other month", f.state(t, c), want)
-	if lost, _, err := c.Repair(ctx, f.token, f.blocks); err != nil || lost != 0 {
+	if lost, _, err := c.Repair(ctx, f.r, f.blocks); err != nil || lost != 0 {
 		t.Fatalf("Repair of a repaired flush: lost %d, %v", lost, err)
 	}
 }
@@ -255,7 +261,12 @@ func TestRepairWaitsForRunningInsert(t *testing.T) {
 	c := open(t)
 	exec(t, c, "CREATE TABLE "+qualified(c.db, "raw")+" (`_topic` LowCardinality(String), `_topic_id` LowCardinality(String), "+
 		"`_partition` Int32, `_offset` Int64) ENGINE = MergeTree ORDER BY `_offset` SETTINGS non_replicated_deduplication_window = 100")
-	const token, n = "g:t@id:0:0-9", 10
+	const n = 10
+	r := pipeline.Range{Group: "g", Topic: "t", TopicID: "id", First: 0, Last: n - 1}
+	token := pipeline.Token(r)
+	if err := c.Intend(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
 	offs := make([]int64, n)
 	for i := range offs {
 		offs[i] = int64(i)
@@ -320,7 +331,7 @@ func TestRepairWaitsForRunningInsert(t *testing.T) {
 			}
 		}
 	}()
-	lost, _, err := c.Repair(t.Context(), token, []schemas.Block{blk})
+	lost, _, err := c.Repair(t.Context(), r, []schemas.Block{blk})
 	close(killed)
 	if err != nil || lost != n {
 		t.Fatalf("Repair: lost %d, %v; want %d", lost, err, n)
@@ -352,5 +363,34 @@ func TestRepairPrunesRawPartitions(t *testing.T) {
 	plan := strings.Join(queryStrings(t, c, "EXPLAIN indexes = 1 SELECT _offset FROM "+qualified(c.db, raw.Table)+" WHERE 1"+bounds), "\n")
 	if !strings.Contains(plan, "Parts: 1/3") {
 		t.Fatalf("bounds %q read more than the one part of its month:\n%s", bounds, plan)
+	}
+}
+
+// A range recorded by an earlier version (not repairable in the ledger) is left
+// alone: its inserts carry no flush markers, so its rollup rows would look lost
+// and be stored twice.
+func TestRepairLeavesEarlierRangesAlone(t *testing.T) {
+	c := open(t)
+	et := schemas.BuiltinEventTypes()[0]
+	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	f := newCrashFlush(t, et, []crashRecord{{`{"event_id":"a","event_type":"payment.captured","occurred_at":"2026-03-01T01:00:00Z","merchant_id":"m","amount_minor":1,"currency":"INR","method":"upi"}`, 0}})
+	exec(t, c, fmt.Sprintf("INSERT INTO %s (`group`, `topic`, `topic_id`, `partition`, `first`, `last`) VALUES ('%s', '%s', '%s', %d, %d, %d)",
+		qualified(c.db, LedgerTable), f.r.Group, f.r.Topic, f.r.TopicID, f.r.Partition, f.r.First, f.r.Last))
+	if err := c.Store(t.Context(), f.token, f.blocks); err != nil {
+		t.Fatal(err)
+	}
+	f.loseMonth(t, c, 0, true)
+	if lost, unrepaired, err := c.Repair(t.Context(), f.r, f.blocks); err != nil || lost != 0 || unrepaired != 0 {
+		t.Fatalf("Repair of an earlier range: lost %d, unrepaired %d, %v", lost, unrepaired, err)
+	}
+	if n := count(t, c, "payments"); n != 0 {
+		t.Fatalf("%d raw rows re-inserted for a range recorded by an earlier version", n)
+	}
+	// Recorded by this version, the same range is repaired.
+	if err := c.Intend(t.Context(), f.r); err != nil {
+		t.Fatal(err)
+	}
+	if lost, _, err := c.Repair(t.Context(), f.r, f.blocks); err != nil || lost == 0 {
+		t.Fatalf("Repair of a repairable range: lost %d, %v", lost, err)
 	}
 }
