@@ -35,9 +35,8 @@
 // On one server a crash between writing a token to a table's deduplication log and
 // activating its part keeps the token and loses the rows; Repair (repair.go) finds
 // what a flush left (raw rows and event ids by offset, rollup rows by their flush
-// markers, schemas.FlushColumn) and stores the missing rows under derived tokens.
-// Every INSERT runs under a query id that starts with its token, which Repair uses
-// to wait for inserts of the flush still running.
+// markers, schemas.FlushColumn) and stores the missing rows under derived tokens,
+// for ranges recorded before the server's last start.
 //
 // Ledger ranges and event ids carry the topic id of their topic's incarnation
 // (topic_id), and Ranges and SeenIDs read only those of the incarnation asked for.

@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/ch-go/proto"
 
+	"github.com/sluicehq/sluice/internal/dev/testenv"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -213,6 +213,7 @@ func sameState(t *testing.T, what string, got, want map[string][]string) {
 // markers and the event ids, over two table partitions.
 func TestRepairBuiltinTypes(t *testing.T) {
 	c := open(t)
+	c.checkAll = true // rows are lost by DELETE, not by a crash
 	for _, et := range schemas.BuiltinEventTypes() {
 		t.Run(et.Name(), func(t *testing.T) {
 			exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
@@ -239,6 +240,7 @@ func TestRepairBuiltinTypes(t *testing.T) {
 // Array, Map, Bool columns and two rollups (one hourly, with min and max).
 func TestRepairEventType(t *testing.T) {
 	c := open(t)
+	c.checkAll = true
 	et, _ := testType(t, c, "settlements")
 	var recs []crashRecord
 	for i := range 5 {
@@ -253,12 +255,12 @@ func TestRepairEventType(t *testing.T) {
 	checkCrashWindow(t, c, newCrashFlush(t, et, recs))
 }
 
-// Repair waits for an insert of the flush that still runs on the server (an
-// earlier attempt whose client has not finished sending): KILL QUERY … SYNC ends
-// it before the check reads, so it cannot commit after the check found its rows
-// missing.
-func TestRepairWaitsForRunningInsert(t *testing.T) {
+// An attempt of a flush that still runs on the server when its retry's Store
+// returned (its reply lost, its client not finished) cannot store the flush a
+// second time after Repair: its commit finds the token in the deduplication log.
+func TestRepairAfterStoreOutlivesRunningAttempt(t *testing.T) {
 	c := open(t)
+	c.checkAll = true
 	exec(t, c, "CREATE TABLE "+qualified(c.db, "raw")+" (`_topic` LowCardinality(String), `_topic_id` LowCardinality(String), "+
 		"`_partition` Int32, `_offset` Int64) ENGINE = MergeTree ORDER BY `_offset` SETTINGS non_replicated_deduplication_window = 100")
 	const n = 10
@@ -274,8 +276,7 @@ func TestRepairWaitsForRunningInsert(t *testing.T) {
 	blk := schemas.Block{Table: "raw", Names: []string{"_topic", "_topic_id", "_partition", "_offset"}, Rows: n, Columns: []any{
 		slices.Repeat([]string{"t"}, n), slices.Repeat([]string{"id"}, n), make([]int32, n), offs}}
 
-	// An earlier attempt of the flush: it sent its rows and then hangs, holding the
-	// INSERT open on the server.
+	// The first attempt: it sent its rows and hangs, its INSERT open on the server.
 	conn, _, err := c.ins.get(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -292,54 +293,83 @@ func TestRepairWaitsForRunningInsert(t *testing.T) {
 		input[i] = proto.InputColumn{Name: blk.Names[i], Data: cols[i]}
 	}
 	q := chunkedInsert(insertQuery(c.db, "raw", blk.Names), n, cols, input, insertSettings(token))
-	q.QueryID = queryID(token, "raw", 0)
+	q.QueryID = "zombie-" + c.db
+	next := q.OnInput
 	q.OnInput = func(ctx context.Context) error {
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
-		return io.EOF
+		return next(ctx)
 	}
 	go func() { zombie <- conn.Do(t.Context(), q) }()
-	for {
-		running := queryStrings(t, c, "SELECT query_id FROM system.processes WHERE query_id = '"+q.QueryID+"'")
-		if len(running) == 1 {
-			break
-		}
+	for len(queryStrings(t, c, "SELECT query_id FROM system.processes WHERE query_id = '"+q.QueryID+"'")) == 0 {
 		select {
 		case err := <-zombie:
 			t.Fatalf("the hanging insert ended: %v", err)
 		default:
 		}
 	}
-	// The server ends a killed INSERT when its client next sends: let the hanging
-	// attempt finish sending once the kill reached it (and not before: a Repair
-	// that did not wait would find the rows missing while the attempt still runs,
-	// and the attempt would then commit them a second time).
-	killed := make(chan struct{})
-	go func() {
-		defer close(release)
-		for {
-			select {
-			case <-killed:
-				return
-			default:
-			}
-			var cancelled uint8
-			if err := c.conn.QueryRow(t.Context(), "SELECT is_cancelled FROM system.processes WHERE query_id = ?", q.QueryID).Scan(&cancelled); err == nil && cancelled == 1 {
-				return
-			}
-		}
-	}()
-	lost, _, err := c.Repair(t.Context(), r, []schemas.Block{blk})
-	close(killed)
-	if err != nil || lost != n {
+	// The retry stores the flush; its part is then lost, its token kept.
+	if err := c.Store(t.Context(), token, []schemas.Block{blk}); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, "DELETE FROM "+qualified(c.db, "raw")+" WHERE 1 SETTINGS lightweight_deletes_sync = 2")
+
+	if lost, _, err := c.Repair(t.Context(), r, []schemas.Block{blk}); err != nil || lost != n {
 		t.Fatalf("Repair: lost %d, %v; want %d", lost, err, n)
 	}
-	if err := <-zombie; err == nil {
-		t.Fatal("the killed insert succeeded")
+	close(release)
+	if err := <-zombie; err != nil {
+		t.Fatalf("the first attempt: %v", err)
 	}
+
 	sameRows(t, "stored", queryStrings(t, c, "SELECT toString(count()), toString(uniqExact(_offset)) FROM "+qualified(c.db, "raw")), []string{"10|10"})
+}
+
+// Only a range recorded before the server's last start is checked: a server up
+// since then lost none of its inserts, so rows missing otherwise (a DELETE) are
+// left alone; after a restart of the server, the same range is repaired.
+func TestRepairOnlyAfterRestart(t *testing.T) {
+	env := testenv.PrivateClickHouse(t)
+	connect := func() *Client {
+		c, err := Open(t.Context(), Options{Addrs: []string{env.Addr}, Database: env.Database})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	c := connect()
+	exec(t, c, DDL(DDLOptions{Database: c.db})...)
+	et := schemas.BuiltinEventTypes()[0]
+	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	f := newCrashFlush(t, et, []crashRecord{{`{"event_id":"a","event_type":"payment.captured","occurred_at":"2026-03-01T01:00:00Z","merchant_id":"m","amount_minor":1,"currency":"INR","method":"upi"}`, 0}})
+	// The range is recorded more than restartMargin after the server started
+	// (the server waits out the rest of it).
+	exec(t, c, fmt.Sprintf("SELECT sleep(greatest(0, %g - uptime()))", (restartMargin+1500*time.Millisecond).Seconds()))
+	if err := c.Intend(t.Context(), f.r); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(t.Context(), f.token, f.blocks); err != nil {
+		t.Fatal(err)
+	}
+	want := f.state(t, c)
+	f.loseMonth(t, c, 0, true)
+	if lost, _, err := c.Repair(t.Context(), f.r, f.blocks); err != nil || lost != 0 {
+		t.Fatalf("Repair with the server up since the range: lost %d, %v; want 0", lost, err)
+	}
+	if n := count(t, c, "payments"); n != 0 {
+		t.Fatalf("%d raw rows re-inserted while the server was up", n)
+	}
+	if err := env.Server().Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c = connect()
+	if lost, _, err := c.Repair(t.Context(), f.r, f.blocks); err != nil || lost != f.rows(0, true) {
+		t.Fatalf("Repair after a restart: lost %d, %v; want %d", lost, err, f.rows(0, true))
+	}
+	sameState(t, "after the restart", f.state(t, c), want)
 }
 
 // The raw check bounds the partition key's time column by the rows it asks
@@ -371,6 +401,7 @@ func TestRepairPrunesRawPartitions(t *testing.T) {
 // and be stored twice.
 func TestRepairLeavesEarlierRangesAlone(t *testing.T) {
 	c := open(t)
+	c.checkAll = true
 	et := schemas.BuiltinEventTypes()[0]
 	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
 	f := newCrashFlush(t, et, []crashRecord{{`{"event_id":"a","event_type":"payment.captured","occurred_at":"2026-03-01T01:00:00Z","merchant_id":"m","amount_minor":1,"currency":"INR","method":"upi"}`, 0}})
