@@ -33,7 +33,7 @@ func (nopLedger) Ranges(context.Context, string, string, int32, int64) ([]pipeli
 
 type nopSeen struct{}
 
-func (nopSeen) SeenIDs(context.Context, string, string, string, int32, int64, time.Time, int, func(string, int64)) error {
+func (nopSeen) SeenIDs(context.Context, pipeline.IDQuery, func(string, int64)) error {
 	return nil
 }
 
@@ -56,24 +56,30 @@ func BenchmarkWorkerPayments(b *testing.B) {
 		sl = append(sl, recs[i:i+sliceLen])
 	}
 	for _, mode := range []struct {
-		name  string
-		raw   bool
-		dedup time.Duration
+		name   string
+		raw    bool
+		dedup  time.Duration
+		rawIDs bool // the ids stay in the raw rows: no event-id block
 	}{
-		{"rollup", false, 0},
-		{"raw", true, 0},
-		{"raw+dedup", true, time.Hour},
+		{"rollup", false, 0, false},
+		{"raw", true, 0, false},
+		{"raw+dedup", true, time.Hour, false},
+		{"raw+dedup-raw-ids", true, time.Hour, true},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			sink := &countSink{}
-			p := pipeline.New(pipeline.Options{
+			o := pipeline.Options{
 				Group:         testGroup,
 				Topics:        map[string]func(schemas.Options) schemas.Batch{payments: schemas.NewPaymentBatch},
 				Batch:         schemas.Options{Raw: mode.raw},
 				FlushInterval: time.Hour,
 				MaxRows:       2048,
 				DedupHorizon:  mode.dedup,
-			}, pipeline.Deps{Sink: sink, Ledger: nopLedger{}, SeenIDs: nopSeen{}, DLQ: &asyncDLQ{}})
+			}
+			if mode.rawIDs {
+				o.RawIDs = map[string]pipeline.RawIDs{payments: {Table: "payments", Column: "event_id"}}
+			}
+			p := pipeline.New(o, pipeline.Deps{Sink: sink, Ledger: nopLedger{}, SeenIDs: nopSeen{}, DLQ: &asyncDLQ{}})
 			b.SetBytes(bytes)
 			b.ReportAllocs()
 			ctx := b.Context()

@@ -25,8 +25,9 @@ func hashID(id string) idHash {
 // dedup is one partition's producer-duplicate filter. An event is a duplicate when an
 // earlier admitted event of the partition had the same id and a Kafka timestamp no
 // more than horizon before the current record's. It remembers at most max ids (the
-// most recently admitted), as 128-bit hashes (about 60 bytes each), and the ids
-// admitted since the last flush as strings so the flush can store them.
+// most recently admitted), as 128-bit hashes (about 60 bytes each), and, when the
+// flush stores them as EventIDsTable rows (keep), the ids admitted since the last
+// flush as strings.
 type dedup struct {
 	horizon int64 // nanoseconds
 	max     int   // ids remembered at most; 0 = no limit
@@ -34,9 +35,11 @@ type dedup struct {
 	// order holds admitted ids in arrival (offset) order, for pruning.
 	order []seenHash
 	head  int
-	// pending are the ids admitted since the last flush; they travel with the
-	// batch to its store, as the event-ids block's columns.
+	// pending are the ids admitted since the last flush, when keep; they travel
+	// with the batch to its store, as the event-ids block's columns. Without keep
+	// the batch's raw rows hold them.
 	pending pendingIDs
+	keep    bool
 }
 
 type seenHash struct {
@@ -44,8 +47,8 @@ type seenHash struct {
 	ts int64
 }
 
-func newDedup(horizon time.Duration, max int) *dedup {
-	return &dedup{horizon: int64(horizon), max: max, seen: make(map[idHash]int64)}
+func newDedup(horizon time.Duration, max int, keep bool) *dedup {
+	return &dedup{horizon: int64(horizon), max: max, seen: make(map[idHash]int64), keep: keep}
 }
 
 // reset empties the filter in place (the batches keep pointing at it).
@@ -72,8 +75,10 @@ func (d *dedup) Admit(id string, ts, offset int64) bool {
 		return false
 	}
 	d.remember(h, ts)
-	// The batch's id is transient: copy it for the event-ids block.
-	d.pending.add(id, ts, offset)
+	if d.keep {
+		// The batch's id is transient: copy it for the event-ids block.
+		d.pending.add(id, ts, offset)
+	}
 	return true
 }
 

@@ -21,7 +21,7 @@ func BenchmarkPaymentBatchAddDedup(b *testing.B) {
 			`"amount_minor":249900,"currency":"INR","method":"upi","status":"success","country":"IN","city":"Bengaluru",`+
 			`"risk_score":0.0731,"metadata":{"order_id":"ord-7781-2231-99","channel":"mobile_app"}}`, i, i%200)
 	}
-	d := newDedup(time.Nanosecond, 0)
+	d := newDedup(time.Nanosecond, 0, true)
 	batch := schemas.NewPaymentBatch(schemas.Options{Raw: true, Dedup: d})
 	b.SetBytes(int64(len(recs[0])))
 	b.ReportAllocs()

@@ -9,7 +9,7 @@ import (
 // memory is bounded by configuration, and that ids are matched by value, not by the
 // memory the batch lends them.
 func TestDedupCap(t *testing.T) {
-	d := newDedup(time.Hour, 3)
+	d := newDedup(time.Hour, 3, true)
 	admit := func(id string, ms int64) bool {
 		buf := []byte(id) // the batch reuses its memory: Admit must not keep it
 		ok := d.Admit(string(buf), ms*int64(time.Millisecond), 100+ms)
@@ -42,7 +42,7 @@ func TestDedupCap(t *testing.T) {
 // TestDedupHorizon checks that an id is a duplicate only within the horizon.
 func TestDedupHorizon(t *testing.T) {
 	h := time.Hour
-	d := newDedup(h, 0)
+	d := newDedup(h, 0, true)
 	if !d.Admit("x", 0, 0) {
 		t.Fatal("first sighting not admitted")
 	}

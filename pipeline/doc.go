@@ -11,8 +11,9 @@
 //
 // A flush stores the valid events of one offset Range [First, Last] of one partition.
 // Before storing, the Range is written to the Ledger; then every block (raw rows,
-// rollup partials, admitted event ids) is inserted with a deduplication token that is
-// a function of the Range alone; only then are the offsets marked for commit. After a
+// rollup partials, the admitted event ids of topics without raw rows) is inserted
+// with a deduplication token that is a function of the Range alone; only then are
+// the offsets marked for commit. After a
 // crash, a rebalance or an insert with an unknown outcome, the partition is replayed
 // from the last committed offset: the Worker reads the Ledger and cuts its batches at
 // exactly the recorded ranges (the rule is in replay.go), so the replayed inserts
@@ -32,7 +33,9 @@
 //
 // Producer duplicates (the same event_id published again) are filtered per partition
 // within a horizon measured on the Kafka record timestamps; the filter is rebuilt from
-// the stored event ids, up to the replay's first offset, so replays decide alike.
+// the stored event ids, up to the replay's first offset, so replays decide alike. A
+// topic whose raw rows hold the ids (Options.RawIDs) stores no EventIDsTable rows:
+// its filter is rebuilt from the raw rows.
 //
 // # Dead letters
 //

@@ -6,10 +6,53 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// EventIDsTable is the table the admitted event ids of every flush go to, in the
+// EventIDsTable is the table the admitted event ids of a flush go to, in the
 // flush's own insert (same token), so that the producer-duplicate filter of a later
-// owner can be rebuilt from them (SeenIDs).
+// owner can be rebuilt from them (SeenIDs), for topics whose raw rows are not stored
+// (Options.RawIDs): a raw row already holds its event id, Kafka timestamp and
+// offset, and the filter is rebuilt from those.
 const EventIDsTable = "sluice_event_ids"
+
+// RawIDs names where a topic's raw rows keep their event ids: the raw table and the
+// column of the event id. Every raw row also holds _topic, _topic_id, _partition,
+// _offset and _timestamp (the Kafka record timestamp).
+type RawIDs struct {
+	Table, Column string
+}
+
+// RawRowsKeepIDs reports whether raw rows that ClickHouse deletes ttl after their
+// event time (0: never) still hold every id a filter rebuild can ask for (SeenIDs
+// reads back the horizon and its slack before a record's Kafka timestamp), when an
+// event time may be up to maxLateness before its record's Kafka timestamp (0: any
+// amount). When they may not, a topic keeps its ids in EventIDsTable (no RawIDs).
+func RawRowsKeepIDs(ttl, horizon, maxLateness time.Duration) bool {
+	switch {
+	case ttl == 0:
+		return true
+	case maxLateness == 0:
+		return false
+	}
+	return ttl >= horizon+dedupSlack+maxLateness
+}
+
+// IDQuery selects the event ids that rebuild one partition's producer-duplicate
+// filter (SeenIDs).
+type IDQuery struct {
+	Group, Topic string
+	// TopicID is the topic's incarnation (Range.TopicID).
+	TopicID   string
+	Partition int32
+	// Before is the first offset the worker consumes: ids stored before it.
+	Before int64
+	// Since is the oldest Kafka timestamp of interest (the horizon and its slack
+	// before the first record's).
+	Since time.Time
+	// Limit > 0 keeps only the ids of the Limit highest offsets.
+	Limit int
+	// Raw, when set, is where the topic's raw rows keep their ids; EventIDsTable is
+	// read too, for the ids stored there before the topic's raw rows held them.
+	Raw RawIDs
+}
 
 // eventIDsSchema lists the columns of EventIDsTable in the order of the Block the
 // worker builds (idsBlock), with their ClickHouse types. The Block's columns are

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -212,39 +213,58 @@ func (l *memLedger) all() []pipeline.Range {
 	return slices.Clone(l.ranges)
 }
 
-// sinkSeen implements pipeline.SeenIDs from the event-ids blocks a memSink accepted,
-// like the ClickHouse adapter reads them back from EventIDsTable.
+// sinkSeen implements pipeline.SeenIDs from the blocks a memSink accepted, like the
+// ClickHouse adapter reads them back: the event-ids blocks and, with q.Raw, the raw
+// blocks of q.Raw.Table, one id per offset.
 type sinkSeen struct{ s *memSink }
 
-func (ss sinkSeen) SeenIDs(_ context.Context, group, topic, topicID string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error {
+func (ss sinkSeen) SeenIDs(_ context.Context, q pipeline.IDQuery, fn func(id string, ts int64)) error {
 	type row struct {
 		off int64
 		id  string
 		ts  int64
 	}
-	var rows []row
+	byOffset := map[int64]row{}
+	add := func(r row, ts time.Time) {
+		if r.off < q.Before && !ts.Before(q.Since) {
+			if _, ok := byOffset[r.off]; !ok {
+				r.ts = ts.UnixNano()
+				byOffset[r.off] = r
+			}
+		}
+	}
 	stored, _ := ss.s.snapshot()
 	for _, sc := range stored {
 		for _, b := range sc.blocks {
-			if b.Table != pipeline.EventIDsTable {
-				continue
-			}
-			if !slices.Equal(b.Names, pipeline.EventIDsColumns) {
-				return fmt.Errorf("sinkSeen: event-ids block names %v", b.Names)
-			}
-			groups, topics, topicIDs := b.Columns[0].([]string), b.Columns[1].([]string), b.Columns[2].([]string)
-			parts, offs := b.Columns[3].([]int32), b.Columns[4].([]int64)
-			ids, ts := b.Columns[5].([]string), b.Columns[6].([]time.Time)
-			for i := range b.Rows {
-				if groups[i] == group && topics[i] == topic && topicIDs[i] == topicID && parts[i] == partition && offs[i] < before && !ts[i].Before(since) {
-					rows = append(rows, row{offs[i], ids[i], ts[i].UnixNano()})
+			switch {
+			case b.Table == pipeline.EventIDsTable:
+				if !slices.Equal(b.Names, pipeline.EventIDsColumns) {
+					return fmt.Errorf("sinkSeen: event-ids block names %v", b.Names)
+				}
+				groups, topics, topicIDs := b.Columns[0].([]string), b.Columns[1].([]string), b.Columns[2].([]string)
+				parts, offs := b.Columns[3].([]int32), b.Columns[4].([]int64)
+				ids, ts := b.Columns[5].([]string), b.Columns[6].([]time.Time)
+				for i := range b.Rows {
+					if groups[i] == q.Group && topics[i] == q.Topic && topicIDs[i] == q.TopicID && parts[i] == q.Partition {
+						add(row{off: offs[i], id: ids[i]}, ts[i])
+					}
+				}
+			case q.Raw.Table != "" && b.Table == q.Raw.Table:
+				col := func(name string) any { return b.Columns[slices.Index(b.Names, name)] }
+				topics, topicIDs := col("_topic").([]string), col("_topic_id").([]string)
+				parts, offs := col("_partition").([]int32), col("_offset").([]int64)
+				ids, ts := col(q.Raw.Column).([]string), col("_timestamp").([]time.Time)
+				for i := range b.Rows {
+					if topics[i] == q.Topic && topicIDs[i] == q.TopicID && parts[i] == q.Partition {
+						add(row{off: offs[i], id: ids[i]}, ts[i])
+					}
 				}
 			}
 		}
 	}
-	slices.SortStableFunc(rows, func(a, b row) int { return cmp.Compare(a.off, b.off) })
-	if limit > 0 && len(rows) > limit {
-		rows = rows[len(rows)-limit:]
+	rows := slices.SortedFunc(maps.Values(byOffset), func(a, b row) int { return cmp.Compare(a.off, b.off) })
+	if q.Limit > 0 && len(rows) > q.Limit {
+		rows = rows[len(rows)-q.Limit:]
 	}
 	for _, r := range rows {
 		fn(r.id, r.ts)

@@ -17,6 +17,11 @@ type Options struct {
 	Group string
 	// Topics maps a source topic to the constructor of its batches.
 	Topics map[string]func(schemas.Options) schemas.Batch
+	// RawIDs maps a topic whose batches store raw rows with an event id to where
+	// those rows keep it. Its flushes store no EventIDsTable rows, and its
+	// producer-duplicate filter is rebuilt from the raw rows (SeenIDs with
+	// IDQuery.Raw). A topic's batches must store raw rows if it is here.
+	RawIDs map[string]RawIDs
 	// Batch configures every batch (window, raw rows, limits). Its Dedup is set per worker.
 	Batch schemas.Options
 	// FlushInterval bounds how long a valid event waits in a batch.

@@ -49,6 +49,7 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 		ts:        p.stats.Topic(topic),
 		topic:     topic,
 		partition: partition,
+		rawIDs:    p.opts.RawIDs[topic],
 		cut:       newCutter(p.opts.Group, topic, partition),
 		log:       p.log.With("topic", topic, "partition", partition),
 		jobs:      make(chan *slot),
@@ -59,7 +60,7 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 	bo := p.opts.Batch
 	bo.Dedup = nil
 	if p.opts.DedupHorizon > 0 {
-		w.dd = newDedup(p.opts.DedupHorizon, p.opts.DedupMaxIDs)
+		w.dd = newDedup(p.opts.DedupHorizon, p.opts.DedupMaxIDs, w.rawIDs.Table == "")
 		bo.Dedup = w.dd
 	}
 	w.cur, w.spare = newSlot(newBatch(bo)), newSlot(newBatch(bo))

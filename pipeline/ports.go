@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"time"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -32,11 +31,13 @@ type Ledger interface {
 // SeenIDs loads the event ids a partition already stored, so producer duplicates
 // are recognised across restarts and rebalances.
 type SeenIDs interface {
-	// SeenIDs calls fn, in offset order, for each event id group stored from
-	// partition of the incarnation topicID of topic at an offset before `before`
-	// whose timestamp is at or after since; with limit > 0, only for the limit ids
-	// with the highest offsets.
-	SeenIDs(ctx context.Context, group, topic, topicID string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error
+	// SeenIDs calls fn, in offset order, with the event id and Kafka timestamp (Unix
+	// nanoseconds) of each event q.Group stored from q.Partition of the incarnation
+	// q.TopicID of q.Topic at an offset before q.Before whose timestamp is at or
+	// after q.Since; with q.Limit > 0, only for the q.Limit highest offsets. The ids
+	// are those of EventIDsTable and, when q.Raw is set, those of the raw table it
+	// names (rows of any group), one per offset.
+	SeenIDs(ctx context.Context, q IDQuery, fn func(id string, ts int64)) error
 }
 
 // Repairer completes a flush that ClickHouse may have lost after keeping its

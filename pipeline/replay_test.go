@@ -272,8 +272,17 @@ func diffTotals(got, want map[string][2]uint64) string {
 	return b.String()
 }
 
+// TestReplayExactlyOnce, with the filter's ids stored as event-id rows and, for a
+// topic whose raw rows hold them, as raw rows only.
 func TestReplayExactlyOnce(t *testing.T) {
-	o := pipeline.Options{DedupHorizon: time.Hour}
+	t.Run("event ids", func(t *testing.T) { replayExactlyOnce(t, pipeline.Options{DedupHorizon: time.Hour}) })
+	t.Run("raw ids", func(t *testing.T) {
+		replayExactlyOnce(t, pipeline.Options{DedupHorizon: time.Hour,
+			RawIDs: map[string]pipeline.RawIDs{payments: {Table: "payments", Column: "event_id"}}})
+	})
+}
+
+func replayExactlyOnce(t *testing.T, o pipeline.Options) {
 	var crashes int
 	var replays int64
 	defer func() {

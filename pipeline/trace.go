@@ -18,9 +18,10 @@ import (
 // sluice.records, sluice.events, sluice.token and sluice.rows.<table>, linked to
 // the sampled trace contexts (W3C traceparent headers) of up to MaxLinks of the events
 // it stored. Its children are "decode" (the batch filling: decode, validate,
-// aggregate), "dedup" (building the admitted event ids), "ledger" (the ledger
-// write), "store" (every insert of the flush, with a child per table from the sink)
-// and "commit" (the offsets marked for the next commit). The traceparent header is
+// aggregate), "dedup" (building the EventIDsTable block, for topics without
+// RawIDs), "ledger" (the ledger write), "store" (every insert of the flush, with a
+// child per table from the sink) and "commit" (the offsets marked for the next
+// commit). The traceparent header is
 // read only with a Tracer set, and a record without one costs a length check.
 
 // MaxLinks is the most record trace contexts one flush span links to (the SDK's

@@ -25,6 +25,7 @@ type Worker struct {
 	topic     string
 	partition int32
 	topicID   string // the incarnation of topic (SetTopicID); "" when unknown
+	rawIDs    RawIDs // where the raw rows keep the event ids; zero: EventIDsTable
 	dd        *dedup
 	log       *slog.Logger
 
@@ -263,12 +264,13 @@ func (w *Worker) start(ctx context.Context, first *kgo.Record) error {
 func (w *Worker) startDedup(ctx context.Context, first *kgo.Record) error {
 	o := &w.p.opts
 	if w.dd != nil {
-		since := first.Timestamp.Add(-o.DedupHorizon - dedupSlack)
+		q := IDQuery{Group: o.Group, Topic: w.topic, TopicID: w.topicID, Partition: w.partition,
+			Before: first.Offset, Since: first.Timestamp.Add(-o.DedupHorizon - dedupSlack), Limit: o.DedupMaxIDs, Raw: w.rawIDs}
 		n := 0
 		err := w.retry(ctx, "load event ids", func(ctx context.Context) error {
 			w.dd.reset()
 			n = 0
-			return w.p.deps.SeenIDs.SeenIDs(ctx, o.Group, w.topic, w.topicID, w.partition, first.Offset, since, o.DedupMaxIDs, func(id string, ts int64) {
+			return w.p.deps.SeenIDs.SeenIDs(ctx, q, func(id string, ts int64) {
 				w.dd.load(id, ts)
 				n++
 			})

@@ -576,12 +576,18 @@ func TestProducerDuplicatesBeyondHorizon(t *testing.T) {
 }
 
 // After a restart the filter is rebuilt from the ids stored before the first offset,
-// so a duplicate across the restart boundary is dropped.
+// so a duplicate across the restart boundary is dropped: from the event-id rows, or
+// from the raw rows of a topic whose raw rows hold the ids (which then stores no
+// event-id rows).
 func TestProducerDuplicateAcrossRestart(t *testing.T) {
-	for _, withSeen := range []bool{true, false} {
-		t.Run(fmt.Sprint("seenIDs=", withSeen), func(t *testing.T) {
+	for _, tc := range []struct{ withSeen, raw bool }{{true, false}, {false, false}, {true, true}, {false, true}} {
+		withSeen := tc.withSeen
+		t.Run(fmt.Sprint("seenIDs=", withSeen, ",raw=", tc.raw), func(t *testing.T) {
 			e := newEnv(t)
 			o := pipeline.Options{DedupHorizon: time.Hour}
+			if tc.raw {
+				o.RawIDs = map[string]pipeline.RawIDs{payments: {Table: "payments", Column: "event_id"}}
+			}
 			a := startWorker(t, t.Context(), e.pipeline(o).Worker(payments, 0))
 			a.send(t, rec(payments, 0, 0, t0, payJSON("e0", t0, "m", 1)), rec(payments, 0, 1, t0.Add(time.Second), payJSON("e1", t0, "m", 2)))
 			if err, _ := a.finish(t); err != nil {
@@ -609,6 +615,12 @@ func TestProducerDuplicateAcrossRestart(t *testing.T) {
 			if !withSeen && n != 4 {
 				t.Fatalf("control: %d events, want 4", n)
 			}
+			if ids := storedIDs(t, e.sink); tc.raw && len(ids) != 0 || !tc.raw && uint64(len(ids)) != n {
+				t.Fatalf("event-id rows %v for %d events", ids, n)
+			}
+			if calls.raw != o.RawIDs[payments] {
+				t.Errorf("SeenIDs read raw rows %+v, want %+v", calls.raw, o.RawIDs[payments])
+			}
 		})
 	}
 }
@@ -616,14 +628,16 @@ func TestProducerDuplicateAcrossRestart(t *testing.T) {
 type seenCalls struct {
 	inner pipeline.SeenIDs
 	args  string
+	raw   pipeline.RawIDs
 }
 
-func (s *seenCalls) SeenIDs(ctx context.Context, group, topic, topicID string, partition int32, before int64, since time.Time, limit int, fn func(string, int64)) error {
-	s.args = fmt.Sprint(group, topic, topicID, partition, before, since.UnixNano())
+func (s *seenCalls) SeenIDs(ctx context.Context, q pipeline.IDQuery, fn func(string, int64)) error {
+	s.args = fmt.Sprint(q.Group, q.Topic, q.TopicID, q.Partition, q.Before, q.Since.UnixNano())
+	s.raw = q.Raw
 	if s.inner == nil {
 		return nil
 	}
-	return s.inner.SeenIDs(ctx, group, topic, topicID, partition, before, since, limit, fn)
+	return s.inner.SeenIDs(ctx, q, fn)
 }
 
 // storedIDs lists "offset id" of every stored event-ids row.

@@ -186,25 +186,27 @@ func (f *fakeDedup) Admit(id string, timestamp, offset int64) bool {
 }
 
 func TestBatchDedup(t *testing.T) {
-	d := &fakeDedup{seen: map[string]bool{}}
-	b := NewPaymentBatch(Options{Raw: true, Dedup: d})
-	r := payRec("dup", "1970-01-01T00:00:01Z", "m", "INR", "upi", PaymentCaptured, 5)
-	// Admit gets the record's Kafka timestamp and offset, not the event's occurred_at.
-	if err := b.Add(r, Meta{Offset: 1, Timestamp: time.Unix(7, 0)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Add(r, Meta{Offset: 2, Timestamp: time.Unix(8, 0)}); !errors.Is(err, ErrDuplicate) {
-		t.Fatalf("second add: %v, want ErrDuplicate", err)
-	}
-	if err := b.Add([]byte(`{"event_id":"x"}`), Meta{Offset: 3, Timestamp: time.Unix(9, 0)}); err == nil {
-		t.Fatal("invalid accepted")
-	}
-	want := []string{"dup@7000000000/1", "dup@8000000000/2"}
-	if !reflect.DeepEqual(d.calls, want) {
-		t.Fatalf("Admit calls %v, want %v (invalid records must not reach Dedup)", d.calls, want)
-	}
-	if b.Events() != 1 || blockByTable(t, b.Blocks(), "payments").Rows != 1 {
-		t.Fatalf("duplicate was added: events %d", b.Events())
+	for name, newBatch := range map[string]func(Options) Batch{"hand-written": NewPaymentBatch, "event type": BuiltinType(t, "payment").NewBatch} {
+		d := &fakeDedup{seen: map[string]bool{}}
+		b := newBatch(Options{Raw: true, Dedup: d})
+		r := payRec("dup", "1970-01-01T00:00:01Z", "m", "INR", "upi", PaymentCaptured, 5)
+		// Admit gets the record's Kafka timestamp and offset, not the event's occurred_at.
+		if err := b.Add(r, Meta{Offset: 1, Timestamp: time.Unix(7, 0)}); err != nil {
+			t.Fatal(name, err)
+		}
+		if err := b.Add(r, Meta{Offset: 2, Timestamp: time.Unix(8, 0)}); !errors.Is(err, ErrDuplicate) {
+			t.Fatalf("%s: second add: %v, want ErrDuplicate", name, err)
+		}
+		if err := b.Add([]byte(`{"event_id":"x"}`), Meta{Offset: 3, Timestamp: time.Unix(9, 0)}); err == nil {
+			t.Fatal(name, "invalid accepted")
+		}
+		want := []string{"dup@7000000000/1", "dup@8000000000/2"}
+		if !reflect.DeepEqual(d.calls, want) {
+			t.Fatalf("%s: Admit calls %v, want %v (invalid records must not reach Dedup)", name, d.calls, want)
+		}
+		if b.Events() != 1 || blockByTable(t, b.Blocks(), "payments").Rows != 1 {
+			t.Fatalf("%s: duplicate was added: events %d", name, b.Events())
+		}
 	}
 }
 

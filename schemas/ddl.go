@@ -188,11 +188,13 @@ func DDL(o DDLOptions) []string {
 	stmts := []string{t.createDatabase()}
 	if o.RawPayments {
 		stmts = append(stmts, t.create("payments", paymentColumns, tableSpec{engine: "MergeTree",
-			partition: "toYYYYMM(occurred_at)", order: "(merchant_id, occurred_at, event_id)", shardBy: "merchant_id"})...)
+			partition: "toYYYYMM(occurred_at)", order: "(merchant_id, occurred_at, event_id)", shardBy: "merchant_id",
+			projection: offsetsProjection("event_id")})...)
 	}
 	if o.RawShipments {
 		stmts = append(stmts, t.create("shipments", shipmentColumns, tableSpec{engine: "MergeTree",
-			partition: "toYYYYMM(occurred_at)", order: "(hub_id, occurred_at, shipment_id)", shardBy: "hub_id"})...)
+			partition: "toYYYYMM(occurred_at)", order: "(hub_id, occurred_at, shipment_id)", shardBy: "hub_id",
+			projection: offsetsProjection("event_id")})...)
 	}
 	for _, r := range []struct {
 		base  string
@@ -251,9 +253,10 @@ func (t tables) createDatabase() string {
 }
 
 // tableSpec is how a table is stored: its engine, PARTITION BY (empty: none),
-// ORDER BY, TTL (empty: none) and, on a cluster, the column rows are sharded by.
+// ORDER BY, TTL (empty: none), on a cluster the column rows are sharded by, and
+// the projection its (local) table keeps (empty: none).
 type tableSpec struct {
-	engine, partition, order, ttl, shardBy string
+	engine, partition, order, ttl, shardBy, projection string
 }
 
 // clauses are the table's clauses after ENGINE = engine, up to SETTINGS.
@@ -279,18 +282,19 @@ func (t tables) onCluster(sep string) string {
 
 // create returns the statements that create table: one MergeTree-family table
 // (s.engine) on one server; on a cluster, its replicated table_local and a
-// Distributed table sharded by cityHash64(s.shardBy).
+// Distributed table sharded by cityHash64(s.shardBy). The projection, if any, is
+// the MergeTree table's (a Distributed table has none).
 func (t tables) create(table string, cols []column, s tableSpec) []string {
 	if t.cluster == "" {
-		return []string{t.createTable(table, cols, "ENGINE = "+s.engine+s.clauses()+
+		return []string{t.createTable(table, cols, s.projection, "ENGINE = "+s.engine+s.clauses()+
 			"\nSETTINGS non_replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow))}
 	}
 	local := table + LocalSuffix
 	return []string{
-		t.createTable(local, cols, "ENGINE = Replicated"+s.engine+"('"+ReplicationPath+"', '{replica}')"+s.clauses()+
+		t.createTable(local, cols, s.projection, "ENGINE = Replicated"+s.engine+"('"+ReplicationPath+"', '{replica}')"+s.clauses()+
 			"\nSETTINGS replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow)+
 			", replicated_deduplication_window_seconds = "+strconv.Itoa(ReplicatedDedupWindowSeconds)),
-		t.createTable(table, cols, "ENGINE = Distributed('"+t.cluster+"', '"+t.db+"', '"+local+"', "+
+		t.createTable(table, cols, "", "ENGINE = Distributed('"+t.cluster+"', '"+t.db+"', '"+local+"', "+
 			"cityHash64("+quoteIdent(s.shardBy)+"))"),
 	}
 }
@@ -309,17 +313,20 @@ func (s tableSpec) flushOrder() string {
 	return strings.TrimSuffix(s.order, ")") + ", " + quoteIdent(FlushColumn) + ")"
 }
 
-// createTable is CREATE TABLE IF NOT EXISTS db.table [ON CLUSTER c] (cols) engine.
-func (t tables) createTable(table string, cols []column, engine string) string {
+// createTable is CREATE TABLE IF NOT EXISTS db.table [ON CLUSTER c] (cols[, projection]) engine.
+func (t tables) createTable(table string, cols []column, projection, engine string) string {
 	var sb strings.Builder
 	sb.WriteString("CREATE TABLE IF NOT EXISTS " + quoteIdent(t.db) + "." + quoteIdent(table) +
 		t.onCluster("\n") + "\n(\n")
 	for i, c := range cols {
 		sb.WriteString("    " + quoteIdent(c.name) + " " + c.typ)
-		if i < len(cols)-1 {
+		if i < len(cols)-1 || projection != "" {
 			sb.WriteByte(',')
 		}
 		sb.WriteByte('\n')
+	}
+	if projection != "" {
+		sb.WriteString("    " + projection + "\n")
 	}
 	sb.WriteString(")\n" + engine)
 	return sb.String()

@@ -19,6 +19,9 @@ func ddlColumns(t *testing.T, stmts []string, table string) []string {
 		var names []string
 		for _, line := range strings.Split(body, "\n") {
 			line = strings.TrimSpace(line)
+			if strings.HasPrefix(line, "PROJECTION ") {
+				continue
+			}
 			names = append(names, strings.Trim(line[:strings.IndexByte(line, ' ')], "`"))
 		}
 		return names

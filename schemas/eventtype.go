@@ -36,6 +36,9 @@ type EventType struct {
 	checks  []*prop       // phase-2 presence checks (required non-string leaves), in order
 	rules   []*prop       // the leaves with phase-1 rules, in column order
 	slots   int           // slots of a recordDecoder: one per property
+
+	// rawTTL is x-sluice.ttl (0: none), which ttl applies.
+	rawTTL time.Duration
 }
 
 // Column is one ClickHouse column: its name and type as written in DDL and as
@@ -122,6 +125,10 @@ func (t *EventType) Table() string { return t.table }
 // Raw reports whether raw rows are stored (x-sluice.raw, default true). NewBatch
 // follows Options.Raw; callers pass Raw() there unless the deployment overrides it.
 func (t *EventType) Raw() bool { return t.raw }
+
+// RawTTL is how long a raw row is kept after its event time (x-sluice.ttl), or 0
+// when raw rows are kept for good.
+func (t *EventType) RawTTL() time.Duration { return t.rawTTL }
 
 // EventID is the property whose value deduplicates producer retries, or "" when
 // the type has none.

@@ -120,7 +120,8 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 			return inv
 		}
 	}
-	if b.o.Dedup != nil && t.eventID != nil && !b.o.Dedup.Admit(r.slots[t.eventID.index].s, ns, m.Offset) {
+	// The filter's horizon is on Kafka timestamps, as the stored ids' are.
+	if b.o.Dedup != nil && t.eventID != nil && !b.o.Dedup.Admit(r.slots[t.eventID.index].s, m.Timestamp.UnixNano(), m.Offset) {
 		return ErrDuplicate
 	}
 	b.events++

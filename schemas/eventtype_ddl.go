@@ -71,7 +71,7 @@ func typeDDL(o DDLOptions, types []*EventType) []string {
 
 // rawSpec is how the raw table is stored: x-sluice's partition_by, order_by and
 // ttl; sharded by the first ORDER BY column (else event_id, else _offset, which a
-// replay sends to the same shard again).
+// replay sends to the same shard again); with OffsetsProjection.
 func (t *EventType) rawSpec() tableSpec {
 	order := "tuple()"
 	if len(t.orderBy) > 0 {
@@ -88,7 +88,8 @@ func (t *EventType) rawSpec() tableSpec {
 	case t.eventID != nil:
 		shard = t.eventID.column
 	}
-	return tableSpec{engine: "MergeTree", partition: t.partBy, order: order, ttl: t.ttl, shardBy: shard}
+	return tableSpec{engine: "MergeTree", partition: t.partBy, order: order, ttl: t.ttl, shardBy: shard,
+		projection: offsetsProjection(t.EventID())}
 }
 
 // rollupTable is rollup i's table name, columns and storage when the deployment

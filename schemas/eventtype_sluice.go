@@ -148,6 +148,7 @@ func (c *compiler) sluice(t *EventType, n *jnode, ptr string) {
 			c.fail(v.ptr, "ttl "+strconv.Quote(s)+" is not a duration", `write it like "90d", "720h" or "30m"`)
 		default:
 			t.ttl = "toDateTime(" + quoteIdent(t.evTime.column) + ") + INTERVAL " + strconv.FormatInt(int64(d/time.Second), 10) + " SECOND"
+			t.rawTTL = d
 		}
 	}
 	if v := n.get("rollups"); v != nil {

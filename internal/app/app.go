@@ -178,9 +178,14 @@ func (in *Instance) connect(ctx context.Context) error {
 
 	p := c.Pipeline
 	topics := map[string]func(schemas.Options) schemas.Batch{}
+	rawIDs := map[string]pipeline.RawIDs{}
 	for _, t := range types {
 		// Each type stores raw rows as it says (SLUICE_RAW_* already applied).
 		topics[t.Topic()] = func(o schemas.Options) schemas.Batch { o.Raw = t.Raw(); return t.NewBatch(o) }
+		if t.Raw() && t.EventID() != "" && pipeline.RawRowsKeepIDs(t.RawTTL(), p.DedupHorizon, p.MaxLateness) {
+			// Its raw rows hold the event ids: no sluice_event_ids rows.
+			rawIDs[t.Topic()] = pipeline.RawIDs{Table: t.Table(), Column: t.EventID()}
+		}
 	}
 
 	// Dead letters go out on their own client: produce traffic never waits behind
@@ -223,6 +228,7 @@ func (in *Instance) connect(ctx context.Context) error {
 	in.pipe = pipeline.New(pipeline.Options{
 		Group:  c.Kafka.Group,
 		Topics: topics,
+		RawIDs: rawIDs,
 		Batch: schemas.Options{
 			Window:      p.Window,
 			SkipRollups: !p.Rollups,

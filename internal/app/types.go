@@ -96,7 +96,9 @@ func (e *SchemaChangeError) Unwrap() error { return e.Err }
 
 // Plan returns the statements that bring ch's database to c and types: first the
 // ALTER TABLE … ADD COLUMN IF NOT EXISTS statements and views of compatible changes
-// to tables that exist (schemas.Evolve against system.columns), then Migrations.
+// to tables that exist (schemas.Evolve against system.columns), then the
+// schemas.OffsetsProjection of existing raw tables that lack it
+// (schemas.AddOffsetsProjection), then Migrations.
 // Every statement is idempotent, so instances may plan and migrate concurrently.
 // An incompatible change is a *SchemaChangeError and no statement.
 func Plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*schemas.EventType) ([]string, error) {
@@ -104,7 +106,11 @@ func Plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*
 	if err != nil {
 		return nil, err
 	}
-	var stmts []string
+	projected, err := ch.TablesWithProjection(ctx, schemas.OffsetsProjection)
+	if err != nil {
+		return nil, err
+	}
+	var stmts, projections []string
 	var refused []error
 	for _, t := range types {
 		s, err := schemas.Evolve(ddlOptions(c), t, existing)
@@ -113,11 +119,18 @@ func Plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*
 			continue
 		}
 		stmts = append(stmts, s...)
+		local := t.Table()
+		if c.ClickHouse.Cluster != "" {
+			local += schemas.LocalSuffix
+		}
+		if _, ok := existing[local]; ok && !projected[local] {
+			projections = append(projections, schemas.AddOffsetsProjection(ddlOptions(c), t)...)
+		}
 	}
 	if len(refused) > 0 {
 		return nil, &SchemaChangeError{Err: errors.Join(refused...)}
 	}
-	return append(stmts, Migrations(c, types)...), nil
+	return append(append(stmts, projections...), Migrations(c, types)...), nil
 }
 
 // migrate runs Plan's statements on ch.

@@ -85,7 +85,7 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 			`"merchant_id":"m-%02d","customer_id":"c-1","amount_minor":100,"currency":"INR","method":"upi",`+
 			`"status":"ok","country":"IN","city":"Pune","risk_score":0.1,"metadata":{}}`,
 			id, occurred.Format(time.RFC3339Nano), i%merchants)
-		if err := batch.Add([]byte(rec), schemas.Meta{Topic: "payments", Partition: 3, Offset: int64(i), IngestedAt: at}); err != nil {
+		if err := batch.Add([]byte(rec), schemas.Meta{Topic: "payments", Partition: 3, Offset: int64(i), IngestedAt: at, Timestamp: occurred}); err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
 		offsets, ids, ts = append(offsets, int64(i)), append(ids, id), append(ts, occurred)
@@ -156,12 +156,19 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 	}
 
 	// Reads through Distributed see the ids stored on the partition's shard,
-	// whichever server answers.
+	// whichever server answers, and the raw rows of every shard (group h stored no
+	// event-id rows: its ids come from the raw rows alone).
 	for i, c := range clients {
-		n := 0
-		err := c.SeenIDs(t.Context(), "g", "payments", "", 3, int64(total), time.Unix(0, 0), 0, func(string, int64) { n++ })
-		if err != nil || n != total {
-			t.Errorf("SeenIDs through server %d: %d ids, %v; want %d", i, n, err, total)
+		for _, q := range []pipeline.IDQuery{
+			{Group: "g", Topic: "payments", Partition: 3, Before: int64(total), Since: time.Unix(0, 0)},
+			{Group: "h", Topic: "payments", Partition: 3, Before: int64(total), Since: time.Unix(0, 0),
+				Raw: pipeline.RawIDs{Table: "payments", Column: "event_id"}},
+		} {
+			n := 0
+			err := c.SeenIDs(t.Context(), q, func(string, int64) { n++ })
+			if err != nil || n != total {
+				t.Errorf("SeenIDs of group %s through server %d: %d ids, %v; want %d", q.Group, i, n, err, total)
+			}
 		}
 	}
 

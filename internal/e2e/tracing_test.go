@@ -251,14 +251,14 @@ func TestTracing(t *testing.T) {
 			allLinked++
 		}
 		kids := children[string(sp.GetSpanId())]
-		if got, want := names(kids), []string{"commit", "decode", "dedup", "ledger", "store"}; !slices.Equal(got, want) {
+		if got, want := names(kids), []string{"commit", "decode", "ledger", "store"}; !slices.Equal(got, want) {
 			t.Errorf("flush span %d/[%d, %d] children %v, want %v", part, first, last, got, want)
 		}
 		for _, k := range kids {
 			if k.GetName() != "store" {
 				continue
 			}
-			if got, want := names(children[string(k.GetSpanId())]), []string{"insert payments", "insert payments_1m", "insert sluice_event_ids"}; !slices.Equal(got, want) {
+			if got, want := names(children[string(k.GetSpanId())]), []string{"insert payments", "insert payments_1m"}; !slices.Equal(got, want) {
 				t.Errorf("store span children %v, want %v", got, want)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -85,9 +84,6 @@ type Client struct {
 	db       string
 	password string
 	claims   claims // which incarnation owns rows without a topic id; see ClaimTopics
-	// partitionKeys caches, per table, the columns its partition key reads
-	// (partitionKeyColumns).
-	partitionKeys sync.Map
 	// checkAll makes Repair check every repairable range, as if the server had
 	// restarted since each was recorded (mayHaveLost): for tests that lose rows
 	// without a crash.

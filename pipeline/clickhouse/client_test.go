@@ -335,7 +335,7 @@ func TestSeenIDs(t *testing.T) {
 	var s pipeline.SeenIDs = c
 	collect := func(before int64, since time.Time) map[string]int64 {
 		got := map[string]int64{}
-		err := s.SeenIDs(t.Context(), "g", "payments", "", 0, before, since, 0, func(id string, at int64) { got[id] = at })
+		err := s.SeenIDs(t.Context(), pipeline.IDQuery{Group: "g", Topic: "payments", Before: before, Since: since}, func(id string, at int64) { got[id] = at })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,14 +343,14 @@ func TestSeenIDs(t *testing.T) {
 	}
 	// With a limit: the ids with the highest offsets, in offset order.
 	var order []string
-	if err := s.SeenIDs(t.Context(), "g", "payments", "", 0, 108, time.Time{}, 3, func(id string, _ int64) { order = append(order, id) }); err != nil {
+	if err := s.SeenIDs(t.Context(), pipeline.IDQuery{Group: "g", Topic: "payments", Before: 108, Limit: 3}, func(id string, _ int64) { order = append(order, id) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(order); got != "[e5 e6 e7]" {
 		t.Fatalf("before 108, limit 3: %s, want [e5 e6 e7]", got)
 	}
 	order = order[:0]
-	if err := s.SeenIDs(t.Context(), "g", "payments", "", 0, 1000, time.Time{}, 0, func(id string, _ int64) { order = append(order, id) }); err != nil {
+	if err := s.SeenIDs(t.Context(), pipeline.IDQuery{Group: "g", Topic: "payments", Before: 1000}, func(id string, _ int64) { order = append(order, id) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := fmt.Sprint(order); got != "[e0 e1 e2 e3 e4 e5 e6 e7 e8 e9]" {

@@ -14,7 +14,8 @@
 // announces for it before any of its data is sent.
 //
 // It owns the SQL: the INSERT of each schemas.Block, the internal tables
-// sluice_ledger and sluice_event_ids (DDL), and the queries that read them back. It
+// sluice_ledger and sluice_event_ids (DDL), and the queries that read them back
+// (SeenIDs also reads raw tables' event ids, through their schemas.OffsetsProjection). It
 // does not own the event tables' schemas (package schemas builds their DDL and
 // Blocks), retries (the pipeline retries with backoff; every method makes one
 // attempt) or Kafka offsets.

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,32 +63,21 @@ func EventIDsBlock(group, topic, topicID string, partition int32, offsets []int6
 	}
 }
 
-// SeenIDs streams the event ids stored for group/topic/partition of the incarnation
-// topicID (with the rows without a topic id that it owns, see ClaimTopics) at an offset before
-// `before` whose timestamp is at or after since, calling fn with the id and the
-// timestamp in Unix nanoseconds, in offset order; with limit > 0 only the limit ids
-// with the highest offsets. An id stored twice (at two offsets) is passed twice. fn
-// runs on the calling goroutine; SeenIDs returns after the last call, or at the first
-// error.
-func (c *Client) SeenIDs(ctx context.Context, group, topic, topicID string, partition int32, before int64, since time.Time, limit int, fn func(id string, ts int64)) error {
-	tid, alt := c.claims.topicIDs(topic, topicID)
-	sinceMs := since.UnixMilli()
-	if since.Before(time.Unix(0, 0)) {
-		sinceMs = 0
-	}
-	q := "SELECT `event_id`, toUnixTimestamp64Nano(`ts`) AS `ns`, `offset` FROM " + qualified(c.db, EventIDsTable) +
-		" WHERE `group` = ? AND `topic` = ? AND `topic_id` IN (?, ?) AND `partition` = ? AND `offset` < ?" +
-		" AND `ts` >= fromUnixTimestamp64Milli(?, 'UTC')"
-	args := []any{group, topic, tid, alt, partition, before, sinceMs}
-	if limit > 0 {
-		q = "SELECT `event_id`, `ns` FROM (" + q + " ORDER BY `offset` DESC LIMIT ?) ORDER BY `offset`"
-		args = append(args, limit)
-	} else {
-		q = "SELECT `event_id`, `ns` FROM (" + q + ") ORDER BY `offset`"
-	}
-	rows, err := c.conn.Query(ctx, q, args...)
+// SeenIDs streams the event ids that q selects (pipeline.SeenIDs), with the rows
+// without a topic id that q.TopicID owns (see ClaimTopics), calling fn with the id
+// and the timestamp in Unix nanoseconds, in offset order. With q.Raw it reads the
+// raw table's rows through its schemas.OffsetsProjection beside EventIDsTable's rows:
+// an offset found in both (rows stored while flushes wrote both) is passed once,
+// with EventIDsTable's timestamp; a raw row stored before raw tables had _timestamp
+// has none (1970) and is left to EventIDsTable, which holds its id. An id stored at
+// two offsets is passed twice. fn runs on the calling goroutine; SeenIDs returns
+// after the last call, or at the first error.
+func (c *Client) SeenIDs(ctx context.Context, q pipeline.IDQuery, fn func(id string, ts int64)) error {
+	sel, args := c.seenIDsQuery(q)
+	where := fmt.Sprintf("%s/%s/%d before %d", q.Group, q.Topic, q.Partition, q.Before)
+	rows, err := c.conn.Query(ctx, sel, args...)
 	if err != nil {
-		return fmt.Errorf("clickhouse: seen ids of %s/%s/%d before %d: %w", group, topic, partition, before, c.redact(err))
+		return fmt.Errorf("clickhouse: seen ids of %s: %w", where, c.redact(err))
 	}
 	defer rows.Close()
 	var (
@@ -96,12 +86,44 @@ func (c *Client) SeenIDs(ctx context.Context, group, topic, topicID string, part
 	)
 	for rows.Next() {
 		if err := rows.Scan(&id, &ts); err != nil {
-			return fmt.Errorf("clickhouse: seen ids of %s/%s/%d: scan: %w", group, topic, partition, err)
+			return fmt.Errorf("clickhouse: seen ids of %s: scan: %w", where, err)
 		}
 		fn(id, ts)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("clickhouse: seen ids of %s/%s/%d before %d: %w", group, topic, partition, before, c.redact(err))
+		return fmt.Errorf("clickhouse: seen ids of %s: %w", where, c.redact(err))
 	}
 	return nil
+}
+
+// seenIDsQuery is SeenIDs' query and its arguments.
+func (c *Client) seenIDsQuery(q pipeline.IDQuery) (string, []any) {
+	tid, alt := c.claims.topicIDs(q.Topic, q.TopicID)
+	sinceMs := q.Since.UnixMilli()
+	if q.Since.Before(time.Unix(0, 0)) {
+		sinceMs = 0
+	}
+	// Each source keeps its Limit highest offsets: the Limit highest of both are
+	// among them.
+	limit := ""
+	if q.Limit > 0 {
+		limit = " ORDER BY `off` DESC LIMIT " + strconv.Itoa(q.Limit)
+	}
+	src := "SELECT `event_id` AS `id`, `ts`, `offset` AS `off`, 0 AS `src` FROM " + qualified(c.db, EventIDsTable) +
+		" WHERE `group` = ? AND `topic` = ? AND `topic_id` IN (?, ?) AND `partition` = ? AND `offset` < ?" +
+		" AND `ts` >= fromUnixTimestamp64Milli(?, 'UTC')" + limit
+	args := []any{q.Group, q.Topic, tid, alt, q.Partition, q.Before, sinceMs}
+	if q.Raw.Table != "" {
+		src = "(" + src + ") UNION ALL (SELECT " + quote(q.Raw.Column) + " AS `id`, `_timestamp` AS `ts`, `_offset` AS `off`, 1 AS `src` FROM " +
+			qualified(c.db, q.Raw.Table) + " WHERE `_topic` = ? AND `_topic_id` IN (?, ?) AND `_partition` = ? AND `_offset` < ?" +
+			" AND `_timestamp` >= fromUnixTimestamp64Milli(?, 'UTC') AND `_timestamp` > 0" + limit + ")"
+		args = append(args, q.Topic, tid, alt, q.Partition, q.Before, sinceMs)
+	}
+	sel := "SELECT `id`, toUnixTimestamp64Nano(`ts`) AS `ns`, `off` FROM (" + src + ")"
+	if q.Limit > 0 {
+		sel = "SELECT `id`, `ns` FROM (" + sel + " ORDER BY `off` DESC, `src` LIMIT 1 BY `off` LIMIT " + strconv.Itoa(q.Limit) + ") ORDER BY `off`"
+	} else {
+		sel = "SELECT `id`, `ns` FROM (" + sel + " ORDER BY `off`, `src` LIMIT 1 BY `off`) ORDER BY `off`"
+	}
+	return sel, args
 }

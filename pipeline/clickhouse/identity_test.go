@@ -69,7 +69,7 @@ func TestRowsWithoutTopicID(t *testing.T) {
 			t.Errorf("Ranges of incarnation %q = %v, want %v", id, got, want)
 		}
 		var ids []string
-		if err := c.SeenIDs(t.Context(), "g", "payments", id, 0, 100, time.Time{}, 0, func(id string, _ int64) { ids = append(ids, id) }); err != nil {
+		if err := c.SeenIDs(t.Context(), pipeline.IDQuery{Group: "g", Topic: "payments", TopicID: id, Before: 100}, func(id string, _ int64) { ids = append(ids, id) }); err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(ids, wantIDs) {

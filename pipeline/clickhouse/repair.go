@@ -158,7 +158,9 @@ func hasAll(names []string, want ...string) bool {
 
 // missingOffsets returns the rows of b whose (group, topic, topic id, partition,
 // offset) the table lacks. Rows stored without a topic id count when the
-// incarnation owns them (ClaimTopics).
+// incarnation owns them (ClaimTopics). The query reads only provenance columns:
+// EventIDsTable is ordered by them, and a raw table answers it from its
+// schemas.OffsetsProjection, without reading the parts' business-ordered rows.
 func (c *Client) missingOffsets(ctx context.Context, b *schemas.Block, oc offsetColumns) ([]int, error) {
 	col := func(name string) any { return b.Columns[slices.Index(b.Names, name)] }
 	type source struct {
@@ -189,19 +191,7 @@ func (c *Client) missingOffsets(ctx context.Context, b *schemas.Block, oc offset
 			lo, hi = min(lo, offsets[r]), max(hi, offsets[r])
 		}
 		id, alt := c.claims.topicIDs(s.topic, s.topicID)
-		q := "SELECT DISTINCT " + quote(oc.offset) + " FROM " + qualified(c.db, b.Table) +
-			" WHERE " + quote(oc.topic) + " = ? AND " + quote(oc.topicID) + " IN (?, ?) AND " + quote(oc.partition) + " = ?" +
-			" AND " + quote(oc.offset) + " BETWEEN ? AND ?"
-		args := []any{s.topic, id, alt, s.partition, lo, hi}
-		if oc.group != "" {
-			q += " AND " + quote(oc.group) + " = ?"
-			args = append(args, s.group)
-		}
-		bounds, err := c.partitionBounds(ctx, b, rows)
-		if err != nil {
-			return nil, err
-		}
-		q += bounds
+		q, args := c.offsetsQuery(b.Table, oc, s.group, s.topic, id, alt, s.partition, lo, hi)
 		have := map[int64]bool{}
 		if err := c.scan(ctx, q, args, func(scan func(...any) error) error {
 			var off int64
@@ -223,61 +213,19 @@ func (c *Client) missingOffsets(ctx context.Context, b *schemas.Block, oc offset
 	return out, nil
 }
 
-// partitionBounds is a filter, " AND col BETWEEN lo AND hi …", that holds for
-// the rows of b and bounds every time column of b the table's partition key reads
-// (system.tables): ClickHouse then skips the parts outside the rows' time span by
-// the partition key's min-max index, where the provenance columns (not in the
-// sorting key) would be read from every part. The filter is true of every row
-// asked about, so it narrows what is read, never what is found.
-func (c *Client) partitionBounds(ctx context.Context, b *schemas.Block, rows []int) (string, error) {
-	keyCols, err := c.partitionKeyColumns(ctx, b.Table)
-	if err != nil {
-		return "", err
+// offsetsQuery is the query of the offsets in [lo, hi] that table holds for a
+// partition of topic under the topic id id or alt (and group, where oc has one),
+// with its arguments.
+func (c *Client) offsetsQuery(table string, oc offsetColumns, group, topic, id, alt string, partition int32, lo, hi int64) (string, []any) {
+	q := "SELECT DISTINCT " + quote(oc.offset) + " FROM " + qualified(c.db, table) +
+		" WHERE " + quote(oc.topic) + " = ? AND " + quote(oc.topicID) + " IN (?, ?) AND " + quote(oc.partition) + " = ?" +
+		" AND " + quote(oc.offset) + " BETWEEN ? AND ?"
+	args := []any{topic, id, alt, partition, lo, hi}
+	if oc.group != "" {
+		q += " AND " + quote(oc.group) + " = ?"
+		args = append(args, group)
 	}
-	var f strings.Builder
-	for i, name := range b.Names {
-		if !keyCols[name] {
-			continue
-		}
-		var ms []int64
-		switch col := b.Columns[i].(type) {
-		case schemas.MillisColumn:
-			for _, r := range rows {
-				ms = append(ms, col[r])
-			}
-		case []time.Time:
-			for _, r := range rows {
-				ms = append(ms, col[r].UnixMilli())
-			}
-		default:
-			continue
-		}
-		fmt.Fprintf(&f, " AND %s BETWEEN fromUnixTimestamp64Milli(%d, 'UTC') AND fromUnixTimestamp64Milli(%d, 'UTC')",
-			quote(name), slices.Min(ms), slices.Max(ms))
-	}
-	return f.String(), nil
-}
-
-// partitionKeyColumns returns the names the partition key of table mentions,
-// read from system.tables once per table (a table re-created with another key
-// only makes the bounds of partitionBounds prune less).
-func (c *Client) partitionKeyColumns(ctx context.Context, table string) (map[string]bool, error) {
-	if v, ok := c.partitionKeys.Load(table); ok {
-		return v.(map[string]bool), nil
-	}
-	var key string
-	if err := c.scan(ctx, "SELECT partition_key FROM system.tables WHERE database = ? AND name = ?", []any{c.db, table},
-		func(scan func(...any) error) error { return scan(&key) }); err != nil {
-		return nil, fmt.Errorf("clickhouse: partition key of %s: %w", table, err)
-	}
-	names := map[string]bool{}
-	for _, w := range strings.FieldsFunc(key, func(r rune) bool {
-		return !(r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
-	}) {
-		names[w] = true
-	}
-	c.partitionKeys.Store(table, names)
-	return names, nil
+	return q, args
 }
 
 // missingRollup returns the rows of rollup block b in the table partitions whose

@@ -23,10 +23,21 @@ type Stored struct {
 	// count distinct event_ids among them. Equal pairs mean no duplicate raw row.
 	RawPayments, RawPaymentIDs   uint64
 	RawShipments, RawShipmentIDs uint64
+	// PaymentEventIDRows and ShipmentEventIDRows count each topic's rows in
+	// sluice_event_ids: none where raw rows are stored, which hold the ids.
+	PaymentEventIDRows, ShipmentEventIDRows uint64
 }
 
 // Read loads the rollups and raw counts of database db, whose rollups use window.
 func Read(ctx context.Context, conn driver.Conn, db string, window time.Duration, paymentsTopic, shipmentsTopic string) (*Stored, error) {
+	st, err := read(ctx, conn, db, window, paymentsTopic, shipmentsTopic)
+	if err != nil {
+		return nil, err
+	}
+	return st, st.readEventIDRows(ctx, conn, db, paymentsTopic, shipmentsTopic)
+}
+
+func read(ctx context.Context, conn driver.Conn, db string, window time.Duration, paymentsTopic, shipmentsTopic string) (*Stored, error) {
 	st := &Stored{Truth: loadgen.NewTruth(window, paymentsTopic, shipmentsTopic)}
 	// A type switched off (its topic variable empty) has no tables and stored nothing.
 	rollup := func(table, cols string) (driver.Rows, error) {
@@ -96,7 +107,8 @@ func Read(ctx context.Context, conn driver.Conn, db string, window time.Duration
 
 // Diff lists how s differs from want (at most limit lines; ≤ 0 for all): every rollup
 // row, the events the rollups count per topic, and, for topics whose raw table is
-// on, the raw rows and their distinct event ids. Record, invalid and duplicate counts
+// on, the raw rows and their distinct event ids, and that sluice_event_ids holds none
+// of their ids (the raw rows do). Record, invalid and duplicate counts
 // are not stored in ClickHouse and are not compared here.
 func (s *Stored) Diff(want *loadgen.Truth, limit int, rawPayments, rawShipments bool) []string {
 	got := *s.Truth
@@ -106,16 +118,19 @@ func (s *Stored) Diff(want *loadgen.Truth, limit int, rawPayments, rawShipments 
 		c.g.Valid = valid
 	}
 	d := want.Diff(&got, limit)
-	check := func(on bool, table string, rows, ids uint64, valid int64) {
+	check := func(on bool, table string, rows, ids, idRows uint64, valid int64) {
 		if !on {
 			return
 		}
 		if rows != uint64(valid) || ids != uint64(valid) {
 			d = append(d, fmt.Sprintf("raw %s: want %d rows with distinct event_ids, got %d rows, %d distinct", table, valid, rows, ids))
 		}
+		if idRows != 0 {
+			d = append(d, fmt.Sprintf("sluice_event_ids: %d rows of %s, whose raw rows hold the ids; want none", idRows, table))
+		}
 	}
-	check(rawPayments, "payments", s.RawPayments, s.RawPaymentIDs, want.PaymentCounts.Valid)
-	check(rawShipments, "shipments", s.RawShipments, s.RawShipmentIDs, want.ShipmentCounts.Valid)
+	check(rawPayments, "payments", s.RawPayments, s.RawPaymentIDs, s.PaymentEventIDRows, want.PaymentCounts.Valid)
+	check(rawShipments, "shipments", s.RawShipments, s.RawShipmentIDs, s.ShipmentEventIDRows, want.ShipmentCounts.Valid)
 	return d
 }
 
@@ -123,6 +138,14 @@ func (s *Stored) Diff(want *loadgen.Truth, limit int, rawPayments, rawShipments 
 // rollups from the raw tables (same windows, keys and aggregates), so what the raw
 // rows hold is compared with the ground truth as exactly as the rollups are.
 func ReadFromRaw(ctx context.Context, conn driver.Conn, db string, window time.Duration, paymentsTopic, shipmentsTopic string) (*Stored, error) {
+	st, err := readFromRaw(ctx, conn, db, window, paymentsTopic, shipmentsTopic)
+	if err != nil {
+		return nil, err
+	}
+	return st, st.readEventIDRows(ctx, conn, db, paymentsTopic, shipmentsTopic)
+}
+
+func readFromRaw(ctx context.Context, conn driver.Conn, db string, window time.Duration, paymentsTopic, shipmentsTopic string) (*Stored, error) {
 	st := &Stored{Truth: loadgen.NewTruth(window, paymentsTopic, shipmentsTopic)}
 	w := int64(window / time.Second)
 	if ok, err := tableExists(ctx, conn, db, "payments"); err != nil || !ok {
@@ -185,6 +208,18 @@ func ReadFromRaw(ctx context.Context, conn driver.Conn, db string, window time.D
 		return nil, fmt.Errorf("verify: distinct raw shipment ids: %w", err)
 	}
 	return st, nil
+}
+
+// readEventIDRows counts the sluice_event_ids rows of each topic.
+func (s *Stored) readEventIDRows(ctx context.Context, conn driver.Conn, db, paymentsTopic, shipmentsTopic string) error {
+	if ok, err := tableExists(ctx, conn, db, "sluice_event_ids"); err != nil || !ok {
+		return err
+	}
+	q := fmt.Sprintf("SELECT countIf(`topic` = ?), countIf(`topic` = ?) FROM `%s`.`sluice_event_ids`", db)
+	if err := conn.QueryRow(ctx, q, paymentsTopic, shipmentsTopic).Scan(&s.PaymentEventIDRows, &s.ShipmentEventIDRows); err != nil {
+		return fmt.Errorf("verify: %s: %w", q, err)
+	}
+	return nil
 }
 
 // closeRows closes rows (nil: a table that does not exist) and returns their error.

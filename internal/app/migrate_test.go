@@ -1,0 +1,62 @@
+package app
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/sluicehq/sluice/internal/dev/testenv"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Raw tables created before they had the offsets projection get it from the
+// migration, once: a second plan does not materialize it again.
+func TestMigrateAddsOffsetsProjection(t *testing.T) {
+	env := testenv.ClickHouse(t)
+	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
+	types, err := EventTypes(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := OpenClickHouse(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	// The tables as an earlier migration created them.
+	var old []string
+	for _, s := range Migrations(c, types) {
+		if i := strings.Index(s, ",\n    PROJECTION "); i >= 0 {
+			s = s[:i] + s[strings.Index(s, "\n)\n"):]
+		}
+		old = append(old, s)
+	}
+	if err := ch.Migrate(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	projections := func(stmts []string) (n int) {
+		for _, s := range stmts {
+			if strings.HasPrefix(s, "ALTER") && strings.Contains(s, "PROJECTION") && strings.Contains(s, schemas.OffsetsProjection) {
+				n++
+			}
+		}
+		return n
+	}
+	stmts, err := Plan(t.Context(), ch, c, types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// payments and shipments: ADD and MATERIALIZE each.
+	if n := projections(stmts); n != 4 {
+		t.Fatalf("plan for tables without the projection has %d projection statements, want 4:\n%s", n, strings.Join(stmts, ";\n"))
+	}
+	if err := migrate(t.Context(), ch, c, types); err != nil {
+		t.Fatal(err)
+	}
+	has, err := ch.TablesWithProjection(t.Context(), schemas.OffsetsProjection)
+	if err != nil || !has["payments"] || !has["shipments"] {
+		t.Fatalf("after the migration, tables with the projection: %v, %v", has, err)
+	}
+	if stmts, err = Plan(t.Context(), ch, c, types); err != nil || projections(stmts) != 0 {
+		t.Fatalf("plan after the migration: %v\n%s", err, strings.Join(stmts, ";\n"))
+	}
+}
