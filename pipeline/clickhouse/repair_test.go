@@ -339,14 +339,7 @@ func TestRepairAfterStoreOutlivesRunningAttempt(t *testing.T) {
 // left alone; after a restart of the server, the same range is repaired.
 func TestRepairOnlyAfterRestart(t *testing.T) {
 	env := testenv.PrivateClickHouse(t)
-	connect := func() *Client {
-		c, err := Open(t.Context(), Options{Addrs: []string{env.Addr}, Database: env.Database})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
+	connect := func() *Client { return openOn(t, env) }
 	c := connect()
 	exec(t, c, DDL(DDLOptions{Database: c.db})...)
 	et := schemas.BuiltinEventTypes()[0]
@@ -390,19 +383,7 @@ func TestRepairReadsOffsetsProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	q, args := c.offsetsQuery(et.Table(), rawOffsets, "", f.r.Topic, f.r.TopicID, f.r.TopicID, f.r.Partition, f.r.First, f.r.Last)
-	rows, err := c.conn.Query(t.Context(), "EXPLAIN projections = 1 "+q, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var plan []string
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
-	}
-	rows.Close()
+	plan := queryLines(t, c, "EXPLAIN projections = 1 "+q, args...)
 	if !strings.Contains(strings.Join(plan, "\n"), "Projection "+schemas.OffsetsProjection+" is usable") {
 		t.Fatalf("the raw check does not read %s:\n%s", schemas.OffsetsProjection, strings.Join(plan, "\n"))
 	}
