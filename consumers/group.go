@@ -45,6 +45,13 @@ type Options struct {
 	// (default 20s); after it the worker is cancelled and its records are replayed by
 	// the next owner.
 	DrainTimeout time.Duration
+	// RevokeTimeout bounds the flush of revoked partitions instead, when shorter
+	// than DrainTimeout. Set it below the group's rebalance timeout (less a
+	// heartbeat): a member still flushing when the rebalance times out is dropped
+	// from the group, its partitions go to other members, and a worker that went on
+	// storing after their new owners read the ledger would store records twice
+	// under other ranges. 0 means DrainTimeout.
+	RevokeTimeout time.Duration
 	// CommitInterval is how often marked offsets are committed (default 1s).
 	CommitInterval time.Duration
 	// Logger receives lifecycle events (assignments, revokes, errors).
@@ -170,6 +177,9 @@ func New(o Options, factory Factory) (*Group, error) {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 20 * time.Second
+	}
+	if o.RevokeTimeout <= 0 || o.RevokeTimeout > o.DrainTimeout {
+		o.RevokeTimeout = o.DrainTimeout
 	}
 	if o.CommitInterval <= 0 {
 		o.CommitInterval = time.Second
@@ -336,7 +346,7 @@ func (g *Group) shutdown() error {
 	}
 	g.parts = make(map[tp]*part)
 	g.mu.Unlock()
-	g.drain(all)
+	g.drain(all, g.o.DrainTimeout)
 	// The whole shutdown stays within 1.4 × DrainTimeout (the caller's deadline is
 	// 1.5 ×): a commit or a leave that a concurrent rebalance holds up is given up
 	// rather than overrun it. Uncommitted records are replayed, exactly, by the next
@@ -465,6 +475,10 @@ func (g *Group) start(key tp, w Worker) {
 	if s, ok := w.(TopicIDSetter); ok {
 		p.setID = s.SetTopicID
 	}
+	if s, ok := w.(BacklogSetter); ok {
+		in := p.in
+		s.SetBacklog(func() int { return len(in) })
+	}
 	g.parts[key] = p
 	out := make(chan []*kgo.Record)
 	// The feeder passes slices on and resumes fetching once the worker catches up.
@@ -502,15 +516,15 @@ func (g *Group) start(key tp, w Worker) {
 }
 
 // drain closes the inputs of ps, waits for their workers to flush (at most
-// DrainTimeout), and cancels those still running.
-func (g *Group) drain(ps []*part) {
+// timeout), and cancels those still running and waits for them to end.
+func (g *Group) drain(ps []*part, timeout time.Duration) {
 	if len(ps) == 0 {
 		return
 	}
 	for _, p := range ps {
 		close(p.in)
 	}
-	deadline := time.NewTimer(g.o.DrainTimeout)
+	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for _, p := range ps {
 		select {
@@ -554,7 +568,7 @@ func (g *Group) revoked(ctx context.Context, cl *kgo.Client, revoked map[string]
 		return
 	}
 	g.log.Info("partitions revoked; flushing", "partitions", fmtParts(revoked))
-	g.drain(ps)
+	g.drain(ps, g.o.RevokeTimeout)
 	cctx, cancel := context.WithTimeout(ctx, g.o.DrainTimeout)
 	defer cancel()
 	if err := cl.CommitMarkedOffsets(cctx); err != nil {

@@ -590,3 +590,81 @@ func TestGroupRunReturnsNilOnCancel(t *testing.T) {
 		}
 	}
 }
+
+// stuckWorker takes its first slice and then never finishes flushing it, like a
+// worker whose store waits on an unreachable ClickHouse, until its context ends
+// or the test releases it.
+type stuckWorker struct {
+	p        int32
+	release  <-chan struct{}
+	got      chan struct{} // closed on the first slice
+	returned chan struct{} // closed when Run returns
+}
+
+func newStuckWorker(p int32, release <-chan struct{}) *stuckWorker {
+	return &stuckWorker{p: p, release: release, got: make(chan struct{}), returned: make(chan struct{})}
+}
+
+func (w *stuckWorker) Run(ctx context.Context, in <-chan []*kgo.Record, _ func(*kgo.Record)) error {
+	defer close(w.returned)
+	select {
+	case <-in:
+		close(w.got)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.release:
+		return nil
+	}
+}
+
+// A revoked partition whose flush cannot finish is cancelled after RevokeTimeout,
+// not DrainTimeout, and handed on once its worker returned.
+func TestGroupRevokeTimeoutCancelsStuckWorkers(t *testing.T) {
+	addrs, prod, _ := cluster(t)
+	produce(t, prod, 5, false, allParts()...)
+	o := options(addrs, "revoke-stuck")
+	o.DrainTimeout = time.Hour
+	o.RevokeTimeout = 300 * time.Millisecond
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	started := make(chan *stuckWorker, partitions)
+	startMember(t, o, func(_ string, p int32) consumers.Worker {
+		w := newStuckWorker(p, release)
+		started <- w
+		return w
+	})
+	t.Cleanup(free) // before a stops
+	var mu sync.Mutex
+	a := map[int32]*stuckWorker{}
+	for range partitions {
+		w := <-started
+		<-w.got
+		mu.Lock()
+		a[w.p] = w
+		mu.Unlock()
+	}
+	handed := make(chan int32, partitions)
+	startMember(t, options(addrs, "revoke-stuck"), func(_ string, p int32) consumers.Worker {
+		mu.Lock()
+		w := a[p]
+		mu.Unlock()
+		select {
+		case <-w.returned:
+		default:
+			t.Errorf("partition %d handed to b while a's worker still runs", p)
+		}
+		handed <- p
+		return newStuckWorker(p, release)
+	})
+	t.Cleanup(free) // before b stops
+	select {
+	case <-handed:
+	case <-time.After(guard):
+		t.Fatal("no partition was handed to b: the revoke did not cancel a's stuck workers")
+	}
+}

@@ -79,7 +79,7 @@ func (g *Group) recreated(topic string, err error) {
 	for _, p := range ps {
 		p.noMark.Store(true)
 	}
-	g.drain(ps)
+	g.drain(ps, g.o.DrainTimeout)
 	g.cl.PurgeTopicsFromConsuming(topic)
 	g.cl.AddConsumeTopics(topic)
 }

@@ -23,7 +23,11 @@
 // mid-insert can keep a token while losing its part, and the Repairer stores again
 // exactly the rows that are missing; the batches' rollup blocks carry flush markers
 // (schemas.FlushMarker) for it. A flush whose first attempt succeeded is never
-// checked. docs/exactly-once.md lists the failure cases.
+// checked. docs/exactly-once.md lists the failure cases. Elsewhere a batch may end
+// anywhere: it is flushed at Options.FlushInterval, or once it holds MaxRows or
+// MaxBytes, and while its partition is catching up (SetBacklog reports queued
+// fetches) a due batch stays open for up to backlogStretch intervals, so that a
+// backlog makes fewer parts.
 //
 // Ranges, tokens and stored event ids are keyed by the topic's incarnation (its Kafka
 // topic id, Worker.SetTopicID), so a topic deleted and created again, whose offsets

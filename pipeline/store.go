@@ -32,7 +32,8 @@ type slot struct {
 	fresh  sampler // Kafka timestamps of a spread of the batch's valid events
 	report Flush   // what the Observer is told, kept here so telling it allocates nothing
 
-	// Tracing only (trace.go): when the batch opened, and its records' sampled trace
+	// When the batch opened (for tracing, trace.go, and how long a catching-up
+	// batch may stay open, Worker.catchingUp), and its records' sampled trace
 	// contexts.
 	opened       time.Time
 	links        []trace.Link

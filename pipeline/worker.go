@@ -17,6 +17,15 @@ import (
 // firstFlush bounds how long a worker's first batch waits (FlushInterval if shorter).
 const firstFlush = 100 * time.Millisecond
 
+// backlogStretch is how many flush intervals a batch may stay open while its
+// partition is catching up: fetched records already wait for the worker, so the
+// batch goes on filling towards MaxRows or MaxBytes instead of being cut at the
+// interval. Each flush is an insert per table and each insert a ClickHouse part,
+// whose fixed cost dominates small inserts (docs/benchmarks.md, Partitions and
+// parts); a backlog's events are late anyway. Where batches end does not matter
+// for exactness: the ledger records each cut, and a replay cuts there.
+const backlogStretch = 4
+
 // Worker turns the records of one partition into stored batches. It is driven by one
 // goroutine, the caller of Run.
 type Worker struct {
@@ -38,7 +47,8 @@ type Worker struct {
 	results    chan error
 
 	started bool
-	cut     cutter // where batches end: the replay-cut rule and the batch's offsets
+	cut     cutter     // where batches end: the replay-cut rule and the batch's offsets
+	queued  func() int // fetched slices waiting for the worker (SetBacklog); nil: unknown
 
 	n       int64       // records in the batch, valid or not
 	lastRec *kgo.Record // the batch's last record, marked after the flush
@@ -116,7 +126,7 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 				timer.Stop()
 			}
 		case <-timer.C:
-			if w.cut.timerMayFlush() {
+			if w.cut.timerMayFlush() && !w.catchingUp(time.Now()) {
 				if err := w.flush(ctx, mark); err != nil {
 					return err
 				}
@@ -125,6 +135,19 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 			return ctx.Err()
 		}
 	}
+}
+
+// SetBacklog gives the worker the length of its partition's fetch queue, before
+// Run (consumers.BacklogSetter): while slices wait there, a due batch stays open
+// (see backlogStretch).
+func (w *Worker) SetBacklog(queued func() int) { w.queued = queued }
+
+// catchingUp reports whether the batch, due now, may stay open because fetched
+// slices wait for the worker (see backlogStretch). A worker's first batch is never
+// held: its rows show that the partition flows.
+func (w *Worker) catchingUp(now time.Time) bool {
+	return w.queued != nil && w.flushed && w.queued() > 0 &&
+		now.Before(w.cur.opened.Add(backlogStretch*w.p.opts.FlushInterval))
 }
 
 // process adds a fetched slice to the batch, flushing where the ledger or the limits say.

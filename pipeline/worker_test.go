@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,6 +277,56 @@ func TestFlushByInterval(t *testing.T) {
 	stored, _ = e.sink.snapshot()
 	if got := tokens(stored); !slices.Equal(got, []string{"g:shipments:2:40-41", "g:shipments:2:42-42"}) {
 		t.Fatalf("tokens %v", got)
+	}
+}
+
+// TestCatchingUpBatchStaysOpen: a batch that comes due while fetched slices wait
+// for the worker is not cut at the interval; the slices that follow join it, and it
+// is flushed once the queue is empty.
+func TestCatchingUpBatchStaysOpen(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline(pipeline.Options{FlushInterval: time.Second, MaxRows: 1000})
+	w := p.Worker(shipments, 2)
+	var queued atomic.Int64
+	asked := make(chan struct{}, 1)
+	w.SetBacklog(func() int {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		return int(queued.Load())
+	})
+	r := startWorker(t, t.Context(), w)
+	// The first batch is never held (its rows show the partition flows).
+	r.send(t, rec(shipments, 2, 40, t0, shipJSON("s40", t0, "h1", 10)))
+	if m := r.nextMark(t); m != 40 {
+		t.Fatalf("mark %d, want 40", m)
+	}
+	queued.Store(3)
+	due := func() {
+		t.Helper()
+		select {
+		case <-asked: // the batch came due with slices queued: it stays open
+		case <-time.After(guard):
+			t.Fatal("the due batch never asked for the backlog")
+		}
+	}
+	r.send(t, rec(shipments, 2, 41, t0, shipJSON("s41", t0, "h1", 5)))
+	due()
+	r.send(t, rec(shipments, 2, 42, t0, shipJSON("s42", t0, "h2", 1)))
+	due() // still due after this slice, still catching up
+	queued.Store(0)
+	r.send(t, rec(shipments, 2, 43, t0, shipJSON("s43", t0, "h2", 1)))
+	if m := r.nextMark(t); m != 43 {
+		t.Fatalf("mark %d, want 43", m)
+	}
+	err, marks := r.finish(t)
+	if err != nil || len(marks) != 0 {
+		t.Fatalf("Run = %v, extra marks %v", err, marks)
+	}
+	stored, _ := e.sink.snapshot()
+	if got := tokens(stored); !slices.Equal(got, []string{"g:shipments:2:40-40", "g:shipments:2:41-43"}) {
+		t.Fatalf("tokens %v, want the slices sent while catching up in one batch", got)
 	}
 }
 

@@ -45,8 +45,8 @@ type StringColumn struct {
 
 // Append adds s as the last row.
 func (c *StringColumn) Append(s string) {
-	c.Data = append(c.Data, s...)
-	c.Ends = append(c.Ends, uint32(len(c.Data)))
+	c.Data = appendBytes(c.Data, s)
+	c.Ends = push(c.Ends, uint32(len(c.Data)))
 }
 
 // Len is the number of rows.
@@ -70,23 +70,48 @@ func (c *StringColumn) Reset() { c.Data, c.Ends = c.Data[:0], c.Ends[:0] }
 type DictColumn struct {
 	Dict  []string
 	Keys  []uint32
-	index map[string]uint32
+	index map[string]uint32 // Dict's keys once it holds more than smallDict values
 }
+
+// smallDict is the most values a DictColumn finds by comparing them in turn,
+// which is cheaper than hashing while there are few.
+const smallDict = 8
 
 // Append adds s as the last row. Only a value new to the column is copied (s may
 // be transient).
 func (c *DictColumn) Append(s string) {
-	k, ok := c.index[s]
+	k, ok := c.find(s)
 	if !ok {
-		if c.index == nil {
-			c.index = make(map[string]uint32)
-		}
 		k = uint32(len(c.Dict))
 		s = strings.Clone(s)
 		c.Dict = append(c.Dict, s)
-		c.index[s] = k
+		switch {
+		case len(c.Dict) > smallDict+1:
+			c.index[s] = k
+		case len(c.Dict) == smallDict+1:
+			if c.index == nil {
+				c.index = make(map[string]uint32)
+			}
+			for i, d := range c.Dict {
+				c.index[d] = uint32(i)
+			}
+		}
 	}
-	c.Keys = append(c.Keys, k)
+	c.Keys = push(c.Keys, k)
+}
+
+// find returns the key of s, if the dictionary holds it.
+func (c *DictColumn) find(s string) (uint32, bool) {
+	if len(c.Dict) > smallDict {
+		k, ok := c.index[s]
+		return k, ok
+	}
+	for i, d := range c.Dict {
+		if d == s {
+			return uint32(i), true
+		}
+	}
+	return 0, false
 }
 
 // AppendN adds n rows of s.
@@ -147,7 +172,7 @@ func (c *MapColumn) appendRow(keys, vals []string) (bytes int) {
 		c.Values.Append(vals[j])
 		bytes += len(k) + len(vals[j]) + 2*4
 	}
-	c.Ends = append(c.Ends, uint32(c.Keys.Len()))
+	c.Ends = push(c.Ends, uint32(c.Keys.Len()))
 	return bytes
 }
 

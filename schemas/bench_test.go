@@ -44,7 +44,17 @@ func BenchmarkDecodeShipment(b *testing.B) {
 // It also reports cpu-ns/op, the benchmark thread's CPU time per add, which a
 // loaded machine disturbs much less than ns/op.
 func benchAdd(b *testing.B, batch Batch, rec []byte, flush int, blocks bool) {
-	b.SetBytes(int64(len(rec)))
+	benchAddAll(b, batch, [][]byte{rec}, flush, blocks, nil)
+}
+
+// benchAddAll is benchAdd cycling through recs; renew, if not nil, replaces the
+// batch after every flush instead of resetting it.
+func benchAddAll(b *testing.B, batch Batch, recs [][]byte, flush int, blocks bool, renew func() Batch) {
+	size := 0
+	for _, r := range recs {
+		size += len(r)
+	}
+	b.SetBytes(int64(size / len(recs)))
 	b.ReportAllocs()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -55,16 +65,23 @@ func benchAdd(b *testing.B, batch Batch, rec []byte, flush int, blocks bool) {
 		}
 	}()
 	m := Meta{Topic: "t", Partition: 1, IngestedAt: time.Unix(1, 0)}
-	n := 0
+	n, i := 0, 0
 	for b.Loop() {
-		if err := batch.Add(rec, m); err != nil {
+		if err := batch.Add(recs[i], m); err != nil {
 			b.Fatal(err)
+		}
+		if i++; i == len(recs) {
+			i = 0
 		}
 		if n++; n == flush {
 			if blocks {
 				batch.Blocks()
 			}
-			batch.Reset()
+			if renew != nil {
+				batch = renew()
+			} else {
+				batch.Reset()
+			}
 			n = 0
 		}
 	}

@@ -108,7 +108,7 @@ func windowStartNs(ns, w int64) int64 {
 // sortedOrder fills order with 0..n-1 sorted by cmp (a total order on distinct keys,
 // so the result is deterministic).
 func sortedOrder(order []int, n int, cmp func(i, j int) int) []int {
-	order = order[:0]
+	order = slices.Grow(order[:0], n)
 	for i := range n {
 		order = append(order, i)
 	}

@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -49,8 +50,9 @@ type decoder struct {
 	mvals []string // scratch: metadata values of the current record (when !build)
 	build bool     // metadata builds meta rather than filling mkeys/mvals
 	// transient reuses the arena from the start for every record: the strings of a
-	// record are valid only until the next one is decoded. Batches copy what they
-	// keep into their columns, so their decoder allocates nothing once warm.
+	// record are valid only until the next one is decoded, and a plain string is
+	// not copied at all but points into the record. Batches copy what they keep
+	// into their columns, so their decoder allocates nothing once warm.
 	transient bool
 	meta      map[string]string
 
@@ -169,9 +171,13 @@ func (d *decoder) scanString() (body []byte, plain bool, ok bool) {
 	start := d.pos + 1
 	plain = true
 	for i := start; ; {
-		// Skip 8 ordinary bytes at a time; stop before a chunk holding a byte that
-		// needs a look (the test may stop early, never late).
-		for i+8 <= len(data) && special(binary.LittleEndian.Uint64(data[i:])) == 0 {
+		// Skip 8 ordinary bytes at a time, then straight to the first byte that
+		// needs a look: special's lowest flag is always a true one.
+		for i+8 <= len(data) {
+			if m := special(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		if i >= len(data) {
@@ -221,8 +227,8 @@ const (
 
 // special is non-zero if a byte of x is '"', '\\', a control character (< 0x20) or
 // not ASCII (>= 0x80). hasZero(y) = (y-ones) &^ y & highs flags a zero byte of y
-// (bytes above the first one found may be flagged wrongly, which only stops the
-// fast path early).
+// (bytes above the first one found may be flagged wrongly: a borrow only
+// propagates upwards, so the lowest flag is always the first such byte).
 func special(x uint64) uint64 {
 	q := x ^ (ones * '"')
 	e := x ^ (ones * '\\')
@@ -468,7 +474,8 @@ func (d *decoder) member(inObject bool) *Invalid {
 	return d.value()
 }
 
-// str decodes the current value as a string (null: ""), copying it into the arena.
+// str decodes the current value as a string (null: ""), copying it into the arena
+// (transient: only if it had escapes).
 func (d *decoder) str(field string, max int) (string, *Invalid) {
 	switch d.kind {
 	case kNull:
@@ -483,6 +490,10 @@ func (d *decoder) str(field string, max int) (string, *Invalid) {
 	}
 	if d.plain && len(raw) > max {
 		return "", invalid(ReasonStringTooLong, field, strconv.Itoa(len(raw))+" bytes, limit "+strconv.Itoa(max))
+	}
+	if d.plain && d.transient {
+		// Valid until the next record, like the arena's strings: no copy.
+		return unsafe.String(&raw[0], len(raw)), nil
 	}
 	d.reserve(len(raw))
 	start := len(d.arena)

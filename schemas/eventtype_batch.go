@@ -1,9 +1,8 @@
 package schemas
 
 import (
-	"cmp"
-	"encoding/binary"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -39,13 +38,13 @@ type rollupState struct {
 	table  string
 	names  []string
 	window int64 // ns
-	index  map[string]int32
+	index  groupIndex
 	key    []byte // scratch: the key being looked up
-	offs   []int  // scratch: where each string dimension sits in key
+	offs   []int  // scratch: where each string dimension sits in key (-1: escaped)
 	wins   []int64
 	dims   []dimValues
 	meas   []measureAcc
-	order  []int
+	order  []keyRef // scratch: the groups in key order
 	out    []anyCol // the Block's columns after window_start, sorted
 	outWin []time.Time
 	outFl  []uint64 // FlushColumn, when the block is marked
@@ -82,7 +81,6 @@ func newTypeBatch(t *EventType, o Options) Batch {
 			spec:   spec,
 			table:  r.TableFor(t.table, o.Window),
 			window: int64(r.WindowFor(o.Window)),
-			index:  make(map[string]int32),
 			dims:   make([]dimValues, len(spec.dims)),
 			meas:   make([]measureAcc, len(spec.meas)),
 		}
@@ -129,10 +127,10 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 		n := b.cols.appendRow(r)
 		b.topic.Append(m.Topic)
 		b.topicID.Append(m.TopicID)
-		b.partition = append(b.partition, m.Partition)
-		b.offset = append(b.offset, m.Offset)
-		b.ingestedAt = append(b.ingestedAt, m.IngestedAt.UnixMilli())
-		b.timestamp = append(b.timestamp, m.timestampMillis())
+		b.partition = push(b.partition, m.Partition)
+		b.offset = push(b.offset, m.Offset)
+		b.ingestedAt = push(b.ingestedAt, m.IngestedAt.UnixMilli())
+		b.timestamp = push(b.timestamp, m.timestampMillis())
 		b.bytes += n + 4 + 4 + 4 + 8 + 8 + 8
 	}
 	if b.o.SkipRollups {
@@ -148,7 +146,7 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 // a new group takes (0 for an existing one).
 func (rs *rollupState) add(r *recordDecoder, ns int64) (grew int) {
 	w := windowStartNs(ns, rs.window)
-	k := binary.LittleEndian.AppendUint64(rs.key[:0], uint64(w))
+	k := appendKeyInt(rs.key[:0], w)
 	offs := rs.offs[:0]
 	for _, p := range rs.spec.dims {
 		s := r.here(p)
@@ -157,21 +155,24 @@ func (rs *rollupState) add(r *recordDecoder, ns int64) (grew int) {
 			if s != nil {
 				v = s.s
 			}
-			k = binary.AppendUvarint(k, uint64(len(v)))
-			offs = append(offs, len(k))
-			k = append(k, v...)
+			start := len(k)
+			var plain bool
+			if k, plain = appendKeyStr(k, v); !plain {
+				start = -1
+			}
+			offs = append(offs, start)
 			continue
 		}
 		var v int64
 		if s != nil {
 			v = s.i
 		}
-		k = binary.LittleEndian.AppendUint64(k, uint64(v))
+		k = appendKeyInt(k, v)
 	}
 	rs.key, rs.offs = k, offs
-	g, ok := rs.index[string(k)]
+	g, h, ok := rs.index.lookup(k)
 	if !ok {
-		g = rs.newGroup(w, r)
+		g = rs.newGroup(w, r, h)
 		grew = 8 + 16*len(rs.dims) + 8*len(rs.meas) + 64
 	}
 	for j := range rs.spec.meas {
@@ -213,41 +214,46 @@ func (rs *rollupState) add(r *recordDecoder, ns int64) (grew int) {
 	return grew
 }
 
-// newGroup adds the group of the key in rs.key. The key is copied once; its
-// string dimensions are substrings of the copy.
-func (rs *rollupState) newGroup(w int64, r *recordDecoder) int32 {
-	key := string(rs.key)
+// newGroup adds the group of the key in rs.key, of hash h. The key is copied
+// once, into the index's arena; its string dimensions are substrings of the copy
+// (a value holding a NUL, escaped in the key, is copied on its own).
+func (rs *rollupState) newGroup(w int64, r *recordDecoder, h uint64) int32 {
+	key := rs.index.add(rs.key, h)
 	g := int32(len(rs.wins))
-	rs.index[key] = g
-	rs.wins = append(rs.wins, w)
+	rs.wins = push(rs.wins, w)
 	si := 0
 	for d, p := range rs.spec.dims {
 		dv := &rs.dims[d]
 		if p.kind == pStr {
 			start := rs.offs[si]
 			si++
-			n := 0
+			v := ""
 			if s := r.here(p); s != nil {
-				n = len(s.s)
+				v = s.s
 			}
-			dv.s = append(dv.s, key[start:start+n])
+			if start >= 0 {
+				v = key[start : start+len(v)]
+			} else {
+				v = strings.Clone(v)
+			}
+			dv.s = push(dv.s, v)
 			continue
 		}
 		var v int64
 		if s := r.here(p); s != nil {
 			v = s.i
 		}
-		dv.i = append(dv.i, v)
+		dv.i = push(dv.i, v)
 	}
 	for j := range rs.meas {
 		a := &rs.meas[j]
 		switch rs.spec.meas[j].acc {
 		case accU64:
-			a.u = append(a.u, 0)
+			a.u = push(a.u, 0)
 		case accI64:
-			a.i = append(a.i, 0)
+			a.i = push(a.i, 0)
 		default:
-			a.f = append(a.f, 0)
+			a.f = push(a.f, 0)
 		}
 	}
 	return g
@@ -275,36 +281,27 @@ func (b *typeBatch) Blocks() []Block {
 // SetFlush implements FlushMarker.
 func (b *typeBatch) SetFlush(token string) { b.flush = token }
 
-// block sorts the groups by key and returns them as a Block; with a flush token,
-// followed by FlushColumn and a marker per table partition (see FlushColumn).
+// block sorts the groups by (window, dimensions) and returns them as a Block; with
+// a flush token, followed by FlushColumn and a marker per table partition (see
+// FlushColumn). The keys' bytes compare in that order (groupIndex).
 func (rs *rollupState) block(flush string) (Block, bool) {
 	n := len(rs.wins)
 	if n == 0 {
 		return Block{}, false
 	}
-	rs.order = sortedOrder(rs.order, n, func(x, y int) int {
-		if c := cmp.Compare(rs.wins[x], rs.wins[y]); c != 0 {
-			return c
-		}
-		for d, p := range rs.spec.dims {
-			var c int
-			if p.kind == pStr {
-				c = cmp.Compare(rs.dims[d].s[x], rs.dims[d].s[y])
-			} else {
-				c = cmp.Compare(rs.dims[d].i[x], rs.dims[d].i[y])
-			}
-			if c != 0 {
-				return c
-			}
-		}
-		return 0
-	})
-	rs.outWin = rs.outWin[:0]
+	rs.order = rs.index.sortedGroups(rs.order)
+	size := n
+	if flush != "" {
+		size += 2 // the markers of a block within two months, without growing
+	}
+	rs.outWin = slices.Grow(rs.outWin[:0], size)
 	for i := range rs.out {
 		rs.out[i].reset(false)
+		rs.out[i].reserve(size)
 	}
 	nd := len(rs.spec.dims)
-	for _, g := range rs.order {
+	for _, ref := range rs.order {
+		g := ref.g
 		rs.outWin = append(rs.outWin, time.Unix(rs.wins[g], 0).UTC())
 		for d, p := range rs.spec.dims {
 			if p.kind == pStr {
@@ -358,7 +355,7 @@ func (rs *rollupState) mark(flush string) int {
 			continue
 		}
 		month = m
-		g := rs.order[i]
+		g := rs.order[i].g
 		rs.outWin = append(rs.outWin, w)
 		for d, p := range rs.spec.dims {
 			if p.kind == pStr {
@@ -390,8 +387,8 @@ func (b *typeBatch) Reset() {
 	}
 	for i := range b.rolls {
 		rs := &b.rolls[i]
+		rs.index.reset(drop)
 		if drop {
-			rs.index = make(map[string]int32)
 			rs.wins, rs.order, rs.outWin, rs.outFl = nil, nil, nil, nil
 			clear(rs.dims)
 			clear(rs.meas)
@@ -400,7 +397,6 @@ func (b *typeBatch) Reset() {
 			}
 			continue
 		}
-		clear(rs.index)
 		rs.wins = rs.wins[:0]
 		for d := range rs.dims {
 			clear(rs.dims[d].s) // the keys' memory

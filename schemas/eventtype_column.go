@@ -1,6 +1,9 @@
 package schemas
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // anyCol is one Block column of an EventType's batch, of any store kind; only
 // the field of its kind is used. Values are appended with the method of the
@@ -145,6 +148,21 @@ func (c *anyCol) value() any {
 		return ArrayColumn{Values: c.elems.value(), Ends: c.ends}
 	}
 	return nil
+}
+
+// reserve makes room for n more values in the column of a rollup Block (its
+// string, 64-bit and float kinds; others grow as they are appended to).
+func (c *anyCol) reserve(n int) {
+	switch {
+	case c.plainS:
+		c.strs = slices.Grow(c.strs, n)
+	case c.store == sUInt64:
+		c.u64 = slices.Grow(c.u64, n)
+	case c.store == sFloat64:
+		c.f64 = slices.Grow(c.f64, n)
+	case c.store == sInt64 || c.store == sMillis || c.store == sDecimal:
+		c.i64 = slices.Grow(c.i64, n)
+	}
 }
 
 // reset empties the column, keeping its memory (drop: giving it back).

@@ -28,7 +28,9 @@ RSS, time to first row. With --memory-check N it instead samples Sluice's RSS
 while N events drain. With --latency RATE it instead publishes RATE payments/s
 for --duration (after --warmup) to a running 'sluice run' and measures from
 outside how long each takes to be visible in ClickHouse (p50/p90/p99/max),
-beside Sluice's own freshness histogram and the insert parts per second. SLUICE_* variables tune Sluice as for 'sluice run'; the
+beside Sluice's own freshness histogram and the insert parts per second. With
+--peer PATH every run also measures clickhouse_sinker the same way on the same
+events and prints it beside Sluice. SLUICE_* variables tune Sluice as for 'sluice run'; the
 benchmark sets brokers, ClickHouse, database, group and topics itself. It exits
 1 if the totals are not exact.`,
 }
@@ -48,6 +50,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	mode := fs.String("mode", string(bench.RawAndRollups), "tables Sluice writes: raw+rollups, rollups (SLUICE_RAW_PAYMENTS=false) or raw (SLUICE_ROLLUPS=false)")
 	runs := fs.Int("runs", 1, "measurements of the ceilings and Sluice; with more than one, min/median/max are printed")
 	seed := fs.Int64("seed", 1, "load generator seed")
+	merchants := fs.Int("merchants", 0, "merchants in the stream (0: the load generator's 500); with --span, how many rollup rows the events make (10000 and 1h: about one per three events, against one per eleven by default)")
+	span := fs.Duration("span", 0, "event time the preloaded stream covers (0: the load generator's 1,000 events per second)")
 	verbose := fs.Bool("v", false, "show Sluice's own log lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the Sluice phase to this file (go tool pprof; needs --process=false)")
 	process := fs.Bool("process", true, "run Sluice as a separate `sluice run` process and measure its CPU and RSS alone; false runs it in the bench process, beside kfake")
@@ -56,6 +60,8 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
 	timeline := fs.Bool("timeline", false, "print the committed count every 50 ms while Sluice runs (as a process), to see stalls")
 	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
+	ceilingRows := fs.Int("ceiling-rows", bench.DefaultCeilingRows, "rows per insert of the bare insert ceiling (smaller blocks show what an insert part costs ClickHouse)")
+	peer := fs.String("peer", "", "also run this clickhouse_sinker binary (../shared/peers/build.sh builds it) in every run, on the same topic, broker and ClickHouse into its own raw table, and print it beside Sluice")
 	traced := fs.Bool("traced", false, "preload every record with a sampled traceparent header, as a traced publisher sends them (to measure tracing with OTEL_EXPORTER_OTLP_ENDPOINT set)")
 	latency := fs.Float64("latency", 0, "instead of the benchmark: publish this many payments per second and measure publish → visible in ClickHouse")
 	duration := fs.Duration("duration", 20*time.Second, "with --latency: how long the measured stream lasts")
@@ -66,12 +72,18 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if (*cpuProfile != "" || *traceFile != "" || *heapFile != "") && *process {
 		return fs.bad("--cpuprofile, --memprofile and --trace look at the in-process Sluice: add --process=false")
 	}
+	if *peer != "" && !*process {
+		return fs.bad("--peer is measured as a process, like Sluice: drop --process=false")
+	}
 	m, err := bench.ParseMode(*mode)
 	if err != nil {
 		return fs.bad("--%v", err)
 	}
-	if *events < 1 || *partitions < 1 || *runs < 1 {
-		return fs.bad("--events, --partitions and --runs must be positive")
+	if *events < 1 || *partitions < 1 || *runs < 1 || *ceilingRows < 1 {
+		return fs.bad("--events, --partitions, --runs and --ceiling-rows must be positive")
+	}
+	if *merchants < 0 || *span < 0 {
+		return fs.bad("--merchants and --span must not be negative")
 	}
 	env := config.Environ()
 	if *lean {
@@ -150,12 +162,16 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Mode:        m,
 		Runs:        *runs,
 		Seed:        *seed,
+		Merchants:   *merchants,
+		Span:        *span,
 		Env:         env,
 		Progress:    stdout,
 		Timeline:    timelineWriter(*timeline, stdout),
 		Logger:      log,
 		Process:     proc,
 		Traced:      *traced,
+		Peer:        peerOf(*peer, *verbose, stderr),
+		CeilingRows: *ceilingRows,
 	})
 	if len(res) > 0 {
 		io.WriteString(stdout, "\n")
@@ -170,6 +186,19 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	}
 	return nil
+}
+
+// peerOf is the --peer to run beside Sluice, nil without one; its output is shown
+// with -v only.
+func peerOf(path string, verbose bool, stderr io.Writer) *bench.Peer {
+	if path == "" {
+		return nil
+	}
+	p := &bench.Peer{Path: path}
+	if verbose {
+		p.Output = stderr
+	}
+	return p
 }
 
 // leanSummary lists bench.LeanEnv for the --lean flag's help, sorted.

@@ -268,6 +268,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		Topics:         topicsOf(types),
 		StartLatest:    c.Kafka.Start == config.StartLatest,
 		DrainTimeout:   c.ShutdownTimeout * 2 / 3, // the whole shutdown takes at most 1.4 × this
+		RevokeTimeout:  revokeTimeout(c.Kafka),
 		QueueDepth:     c.Kafka.QueueDepth,
 		CommitInterval: c.Kafka.CommitInterval,
 		InstanceID:     c.Kafka.InstanceID,
@@ -373,4 +374,11 @@ func clientID() string {
 		return "sluice"
 	}
 	return "sluice@" + host
+}
+
+// revokeTimeout bounds the flush of revoked partitions so that it ends before the
+// rebalance times out: a member notices a rebalance up to a heartbeat after it
+// began, and needs a moment to rejoin.
+func revokeTimeout(k config.Kafka) time.Duration {
+	return max(k.RebalanceTimeout-k.HeartbeatInterval-time.Second, time.Second)
 }

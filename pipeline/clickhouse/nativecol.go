@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"math"
@@ -191,18 +192,22 @@ func putLowCardinality(b *proto.Buffer, dict []string, keys []uint32) {
 		b.PutString(s)
 	}
 	b.PutInt64(int64(len(keys)))
+	// The keys in place, in a buffer grown once.
+	n := len(b.Buf)
+	b.Buf = slices.Grow(b.Buf, len(keys)<<width)[:n+len(keys)<<width]
+	out := b.Buf[n:]
 	switch width {
 	case 0:
-		for _, k := range keys {
-			b.PutUInt8(uint8(k))
+		for i, k := range keys {
+			out[i] = uint8(k)
 		}
 	case 1:
-		for _, k := range keys {
-			b.PutUInt16(uint16(k))
+		for i, k := range keys {
+			binary.LittleEndian.PutUint16(out[2*i:], uint16(k))
 		}
 	default:
-		for _, k := range keys {
-			b.PutUInt32(k)
+		for i, k := range keys {
+			binary.LittleEndian.PutUint32(out[4*i:], k)
 		}
 	}
 }
@@ -329,16 +334,27 @@ func (c *mapCol) EncodeColumn(b *proto.Buffer) {
 }
 
 // putStrings writes rows [lo, hi) of c as String values.
+// The buffer is grown once for the whole range, and a length below 128 (one
+// varint byte) is appended directly.
 func putStrings(b *proto.Buffer, c schemas.StringColumn, lo, hi int) {
+	if lo >= hi {
+		return
+	}
 	start := uint32(0)
 	if lo > 0 {
 		start = c.Ends[lo-1]
 	}
+	buf := slices.Grow(b.Buf, (hi-lo)*binary.MaxVarintLen32+int(c.Ends[hi-1]-start))
 	for _, end := range c.Ends[lo:hi] {
-		b.PutUVarInt(uint64(end - start))
-		b.Buf = append(b.Buf, c.Data[start:end]...)
+		if n := end - start; n < 0x80 {
+			buf = append(buf, byte(n))
+		} else {
+			buf = binary.AppendUvarint(buf, uint64(n))
+		}
+		buf = append(buf, c.Data[start:end]...)
 		start = end
 	}
+	b.Buf = buf
 }
 
 func (c *mapCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }

@@ -50,8 +50,8 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("mode %q: want raw+rollups, rollups or raw", s)
 }
 
-// ceilingBlockRows is the block size of the bare insert ceiling.
-const ceilingBlockRows = 100_000
+// DefaultCeilingRows is the default block size of the bare insert ceiling.
+const DefaultCeilingRows = 100_000
 
 // Options configures Run.
 type Options struct {
@@ -65,6 +65,14 @@ type Options struct {
 	Runs int
 	// Seed fixes the generated stream (default 1).
 	Seed int64
+	// Merchants is the merchant population of the stream (0: the load generator's
+	// default, 500, Zipf-popular). Span, when set, is the event time the stream
+	// covers (the load generator's default is 1,000 events per second of event
+	// time). Many merchants over a long span make more rollup rows per event:
+	// 10,000 merchants over 1h give ~0.35 (merchants are Zipf-popular), the
+	// defaults ~0.09.
+	Merchants int
+	Span      time.Duration
 	// Env holds SLUICE_* variables applied to Sluice's configuration before the
 	// benchmark's own (brokers, ClickHouse address, database, group, topics, raw).
 	Env map[string]string
@@ -88,6 +96,13 @@ type Options struct {
 	// Process, when set, runs Sluice as a separate `sluice run` process, so that its
 	// CPU and memory are measured apart from kfake's; nil runs it in this process.
 	Process *Process
+	// CeilingRows is the rows per insert of the bare insert ceiling (default
+	// DefaultCeilingRows): smaller blocks show what an insert part costs ClickHouse.
+	CeilingRows int
+	// Peer, when set, is run after Sluice in every run (so the two interleave across
+	// runs) on the same topic, broker and ClickHouse, and printed beside it. It needs
+	// Process: both are then measured as processes, the same way.
+	Peer *Peer
 	// Traced preloads every record with a sampled W3C traceparent header, as a
 	// traced publisher sends them (what tracing costs Sluice per record).
 	Traced bool
@@ -117,8 +132,13 @@ type Result struct {
 	BaseRSS       uint64        // in-process: VmRSS just before the Sluice phase, bytes; 0 in process mode
 	HWM           uint64        // VmHWM of Sluice's process (process mode: before SIGTERM), bytes
 	FirstRow      time.Duration // start until the first rollup row was visible; 0 if never seen
-	Lag           int64         // group lag after shutdown; -1 if unknown
-	Diff          []string      // differences with the ground truth; empty means exact
+	// Parts is the insert parts (level 0) Sluice created, every table and the ledger
+	// included, from its start until it shut down (insertParts); -1 if unknown.
+	Parts int
+	Lag   int64    // group lag after shutdown; -1 if unknown
+	Diff  []string // differences with the ground truth; empty means exact
+	// Peer is the peer's run right after Sluice's, when Options.Peer is set.
+	Peer *PeerResult
 }
 
 // EventsPerSec is Sluice's throughput.
@@ -133,6 +153,9 @@ func (r Result) CPUPerMillion() float64 { return r.CPU.Seconds() / (float64(r.Ev
 // BenchCPUPerMillion is the bench process's (kfake's) CPU seconds per million events
 // while a separate Sluice process ran.
 func (r Result) BenchCPUPerMillion() float64 { return r.BenchCPU.Seconds() / (float64(r.Events) / 1e6) }
+
+// PartsPerSec is Sluice's insert parts per second of the run (0 if unknown).
+func (r Result) PartsPerSec() float64 { return perSec(float64(max(r.Parts, 0)), r.Elapsed) }
 
 // ClickHouseCPUPerMillion is the ClickHouse child's CPU seconds per million events.
 func (r Result) ClickHouseCPUPerMillion() float64 {
@@ -161,6 +184,9 @@ func Run(ctx context.Context, opts Options) ([]Result, error) {
 	}
 	if opts.Process != nil && (opts.CPUProfile != nil || opts.Trace != nil || opts.HeapProfile != nil) {
 		return nil, errors.New("bench: a CPU profile needs the in-process mode (--process=false)")
+	}
+	if opts.Peer != nil && opts.Process == nil {
+		return nil, errors.New("bench: the peer is compared with Sluice as a process (Options.Process)")
 	}
 	var results []Result
 	err := withRig(ctx, &opts, func(r *rig) error {
@@ -191,6 +217,9 @@ type rig struct {
 func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 	if opts.Seed == 0 {
 		opts.Seed = 1
+	}
+	if opts.CeilingRows <= 0 {
+		opts.CeilingRows = DefaultCeilingRows
 	}
 	progress := opts.Progress
 	if progress == nil {
@@ -270,6 +299,8 @@ func preload(ctx context.Context, brokers []string, topic string, opts Options, 
 		DuplicateRate: 0,
 		Window:        window,
 		PaymentsTopic: topic,
+		Merchants:     opts.Merchants,
+		EventRate:     eventRate(opts),
 	})
 	if err != nil {
 		return nil, 0, 0, err
@@ -282,6 +313,14 @@ func preload(ctx context.Context, brokers []string, topic string, opts Options, 
 		return nil, 0, 0, fmt.Errorf("bench: preload: %d of %d records acknowledged", st.Acked, opts.Events)
 	}
 	return gen.Truth(), st.Bytes, st.Elapsed, nil
+}
+
+// eventRate is the load generator's EventRate for opts.Span (0: its default).
+func eventRate(opts Options) float64 {
+	if opts.Span <= 0 {
+		return 0
+	}
+	return float64(opts.Events) / opts.Span.Seconds()
 }
 
 // runEnv is Sluice's configuration for one run: opts.Env with the benchmark's own
@@ -331,7 +370,7 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 
 	// (b) Bare insert ceiling.
 	chCPU0 := procCPU(r.srv.PID())
-	res.InsertCeiling, err = bareInsert(ctx, cfg, "bench_ceiling_r"+strconv.Itoa(run), opts.Events)
+	res.InsertCeiling, err = bareInsert(ctx, cfg, "bench_ceiling_r"+strconv.Itoa(run), opts.Events, opts.CeilingRows)
 	if err != nil {
 		return res, err
 	}
@@ -350,6 +389,7 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 		return res, err
 	}
 	defer conn.Close()
+	parts0 := insertParts(ctx, conn)
 	if opts.Process != nil {
 		err = sluiceProcess(ctx, cfg, env, opts, r.srv, conn, &res)
 	} else {
@@ -358,8 +398,9 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 	if err != nil {
 		return res, err
 	}
-	step("run %d: Sluice (%s) consumed %d events in %s: %.0f events/s, %d rows", run, mode, opts.Events,
-		res.Elapsed.Round(time.Millisecond), res.EventsPerSec(), res.Rows)
+	res.Parts = int(delta(parts0, insertParts(ctx, conn)))
+	step("run %d: Sluice (%s) consumed %d events in %s: %.0f events/s, %d rows, %d insert parts", run, mode, opts.Events,
+		res.Elapsed.Round(time.Millisecond), res.EventsPerSec(), res.Rows, res.Parts)
 
 	// Exactness: the stored totals against the ground truth.
 	read := verify.Read
@@ -376,6 +417,13 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 	}
 	if !res.Process {
 		res.HWM = procStatusBytes("self", "VmHWM")
+	}
+	if opts.Peer != nil {
+		if res.Peer, err = peerRun(ctx, run, opts, r, conn); err != nil {
+			return res, err
+		}
+		step("run %d: peer consumed %d events in %s: %.0f events/s, %d rows, %d insert parts, exact: %s", run, opts.Events,
+			res.Peer.Elapsed.Round(time.Millisecond), res.Peer.EventsPerSec(), res.Peer.Rows, res.Peer.Parts, yesNo(res.Peer.Exact()))
 	}
 	return res, nil
 }
@@ -409,10 +457,10 @@ func bareConsumer(ctx context.Context, brokers []string, topic, group string, n 
 	return perSec(float64(got), time.Since(start)), nil
 }
 
-// bareInsert stores about n rows (at least three blocks) of ceilingBlockRows-row
+// bareInsert stores about n rows (at least three blocks) of blockRows-row
 // blocks into a fresh payments-like table in database db, after one untimed block,
 // through clickhouse-go alone (package ceiling).
-func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (ceiling.Result, error) {
+func bareInsert(ctx context.Context, cfg config.Config, db string, n, blockRows int) (ceiling.Result, error) {
 	o := &ch.Options{Addr: cfg.ClickHouse.Addrs}
 	if cfg.ClickHouse.Compress {
 		o.Compression = &ch.Compression{Method: ch.CompressionLZ4}
@@ -428,13 +476,13 @@ func bareInsert(ctx context.Context, cfg config.Config, db string, n int) (ceili
 			return ceiling.Result{}, fmt.Errorf("bare insert: %w", err)
 		}
 	}
-	blk := ceiling.Block(table, ceilingBlockRows, 0)
+	blk := ceiling.Block(table, blockRows, 0)
 	// One untimed insert first: the first insert into a fresh server or table pays
 	// for connection setup and cold caches.
 	if _, err := ceiling.Insert(ctx, conn, db, blk, 1); err != nil {
 		return ceiling.Result{}, err
 	}
-	inserts := max(3, (n+ceilingBlockRows-1)/ceilingBlockRows)
+	inserts := max(3, (n+blockRows-1)/blockRows)
 	res, err := ceiling.Insert(ctx, conn, db, blk, inserts)
 	if err != nil {
 		return res, err

@@ -57,18 +57,14 @@ func TestPrint(t *testing.T) {
 	var b bytes.Buffer
 	Print(&b, []Result{r, bad, r})
 	out := b.String()
-	for _, want := range []string{
+	containsAll(t, "output", out,
 		"1       rollups  1000000  100000",
 		"median  rollups  1000000  100000",
 		"min     rollups  1000000  50000",
 		"0.05", // × consumer: 100000 / 2e6
 		"0.33", // × insert: 100000 / 300000
 		"run 2 is NOT exact",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	)
 	for line := range strings.SplitSeq(out, "\n") {
 		if strings.HasPrefix(line, "median") && !strings.HasSuffix(line, "  no") {
 			t.Errorf("summary says exact though run 2 is not: %q", line)
@@ -79,19 +75,15 @@ func TestPrint(t *testing.T) {
 func TestPrintProcess(t *testing.T) {
 	r := Result{
 		Mode: RawAndRollups, Events: 1_000_000, Process: true, Elapsed: 10 * time.Second,
-		CPU: 4 * time.Second, BenchCPU: time.Second, PeakRSS: 250 << 20, HWM: 260 << 20,
+		CPU: 4 * time.Second, BenchCPU: time.Second, PeakRSS: 250 << 20, HWM: 260 << 20, Parts: 55,
 	}
 	var b bytes.Buffer
 	Print(&b, []Result{r})
 	out := b.String()
-	for _, want := range []string{"kfake CPU-s/M ev", "VmHWM MB", "own `sluice run` process"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+	containsAll(t, "output", out, "kfake CPU-s/M ev", "VmHWM MB", "own `sluice run` process")
 	row := strings.Fields(strings.Split(out, "\n")[1])
-	// … CPU-s/M ev, kfake CPU-s/M ev, CH CPU-s/M ev, peak RSS MB, VmHWM MB, first row ms, exact
-	if got, want := strings.Join(row[9:14], " "), "4.00 1.00 0.00 250 260"; got != want {
+	// … CPU-s/M ev, kfake CPU-s/M ev, CH CPU-s/M ev, peak RSS MB, VmHWM MB, first row ms, parts, parts/s, exact
+	if got, want := strings.Join(row[9:17], " "), "4.00 1.00 0.00 250 260 0 55 5.5"; got != want {
 		t.Errorf("process columns = %q, want %q", got, want)
 	}
 }
@@ -113,5 +105,54 @@ func TestMemoryResultAt(t *testing.T) {
 	}
 	if _, ok := (MemoryResult{Events: 10}).At(0.5); ok {
 		t.Error("At on no samples reports a sample")
+	}
+}
+
+func TestPrintPeer(t *testing.T) {
+	r := Result{
+		Mode: Raw, Events: 1_000_000, Process: true, Elapsed: 2 * time.Second, CPU: time.Second, Parts: 40,
+		Peer: &PeerResult{Events: 1_000_000, Elapsed: 8 * time.Second, CPU: 6 * time.Second, Rows: 1_000_000, Parts: 4, Lag: 0},
+	}
+	bad := r
+	bad.Peer = &PeerResult{Events: 1_000_000, Elapsed: 4 * time.Second, Rows: 1_000_100, Lag: 0, Diff: []string{"raw payments: want 1000000 rows"}}
+	var b bytes.Buffer
+	Print(&b, []Result{r, bad})
+	out := b.String()
+	containsAll(t, "output", out,
+		// run, mode, Sluice ev/s, peer ev/s, × peer, Sluice CPU-s/M, peer CPU-s/M
+		"1       raw   500000       125000     4.00    1.00            6.00",
+		"2       raw   500000       250000     2.00",
+		"median  raw   500000       187500     3.00",
+		"run 2: the peer is NOT exact",
+	)
+	for line := range strings.SplitSeq(out, "\n") {
+		if strings.HasPrefix(line, "1 ") && strings.Contains(line, "500000") && strings.Contains(line, "125000") && !strings.HasSuffix(line, "yes") {
+			t.Errorf("an exact peer run is not marked exact: %q", line)
+		}
+		if strings.HasPrefix(line, "max ") && strings.Contains(line, "250000") && !strings.HasSuffix(line, "no") {
+			t.Errorf("the summary says the peer is exact though run 2 is not: %q", line)
+		}
+	}
+}
+
+func TestPeerConfig(t *testing.T) {
+	c := peerConfig([]string{"127.0.0.1:1", "127.0.0.1:2"}, "payments", "peer-g", "127.0.0.1:9000", "bench_peer_r1", "payments")
+	containsAll(t, "config", c,
+		`hosts: [[ "127.0.0.1" ]], port: 9000, db: "bench_peer_r1"`,
+		`brokers: "127.0.0.1:1,127.0.0.1:2"`,
+		`consumerGroup: "peer-g"`,
+		`tableName: "payments"`,
+		"bufferSize: 262144",
+		"flushInterval: 1",
+	)
+}
+
+// containsAll fails t for every one of wants that text (named what) lacks.
+func containsAll(t *testing.T, what, text string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(text, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, text)
+		}
 	}
 }

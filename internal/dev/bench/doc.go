@@ -36,6 +36,11 @@
 // on its own by the end-to-end test that checks the freshness histogram. Options.Traced
 // preloads every record with a sampled traceparent, to measure what tracing costs.
 //
+// With Options.Peer, every run then measures the peer ingester (clickhouse_sinker,
+// peer.go) the same way as Sluice's process, on the same preloaded topic, broker
+// and ClickHouse, into a fresh database with Sluice's raw payments table, and checks
+// its rows against the ground truth; Print shows the two side by side.
+//
 // After each run the stored rollups (and raw rows when on) are read back with
 // internal/dev/verify and compared exactly with the generator's ground truth, and
 // the group's lag must be 0 once the instance has shut down. Print writes one table

@@ -57,9 +57,9 @@ type Latency struct {
 	Poll     time.Duration
 	Polls    int           // visibility polls made during the measured stream
 	PollCost time.Duration // their mean round trip
-	// Parts is the new insert parts (level 0) of every table of the database created
-	// while the measured events were published and stored; PartsPerSec is per second
-	// of that span.
+	// Parts is the insert parts (level 0) the server's inserts created while the
+	// measured events were published and stored (insertParts; -1 if unknown);
+	// PartsPerSec is per second of that span.
 	Parts       int
 	PartsPerSec float64
 	// Sorted publish → visible latencies of the measured events.
@@ -184,10 +184,7 @@ func (p Probe) Measure(ctx context.Context) (Latency, error) {
 			return res, err
 		}
 	}
-	parts0, err := p.insertParts(ctx)
-	if err != nil {
-		return res, err
-	}
+	parts0 := insertParts(ctx, p.Conn)
 	if p.Measuring != nil {
 		if err := p.Measuring(); err != nil {
 			return res, err
@@ -228,12 +225,8 @@ func (p Probe) Measure(ctx context.Context) (Latency, error) {
 		return res, fmt.Errorf("bench: latency: poll: %w", pl.err)
 	}
 	span := time.Since(start)
-	parts1, err := p.insertParts(ctx)
-	if err != nil {
-		return res, err
-	}
-	res.Parts = parts1 - parts0
-	res.PartsPerSec = float64(res.Parts) / span.Seconds()
+	res.Parts = int(delta(parts0, insertParts(ctx, p.Conn)))
+	res.PartsPerSec = float64(max(res.Parts, 0)) / span.Seconds()
 	res.Polls = pl.measured
 	if pl.measured > 0 {
 		res.PollCost = pl.cost / time.Duration(pl.measured)
@@ -382,12 +375,4 @@ func (p Probe) poll(ctx context.Context, seen map[string]bool, upTo map[int32]in
 		}
 	}
 	return rows.Err()
-}
-
-// insertParts counts the parts inserts created in the database so far (level 0,
-// active or already merged away).
-func (p Probe) insertParts(ctx context.Context) (int, error) {
-	var n uint64
-	err := p.Conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND level = 0", p.Database).Scan(&n)
-	return int(n), err
 }

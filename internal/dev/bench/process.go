@@ -56,11 +56,17 @@ func (p *Process) start(env map[string]string) (*child, error) {
 	if p.LogLevel != "" {
 		cmd.Env = append(cmd.Env, "SLUICE_LOG_LEVEL="+p.LogLevel)
 	}
-	cmd.Stdout, cmd.Stderr = p.Output, p.Output
+	return startChild(cmd, p.Output)
+}
+
+// startChild starts cmd with its stdout and stderr going to out (nil discards them),
+// killed should the bench die first.
+func startChild(cmd *exec.Cmd, out io.Writer) (*child, error) {
+	cmd.Stdout, cmd.Stderr = out, out
 	// The child must not outlive the bench (which owns its kfake brokers).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start sluice run: %w", err)
+		return nil, fmt.Errorf("start %s: %w", strings.Join(cmd.Args, " "), err)
 	}
 	c := &child{cmd: cmd, pid: strconv.Itoa(cmd.Process.Pid), done: make(chan error, 1)}
 	go func() { c.done <- cmd.Wait() }()
@@ -165,11 +171,91 @@ func waitCommitted(ctx context.Context, adm *kadm.Client, group, topic string, n
 // insertedRows is ClickHouse's InsertedRows counter (every INSERT, all tables), or
 // -1 if the server does not expose it.
 func insertedRows(ctx context.Context, conn ch.Conn) int64 {
+	return serverEvent(ctx, conn, "InsertedRows")
+}
+
+// insertParts is ClickHouse's MergeTreeDataWriterBlocks counter: the blocks inserts
+// have written into MergeTree tables since the server started, server-wide, each a
+// new level-0 part (the counter also counts a block later dropped as a duplicate);
+// -1 if unknown. Unlike counting level-0 parts in system.parts, it also counts the
+// parts merges have already replaced and the server removed.
+func insertParts(ctx context.Context, conn ch.Conn) int64 {
+	return serverEvent(ctx, conn, "MergeTreeDataWriterBlocks")
+}
+
+// serverEvent reads the server-wide counter called name from system.events (0 until
+// it first counts), or -1 if it cannot be read.
+func serverEvent(ctx context.Context, conn ch.Conn, name string) int64 {
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT value FROM system.events WHERE event = 'InsertedRows'").Scan(&n); err != nil {
+	err := conn.QueryRow(ctx, "SELECT sum(value) FROM system.events WHERE event = ?", name).Scan(&n)
+	if err != nil {
 		return -1
 	}
 	return int64(n)
+}
+
+// delta is after - before of a counter read with serverEvent, or -1 if either is
+// unknown.
+func delta(before, after int64) int64 {
+	if before < 0 || after < 0 {
+		return -1
+	}
+	return after - before
+}
+
+// childRun is what measureChild measured of one child process.
+type childRun struct {
+	elapsed       time.Duration // start until the group committed every record
+	cpu           time.Duration // the child's user+sys, start-up included
+	benchCPU      time.Duration // this process's meanwhile (kfake, samplers)
+	clickHouseCPU time.Duration // the ClickHouse child's meanwhile; 0 if unknown
+	peakRSS, hwm  uint64
+	firstRow      time.Duration // start until firstQuery (a count) was positive; 0 if never
+}
+
+// measureChild starts a child with start and measures it, the same way for Sluice
+// and the peer, from its start until group has committed n records of topic: its
+// CPU and VmHWM (read while it still runs), its VmRSS every 100 ms, this process's
+// and ClickHouse's CPU meanwhile, and when firstQuery first counts a row. The
+// caller stops the child (it still runs when measureChild returns without error).
+func measureChild(ctx context.Context, start func() (*child, error), adm *kadm.Client, group, topic string, n int64,
+	srv *chlocal.Server, conn ch.Conn, firstQuery string, timeline io.Writer) (*child, childRun, error) {
+	var m childRun
+	benchCPU0, chCPU0 := selfCPU(), procCPU(srv.PID())
+	t0 := time.Now()
+	c, err := start()
+	if err != nil {
+		return nil, m, err
+	}
+	samplers, stopSamplers := context.WithCancel(ctx)
+	defer stopSamplers()
+	rss := sampleMax(samplers, 100*time.Millisecond, func() uint64 { return procStatusBytes(c.pid, "VmRSS") })
+	first := firstRow(samplers, conn, firstQuery, t0)
+
+	if err := waitCommitted(ctx, adm, group, topic, n, c, 50*time.Millisecond, func(done int64) {
+		if timeline != nil {
+			fmt.Fprintf(timeline, "%v committed %d\n", time.Since(t0).Round(time.Millisecond), done)
+		}
+	}); err != nil {
+		return c, m, err
+	}
+	m.elapsed = time.Since(t0)
+	// The child still runs: its counters are the whole run's, start-up included.
+	pid, _ := strconv.Atoi(c.pid)
+	if cpu := procCPU(pid); cpu >= 0 {
+		m.cpu = cpu
+	}
+	m.hwm = procStatusBytes(c.pid, "VmHWM")
+	m.benchCPU = selfCPU() - benchCPU0
+	if chCPU0 >= 0 {
+		if cpu := procCPU(srv.PID()); cpu >= 0 {
+			m.clickHouseCPU = cpu - chCPU0
+		}
+	}
+	stopSamplers()
+	m.peakRSS = <-rss
+	m.firstRow = <-first
+	return c, m, nil
 }
 
 // sluiceProcess runs `sluice run` from process start until the group has committed
@@ -186,41 +272,16 @@ func sluiceProcess(ctx context.Context, cfg config.Config, env map[string]string
 	rollup := fmt.Sprintf("SELECT count() FROM `%s`.`%s`", cfg.ClickHouse.Database, firstRowTable(cfg))
 	rows0 := insertedRows(ctx, conn)
 
-	benchCPU0, chCPU0 := selfCPU(), procCPU(srv.PID())
-	start := time.Now()
-	c, err := opts.Process.start(env)
+	c, m, err := measureChild(ctx, func() (*child, error) { return opts.Process.start(env) }, adm,
+		cfg.Kafka.Group, cfg.Kafka.PaymentsTopic, int64(opts.Events), srv, conn, rollup, opts.Timeline)
+	if c != nil {
+		defer c.kill()
+	}
 	if err != nil {
 		return err
 	}
-	defer c.kill()
-	samplers, stopSamplers := context.WithCancel(ctx)
-	defer stopSamplers()
-	rss := sampleMax(samplers, 100*time.Millisecond, func() uint64 { return procStatusBytes(c.pid, "VmRSS") })
-	first := firstRow(samplers, conn, rollup, start)
-
-	if err := waitCommitted(ctx, adm, cfg.Kafka.Group, cfg.Kafka.PaymentsTopic, int64(opts.Events), c, 50*time.Millisecond, func(done int64) {
-		if opts.Timeline != nil {
-			fmt.Fprintf(opts.Timeline, "%v committed %d\n", time.Since(start).Round(time.Millisecond), done)
-		}
-	}); err != nil {
-		return err
-	}
-	res.Elapsed = time.Since(start)
-	// The child still runs: its counters are the whole run's, start-up included.
-	pid, _ := strconv.Atoi(c.pid)
-	if cpu := procCPU(pid); cpu >= 0 {
-		res.CPU = cpu
-	}
-	res.HWM = procStatusBytes(c.pid, "VmHWM")
-	res.BenchCPU = selfCPU() - benchCPU0
-	if chCPU0 >= 0 {
-		if cpu := procCPU(srv.PID()); cpu >= 0 {
-			res.ClickHouseCPU = cpu - chCPU0
-		}
-	}
-	stopSamplers()
-	res.PeakRSS = <-rss
-	res.FirstRow = <-first
+	res.Elapsed, res.CPU, res.BenchCPU, res.ClickHouseCPU = m.elapsed, m.cpu, m.benchCPU, m.clickHouseCPU
+	res.PeakRSS, res.HWM, res.FirstRow = m.peakRSS, m.hwm, m.firstRow
 
 	// Shut down (drain, flush, final commit, leave) and require a clean exit.
 	if err := c.term(cfg.ShutdownTimeout + 10*time.Second); err != nil {

@@ -28,6 +28,8 @@ var columns = []column{
 	{"peak RSS MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) }},
 	{"RSS Δ MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) - mb(r.BaseRSS) }},
 	{"first row ms", "%.0f", func(r Result) float64 { return float64(r.FirstRow.Milliseconds()) }},
+	{"parts", "%.0f", func(r Result) float64 { return float64(r.Parts) }},
+	{"parts/s", "%.1f", Result.PartsPerSec},
 }
 
 var processColumns = []column{
@@ -37,7 +39,7 @@ var processColumns = []column{
 	columns[7],
 	columns[8], // peak RSS MB: now `sluice run` alone
 	{"VmHWM MB", "%.0f", func(r Result) float64 { return mb(r.HWM) }},
-	columns[10],
+	columns[10], columns[11], columns[12],
 }
 
 func ratio(a, b float64) float64 {
@@ -73,24 +75,15 @@ func Print(w io.Writer, rs []Result) {
 		}
 		table = append(table, append(row, yesNo(r.Exact())))
 	}
-	if len(rs) > 1 {
-		allExact := true
-		for _, r := range rs {
-			allExact = allExact && r.Exact()
-		}
-		for _, stat := range []string{"min", "median", "max"} {
-			row := []string{stat, string(rs[0].Mode), strconv.Itoa(rs[0].Events)}
-			for _, c := range cols {
-				vs := make([]float64, len(rs))
-				for i, r := range rs {
-					vs[i] = c.value(r)
-				}
-				row = append(row, fmt.Sprintf(c.format, pick(vs, stat)))
-			}
-			table = append(table, append(row, yesNo(allExact)))
-		}
+	allExact := true
+	for _, r := range rs {
+		allExact = allExact && r.Exact()
 	}
+	table = append(table, summaryRows(rs, cols, 3, yesNo(allExact))...)
 	writeTable(w, table)
+	if rs[0].Peer != nil {
+		printPeer(w, rs)
+	}
 
 	r := rs[0]
 	for i, r := range rs {
@@ -113,6 +106,8 @@ func Print(w io.Writer, rs []Result) {
 		fmt.Fprintln(w, "       100 ms while Sluice runs; it includes kfake's in-memory copy of the topic (RSS Δ is over")
 		fmt.Fprintf(w, "       the RSS just before Sluice started; VmHWM of the whole run: %.0f MB).\n", mb(r.HWM))
 	}
+	fmt.Fprintln(w, "       parts: the level-0 parts Sluice's inserts created (ClickHouse's MergeTreeDataWriterBlocks")
+	fmt.Fprintln(w, "       from its start until it shut down: every table, the ledger included); parts/s over the run's time.")
 	if r.Mode == RawAndRollups {
 		fmt.Fprintln(w, "       rows/s counts raw and rollup rows (the insert ceiling is raw rows of one table).")
 	}
@@ -121,6 +116,71 @@ func Print(w io.Writer, rs []Result) {
 			fmt.Fprintf(w, "\nrun %d is NOT exact:\n  %s\n", i+1, strings.Join(r.Diff, "\n  "))
 		}
 	}
+}
+
+// peerColumns compare Sluice with the peer run after it; every run has a peer.
+var peerColumns = []column{
+	{"Sluice ev/s", "%.0f", Result.EventsPerSec},
+	{"peer ev/s", "%.0f", func(r Result) float64 { return r.Peer.EventsPerSec() }},
+	{"× peer", "%.2f", func(r Result) float64 { return ratio(r.EventsPerSec(), r.Peer.EventsPerSec()) }},
+	{"Sluice CPU-s/M", "%.2f", Result.CPUPerMillion},
+	{"peer CPU-s/M", "%.2f", func(r Result) float64 { return r.Peer.CPUPerMillion() }},
+	{"Sluice CH CPU-s/M", "%.2f", Result.ClickHouseCPUPerMillion},
+	{"peer CH CPU-s/M", "%.2f", func(r Result) float64 { return r.Peer.ClickHouseCPUPerMillion() }},
+	{"Sluice peak RSS MB", "%.0f", func(r Result) float64 { return mb(r.PeakRSS) }},
+	{"peer peak RSS MB", "%.0f", func(r Result) float64 { return mb(r.Peer.PeakRSS) }},
+	{"Sluice parts", "%.0f", func(r Result) float64 { return float64(r.Parts) }},
+	{"peer parts", "%.0f", func(r Result) float64 { return float64(r.Peer.Parts) }},
+	{"peer rows", "%.0f", func(r Result) float64 { return float64(r.Peer.Rows) }},
+}
+
+// printPeer writes the side-by-side table of Sluice and the peer, one row per run
+// and, for several runs, min/median/max, then the differences of an inexact peer.
+func printPeer(w io.Writer, rs []Result) {
+	head := []string{"run", "mode"}
+	for _, c := range peerColumns {
+		head = append(head, c.head)
+	}
+	table := [][]string{append(head, "peer exact")}
+	allExact := true
+	for i, r := range rs {
+		row := []string{strconv.Itoa(i + 1), string(r.Mode)}
+		for _, c := range peerColumns {
+			row = append(row, fmt.Sprintf(c.format, c.value(r)))
+		}
+		table = append(table, append(row, yesNo(r.Peer.Exact())))
+		allExact = allExact && r.Peer.Exact()
+	}
+	table = append(table, summaryRows(rs, peerColumns, 2, yesNo(allExact))...)
+	fmt.Fprintln(w, "\nSluice beside the peer (clickhouse_sinker, raw table only, run after Sluice in each run):")
+	writeTable(w, table)
+	for i, r := range rs {
+		if len(r.Peer.Diff) > 0 {
+			fmt.Fprintf(w, "\nrun %d: the peer is NOT exact:\n  %s\n", i+1, strings.Join(r.Peer.Diff, "\n  "))
+		}
+	}
+}
+
+// summaryRows are the min, median and max rows of cols over rs when there are
+// several runs (none for one): lead columns ahead (the stat, the mode and, with 3,
+// the events), the column values, then last.
+func summaryRows(rs []Result, cols []column, lead int, last string) [][]string {
+	if len(rs) < 2 {
+		return nil
+	}
+	var out [][]string
+	for _, stat := range []string{"min", "median", "max"} {
+		row := []string{stat, string(rs[0].Mode), strconv.Itoa(rs[0].Events)}[:lead]
+		for _, c := range cols {
+			vs := make([]float64, len(rs))
+			for i, r := range rs {
+				vs[i] = c.value(r)
+			}
+			row = append(row, fmt.Sprintf(c.format, pick(vs, stat)))
+		}
+		out = append(out, append(row, last))
+	}
+	return out
 }
 
 func yesNo(b bool) string {

@@ -1,0 +1,31 @@
+package schemas
+
+import "slices"
+
+// A batch's columns fill from empty to a flush's worth of rows. append grows a
+// large slice by only a quarter of its size, so a column that reaches n bytes
+// has been copied about four times over (and each new backing array is memory
+// the process touches and the collector frees); growing by at least half copies
+// it about twice, and leaves less unused capacity than doubling would. push and
+// appendBytes grow so; minGrow keeps the first steps from being tiny.
+
+// minGrow is the smallest capacity, in elements, push and appendBytes give a
+// slice they grow.
+const minGrow = 1024
+
+// push appends v to s, growing s's capacity by at least half when it is full.
+func push[T any](s []T, v T) []T {
+	if len(s) == cap(s) {
+		s = slices.Grow(s, max(cap(s)/2, minGrow))
+	}
+	return append(s, v)
+}
+
+// appendBytes appends the bytes of v to s, growing s's capacity by at least half
+// when they do not fit.
+func appendBytes(s []byte, v string) []byte {
+	if cap(s)-len(s) < len(v) {
+		s = slices.Grow(s, max(cap(s)/2, len(v), minGrow))
+	}
+	return append(s, v...)
+}
