@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -168,8 +169,10 @@ func ValidIdentifier(s string) error {
 //     adds rows; merges combine rows of equal key. sum(events), sum(amount_minor_sum),
 //     min(amount_minor_min), max(amount_minor_max) over any key set are exact at any
 //     time, before or after merges.
+//     The last key column, FlushColumn, is 0 on data rows and non-zero on flush
+//     markers.
 //   - payments_<w>_merged, shipments_<w>_merged: views that GROUP BY the key, one row
-//     per key, for analysts.
+//     per key, for analysts, without the markers.
 //
 // With o.Cluster set, every statement runs ON CLUSTER and each table T above becomes
 // two: T_local (LocalSuffix) on every server, a Replicated… engine at ReplicationPath
@@ -207,9 +210,8 @@ func DDL(o DDLOptions) []string {
 		for i, c := range r.cols[:r.keys] {
 			keys[i] = quoteIdent(c.name)
 		}
-		stmts = append(stmts, t.create(table, r.cols, tableSpec{engine: "AggregatingMergeTree",
-			partition: "toYYYYMM(window_start)", order: "(" + strings.Join(keys, ", ") + ")", shardBy: r.shard})...)
-		stmts = append(stmts, t.mergedView(table, r.cols, r.keys))
+		stmts = append(stmts, t.createRollup(table, r.cols, r.keys, tableSpec{engine: "AggregatingMergeTree",
+			partition: rollupPartition, order: "(" + strings.Join(keys, ", ") + ")", shardBy: r.shard})...)
 	}
 	return stmts
 }
@@ -297,6 +299,20 @@ func (t tables) create(table string, cols []column, s tableSpec) []string {
 	}
 }
 
+// createRollup returns the statements that create rollup table (its columns cols,
+// the first keys of them its key, s its storage) with FlushColumn last in its
+// columns and its sorting key, and its *_merged view.
+func (t tables) createRollup(table string, cols []column, keys int, s tableSpec) []string {
+	s.order = s.flushOrder()
+	stmts := t.create(table, append(slices.Clip(cols), flushColumn), s)
+	return append(stmts, t.mergedView(table, cols, keys))
+}
+
+// flushOrder is a rollup table's ORDER BY s.order with FlushColumn appended.
+func (s tableSpec) flushOrder() string {
+	return strings.TrimSuffix(s.order, ")") + ", " + quoteIdent(FlushColumn) + ")"
+}
+
 // createTable is CREATE TABLE IF NOT EXISTS db.table [ON CLUSTER c] (cols[, projection]) engine.
 func (t tables) createTable(table string, cols []column, projection, engine string) string {
 	var sb strings.Builder
@@ -317,7 +333,7 @@ func (t tables) createTable(table string, cols []column, projection, engine stri
 }
 
 // mergedView selects one row per key, aggregating each SimpleAggregateFunction column
-// with its own function. Columns are qualified (r.col) so that an alias equal to a
+// with its own function, over the data rows (flush markers left out, FlushColumn). Columns are qualified (r.col) so that an alias equal to a
 // column name never captures the aggregate's argument. On a cluster it reads the
 // Distributed table, so it sees every shard.
 func (t tables) mergedView(table string, cols []column, keys int) string {
@@ -336,7 +352,7 @@ func (t tables) mergedView(table string, cols []column, keys int) string {
 	db := quoteIdent(t.db)
 	return "CREATE OR REPLACE VIEW " + db + "." + quoteIdent(table+"_merged") + t.onCluster(" ") +
 		" AS\nSELECT\n    " + strings.Join(sel, ",\n    ") + "\nFROM " + db + "." + quoteIdent(table) +
-		" AS r\nGROUP BY " +
+		" AS r\nWHERE r." + quoteIdent(FlushColumn) + " = 0\nGROUP BY " +
 		strings.Join(group, ", ")
 }
 

@@ -27,6 +27,7 @@ type typeBatch struct {
 	timestamp  MillisColumn
 
 	rolls []rollupState
+	flush string // the token rollup blocks are marked with (SetFlush); "" for none
 }
 
 // rollupState accumulates one rollup's partials: group g has window wins[g], its
@@ -46,6 +47,8 @@ type rollupState struct {
 	order  []keyRef // scratch: the groups in key order
 	out    []anyCol // the Block's columns after window_start, sorted
 	outWin []time.Time
+	outFl  []uint64 // FlushColumn, when the block is marked
+	marked []string // names and FlushColumn
 }
 
 type dimValues struct {
@@ -84,6 +87,7 @@ func newTypeBatch(t *EventType, o Options) Batch {
 		for _, c := range r.Columns() {
 			rs.names = append(rs.names, c.Name)
 		}
+		rs.marked = append(slices.Clip(rs.names), FlushColumn)
 		for _, p := range spec.dims {
 			c := newAnyCol(p)
 			c.plainS = p.kind == pStr
@@ -267,25 +271,33 @@ func (b *typeBatch) Blocks() []Block {
 		b.blocks = append(b.blocks, Block{Table: b.t.table, Names: b.names, Columns: cols, Rows: len(b.offset)})
 	}
 	for i := range b.rolls {
-		if blk, ok := b.rolls[i].block(); ok {
+		if blk, ok := b.rolls[i].block(b.flush); ok {
 			b.blocks = append(b.blocks, blk)
 		}
 	}
 	return b.blocks
 }
 
-// block sorts the groups by (window, dimensions) and returns them as a Block. The
-// keys' bytes compare in that order (groupIndex).
-func (rs *rollupState) block() (Block, bool) {
+// SetFlush implements FlushMarker.
+func (b *typeBatch) SetFlush(token string) { b.flush = token }
+
+// block sorts the groups by (window, dimensions) and returns them as a Block; with
+// a flush token, followed by FlushColumn and a marker per table partition (see
+// FlushColumn). The keys' bytes compare in that order (groupIndex).
+func (rs *rollupState) block(flush string) (Block, bool) {
 	n := len(rs.wins)
 	if n == 0 {
 		return Block{}, false
 	}
 	rs.order = rs.index.sortedGroups(rs.order)
-	rs.outWin = slices.Grow(rs.outWin[:0], n)
+	size := n
+	if flush != "" {
+		size += 2 // the markers of a block within two months, without growing
+	}
+	rs.outWin = slices.Grow(rs.outWin[:0], size)
 	for i := range rs.out {
 		rs.out[i].reset(false)
-		rs.out[i].reserve(n)
+		rs.out[i].reserve(size)
 	}
 	nd := len(rs.spec.dims)
 	for _, ref := range rs.order {
@@ -310,15 +322,59 @@ func (rs *rollupState) block() (Block, bool) {
 			}
 		}
 	}
-	cols := make([]any, 0, 1+len(rs.out))
+	names := rs.names
+	if flush != "" {
+		n += rs.mark(flush)
+		names = rs.marked
+	}
+	cols := make([]any, 0, 2+len(rs.out))
 	cols = append(cols, rs.outWin)
 	for i := range rs.out {
 		cols = append(cols, rs.out[i].value())
 	}
-	return Block{Table: rs.table, Names: rs.names, Columns: cols, Rows: n}, true
+	if flush != "" {
+		cols = append(cols, rs.outFl)
+	}
+	return Block{Table: rs.table, Names: names, Columns: cols, Rows: n}, true
+}
+
+// mark appends FlushColumn to the sorted rows of the block being built (0 on each)
+// and one marker row per table partition they fall in, with the key of the
+// partition's first row, and returns the markers added.
+func (rs *rollupState) mark(flush string) int {
+	rs.outFl = rs.outFl[:0]
+	for range rs.outWin {
+		rs.outFl = append(rs.outFl, 0)
+	}
+	nd, rows, added := len(rs.spec.dims), len(rs.outWin), 0
+	month := int32(-1)
+	for i := range rows {
+		w := rs.outWin[i] // sorted: a partition's first window comes first
+		m := RollupMonth(w)
+		if m == month {
+			continue
+		}
+		month = m
+		g := rs.order[i].g
+		rs.outWin = append(rs.outWin, w)
+		for d, p := range rs.spec.dims {
+			if p.kind == pStr {
+				rs.out[d].appendStr(rs.dims[d].s[g])
+			} else {
+				rs.out[d].appendInt(rs.dims[d].i[g])
+			}
+		}
+		for j, ms := range rs.spec.meas {
+			appendNeutral(&rs.out[nd+j], ms)
+		}
+		rs.outFl = append(rs.outFl, FlushID(flush, m))
+		added++
+	}
+	return added
 }
 
 func (b *typeBatch) Reset() {
+	b.flush = ""
 	drop := b.shrink.release(b.events)
 	b.events, b.bytes = 0, 0
 	b.cols.reset(drop)
@@ -333,7 +389,7 @@ func (b *typeBatch) Reset() {
 		rs := &b.rolls[i]
 		rs.index.reset(drop)
 		if drop {
-			rs.wins, rs.order, rs.outWin = nil, nil, nil
+			rs.wins, rs.order, rs.outWin, rs.outFl = nil, nil, nil, nil
 			clear(rs.dims)
 			clear(rs.meas)
 			for j := range rs.out {

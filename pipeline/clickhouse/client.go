@@ -76,14 +76,18 @@ func (o Options) Validate() error {
 }
 
 // Client writes to and reads from one ClickHouse database over the native protocol.
-// It implements pipeline.Sink, pipeline.Ledger and pipeline.SeenIDs and is safe for
-// concurrent use.
+// It implements pipeline.Sink, pipeline.Ledger, pipeline.SeenIDs and
+// pipeline.Repairer and is safe for concurrent use.
 type Client struct {
 	conn     driver.Conn
 	ins      *inserter
 	db       string
 	password string
 	claims   claims // which incarnation owns rows without a topic id; see ClaimTopics
+	// checkAll makes Repair check every repairable range, as if the server had
+	// restarted since each was recorded (mayHaveLost): for tests that lose rows
+	// without a crash.
+	checkAll bool
 }
 
 // Open connects to the servers in o and pings one of them. It returns an error if
@@ -157,7 +161,8 @@ func (c *Client) redact(err error) error { return withHint(redact(err, c.passwor
 
 // The Client is the pipeline's ClickHouse adapter.
 var (
-	_ pipeline.Sink    = (*Client)(nil)
-	_ pipeline.Ledger  = (*Client)(nil)
-	_ pipeline.SeenIDs = (*Client)(nil)
+	_ pipeline.Sink     = (*Client)(nil)
+	_ pipeline.Ledger   = (*Client)(nil)
+	_ pipeline.SeenIDs  = (*Client)(nil)
+	_ pipeline.Repairer = (*Client)(nil)
 )

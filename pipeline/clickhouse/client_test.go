@@ -35,6 +35,18 @@ func open(t testing.TB) *Client {
 	return c
 }
 
+// openOn returns a new Client on env's server and database, closed when the test
+// ends.
+func openOn(t testing.TB, env *testenv.CH) *Client {
+	t.Helper()
+	c, err := Open(t.Context(), Options{Addrs: []string{env.Addr}, Database: env.Database})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // internalDDL is DDL for c's database on one server, with a one-hour horizon.
 func internalDDL(c *Client) []string {
 	return DDL(DDLOptions{Database: c.db, Horizon: time.Hour})

@@ -29,14 +29,7 @@ func preTopicIDDDL(c *Client) []string {
 // belong to the incarnation claimed at the first start, never to a later one.
 func TestRowsWithoutTopicID(t *testing.T) {
 	env := testenv.ClickHouse(t)
-	connect := func() *Client {
-		c, err := Open(t.Context(), Options{Addrs: []string{env.Addr}, Database: env.Database})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
+	connect := func() *Client { return openOn(t, env) }
 	c := connect()
 	exec(t, c, preTopicIDDDL(c)...)
 	// What an older Sluice wrote: ranges and event ids without a topic id.
