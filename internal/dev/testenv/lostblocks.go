@@ -28,85 +28,107 @@ type LostBlock struct {
 	BlockID string
 }
 
-// LostBlocks audits every MergeTree table of the test's database: it reads each
-// table's deduplication log from the server's data directory and returns the logged
-// blocks whose block numbers no active part covers. It counts, from outside the code
-// under test, how many server crashes hit the window between the two, whatever the
-// writer did about it. The server must run on this machine (ClickHouse or
-// PrivateClickHouse without SLUICE_TEST_CLICKHOUSE_ADDR); a table without a
-// deduplication window has no log and nothing to report.
-func (ch *CH) LostBlocks(ctx context.Context) ([]LostBlock, error) {
+// TableDirs are the MergeTree tables of a database, by name, with their data
+// directories on the server's disk: what LostBlocks audits.
+type TableDirs map[string][]string
+
+// TableDirs returns the data directories of the MergeTree tables of the test's
+// database. The server must run on this machine (ClickHouse or PrivateClickHouse
+// without SLUICE_TEST_CLICKHOUSE_ADDR). Ask while the server is up, after the tables
+// were created; the directories stay the same across restarts.
+func (ch *CH) TableDirs(ctx context.Context) (TableDirs, error) {
 	conn, err := clickhouse.Open(ch.Options())
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close()
-
-	// Active parts: per table and partition, the block ranges they cover.
-	type span struct{ min, max int64 }
-	covered := map[string]map[string][]span{}
-	rows, err := conn.Query(ctx, "SELECT table, partition_id, min_block_number, max_block_number FROM system.parts WHERE database = ? AND active", ch.Database)
+	rows, err := conn.Query(ctx, "SELECT name, data_paths FROM system.tables WHERE database = ? AND engine LIKE '%MergeTree'", ch.Database)
 	if err != nil {
-		return nil, fmt.Errorf("testenv: lost blocks: system.parts: %w", err)
+		return nil, fmt.Errorf("testenv: table directories: %w", err)
 	}
+	defer rows.Close()
+	dirs := TableDirs{}
 	for rows.Next() {
-		var table, partition string
-		var s span
-		if err := rows.Scan(&table, &partition, &s.min, &s.max); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("testenv: lost blocks: system.parts: %w", err)
+		var name string
+		var paths []string
+		if err := rows.Scan(&name, &paths); err != nil {
+			return nil, fmt.Errorf("testenv: table directories: %w", err)
 		}
-		if covered[table] == nil {
-			covered[table] = map[string][]span{}
-		}
-		covered[table][partition] = append(covered[table][partition], s)
+		dirs[name] = paths
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("testenv: lost blocks: system.parts: %w", err)
+		return nil, fmt.Errorf("testenv: table directories: %w", err)
 	}
+	return dirs, nil
+}
 
-	rows, err = conn.Query(ctx, "SELECT name, data_paths FROM system.tables WHERE database = ? AND engine LIKE '%MergeTree' ORDER BY name", ch.Database)
-	if err != nil {
-		return nil, fmt.Errorf("testenv: lost blocks: system.tables: %w", err)
+// LostBlocks reads the tables' deduplication logs and part directories from disk and
+// returns the logged blocks whose block numbers no part covers, by table name and in
+// log order. It counts, from outside the code under test, whether a server crash hit
+// the window between the two, whatever the writer does about it later. Call it while
+// the server is down, right after it was killed: once it is up again, a merge of
+// the neighbouring parts, or a new part reusing the lost block number, covers the
+// lost block. A table without a deduplication window has no log and nothing to
+// report.
+func (d TableDirs) LostBlocks() ([]LostBlock, error) {
+	names := make([]string, 0, len(d))
+	for name := range d {
+		names = append(names, name)
 	}
-	type table struct {
-		name  string
-		paths []string
-	}
-	var tables []table
-	for rows.Next() {
-		var tb table
-		if err := rows.Scan(&tb.name, &tb.paths); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("testenv: lost blocks: system.tables: %w", err)
-		}
-		tables = append(tables, tb)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("testenv: lost blocks: system.tables: %w", err)
-	}
-
+	slices.Sort(names)
 	var lost []LostBlock
-	for _, tb := range tables {
-		for _, dir := range tb.paths {
+	for _, name := range names {
+		for _, dir := range d[name] {
 			logged, err := readDedupLog(filepath.Join(dir, "deduplication_logs"))
 			if err != nil {
-				return nil, fmt.Errorf("testenv: lost blocks of %s: %w", tb.name, err)
+				return nil, fmt.Errorf("testenv: lost blocks of %s: %w", name, err)
+			}
+			if len(logged) == 0 {
+				continue
+			}
+			parts, err := partRanges(dir)
+			if err != nil {
+				return nil, fmt.Errorf("testenv: lost blocks of %s: %w", name, err)
 			}
 			for _, e := range logged {
-				partition, lo, hi, ok := parsePartName(e.part)
+				r, ok := parsePartName(e.part)
 				if !ok {
-					return nil, fmt.Errorf("testenv: lost blocks of %s: unexpected part name %q in its deduplication log", tb.name, e.part)
+					return nil, fmt.Errorf("testenv: lost blocks of %s: unexpected part name %q in its deduplication log", name, e.part)
 				}
-				if !slices.ContainsFunc(covered[tb.name][partition], func(s span) bool { return s.min <= lo && hi <= s.max }) {
-					lost = append(lost, LostBlock{Table: tb.name, Part: e.part, BlockID: e.blockID})
+				if !slices.ContainsFunc(parts, r.within) {
+					lost = append(lost, LostBlock{Table: name, Part: e.part, BlockID: e.blockID})
 				}
 			}
 		}
 	}
 	return lost, nil
+}
+
+// blockRange is a part's partition and block numbers.
+type blockRange struct {
+	partition string
+	min, max  int64
+}
+
+// within returns a predicate: whether r lies within the range it is given.
+func (r blockRange) within(p blockRange) bool {
+	return r.partition == p.partition && p.min <= r.min && r.max <= p.max
+}
+
+// partRanges returns the block ranges of the part directories in a table's data
+// directory; temporary and detached parts are not parts.
+func partRanges(dir string) ([]blockRange, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []blockRange
+	for _, e := range entries {
+		if r, ok := parsePartName(e.Name()); ok && e.IsDir() {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // dedupEntry is a block a deduplication log remembers.
@@ -164,16 +186,22 @@ func readDedupLog(dir string) ([]dedupEntry, error) {
 }
 
 // parsePartName splits a MergeTree part name, partition_min_max_level[_mutation],
-// into its partition id and block number range.
-func parsePartName(name string) (partition string, lo, hi int64, ok bool) {
+// into its partition id and block number range; other names (temporary parts,
+// files) are not part names.
+func parsePartName(name string) (blockRange, bool) {
 	f := strings.Split(name, "_")
 	if len(f) != 4 && len(f) != 5 {
-		return "", 0, 0, false
+		return blockRange{}, false
 	}
-	lo, err1 := strconv.ParseInt(f[1], 10, 64)
-	hi, err2 := strconv.ParseInt(f[2], 10, 64)
-	if err1 != nil || err2 != nil || lo > hi {
-		return "", 0, 0, false
+	for _, n := range f[1:] {
+		if _, err := strconv.ParseUint(n, 10, 64); err != nil {
+			return blockRange{}, false
+		}
 	}
-	return f[0], lo, hi, true
+	lo, _ := strconv.ParseInt(f[1], 10, 64)
+	hi, _ := strconv.ParseInt(f[2], 10, 64)
+	if lo > hi {
+		return blockRange{}, false
+	}
+	return blockRange{partition: f[0], min: lo, max: hi}, true
 }

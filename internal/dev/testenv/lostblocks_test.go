@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestLostBlocks removes a part from disk while the server is down, as a crash
-// between logging a block's deduplication id and committing its part does: the
-// audit names exactly that block, and a retry with the same token is indeed
-// deduplicated away.
+// TestLostBlocks kills the server and removes a part from disk, as a crash between
+// logging a block's deduplication id and committing its part leaves it: the audit
+// names exactly that block, and after a restart a retry with the same token is
+// indeed deduplicated away.
 func TestLostBlocks(t *testing.T) {
 	t.Parallel()
 	ch := PrivateClickHouse(t)
@@ -22,7 +22,14 @@ func TestLostBlocks(t *testing.T) {
 	insert("kept", "b", 10)
 	insert("kept", "b", 10) // deduplicated: no part, no second log entry
 	insert("plain", "a", 0)
-	if lost, err := ch.LostBlocks(t.Context()); err != nil || len(lost) != 0 {
+	dirs, err := ch.TableDirs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) != 2 || len(dirs["kept"]) != 1 || len(dirs["plain"]) != 1 {
+		t.Fatalf("TableDirs = %v; want one directory for each of kept and plain", dirs)
+	}
+	if lost, err := dirs.LostBlocks(); err != nil || len(lost) != 0 {
 		t.Fatalf("before any loss: LostBlocks = %v, %v; want none", lost, err)
 	}
 
@@ -32,21 +39,21 @@ func TestLostBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := ch.Server()
-	if err := srv.Stop(t.Context()); err != nil {
+	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(filepath.Clean(dir)); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Restart(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	lost, err := ch.LostBlocks(t.Context())
+	lost, err := dirs.LostBlocks()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(lost) != 1 || lost[0].Table != "kept" || lost[0].Part != part || lost[0].BlockID == "" {
 		t.Fatalf("LostBlocks = %+v; want the one block of part %s of kept", lost, part)
+	}
+	if err := srv.Restart(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	insert("kept", "b", 10)
 	if n := ch.QueryUint64(t, "SELECT count() FROM kept"); n != 10 {
@@ -80,8 +87,8 @@ func TestReadDedupLog(t *testing.T) {
 	if got, err := readDedupLog(filepath.Join(dir, "missing")); err != nil || len(got) != 0 {
 		t.Fatalf("missing directory: %v, %v; want nothing", got, err)
 	}
-	for name, ok := range map[string]bool{"all_1_2_1": true, "202612_3_9_2_11": true, "all_x_1_0": false, "all_3_2_0": false, "all_1_1": false} {
-		if _, _, _, got := parsePartName(name); got != ok {
+	for name, ok := range map[string]bool{"all_1_2_1": true, "202612_3_9_2_11": true, "all_x_1_0": false, "all_3_2_0": false, "all_1_1": false, "tmp_insert_all_1_1_0": false, "tmp_merge_all_1_2_1": false} {
+		if _, got := parsePartName(name); got != ok {
 			t.Errorf("parsePartName(%q) ok = %v; want %v", name, got, ok)
 		}
 	}
