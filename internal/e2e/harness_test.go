@@ -178,6 +178,29 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// waitCommitted waits until the group committed every source partition to its end.
+// If that takes longer than within, or would outlast the test binary's -timeout, it
+// logs s.diagnose's dump (serverRunning says whether the ClickHouse process is up)
+// and fails the test, saying what (e.g. the seed that replays the run).
+func (s *stack) waitCommitted(t *testing.T, within time.Duration, what string, serverRunning func() bool, procs ...*proc) {
+	t.Helper()
+	if d, ok := t.Deadline(); ok {
+		// Leave time for the dump before the test binary panics.
+		within = min(within, time.Until(d)-30*time.Second)
+	}
+	deadline := time.Now().Add(within)
+	waitFor(t, within+time.Minute, "every offset committed", func() bool {
+		if s.committedAll(t) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			s.diagnose(t, serverRunning(), procs...)
+			t.Fatalf("not every offset committed after %s (%s); diagnostics above", within.Round(time.Second), what)
+		}
+		return false
+	})
+}
+
 // committedAll reports whether the group committed every source partition to its end.
 func (s *stack) committedAll(t *testing.T) bool {
 	return s.committedVia(t, kadm.NewClient(s.kafka.Client(t)))
