@@ -119,16 +119,7 @@ func TestChaos(t *testing.T) {
 		procs[i] = s.spawn(t, fmt.Sprintf("sluice%d", i))
 	}
 	truth := pub.wait(t)
-	s.waitCommitted(t, 5*time.Minute, fmt.Sprintf("seed %d", seed), srv.Running, procs...)
-	for _, p := range procs {
-		p.term(t)
-	}
-
-	var st *verify.Stored
-	withCH(t, "read what ClickHouse stored", func() (err error) {
-		st, err = verify.Read(t.Context(), s.ch.Conn(t), s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
-		return err
-	})
+	st := s.finish(t, 5*time.Minute, fmt.Sprintf("seed %d", seed), srv.Running, procs...)
 	dups, missing := surplus(truth, st)
 	t.Logf("CHAOS seed=%d events=%d valid=%d invalid=%d producer_dups=%d kills=%d clickhouse_kills=%d graceful_leaves=%d rebalances>=%d outage=%s duplicates_found=%d missing_found=%d raw_rows=%d raw_distinct=%d elapsed=%s",
 		seed, total, truth.PaymentCounts.Valid+truth.ShipmentCounts.Valid,

@@ -15,7 +15,6 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/sluicehq/sluice/internal/dev/testenv"
-	"github.com/sluicehq/sluice/internal/dev/verify"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/producers/loadgen"
 )
@@ -37,6 +36,7 @@ const crashKills = 24
 // SLUICE_CRASH_SEED to replay one; SLUICE_CRASH_KILLS=N kills at least N times
 // instead of 24 (the loop goes on while events are being published).
 func TestClickHouseCrashLoop(t *testing.T) {
+	began := time.Now()
 	seed := seedFromEnv(t, "crash loop", "SLUICE_CRASH_SEED")
 	rng := rand.New(rand.NewPCG(uint64(seed), 3))
 	s := newStackOn(t, testenv.PrivateClickHouse(t), 48, map[string]string{
@@ -61,7 +61,7 @@ func TestClickHouseCrashLoop(t *testing.T) {
 
 	gen := generator(t, seed, 200_000, 100_000, 0.01, 0.01)
 	total := gen.Config().Payments + gen.Config().Shipments
-	pub := s.publishInBackground(t, gen, float64(total)/45, nil)
+	pub := s.publishInBackground(t, gen, float64(total)/35, nil)
 	procs := []*proc{s.spawn(t, "sluice0"), s.spawn(t, "sluice1")}
 	// Start-up is not under test here: the loop begins once both instances are ready.
 	for _, p := range procs {
@@ -113,30 +113,22 @@ func TestClickHouseCrashLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Let the retries and the backlog reach the new server.
-		if !sleep(t, time.Duration(200+rng.IntN(1000))*time.Millisecond) {
+		if !sleep(t, time.Duration(200+rng.IntN(600))*time.Millisecond) {
 			return
 		}
 	}
 	truth := pub.wait(t)
 	killed := time.Since(start)
-	s.waitCommitted(t, 3*time.Minute, fmt.Sprintf("seed %d", seed), srv.Running, procs...)
-	for _, p := range procs {
-		p.term(t)
-	}
-
-	var st *verify.Stored
-	withCH(t, "read what ClickHouse stored", func() (err error) {
-		st, err = verify.Read(t.Context(), conn, s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
-		return err
-	})
+	st := s.finish(t, 3*time.Minute, fmt.Sprintf("seed %d", seed), srv.Running, procs...)
+	drained := time.Since(start) - killed
 	missingRaw := truth.PaymentCounts.Valid + truth.ShipmentCounts.Valid - int64(st.RawPaymentIDs+st.RawShipmentIDs)
 	_, missingRolled := surplus(truth, st)
-	t.Logf("CRASHLOOP seed=%d events=%d valid=%d invalid=%d producer_dups=%d clickhouse_kills=%d inserts_at_kill=%v crashes_besides=%d window_hits=%d %v %q raw_missing=%d rollup_missing=%d killing=%s elapsed=%s",
+	t.Logf("CRASHLOOP seed=%d events=%d valid=%d invalid=%d producer_dups=%d clickhouse_kills=%d inserts_at_kill=%v crashes_besides=%d window_hits=%d %v %q raw_missing=%d rollup_missing=%d setup=%s killing=%s drain=%s",
 		seed, total, truth.PaymentCounts.Valid+truth.ShipmentCounts.Valid,
 		truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid,
 		truth.PaymentCounts.Duplicates+truth.ShipmentCounts.Duplicates,
 		kills, inFlight, srv.Crashes(), len(hits), byTable, hits, missingRaw, missingRolled,
-		killed.Round(time.Second), time.Since(start).Round(time.Second))
+		start.Sub(began).Round(time.Second), killed.Round(time.Second), drained.Round(time.Second))
 	if d := st.Diff(truth, 20, true, true); len(d) > 0 {
 		t.Errorf("ClickHouse differs from the ground truth after %d kills, %d of which hit the window (seed %d):\n%s",
 			kills, len(hits), seed, strings.Join(d, "\n"))
