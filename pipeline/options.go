@@ -59,7 +59,12 @@ type DeadLetters interface {
 
 // Deps are the outside services a Pipeline talks to.
 type Deps struct {
-	Sink    Sink
+	Sink Sink
+	// Repair, when non-nil, checks and completes the flushes whose outcome was
+	// unknown (Repairer), and the batches' rollup blocks carry flush markers
+	// (schemas.FlushMarker) for it to check them by. Nil (a cluster, whose
+	// replicated tables commit a token with its part) costs nothing.
+	Repair  Repairer
 	Ledger  Ledger
 	SeenIDs SeenIDs
 	DLQ     DeadLetters

@@ -19,6 +19,8 @@ type Stats struct {
 	StoreRetries atomic.Int64 // failed store attempts that were retried
 	Replays      atomic.Int64 // flushes cut at a ledger range (replays after a crash or rebalance)
 	StoreNanos   atomic.Int64 // time spent in successful stores
+	Verified     atomic.Int64 // flushes checked after an unknown outcome (Deps.Repair)
+	Repaired     atomic.Int64 // rows those checks found missing and stored again
 
 	topicsMu sync.Mutex
 	topics   map[string]*TopicStats

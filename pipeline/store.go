@@ -43,6 +43,29 @@ func newSlot(b schemas.Batch) *slot {
 	return &slot{batch: b, reasons: make(map[string]int64)}
 }
 
+// repair checks what the flush token left in ClickHouse after an unknown outcome
+// and stores what is missing (Deps.Repair), retrying like the store.
+func (w *Worker) repair(ctx context.Context, token string, blocks []schemas.Block) error {
+	var lost, unrepaired int
+	if err := w.retry(ctx, "verify batch", func(ctx context.Context) (err error) {
+		lost, unrepaired, err = w.p.deps.Repair.Repair(ctx, token, blocks)
+		return err
+	}); err != nil {
+		return err
+	}
+	w.p.stats.Verified.Add(1)
+	if lost > 0 {
+		w.p.stats.Repaired.Add(int64(lost - unrepaired))
+		w.log.WarnContext(ctx, "ClickHouse had dropped rows of a flush while keeping its token (a server crash mid-insert); stored them again",
+			"token", token, "rows", lost-unrepaired)
+	}
+	if unrepaired > 0 {
+		w.log.WarnContext(ctx, "rows of a flush are still missing after repeated re-inserts ClickHouse accepted; a TTL or a DELETE on the table removes them",
+			"token", token, "rows", unrepaired)
+	}
+	return nil
+}
+
 // store runs in the store goroutine: it waits for the batch's dead letters, records
 // its range in the ledger, inserts its blocks, and marks its last record.
 func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) (err error) {
@@ -51,6 +74,10 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) (er
 	// Dead letters are part of the batch: none may be lost when its offsets commit.
 	if err := w.deliver(ctx, s); err != nil {
 		return err
+	}
+	token := Token(s.r)
+	if m, ok := s.batch.(schemas.FlushMarker); ok && w.p.deps.Repair != nil {
+		m.SetFlush(token)
 	}
 	blocks := s.batch.Blocks()
 	if s.pending.len() > 0 {
@@ -64,15 +91,24 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) (er
 				return err
 			}
 		}
-		token := Token(s.r)
 		start := time.Now()
+		// A replayed range may have been stored by an owner that died with the
+		// outcome unknown; so may a flush whose Store failed once.
+		unknown := s.replay
 		if err := w.retry(ctx, "store batch", func(ctx context.Context) error {
 			if w.p.opts.AtLeastOnce {
 				token = Token(s.r) + "@" + strconv.FormatInt(time.Now().UnixNano(), 36)
 			}
-			return w.p.deps.Sink.Store(ctx, token, blocks)
+			err := w.p.deps.Sink.Store(ctx, token, blocks)
+			unknown = unknown || err != nil
+			return err
 		}); err != nil {
 			return err
+		}
+		if unknown && w.p.deps.Repair != nil && !w.p.opts.AtLeastOnce {
+			if err := w.repair(ctx, token, blocks); err != nil {
+				return err
+			}
 		}
 		st := w.p.stats
 		st.StoreNanos.Add(int64(time.Since(start)))

@@ -183,7 +183,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 		if ts > w.maxTS {
 			w.maxTS = ts
 		}
-		err := w.cur.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, IngestedAt: now, Timestamp: r.Timestamp})
+		err := w.cur.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, TopicID: w.topicID, Partition: r.Partition, Offset: r.Offset, IngestedAt: now, Timestamp: r.Timestamp})
 		switch {
 		case err == nil:
 			valid++

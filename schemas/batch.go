@@ -8,16 +8,28 @@ import (
 
 // Meta is the Kafka provenance of one record.
 type Meta struct {
-	Topic     string
+	Topic string
+	// TopicID is the Kafka topic id of Topic's incarnation (empty when the broker
+	// sends none); it fills the raw tables' _topic_id.
+	TopicID   string
 	Partition int32
 	Offset    int64
 	// IngestedAt is when Sluice read the record; it fills the raw tables' _ingested_at.
 	IngestedAt time.Time
-	// Timestamp is the record's Kafka timestamp (when it was published). The
-	// lateness and clock-skew limits are measured against it, not against the wall
-	// clock, so a replay judges a record exactly as the first attempt did. Zero
-	// skips both checks.
+	// Timestamp is the record's Kafka timestamp (when it was published); it fills
+	// the raw tables' _timestamp. The lateness and clock-skew limits are measured
+	// against it, not against the wall clock, so a replay judges a record exactly as
+	// the first attempt did. Zero skips both checks (and stores 1970-01-01).
 	Timestamp time.Time
+}
+
+// timestampMillis is m.Timestamp as _timestamp stores it: Unix milliseconds, 0
+// when unset.
+func (m *Meta) timestampMillis() int64 {
+	if m.Timestamp.IsZero() {
+		return 0
+	}
+	return m.Timestamp.UnixMilli()
 }
 
 // The flat column types below hold a batch's raw rows without a Go string header

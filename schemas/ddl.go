@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -27,9 +28,11 @@ var (
 		{"risk_score", "Float64"},
 		{"metadata", "Map(String, String)"},
 		{"_topic", "LowCardinality(String)"},
+		{"_topic_id", "LowCardinality(String)"},
 		{"_partition", "Int32"},
 		{"_offset", "Int64"},
 		{"_ingested_at", "DateTime64(3, 'UTC')"},
+		{"_timestamp", "DateTime64(3, 'UTC')"},
 	}
 	shipmentColumns = []column{
 		{"event_id", "String"},
@@ -44,9 +47,11 @@ var (
 		{"lon", "Float64"},
 		{"eta_minutes", "Int64"},
 		{"_topic", "LowCardinality(String)"},
+		{"_topic_id", "LowCardinality(String)"},
 		{"_partition", "Int32"},
 		{"_offset", "Int64"},
 		{"_ingested_at", "DateTime64(3, 'UTC')"},
+		{"_timestamp", "DateTime64(3, 'UTC')"},
 	}
 	paymentRollupColumns = []column{
 		{"window_start", "DateTime('UTC')"},
@@ -201,9 +206,8 @@ func DDL(o DDLOptions) []string {
 		for i, c := range r.cols[:r.keys] {
 			keys[i] = quoteIdent(c.name)
 		}
-		stmts = append(stmts, t.create(table, r.cols, tableSpec{engine: "AggregatingMergeTree",
-			partition: "toYYYYMM(window_start)", order: "(" + strings.Join(keys, ", ") + ")", shardBy: r.shard})...)
-		stmts = append(stmts, t.mergedView(table, r.cols, r.keys))
+		stmts = append(stmts, t.createRollup(table, r.cols, r.keys, tableSpec{engine: "AggregatingMergeTree",
+			partition: rollupPartition, order: "(" + strings.Join(keys, ", ") + ")", shardBy: r.shard})...)
 	}
 	return stmts
 }
@@ -289,6 +293,20 @@ func (t tables) create(table string, cols []column, s tableSpec) []string {
 	}
 }
 
+// createRollup returns the statements that create rollup table (its columns cols,
+// the first keys of them its key, s its storage) with FlushColumn last in its
+// columns and its sorting key, and its *_merged view.
+func (t tables) createRollup(table string, cols []column, keys int, s tableSpec) []string {
+	s.order = s.flushOrder()
+	stmts := t.create(table, append(slices.Clip(cols), flushColumn), s)
+	return append(stmts, t.mergedView(table, cols, keys))
+}
+
+// flushOrder is a rollup table's ORDER BY s.order with FlushColumn appended.
+func (s tableSpec) flushOrder() string {
+	return strings.TrimSuffix(s.order, ")") + ", " + quoteIdent(FlushColumn) + ")"
+}
+
 // createTable is CREATE TABLE IF NOT EXISTS db.table [ON CLUSTER c] (cols) engine.
 func (t tables) createTable(table string, cols []column, engine string) string {
 	var sb strings.Builder
@@ -306,7 +324,7 @@ func (t tables) createTable(table string, cols []column, engine string) string {
 }
 
 // mergedView selects one row per key, aggregating each SimpleAggregateFunction column
-// with its own function. Columns are qualified (r.col) so that an alias equal to a
+// with its own function, over the data rows (flush markers left out, FlushColumn). Columns are qualified (r.col) so that an alias equal to a
 // column name never captures the aggregate's argument. On a cluster it reads the
 // Distributed table, so it sees every shard.
 func (t tables) mergedView(table string, cols []column, keys int) string {
@@ -325,7 +343,7 @@ func (t tables) mergedView(table string, cols []column, keys int) string {
 	db := quoteIdent(t.db)
 	return "CREATE OR REPLACE VIEW " + db + "." + quoteIdent(table+"_merged") + t.onCluster(" ") +
 		" AS\nSELECT\n    " + strings.Join(sel, ",\n    ") + "\nFROM " + db + "." + quoteIdent(table) +
-		" AS r\nGROUP BY " +
+		" AS r\nWHERE r." + quoteIdent(FlushColumn) + " = 0\nGROUP BY " +
 		strings.Join(group, ", ")
 }
 

@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,10 @@ func TestDDLMatchesBlocks(t *testing.T) {
 	n := 0
 	for _, b := range append(pb.Blocks(), sb.Blocks()...) {
 		got := ddlColumns(t, stmts, b.Table)
+		if strings.HasPrefix(b.Names[0], "window_start") {
+			// The hand-written batches mark no flushes: FlushColumn takes its default.
+			got = slices.DeleteFunc(got, func(n string) bool { return n == FlushColumn })
+		}
 		if strings.Join(got, ",") != strings.Join(b.Names, ",") {
 			t.Errorf("%s: DDL columns %v, block names %v", b.Table, got, b.Names)
 		}
@@ -132,7 +137,7 @@ func TestDDLCluster(t *testing.T) {
 			"SETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800",
 		"CREATE TABLE IF NOT EXISTS `analytics`.`shipments_1m_local`\nON CLUSTER `prod`\n(\n",
 		")\nENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n" +
-			"PARTITION BY toYYYYMM(window_start)\nORDER BY (`window_start`, `hub_id`, `carrier`, `event_type`)\n" +
+			"PARTITION BY toYYYYMM(window_start)\nORDER BY (`window_start`, `hub_id`, `carrier`, `event_type`, `_sluice_flush`)\n" +
 			"SETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800",
 		// Distributed tables under the plain names, sharded by row content.
 		"CREATE TABLE IF NOT EXISTS `analytics`.`payments`\nON CLUSTER `prod`\n(\n",
@@ -142,7 +147,7 @@ func TestDDLCluster(t *testing.T) {
 		")\nENGINE = Distributed('prod', 'analytics', 'shipments_1m_local', cityHash64(`hub_id`))",
 		// Views read the Distributed tables.
 		"CREATE OR REPLACE VIEW `analytics`.`payments_1m_merged` ON CLUSTER `prod` AS\nSELECT\n",
-		"FROM `analytics`.`payments_1m` AS r\nGROUP BY",
+		"FROM `analytics`.`payments_1m` AS r\nWHERE r.`_sluice_flush` = 0\nGROUP BY",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("cluster DDL lacks %q", want)

@@ -3,6 +3,7 @@ package schemas
 import (
 	"cmp"
 	"encoding/binary"
+	"slices"
 	"time"
 )
 
@@ -20,11 +21,14 @@ type typeBatch struct {
 	// Raw rows: one column per leaf property, then the Kafka provenance.
 	cols       rawColumns
 	topic      DictColumn
+	topicID    DictColumn
 	partition  []int32
 	offset     []int64
 	ingestedAt MillisColumn
+	timestamp  MillisColumn
 
 	rolls []rollupState
+	flush string // the token rollup blocks are marked with (SetFlush); "" for none
 }
 
 // rollupState accumulates one rollup's partials: group g has window wins[g], its
@@ -44,6 +48,8 @@ type rollupState struct {
 	order  []int
 	out    []anyCol // the Block's columns after window_start, sorted
 	outWin []time.Time
+	outFl  []uint64 // FlushColumn, when the block is marked
+	marked []string // names and FlushColumn
 }
 
 type dimValues struct {
@@ -83,6 +89,7 @@ func newTypeBatch(t *EventType, o Options) Batch {
 		for _, c := range r.Columns() {
 			rs.names = append(rs.names, c.Name)
 		}
+		rs.marked = append(slices.Clip(rs.names), FlushColumn)
 		for _, p := range spec.dims {
 			c := newAnyCol(p)
 			c.plainS = p.kind == pStr
@@ -120,10 +127,12 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 	if b.o.Raw {
 		n := b.cols.appendRow(r)
 		b.topic.Append(m.Topic)
+		b.topicID.Append(m.TopicID)
 		b.partition = append(b.partition, m.Partition)
 		b.offset = append(b.offset, m.Offset)
 		b.ingestedAt = append(b.ingestedAt, m.IngestedAt.UnixMilli())
-		b.bytes += n + 4 + 4 + 8 + 8
+		b.timestamp = append(b.timestamp, m.timestampMillis())
+		b.bytes += n + 4 + 4 + 4 + 8 + 8 + 8
 	}
 	if b.o.SkipRollups {
 		return nil
@@ -251,19 +260,23 @@ func (b *typeBatch) Blocks() []Block {
 	b.blocks = b.blocks[:0]
 	if b.o.Raw && len(b.offset) > 0 {
 		cols := b.cols.values(make([]any, 0, len(b.cols.ops)+len(metaColumns)))
-		cols = append(cols, b.topic, b.partition, b.offset, b.ingestedAt)
+		cols = append(cols, b.topic, b.topicID, b.partition, b.offset, b.ingestedAt, b.timestamp)
 		b.blocks = append(b.blocks, Block{Table: b.t.table, Names: b.names, Columns: cols, Rows: len(b.offset)})
 	}
 	for i := range b.rolls {
-		if blk, ok := b.rolls[i].block(); ok {
+		if blk, ok := b.rolls[i].block(b.flush); ok {
 			b.blocks = append(b.blocks, blk)
 		}
 	}
 	return b.blocks
 }
 
-// block sorts the groups by key and returns them as a Block.
-func (rs *rollupState) block() (Block, bool) {
+// SetFlush implements FlushMarker.
+func (b *typeBatch) SetFlush(token string) { b.flush = token }
+
+// block sorts the groups by key and returns them as a Block; with a flush token,
+// followed by FlushColumn and a marker per table partition (see FlushColumn).
+func (rs *rollupState) block(flush string) (Block, bool) {
 	n := len(rs.wins)
 	if n == 0 {
 		return Block{}, false
@@ -311,29 +324,74 @@ func (rs *rollupState) block() (Block, bool) {
 			}
 		}
 	}
-	cols := make([]any, 0, 1+len(rs.out))
+	names := rs.names
+	if flush != "" {
+		n += rs.mark(flush)
+		names = rs.marked
+	}
+	cols := make([]any, 0, 2+len(rs.out))
 	cols = append(cols, rs.outWin)
 	for i := range rs.out {
 		cols = append(cols, rs.out[i].value())
 	}
-	return Block{Table: rs.table, Names: rs.names, Columns: cols, Rows: n}, true
+	if flush != "" {
+		cols = append(cols, rs.outFl)
+	}
+	return Block{Table: rs.table, Names: names, Columns: cols, Rows: n}, true
+}
+
+// mark appends FlushColumn to the sorted rows of the block being built (0 on each)
+// and one marker row per table partition they fall in, with the key of the
+// partition's first row, and returns the markers added.
+func (rs *rollupState) mark(flush string) int {
+	rs.outFl = rs.outFl[:0]
+	for range rs.outWin {
+		rs.outFl = append(rs.outFl, 0)
+	}
+	nd, rows, added := len(rs.spec.dims), len(rs.outWin), 0
+	month := int32(-1)
+	for i := range rows {
+		w := rs.outWin[i] // sorted: a partition's first window comes first
+		m := RollupMonth(w)
+		if m == month {
+			continue
+		}
+		month = m
+		g := rs.order[i]
+		rs.outWin = append(rs.outWin, w)
+		for d, p := range rs.spec.dims {
+			if p.kind == pStr {
+				rs.out[d].appendStr(rs.dims[d].s[g])
+			} else {
+				rs.out[d].appendInt(rs.dims[d].i[g])
+			}
+		}
+		for j, ms := range rs.spec.meas {
+			appendNeutral(&rs.out[nd+j], ms)
+		}
+		rs.outFl = append(rs.outFl, FlushID(flush, m))
+		added++
+	}
+	return added
 }
 
 func (b *typeBatch) Reset() {
+	b.flush = ""
 	drop := b.shrink.release(b.events)
 	b.events, b.bytes = 0, 0
 	b.cols.reset(drop)
 	if drop {
-		b.topic, b.partition, b.offset, b.ingestedAt = DictColumn{}, nil, nil, nil
+		b.topic, b.topicID, b.partition, b.offset, b.ingestedAt, b.timestamp = DictColumn{}, DictColumn{}, nil, nil, nil, nil
 	} else {
 		b.topic.Reset()
-		b.partition, b.offset, b.ingestedAt = b.partition[:0], b.offset[:0], b.ingestedAt[:0]
+		b.topicID.Reset()
+		b.partition, b.offset, b.ingestedAt, b.timestamp = b.partition[:0], b.offset[:0], b.ingestedAt[:0], b.timestamp[:0]
 	}
 	for i := range b.rolls {
 		rs := &b.rolls[i]
 		if drop {
 			rs.index = make(map[string]int32)
-			rs.wins, rs.order, rs.outWin = nil, nil, nil
+			rs.wins, rs.order, rs.outWin, rs.outFl = nil, nil, nil, nil
 			clear(rs.dims)
 			clear(rs.meas)
 			for j := range rs.out {

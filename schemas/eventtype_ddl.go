@@ -63,8 +63,7 @@ func typeDDL(o DDLOptions, types []*EventType) []string {
 	for _, et := range types {
 		for i, r := range et.rollups {
 			table, cols, spec := et.rollupTable(i, o.Window)
-			stmts = append(stmts, t.create(table, cols, spec)...)
-			stmts = append(stmts, t.mergedView(table, cols, 1+len(r.Dimensions)))
+			stmts = append(stmts, t.createRollup(table, cols, 1+len(r.Dimensions), spec)...)
 		}
 	}
 	return stmts
@@ -107,7 +106,7 @@ func (t *EventType) rollupTable(i int, window time.Duration) (string, []column, 
 		shard = r.Dimensions[0].Name
 	}
 	return r.TableFor(t.table, window), cols, tableSpec{engine: "AggregatingMergeTree",
-		partition: "toYYYYMM(window_start)", order: "(" + strings.Join(keys, ", ") + ")", shardBy: shard}
+		partition: rollupPartition, order: "(" + strings.Join(keys, ", ") + ")", shardBy: shard}
 }
 
 func asColumns(cs []Column) []column {
@@ -164,7 +163,7 @@ func evolve(o DDLOptions, et *EventType, existing map[string]map[string]string) 
 			}
 		}
 		for name, typ := range have {
-			if !want[name] {
+			if !want[name] && (keys == 0 || name != FlushColumn) {
 				errs = append(errs, &IncompatibleColumn{Table: table, Column: name, Have: typ,
 					Fix: "keep the property in the schema (old rows and instances still use it), or " + fix})
 			}
@@ -174,8 +173,13 @@ func evolve(o DDLOptions, et *EventType, existing map[string]map[string]string) 
 		alter(et.table, asColumns(et.columns), 0, "write the type to a new raw table (x-sluice.table)")
 	}
 	for i, r := range et.rollups {
-		table, cols, _ := et.rollupTable(i, o.Window)
+		table, cols, spec := et.rollupTable(i, o.Window)
 		alter(table, cols, 1+len(r.Dimensions), "give the rollup a new table (x-sluice.rollups/"+strconv.Itoa(i)+"/table) and drop the old one once nothing reads it")
+		if have, ok := existing[table]; ok {
+			if _, marked := have[FlushColumn]; !marked {
+				stmts = append(stmts, t.addFlushColumn(table, spec)...)
+			}
+		}
 	}
 	if len(errs) > 0 {
 		slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
@@ -220,6 +224,24 @@ func neutralDefault(typ string) string {
 		v = lo
 	}
 	return " DEFAULT CAST('" + v + "' AS " + base + ")"
+}
+
+// addFlushColumn returns the ALTERs that give a rollup table created before
+// FlushColumn existed the column, last in its sorting key (ClickHouse lets an
+// ALTER append a column it adds to the sorting key; the primary key stays as it
+// was). Rows written before keep 0, data rows. On a cluster the Distributed table
+// only gets the column.
+func (t tables) addFlushColumn(table string, spec tableSpec) []string {
+	add := " ADD COLUMN IF NOT EXISTS " + quoteIdent(flushColumn.name) + " " + flushColumn.typ
+	if t.cluster == "" {
+		return []string{"ALTER TABLE " + quoteIdent(t.db) + "." + quoteIdent(table) + add +
+			", MODIFY ORDER BY " + spec.flushOrder()}
+	}
+	return []string{
+		"ALTER TABLE " + quoteIdent(t.db) + "." + quoteIdent(table+LocalSuffix) + t.onCluster(" ") + add +
+			", MODIFY ORDER BY " + spec.flushOrder(),
+		"ALTER TABLE " + quoteIdent(t.db) + "." + quoteIdent(table) + t.onCluster(" ") + add,
+	}
 }
 
 // alterTargets are the tables an ALTER of table changes: table itself, and on a

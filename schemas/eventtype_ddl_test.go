@@ -38,7 +38,7 @@ func existingTables(et *EventType, window time.Duration) map[string]map[string]s
 	}
 	add(et.Table(), et.Columns())
 	for _, r := range et.Rollups() {
-		add(r.TableFor(et.Table(), window), r.Columns())
+		add(r.TableFor(et.Table(), window), append(r.Columns(), Column{FlushColumn, "UInt64"}))
 	}
 	return out
 }
@@ -68,7 +68,37 @@ func TestEvolve(t *testing.T) {
 	if !slices.Equal(stmts, want) {
 		t.Fatalf("statements:\n%s", strings.Join(stmts, "\n"))
 	}
-	cl, err := Evolve(DDLOptions{Cluster: "c"}, grown, have)
+	// A raw table from before _topic_id and _timestamp gets both.
+	old := existingTables(base, 0)
+	delete(old["fees"], "_topic_id")
+	delete(old["fees"], "_timestamp")
+	stmts, err = Evolve(DDLOptions{}, base, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{
+		"ALTER TABLE `sluice`.`fees` ADD COLUMN IF NOT EXISTS `_topic_id` LowCardinality(String) AFTER `_topic`",
+		"ALTER TABLE `sluice`.`fees` ADD COLUMN IF NOT EXISTS `_timestamp` DateTime64(3, 'UTC') AFTER `_ingested_at`",
+	}; !slices.Equal(stmts, want) {
+		t.Fatalf("provenance columns:\n%s", strings.Join(stmts, "\n"))
+	}
+	// A rollup table from before flush markers gets FlushColumn, last in its key.
+	delete(have["fees_1h"], FlushColumn)
+	stmts, err = Evolve(DDLOptions{}, base, have)
+	if want := []string{"ALTER TABLE `sluice`.`fees_1h` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64, " +
+		"MODIFY ORDER BY (`window_start`, `channel`, `_sluice_flush`)"}; err != nil || !slices.Equal(stmts, want) {
+		t.Fatalf("rollup without %s: %q %v", FlushColumn, stmts, err)
+	}
+	cl, err := Evolve(DDLOptions{Cluster: "c"}, base, have)
+	if want := []string{
+		"ALTER TABLE `sluice`.`fees_1h_local` ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64, " +
+			"MODIFY ORDER BY (`window_start`, `channel`, `_sluice_flush`)",
+		"ALTER TABLE `sluice`.`fees_1h` ON CLUSTER `c` ADD COLUMN IF NOT EXISTS `_sluice_flush` UInt64",
+	}; err != nil || !slices.Equal(cl, want) {
+		t.Fatalf("cluster, rollup without %s: %q %v", FlushColumn, cl, err)
+	}
+	have["fees_1h"][FlushColumn] = "UInt64"
+	cl, err = Evolve(DDLOptions{Cluster: "c"}, grown, have)
 	if err != nil || !strings.Contains(cl[0], "`fees_local` ON CLUSTER `c` ADD COLUMN") || !strings.Contains(cl[1], "`fees` ON CLUSTER `c` ADD COLUMN") {
 		t.Fatalf("cluster: %v %v", cl, err)
 	}
@@ -126,8 +156,9 @@ func TestTypeDDLGeneric(t *testing.T) {
 	containsAll(t, "DDL", strings.Join(stmts, ";\n"),
 		"CREATE TABLE IF NOT EXISTS `sluice`.`fees`\n(\n    `id` String,\n    `at` DateTime64(3, 'UTC'),",
 		"ENGINE = MergeTree\nPARTITION BY toYYYYMM(at)\nORDER BY (at, id)\nTTL toDateTime(`at`) + INTERVAL 2592000 SECOND\nSETTINGS non_replicated_deduplication_window = 10000",
-		"CREATE TABLE IF NOT EXISTS `sluice`.`fees_1h`\n(\n    `window_start` DateTime('UTC'),\n    `channel` String,\n    `events` SimpleAggregateFunction(sum, UInt64),\n    `fees` SimpleAggregateFunction(sum, UInt64)\n)",
-		"ORDER BY (`window_start`, `channel`)",
+		"CREATE TABLE IF NOT EXISTS `sluice`.`fees_1h`\n(\n    `window_start` DateTime('UTC'),\n    `channel` String,\n    `events` SimpleAggregateFunction(sum, UInt64),\n    `fees` SimpleAggregateFunction(sum, UInt64),\n    `_sluice_flush` UInt64\n)",
+		"ORDER BY (`window_start`, `channel`, `_sluice_flush`)",
+		"FROM `sluice`.`fees_1h` AS r\nWHERE r.`_sluice_flush` = 0\nGROUP BY r.`window_start`, r.`channel`",
 		"CREATE OR REPLACE VIEW `sluice`.`fees_1h_merged`",
 	)
 	// The columns of every CREATE TABLE are the Blocks' names.
@@ -135,6 +166,7 @@ func TestTypeDDLGeneric(t *testing.T) {
 	if err := b.Add([]byte(`{"id":"a","at":"2026-01-01T00:00:00Z","merchant":"m","fee":3}`), Meta{}); err != nil {
 		t.Fatal(err)
 	}
+	b.(FlushMarker).SetFlush("g:fees:0:0-0")
 	for _, blk := range b.Blocks() {
 		if got := ddlColumns(t, stmts, blk.Table); !slices.Equal(got, blk.Names) {
 			t.Errorf("%s: DDL %v, block %v", blk.Table, got, blk.Names)

@@ -37,9 +37,11 @@ const maxSchemaDepth = 16
 // metaColumns end every raw table.
 var metaColumns = []Column{
 	{"_topic", "LowCardinality(String)"},
+	{"_topic_id", "LowCardinality(String)"},
 	{"_partition", "Int32"},
 	{"_offset", "Int64"},
 	{"_ingested_at", "DateTime64(3, 'UTC')"},
+	{"_timestamp", "DateTime64(3, 'UTC')"},
 }
 
 // compiler compiles one document, collecting every mistake.

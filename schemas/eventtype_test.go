@@ -40,7 +40,8 @@ func TestSettlementsColumns(t *testing.T) {
 		"currency LowCardinality(String)", "status LowCardinality(String)", "merchant_id String",
 		"merchant_country LowCardinality(String)", "merchant_mcc UInt16", "fee_bps UInt32",
 		"tags Array(String)", "attributes Map(String, String)", "instant Bool", "note String",
-		"_topic LowCardinality(String)", "_partition Int32", "_offset Int64", "_ingested_at DateTime64(3, 'UTC')",
+		"_topic LowCardinality(String)", "_topic_id LowCardinality(String)", "_partition Int32", "_offset Int64",
+		"_ingested_at DateTime64(3, 'UTC')", "_timestamp DateTime64(3, 'UTC')",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("columns\n%v\nwant\n%v", got, want)

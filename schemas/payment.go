@@ -173,9 +173,11 @@ type paymentRows struct {
 	riskScore                               []float64
 	metadata                                MapColumn
 	topic                                   DictColumn
+	topicID                                 DictColumn
 	partition                               []int32
 	offset                                  []int64
 	ingestedAt                              MillisColumn
+	timestamp                               MillisColumn
 }
 
 type paymentRollupCols struct {
@@ -230,9 +232,11 @@ func (b *paymentBatch) Add(value []byte, m Meta) error {
 		r.riskScore = append(r.riskScore, p.RiskScore)
 		metaBytes := r.metadata.appendRow(b.d.mkeys, b.d.mvals)
 		r.topic.Append(m.Topic)
+		r.topicID.Append(m.TopicID)
 		r.partition = append(r.partition, m.Partition)
 		r.offset = append(r.offset, m.Offset)
 		r.ingestedAt = append(r.ingestedAt, m.IngestedAt.UnixMilli())
+		r.timestamp = append(r.timestamp, m.timestampMillis())
 		b.bytes += paymentRowBytes + len(p.EventID) + len(p.MerchantID) + len(p.CustomerID) + metaBytes
 	}
 	if b.o.SkipRollups {
@@ -276,7 +280,7 @@ func (b *paymentBatch) Blocks() []Block {
 			Columns: []any{
 				r.eventID, r.eventType, r.occurredAt, r.merchantID, r.customerID,
 				r.amountMinor, r.currency, r.method, r.status, r.country, r.city,
-				r.riskScore, r.metadata, r.topic, r.partition, r.offset, r.ingestedAt,
+				r.riskScore, r.metadata, r.topic, r.topicID, r.partition, r.offset, r.ingestedAt, r.timestamp,
 			},
 			Rows: r.eventID.Len(),
 		})
@@ -327,11 +331,11 @@ func (b *paymentBatch) Reset() {
 	for _, c := range []*StringColumn{&r.eventID, &r.merchantID, &r.customerID} {
 		c.Reset()
 	}
-	for _, c := range []*DictColumn{&r.eventType, &r.currency, &r.method, &r.status, &r.country, &r.city, &r.topic} {
+	for _, c := range []*DictColumn{&r.eventType, &r.currency, &r.method, &r.status, &r.country, &r.city, &r.topic, &r.topicID} {
 		c.Reset()
 	}
 	r.metadata.Reset()
-	r.occurredAt, r.ingestedAt = r.occurredAt[:0], r.ingestedAt[:0]
+	r.occurredAt, r.ingestedAt, r.timestamp = r.occurredAt[:0], r.ingestedAt[:0], r.timestamp[:0]
 	r.amountMinor, r.riskScore = r.amountMinor[:0], r.riskScore[:0]
 	r.partition, r.offset = r.partition[:0], r.offset[:0]
 	clear(b.index)
@@ -339,9 +343,9 @@ func (b *paymentBatch) Reset() {
 }
 
 // Approximate per-row memory, for Bytes, besides the String columns' bytes: three
-// String ends, seven dictionary keys, two times, two numbers, the partition, the
+// String ends, eight dictionary keys, three times, two numbers, the partition, the
 // offset and the metadata end.
 const (
-	paymentRowBytes = 3*4 + 7*4 + 2*8 + 2*8 + 4 + 8 + 4
+	paymentRowBytes = 3*4 + 8*4 + 3*8 + 2*8 + 4 + 8 + 4
 	paymentAggBytes = 8 + 4*16 + 4*8 + 64 // plus map entry overhead
 )

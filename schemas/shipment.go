@@ -141,9 +141,11 @@ type shipmentRows struct {
 	lat, lon              []float64
 	etaMinutes            []int64
 	topic                 DictColumn
+	topicID               DictColumn
 	partition             []int32
 	offset                []int64
 	ingestedAt            MillisColumn
+	timestamp             MillisColumn
 }
 
 type shipmentRollupCols struct {
@@ -194,9 +196,11 @@ func (b *shipmentBatch) Add(value []byte, m Meta) error {
 		r.lon = append(r.lon, s.Lon)
 		r.etaMinutes = append(r.etaMinutes, s.ETAMinutes)
 		r.topic.Append(m.Topic)
+		r.topicID.Append(m.TopicID)
 		r.partition = append(r.partition, m.Partition)
 		r.offset = append(r.offset, m.Offset)
 		r.ingestedAt = append(r.ingestedAt, m.IngestedAt.UnixMilli())
+		r.timestamp = append(r.timestamp, m.timestampMillis())
 		b.bytes += shipmentRowBytes + len(s.EventID) + len(s.ShipmentID)
 	}
 	if b.o.SkipRollups {
@@ -236,7 +240,7 @@ func (b *shipmentBatch) Blocks() []Block {
 			Columns: []any{
 				r.eventID, r.eventType, r.occurredAt, r.shipmentID, r.hubID, r.carrier,
 				r.route, r.weightGrams, r.lat, r.lon, r.etaMinutes,
-				r.topic, r.partition, r.offset, r.ingestedAt,
+				r.topic, r.topicID, r.partition, r.offset, r.ingestedAt, r.timestamp,
 			},
 			Rows: r.eventID.Len(),
 		})
@@ -279,10 +283,10 @@ func (b *shipmentBatch) Reset() {
 	r := &b.rows
 	r.eventID.Reset()
 	r.shipmentID.Reset()
-	for _, c := range []*DictColumn{&r.eventType, &r.hubID, &r.carrier, &r.route, &r.topic} {
+	for _, c := range []*DictColumn{&r.eventType, &r.hubID, &r.carrier, &r.route, &r.topic, &r.topicID} {
 		c.Reset()
 	}
-	r.occurredAt, r.ingestedAt = r.occurredAt[:0], r.ingestedAt[:0]
+	r.occurredAt, r.ingestedAt, r.timestamp = r.occurredAt[:0], r.ingestedAt[:0], r.timestamp[:0]
 	r.weightGrams, r.lat, r.lon, r.etaMinutes = r.weightGrams[:0], r.lat[:0], r.lon[:0], r.etaMinutes[:0]
 	r.partition, r.offset = r.partition[:0], r.offset[:0]
 	clear(b.index)
@@ -290,9 +294,9 @@ func (b *shipmentBatch) Reset() {
 }
 
 // Approximate per-row memory, for Bytes, besides the String columns' bytes: two
-// String ends, five dictionary keys, two times, four numbers, the partition and the
+// String ends, six dictionary keys, three times, four numbers, the partition and the
 // offset.
 const (
-	shipmentRowBytes = 2*4 + 5*4 + 2*8 + 4*8 + 4 + 8
+	shipmentRowBytes = 2*4 + 6*4 + 3*8 + 4*8 + 4 + 8
 	shipmentAggBytes = 8 + 3*16 + 2*8 + 64
 )

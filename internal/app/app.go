@@ -244,6 +244,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		Workers:       p.Workers,
 	}, pipeline.Deps{
 		Sink:    in.metrics.Sink(ch, rollupTableNames(types, p.Window)...),
+		Repair:  repairer(c, ch),
 		Ledger:  ch,
 		SeenIDs: ch,
 		DLQ: producers.NewDeadLetters(dlqClient, c.Kafka.DLQTopic, producers.ConsumerGroup(c.Kafka.Group),

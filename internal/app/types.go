@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -151,4 +152,14 @@ func rollupTableNames(types []*schemas.EventType, window time.Duration) []string
 		s = append(s, t.RollupTables(window)...)
 	}
 	return s
+}
+
+// repairer checks and completes the flushes of c whose outcome was unknown
+// (pipeline.Repairer): ch on one server. None on a cluster, whose replicated
+// tables commit an insert's token together with its part, nor at least once.
+func repairer(c config.Config, ch *clickhouse.Client) pipeline.Repairer {
+	if c.ClickHouse.Cluster != "" || !c.Pipeline.ExactlyOnce {
+		return nil
+	}
+	return ch
 }

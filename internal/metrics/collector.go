@@ -27,6 +27,8 @@ var (
 	descCommittable = desc("records_committable_total", "Records stored or dead-lettered and marked for commit, per source topic.", "topic")
 	descRetries     = desc("store_retries_total", "Failed ClickHouse calls of the pipeline (ledger, store, reads) that were retried.")
 	descReplays     = desc("replays_total", "Flushes cut at a recorded ledger range (replays after a crash or rebalance).")
+	descVerified    = desc("flushes_verified_total", "Flushes whose outcome was unknown (a failed store attempt, or a replay) that were checked in ClickHouse afterwards.")
+	descRepaired    = desc("rows_repaired_total", "Rows those checks found missing (ClickHouse kept the flush's token but lost its part, e.g. killed mid-insert) and stored again.")
 	descAssigned    = desc("assigned_partitions", "Partitions this instance owns.")
 	descPaused      = desc("paused_partitions", "Owned partitions whose fetching is paused because their queue is full.")
 	descQueue       = desc("queue_depth", "Fetched slices waiting for their partition's worker, summed over owned partitions.")
@@ -38,7 +40,7 @@ var (
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRecords, descValid, descInvalid, descDeadLetters, descDuplicates,
-		descFlushes, descCommittable, descRetries, descReplays, descAssigned, descPaused, descQueue, descBlocked, descRatio, descBuild} {
+		descFlushes, descCommittable, descRetries, descReplays, descVerified, descRepaired, descAssigned, descPaused, descQueue, descBlocked, descRatio, descBuild} {
 		ch <- d
 	}
 }
@@ -63,6 +65,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descFlushes, s.Flushes.Load())
 		counter(descRetries, s.StoreRetries.Load())
 		counter(descReplays, s.Replays.Load())
+		counter(descVerified, s.Verified.Load())
+		counter(descRepaired, s.Repaired.Load())
 	}
 	if c.m.src.Queues != nil {
 		qs := c.m.src.Queues()

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -76,14 +77,15 @@ func (o Options) Validate() error {
 }
 
 // Client writes to and reads from one ClickHouse database over the native protocol.
-// It implements pipeline.Sink, pipeline.Ledger and pipeline.SeenIDs and is safe for
-// concurrent use.
+// It implements pipeline.Sink, pipeline.Ledger, pipeline.SeenIDs and
+// pipeline.Repairer and is safe for concurrent use.
 type Client struct {
 	conn     driver.Conn
 	ins      *inserter
 	db       string
 	password string
-	claims   claims // which incarnation owns rows without a topic id; see ClaimTopics
+	claims   claims        // which incarnation owns rows without a topic id; see ClaimTopics
+	inserts  atomic.Uint64 // numbers the INSERTs' query ids (queryID)
 }
 
 // Open connects to the servers in o and pings one of them. It returns an error if
@@ -157,7 +159,8 @@ func (c *Client) redact(err error) error { return withHint(redact(err, c.passwor
 
 // The Client is the pipeline's ClickHouse adapter.
 var (
-	_ pipeline.Sink    = (*Client)(nil)
-	_ pipeline.Ledger  = (*Client)(nil)
-	_ pipeline.SeenIDs = (*Client)(nil)
+	_ pipeline.Sink     = (*Client)(nil)
+	_ pipeline.Ledger   = (*Client)(nil)
+	_ pipeline.SeenIDs  = (*Client)(nil)
+	_ pipeline.Repairer = (*Client)(nil)
 )
