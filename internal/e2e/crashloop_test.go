@@ -119,15 +119,26 @@ func TestClickHouseCrashLoop(t *testing.T) {
 	}
 	truth := pub.wait(t)
 	killed := time.Since(start)
-	st := s.finish(t, 3*time.Minute, fmt.Sprintf("seed %d", seed), srv.Running, procs...)
+	s.waitCommitted(t, 3*time.Minute, fmt.Sprintf("seed %d", seed), srv.Running, procs...)
 	drained := time.Since(start) - killed
+	// What the instances say they checked and repaired (counters of the processes,
+	// which ran throughout).
+	var verified, repaired float64
+	for _, p := range procs {
+		mf := scrape(t, "http://"+p.admin)
+		v, _ := value(mf, "sluice_flushes_verified_total")
+		r, _ := value(mf, "sluice_rows_repaired_total")
+		verified, repaired = verified+v, repaired+r
+		p.term(t)
+	}
+	st := s.readStored(t)
 	missingRaw := truth.PaymentCounts.Valid + truth.ShipmentCounts.Valid - int64(st.RawPaymentIDs+st.RawShipmentIDs)
 	_, missingRolled := surplus(truth, st)
-	t.Logf("CRASHLOOP seed=%d events=%d valid=%d invalid=%d producer_dups=%d clickhouse_kills=%d inserts_at_kill=%v crashes_besides=%d window_hits=%d %v %q raw_missing=%d rollup_missing=%d setup=%s killing=%s drain=%s",
+	t.Logf("CRASHLOOP seed=%d events=%d valid=%d invalid=%d producer_dups=%d clickhouse_kills=%d inserts_at_kill=%v crashes_besides=%d window_hits=%d %v %q flushes_verified=%.0f rows_repaired=%.0f raw_missing=%d rollup_missing=%d setup=%s killing=%s drain=%s",
 		seed, total, truth.PaymentCounts.Valid+truth.ShipmentCounts.Valid,
 		truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid,
 		truth.PaymentCounts.Duplicates+truth.ShipmentCounts.Duplicates,
-		kills, inFlight, srv.Crashes(), len(hits), byTable, hits, missingRaw, missingRolled,
+		kills, inFlight, srv.Crashes(), len(hits), byTable, hits, verified, repaired, missingRaw, missingRolled,
 		start.Sub(began).Round(time.Second), killed.Round(time.Second), drained.Round(time.Second))
 	if d := st.Diff(truth, 20, true, true); len(d) > 0 {
 		t.Errorf("ClickHouse differs from the ground truth after %d kills, %d of which hit the window (seed %d):\n%s",
