@@ -40,6 +40,7 @@ func TestChaos(t *testing.T) {
 	}
 	s := newStackOn(t, testenv.PrivateClickHouse(t), 12, env)
 	srv := s.ch.Server()
+	audit := newCrashAudit(t, s.ch)
 
 	gen := generator(t, seed, 360_000, 160_000, 0.01, 0.01)
 	total := gen.Config().Payments + gen.Config().Shipments
@@ -80,6 +81,7 @@ func TestChaos(t *testing.T) {
 				t.Fatal(err)
 			}
 			chKills++
+			audit.afterKill(t, fmt.Sprintf("%.1fs", time.Since(start).Seconds()))
 			outageStart = time.Now()
 			t.Logf("%6.1fs ClickHouse killed (SIGKILL) and down", time.Since(start).Seconds())
 		case outageStart.IsZero() && rng.IntN(5) == 0:
@@ -87,6 +89,7 @@ func TestChaos(t *testing.T) {
 				t.Fatal(err)
 			}
 			chKills++
+			audit.afterKill(t, fmt.Sprintf("%.1fs", time.Since(start).Seconds()))
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			if err := srv.Restart(ctx); err != nil {
 				cancel()
@@ -121,14 +124,15 @@ func TestChaos(t *testing.T) {
 	truth := pub.wait(t)
 	st := s.finish(t, 5*time.Minute, fmt.Sprintf("seed %d", seed), srv.Running, procs...)
 	dups, missing := surplus(truth, st)
-	t.Logf("CHAOS seed=%d events=%d valid=%d invalid=%d producer_dups=%d kills=%d clickhouse_kills=%d graceful_leaves=%d rebalances>=%d outage=%s duplicates_found=%d missing_found=%d raw_rows=%d raw_distinct=%d elapsed=%s",
+	t.Logf("CHAOS seed=%d events=%d valid=%d invalid=%d producer_dups=%d kills=%d clickhouse_kills=%d window_hits=%q graceful_leaves=%d rebalances>=%d outage=%s duplicates_found=%d missing_found=%d raw_rows=%d raw_distinct=%d elapsed=%s",
 		seed, total, truth.PaymentCounts.Valid+truth.ShipmentCounts.Valid,
 		truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid,
 		truth.PaymentCounts.Duplicates+truth.ShipmentCounts.Duplicates,
-		kills, chKills, leaves, 2*(kills+leaves), outage.Round(time.Second), dups, missing,
+		kills, chKills, audit.hits, leaves, 2*(kills+leaves), outage.Round(time.Second), dups, missing,
 		st.RawPayments+st.RawShipments, st.RawPaymentIDs+st.RawShipmentIDs, time.Since(start).Round(time.Second))
 	if d := st.Diff(truth, 20, true, true); len(d) > 0 {
 		t.Errorf("ClickHouse differs from the ground truth (seed %d):\n%v", seed, d)
+		s.logDuplicates(t)
 	}
 	invalid := s.invalidPositions(t, truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid)
 	s.checkDeadLetters(t, invalid, false)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/dev/testenv"
 	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/producers/loadgen"
 )
 
@@ -46,10 +47,7 @@ func TestClickHouseCrashLoop(t *testing.T) {
 	})
 	srv := s.ch.Server()
 	conn := s.ch.Conn(t)
-	dirs, err := s.ch.TableDirs(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	audit := newCrashAudit(t, s.ch)
 	minKills := crashKills
 	if v := os.Getenv("SLUICE_CRASH_KILLS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -70,10 +68,7 @@ func TestClickHouseCrashLoop(t *testing.T) {
 
 	start := time.Now()
 	kills := 0
-	var inFlight []int            // inserts running at each kill
-	var hits []string             // the kills that lost a block: "kill n: table"
-	seenLost := map[string]bool{} // table/block id
-	byTable := map[string]int{}   // blocks lost per table
+	var inFlight []int // inserts running at each kill
 	bound := time.Minute + time.Duration(minKills)*5*time.Second
 	for kills < minKills || !pub.over() {
 		if time.Since(start) > bound {
@@ -94,20 +89,9 @@ func TestClickHouseCrashLoop(t *testing.T) {
 		}
 		kills++
 		inFlight = append(inFlight, n)
-		// Which blocks this kill lost, read from the files while the server is down.
-		lost, err := dirs.LostBlocks()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range lost {
-			if !seenLost[b.Table+"/"+b.BlockID] {
-				seenLost[b.Table+"/"+b.BlockID] = true
-				hits = append(hits, fmt.Sprintf("kill %d (%d inserts running): %s", kills, n, b.Table))
-				byTable[b.Table]++
-			}
-		}
+		audit.afterKill(t, fmt.Sprintf("kill %d (%d inserts running)", kills, n))
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		err = srv.Restart(ctx)
+		err := srv.Restart(ctx)
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -138,11 +122,12 @@ func TestClickHouseCrashLoop(t *testing.T) {
 		seed, total, truth.PaymentCounts.Valid+truth.ShipmentCounts.Valid,
 		truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid,
 		truth.PaymentCounts.Duplicates+truth.ShipmentCounts.Duplicates,
-		kills, inFlight, srv.Crashes(), len(hits), byTable, hits, verified, repaired, missingRaw, missingRolled,
+		kills, inFlight, srv.Crashes(), len(audit.hits), audit.byTable, audit.hits, verified, repaired, missingRaw, missingRolled,
 		start.Sub(began).Round(time.Second), killed.Round(time.Second), drained.Round(time.Second))
 	if d := st.Diff(truth, 20, true, true); len(d) > 0 {
 		t.Errorf("ClickHouse differs from the ground truth after %d kills, %d of which hit the window (seed %d):\n%s",
-			kills, len(hits), seed, strings.Join(d, "\n"))
+			kills, len(audit.hits), seed, strings.Join(d, "\n"))
+		s.logDuplicates(t)
 	}
 	s.checkEventIDs(t, conn, truth)
 	invalid := s.invalidPositions(t, truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid)
@@ -218,4 +203,90 @@ func (s *stack) checkEventIDs(t *testing.T, conn driver.Conn, truth *loadgen.Tru
 			t.Errorf("event ids of %s: %d rows at %d offsets with %d distinct ids; want %d of each", topic, c[0], c[1], c[2], w)
 		}
 	}
+}
+
+// crashAudit counts the blocks that SIGKILLs of a ClickHouse server lost
+// (testenv.TableDirs.LostBlocks), each block once.
+type crashAudit struct {
+	dirs    testenv.TableDirs
+	seen    map[string]bool // table/block id
+	byTable map[string]int  // blocks lost per table
+	hits    []string        // "<kill>: <table>" per lost block
+}
+
+// newCrashAudit audits the tables ch holds now (create them first).
+func newCrashAudit(t *testing.T, ch *testenv.CH) *crashAudit {
+	t.Helper()
+	dirs, err := ch.TableDirs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &crashAudit{dirs: dirs, seen: map[string]bool{}, byTable: map[string]int{}}
+}
+
+// afterKill records the blocks lost so far that earlier calls did not see, as lost
+// by the kill named kill. Call it after a kill and before the restart: the files of
+// a server that is down are what the kill left.
+func (a *crashAudit) afterKill(t *testing.T, kill string) {
+	t.Helper()
+	lost, err := a.dirs.LostBlocks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range lost {
+		if k := b.Table + "/" + b.BlockID; !a.seen[k] {
+			a.seen[k] = true
+			a.byTable[b.Table]++
+			a.hits = append(a.hits, kill+": "+b.Table)
+		}
+	}
+}
+
+// logDuplicates logs, for a run that stored some events twice, where: per raw table
+// and source partition the offsets stored more than once, and the ledger ranges
+// recorded over them, to tell a replay cut differently from a range stored twice.
+func (s *stack) logDuplicates(t *testing.T) {
+	t.Helper()
+	conn := s.ch.Conn(t)
+	for _, table := range []string{"payments", "shipments"} {
+		q := "SELECT _partition, count(), min(_offset), max(_offset) FROM (SELECT _partition, _offset FROM `" + s.ch.Database + "`.`" + table +
+			"` GROUP BY _partition, _offset HAVING count() > 1) GROUP BY _partition ORDER BY _partition"
+		rows, err := conn.Query(t.Context(), q)
+		if err != nil {
+			t.Logf("duplicates in %s: %v", table, err)
+			continue
+		}
+		for rows.Next() {
+			var partition int32
+			var n uint64
+			var lo, hi int64
+			if err := rows.Scan(&partition, &n, &lo, &hi); err != nil {
+				t.Logf("duplicates in %s: %v", table, err)
+				break
+			}
+			t.Logf("duplicates: %s/%d: %d offsets stored more than once, in [%d, %d]; ledger: %s", table, partition, n, lo, hi, s.ledgerRanges(t, conn, table, partition, lo, hi))
+		}
+		rows.Close()
+	}
+}
+
+// ledgerRanges lists the ledger rows of topic/partition that overlap [lo, hi].
+func (s *stack) ledgerRanges(t *testing.T, conn driver.Conn, topic string, partition int32, lo, hi int64) string {
+	q := "SELECT `first`, `last`, count() FROM `" + s.ch.Database + "`.`" + clickhouse.LedgerTable +
+		"` WHERE `topic` = ? AND `partition` = ? AND `last` >= ? AND `first` <= ? GROUP BY `first`, `last` ORDER BY `first`, `last`"
+	rows, err := conn.Query(t.Context(), q, topic, partition, lo, hi)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var first, last int64
+		var n uint64
+		if err := rows.Scan(&first, &last, &n); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "[%d, %d]×%d ", first, last, n)
+	}
+	return b.String()
 }
