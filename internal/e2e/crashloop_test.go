@@ -244,9 +244,17 @@ func (a *crashAudit) afterKill(t *testing.T, kill string) {
 
 // logDuplicates logs, for a run that stored some events twice, where: per raw table
 // and source partition the offsets stored more than once, and the ledger ranges
-// recorded over them, to tell a replay cut differently from a range stored twice.
+// recorded over them, to tell a replay cut differently from a range stored twice;
+// and what the server logged about its deduplication logs.
 func (s *stack) logDuplicates(t *testing.T) {
 	t.Helper()
+	if b, err := os.ReadFile(s.ch.Server().LogPath()); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(strings.ToLower(line), "deduplication") {
+				t.Logf("server log: %s", line)
+			}
+		}
+	}
 	conn := s.ch.Conn(t)
 	for _, table := range []string{"payments", "shipments"} {
 		q := "SELECT _partition, count(), min(_offset), max(_offset) FROM (SELECT _partition, _offset FROM `" + s.ch.Database + "`.`" + table +
