@@ -4,8 +4,8 @@
 //
 // It owns the per-partition Worker and the batch/offset bookkeeping that makes the
 // result exact. It knows nothing of consumer groups (package consumers drives it) or of
-// the ClickHouse wire protocol (package pipeline/clickhouse adapts it to Sink, Ledger
-// and SeenIDs, the small interfaces declared in ports.go).
+// the ClickHouse wire protocol (package pipeline/clickhouse adapts it to Sink, Ledger,
+// SeenIDs and Repairer, the small interfaces declared in ports.go).
 //
 // # Exactly-once effect
 //
@@ -16,8 +16,13 @@
 // crash, a rebalance or an insert with an unknown outcome, the partition is replayed
 // from the last committed offset: the Worker reads the Ledger and cuts its batches at
 // exactly the recorded ranges (the rule is in replay.go), so the replayed inserts
-// carry the same tokens and ClickHouse drops them. docs/exactly-once.md lists the
-// failure cases.
+// carry the same tokens and ClickHouse drops them. A flush whose outcome was unknown
+// at some point (a Store attempt failed, or it replays a recorded range) is then
+// checked by Deps.Repair (a Repairer, one server only): a ClickHouse killed
+// mid-insert can keep a token while losing its part, and the Repairer stores again
+// exactly the rows that are missing; the batches' rollup blocks carry flush markers
+// (schemas.FlushMarker) for it. A flush whose first attempt succeeded is never
+// checked. docs/exactly-once.md lists the failure cases.
 //
 // Ranges, tokens and stored event ids are keyed by the topic's incarnation (its Kafka
 // topic id, Worker.SetTopicID), so a topic deleted and created again, whose offsets

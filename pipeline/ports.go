@@ -43,15 +43,16 @@ type SeenIDs interface {
 // token: a non-replicated table records an insert's token before its part
 // becomes active, so a server killed in between drops the part while a retry or
 // replay with the same token is dropped as a duplicate (docs/exactly-once.md).
-// Repair is called after Sink.Store(ctx, token, blocks) succeeded, when the
-// flush's outcome was unknown at some point: a Store attempt failed, or the flush
-// replays a range an earlier owner may have stored. It waits for any insert of
-// the flush still running, finds the rows of blocks that ClickHouse does not
-// hold, and stores exactly those under tokens derived from token, the same way
-// on every call, until none is missing; it returns how many rows it found
+// Repair is called with the flush's Range after Sink.Store(ctx, Token(r),
+// blocks) succeeded, when the flush's outcome was unknown at some point: a Store
+// attempt failed, or the flush replays a range an earlier owner may have stored.
+// Where the store may have been hit (the server restarted since r was recorded),
+// it finds the rows of blocks that ClickHouse does not hold and stores exactly
+// those under tokens derived from Token(r), the same way on every call, until
+// none is missing; it returns how many rows it found
 // missing, and how many it could not make stay (something removes them, e.g. a
 // TTL; retrying does not help). An error means the repair did not finish; the
 // caller retries it with the same arguments. It is safe for concurrent use.
 type Repairer interface {
-	Repair(ctx context.Context, token string, blocks []schemas.Block) (lost, unrepaired int, err error)
+	Repair(ctx context.Context, r Range, blocks []schemas.Block) (lost, unrepaired int, err error)
 }

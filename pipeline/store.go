@@ -43,12 +43,13 @@ func newSlot(b schemas.Batch) *slot {
 	return &slot{batch: b, reasons: make(map[string]int64)}
 }
 
-// repair checks what the flush token left in ClickHouse after an unknown outcome
+// repair checks what the flush of r left in ClickHouse after an unknown outcome
 // and stores what is missing (Deps.Repair), retrying like the store.
-func (w *Worker) repair(ctx context.Context, token string, blocks []schemas.Block) error {
+func (w *Worker) repair(ctx context.Context, r Range, blocks []schemas.Block) error {
 	var lost, unrepaired int
+	token := Token(r)
 	if err := w.retry(ctx, "verify batch", func(ctx context.Context) (err error) {
-		lost, unrepaired, err = w.p.deps.Repair.Repair(ctx, token, blocks)
+		lost, unrepaired, err = w.p.deps.Repair.Repair(ctx, r, blocks)
 		return err
 	}); err != nil {
 		return err
@@ -106,7 +107,7 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) (er
 			return err
 		}
 		if unknown && w.p.deps.Repair != nil && !w.p.opts.AtLeastOnce {
-			if err := w.repair(ctx, token, blocks); err != nil {
+			if err := w.repair(ctx, s.r, blocks); err != nil {
 				return err
 			}
 		}

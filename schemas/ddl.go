@@ -169,8 +169,10 @@ func ValidIdentifier(s string) error {
 //     adds rows; merges combine rows of equal key. sum(events), sum(amount_minor_sum),
 //     min(amount_minor_min), max(amount_minor_max) over any key set are exact at any
 //     time, before or after merges.
+//     The last key column, FlushColumn, is 0 on data rows and non-zero on flush
+//     markers.
 //   - payments_<w>_merged, shipments_<w>_merged: views that GROUP BY the key, one row
-//     per key, for analysts.
+//     per key, for analysts, without the markers.
 //
 // With o.Cluster set, every statement runs ON CLUSTER and each table T above becomes
 // two: T_local (LocalSuffix) on every server, a Replicated… engine at ReplicationPath

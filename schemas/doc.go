@@ -22,6 +22,12 @@
 // copied. A record that cannot be decoded or fails validation is
 // reported as an *Invalid error carrying a short machine-readable reason.
 //
+// Every rollup table ends with a hidden key column, FlushColumn. An EventType's
+// batch is a FlushMarker: given its flush's token, its rollup blocks carry one
+// neutral marker row per table partition, by which a lost insert is told from a
+// stored one (docs/exactly-once.md); SelectRows cuts the rows to store again out of
+// a Block.
+//
 // Usage:
 //
 //	b := schemas.NewPaymentBatch(schemas.Options{Window: time.Minute, Raw: true})

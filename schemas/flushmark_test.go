@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"testing"
@@ -141,16 +142,7 @@ func TestSelectRows(t *testing.T) {
 func equalValue(a, b any) bool {
 	switch a := a.(type) {
 	case map[string]string:
-		bm := b.(map[string]string)
-		if len(a) != len(bm) {
-			return false
-		}
-		for k, v := range a {
-			if bm[k] != v {
-				return false
-			}
-		}
-		return true
+		return maps.Equal(a, b.(map[string]string))
 	case []int64:
 		return slices.Equal(a, b.([]int64))
 	}

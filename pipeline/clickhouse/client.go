@@ -5,7 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -84,8 +84,14 @@ type Client struct {
 	ins      *inserter
 	db       string
 	password string
-	claims   claims        // which incarnation owns rows without a topic id; see ClaimTopics
-	inserts  atomic.Uint64 // numbers the INSERTs' query ids (queryID)
+	claims   claims // which incarnation owns rows without a topic id; see ClaimTopics
+	// partitionKeys caches, per table, the columns its partition key reads
+	// (partitionKeyColumns).
+	partitionKeys sync.Map
+	// checkAll makes Repair check every repairable range, as if the server had
+	// restarted since each was recorded (mayHaveLost): for tests that lose rows
+	// without a crash.
+	checkAll bool
 }
 
 // Open connects to the servers in o and pings one of them. It returns an error if

@@ -35,7 +35,9 @@ type DDLOptions struct {
 
 // DDL returns the statements that create Database, LedgerTable and EventIDsTable if
 // they do not exist, and add the topic_id column to tables created before it
-// existed (their rows get an empty topic_id: see ClaimTopics). They are idempotent; run
+// existed (their rows get an empty topic_id: see ClaimTopics) and the repairable
+// column to a LedgerTable created before it (their ranges are not repaired: see
+// Repair). They are idempotent; run
 // them with Migrate. It panics if
 // o.Database or o.Cluster is not a valid name: both are configuration, checked by
 // Options.Validate before DDL is reached.
@@ -83,12 +85,14 @@ func DDL(o DDLOptions) []string {
 			"\t`partition` Int32,\n"+
 			"\t`first` Int64,\n"+
 			"\t`last` Int64,\n"+
-			"\t`written_at` DateTime64(3, 'UTC') DEFAULT now64(3)\n"+
+			"\t`written_at` DateTime64(3, 'UTC') DEFAULT now64(3),\n"+
+			"\t"+repairableColumn+"\n"+
 			") ENGINE = %s\n"+
 			"ORDER BY (`group`, `topic`, `partition`, `last`)\n"+
 			"TTL toDateTime(`written_at`) + INTERVAL %d SECOND",
 			qualified(o.Database, ledger), onCluster, engine, int64(LedgerRetention/time.Second)),
 		addTopicID(qualified(o.Database, ledger) + onCluster),
+		addRepairable(qualified(o.Database, ledger) + onCluster),
 		eventIDsDDL(qualified(o.Database, eventIDs)+onCluster, engine, o.Horizon, eventIDsSettings),
 		addTopicID(qualified(o.Database, eventIDs) + onCluster),
 	}
@@ -104,6 +108,9 @@ func DDL(o DDLOptions) []string {
 			qualified(o.Database, t), onCluster, qualified(o.Database, t+schemas.LocalSuffix),
 			o.Cluster, o.Database, t+schemas.LocalSuffix),
 			addTopicID(qualified(o.Database, t)+onCluster))
+		if t == LedgerTable {
+			stmts = append(stmts, addRepairable(qualified(o.Database, t)+onCluster))
+		}
 	}
 	return stmts
 }
@@ -149,4 +156,16 @@ const topicIDColumn = "`topic_id` LowCardinality(String) DEFAULT ''"
 // with ON CLUSTER when sharded) if it lacks it.
 func addTopicID(table string) string {
 	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + topicIDColumn + " AFTER `topic`"
+}
+
+// repairableColumn is 1 on the LedgerTable rows of ranges whose inserts carry what
+// Repair checks them by (the rollups' flush markers, the raw rows' _topic_id), 0
+// on rows recorded before (by an earlier version): Repair leaves those alone,
+// since it would take their rows for lost.
+const repairableColumn = "`repairable` UInt8 DEFAULT 0"
+
+// addRepairable is the ALTER that adds repairableColumn to the ledger (qualified,
+// with ON CLUSTER when sharded) if it lacks it.
+func addRepairable(table string) string {
+	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + repairableColumn + " AFTER `written_at`"
 }

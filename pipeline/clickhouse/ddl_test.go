@@ -12,11 +12,13 @@ func TestDDLCluster(t *testing.T) {
 		"CREATE DATABASE IF NOT EXISTS `sl` ON CLUSTER `prod`",
 		"CREATE TABLE IF NOT EXISTS `sl`.`sluice_ledger_local` ON CLUSTER `prod` (\n",
 		"ALTER TABLE `sl`.`sluice_ledger_local` ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS `topic_id`",
+		"ALTER TABLE `sl`.`sluice_ledger_local` ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS `repairable`",
 		"CREATE TABLE IF NOT EXISTS `sl`.`sluice_event_ids_local` ON CLUSTER `prod` (\n",
 		"ALTER TABLE `sl`.`sluice_event_ids_local` ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS `topic_id`",
 		"CREATE TABLE IF NOT EXISTS `sl`.`sluice_ledger` ON CLUSTER `prod` AS `sl`.`sluice_ledger_local`\n" +
 			"ENGINE = Distributed('prod', 'sl', 'sluice_ledger_local', cityHash64(`topic`, `partition`))",
 		"ALTER TABLE `sl`.`sluice_ledger` ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS `topic_id`",
+		"ALTER TABLE `sl`.`sluice_ledger` ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS `repairable`",
 		"CREATE TABLE IF NOT EXISTS `sl`.`sluice_event_ids` ON CLUSTER `prod` AS `sl`.`sluice_event_ids_local`\n" +
 			"ENGINE = Distributed('prod', 'sl', 'sluice_event_ids_local', cityHash64(`topic`, `partition`))",
 		"ALTER TABLE `sl`.`sluice_event_ids` ON CLUSTER `prod` ADD COLUMN IF NOT EXISTS `topic_id`",
@@ -30,12 +32,12 @@ func TestDDLCluster(t *testing.T) {
 		}
 	}
 	const engine = ") ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n"
-	for _, i := range []int{1, 3} {
+	for _, i := range []int{1, 4} {
 		if !strings.Contains(stmts[i], engine) {
 			t.Errorf("statement %d lacks %q:\n%s", i, engine, stmts[i])
 		}
 	}
-	if s := stmts[3]; !strings.HasSuffix(s, "\nSETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800") {
+	if s := stmts[4]; !strings.HasSuffix(s, "\nSETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800") {
 		t.Errorf("event ids table without the replicated dedup window:\n%s", s)
 	}
 	// The single-server tables are the local tables, less the cluster.

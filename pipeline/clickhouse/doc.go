@@ -1,6 +1,7 @@
 // Package clickhouse is the pipeline's ClickHouse adapter: one Client, over the
 // native protocol, implements pipeline.Sink (Store), pipeline.Ledger (Intend,
-// Ranges) and pipeline.SeenIDs (SeenIDs), and runs schema migrations.
+// Ranges), pipeline.SeenIDs (SeenIDs) and pipeline.Repairer (Repair), and runs
+// schema migrations.
 //
 // Queries, DDL and the ledger go through clickhouse-go. Store's inserts go through
 // ch-go, the native-protocol engine clickhouse-go is built on, with column encoders
@@ -30,6 +31,12 @@
 // window must cover every insert into a table between a flush and its last replay.
 // Replicated deduplication itself cannot be tested with the local engine
 // (docs/exactly-once.md, Clusters).
+//
+// On one server a crash between writing a token to a table's deduplication log and
+// activating its part keeps the token and loses the rows; Repair (repair.go) finds
+// what a flush left (raw rows and event ids by offset, rollup rows by their flush
+// markers, schemas.FlushColumn) and stores the missing rows under derived tokens,
+// for ranges recorded before the server's last start.
 //
 // Ledger ranges and event ids carry the topic id of their topic's incarnation
 // (topic_id), and Ranges and SeenIDs read only those of the incarnation asked for.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -216,5 +217,59 @@ func TestEvolveOnServer(t *testing.T) {
 	}
 	if _, err := schemas.Evolve(o, bad, existingColumns(t, c)); err == nil || !strings.Contains(err.Error(), "column fee_bps: type UInt32 in the table, UInt64 in the schema") {
 		t.Fatalf("incompatible change: %v", err)
+	}
+}
+
+// A rollup table created before flush markers gets FlushColumn from Evolve on the
+// real server (added last to its sorting key), keeps its rows, and then takes
+// marked blocks: the merged view counts data rows only, and a repair finds the
+// markers.
+func TestEvolveAddsFlushColumn(t *testing.T) {
+	c := open(t)
+	et, _ := testType(t, c, "settlements")
+	o := schemas.DDLOptions{Database: c.db}
+	table := et.RollupTables(0)[0]
+	// The table as it was: no FlushColumn, the sorting key without it.
+	exec(t, c, "DROP VIEW "+qualified(c.db, table+"_merged"), "DROP TABLE "+qualified(c.db, table))
+	for _, stmt := range schemas.TypeDDL(o, et) {
+		if strings.Contains(stmt, "TABLE IF NOT EXISTS "+qualified(c.db, table)+"\n") {
+			exec(t, c, strings.NewReplacer(",\n    `_sluice_flush` UInt64", "", ", `_sluice_flush`)", ")").Replace(stmt))
+		}
+	}
+	rec := `{"settlement_id":"s-1","settled_at":"2026-03-01T10:00:00Z","amount":"2.50","currency":"EUR","status":"held","merchant":{"id":"m"}}`
+	old := et.NewBatch(schemas.Options{})
+	if err := old.Add([]byte(rec), schemas.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(t.Context(), "before", old.Blocks()); err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := schemas.Evolve(o, et, existingColumns(t, c))
+	if err != nil || len(stmts) != 1 || !strings.Contains(stmts[0], "MODIFY ORDER BY") {
+		t.Fatalf("Evolve: %q %v", stmts, err)
+	}
+	exec(t, c, stmts...)
+	exec(t, c, schemas.TypeDDL(o, et)...)
+	if again, err := schemas.Evolve(o, et, existingColumns(t, c)); err != nil || len(again) != 0 {
+		t.Fatalf("after migrating: %v %v", again, err)
+	}
+	b := et.NewBatch(schemas.Options{})
+	if err := b.Add([]byte(rec), schemas.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	r := pipeline.Range{Group: "g", Topic: "settlements", First: 7, Last: 7}
+	if err := c.Intend(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	b.(schemas.FlushMarker).SetFlush(pipeline.Token(r))
+	blocks := b.Blocks()
+	if err := c.Store(t.Context(), pipeline.Token(r), blocks); err != nil {
+		t.Fatal(err)
+	}
+	sameRows(t, "merged view", queryStrings(t, c, "SELECT toString(settlements), toString(amount_sum) FROM "+qualified(c.db, table+"_merged")), []string{"2|5"})
+	sameRows(t, "rows by "+schemas.FlushColumn, queryStrings(t, c, "SELECT toString("+schemas.FlushColumn+" != 0), toString(count()) FROM "+
+		qualified(c.db, table)+" GROUP BY 1 ORDER BY 1"), []string{"0|2", "1|1"})
+	if lost, _, err := c.Repair(t.Context(), r, blocks); err != nil || lost != 0 {
+		t.Fatalf("Repair: lost %d, %v", lost, err)
 	}
 }

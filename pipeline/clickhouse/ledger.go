@@ -22,15 +22,15 @@ func syncInsert(ctx context.Context) context.Context {
 	}))
 }
 
-// Intend records r in LedgerTable with one synchronous INSERT; when it returns nil
-// the row is visible to Ranges on the same server. Recording the same Range twice is
-// harmless.
+// Intend records r in LedgerTable with one synchronous INSERT, as repairable (its
+// inserts carry what Repair checks); when it returns nil the row is visible to
+// Ranges on the same server. Recording the same Range twice is harmless.
 func (c *Client) Intend(ctx context.Context, r pipeline.Range) error {
 	if r.First > r.Last || r.First < 0 {
 		return fmt.Errorf("clickhouse: intend %s/%s/%d: offsets %d-%d: first must be ≥ 0 and ≤ last", r.Group, r.Topic, r.Partition, r.First, r.Last)
 	}
 	q := "INSERT INTO " + qualified(c.db, LedgerTable) +
-		" (`group`, `topic`, `topic_id`, `partition`, `first`, `last`, `written_at`) VALUES (?, ?, ?, ?, ?, ?, now64(3))"
+		" (`group`, `topic`, `topic_id`, `partition`, `first`, `last`, `written_at`, `repairable`) VALUES (?, ?, ?, ?, ?, ?, now64(3), 1)"
 	if err := c.conn.Exec(syncInsert(ctx), q, r.Group, r.Topic, r.TopicID, r.Partition, r.First, r.Last); err != nil {
 		return fmt.Errorf("clickhouse: intend %s/%s/%d [%d, %d]: %w", r.Group, r.Topic, r.Partition, r.First, r.Last, c.redact(err))
 	}

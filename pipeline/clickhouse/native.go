@@ -135,13 +135,13 @@ func (in *inserter) close() {
 	}
 }
 
-// insert sends b as one INSERT with settings, under queryID (see queryID). Each column is checked against the
+// insert sends b as one INSERT with settings. Each column is checked against the
 // type the server announces for it before any data is sent (guarded), so a block
 // that does not fit its table fails at once with a permanent ErrInvalidBlock. A
 // reused connection that turns out to be broken (the server restarted since) is
 // replaced once at once, so a restart does not cost every pooled connection a
 // failed attempt and a backoff.
-func (in *inserter) insert(ctx context.Context, query, queryID string, b *schemas.Block, settings []chgo.Setting) error {
+func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, settings []chgo.Setting) error {
 	var (
 		conn     *chgo.Client // the connection of the attempt in flight
 		inferErr error        // set (before Do returns) by a guarded column
@@ -166,9 +166,7 @@ func (in *inserter) insert(ctx context.Context, query, queryID string, b *schema
 			return err
 		}
 		conn = c
-		q := chunkedInsert(query, b.Rows, cols, input, settings)
-		q.QueryID = queryID
-		err = c.Do(ctx, q)
+		err = c.Do(ctx, chunkedInsert(query, b.Rows, cols, input, settings))
 		if inferErr != nil {
 			in.put(c, true)
 			return inferErr // not the closed connection it caused

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -19,60 +20,52 @@ import (
 // than re-inserted forever.
 const maxRepairRounds = 16
 
-// queryID is the query id of attempt n of the INSERT of token's block into table.
-// Repair waits for every insert of a flush by the prefixes queryPrefixes gives.
-// Attempts differ, so that concurrent stores of one token behave as without ids
-// (the server deduplicates them).
-func queryID(token, table string, n uint64) string {
-	return "sluice|" + token + "|" + table + "|" + strconv.FormatUint(n, 36)
-}
-
-// queryPrefixes are the query-id prefixes of the inserts of token and of its
-// repairs (repairToken).
-func queryPrefixes(token string) (own, repairs string) {
-	return "sluice|" + token + "|", "sluice|" + token + "#r"
-}
-
 // repairToken is the deduplication token of round k (from 1) of a repair of the
 // flush token. A later Repair of the same flush (a replay) derives the same
 // tokens, so a round stored before is dropped, not stored twice.
 func repairToken(token string, k int) string { return token + "#r" + strconv.Itoa(k) }
 
-// Repair makes sure that every row of blocks, which Store(ctx, token, blocks)
-// stored or dropped as already stored, is in ClickHouse, and re-inserts the rows
-// that are not. It returns how many rows it found missing at first, and how many
-// were still missing after maxRepairRounds re-inserts that ClickHouse accepted
-// (rows a TTL or a DELETE removes; retrying does not help). It is meant
+// Repair makes sure that every row of blocks, the flush of r, is in ClickHouse
+// after Store(ctx, pipeline.Token(r), blocks) returned nil, and re-inserts the
+// rows that are not. It returns how many rows it found missing at first, and how
+// many were still missing after maxRepairRounds re-inserts that ClickHouse
+// accepted (rows a TTL or a DELETE removes; retrying does not help). It is meant
 // for a flush whose outcome was unknown at some point (a failed Store attempt, or
 // a replay of a range an earlier owner may have stored): a non-replicated
 // MergeTree writes an insert's token to its deduplication log before the insert's
 // part becomes active, so a server killed in between keeps the token and loses
 // the part, and storing the token again stores nothing (docs/exactly-once.md).
 //
-// First it waits for any insert of the flush still running on the server (a
-// lost reply may leave one running): KILL QUERY … SYNC on their query ids. Then,
-// per block: raw rows (the blocks with _topic, _topic_id, _partition and _offset)
-// and event ids (EventIDsTable) are looked up by partition and offset; rollup
-// rows by their flush markers (schemas.FlushColumn), one per table partition. A
-// block of another shape cannot be checked and is taken as stored. The missing
-// rows (raw and ids: those offsets; rollups: every row of a partition whose
-// marker is missing) are stored under repairToken(token, k), and checked again:
-// a round can itself be lost, or be dropped because an earlier repair used its
-// token and was lost, so k grows until nothing is missing. Each round's token is
-// one its flush never used in this table before, or it is dropped and the next k
-// is tried: the rounds end as soon as one insert both is new and survives, and
-// no row is ever stored twice, because a round only re-inserts rows that are
-// absent after every insert of the flush ended. An error leaves the flush to be
-// repaired again by the caller (from k = 1; rounds already stored are then
-// found present).
+// Only a range the ledger records as repairable and recorded before the server's
+// last start (mayHaveLost) can have lost anything; any other costs one query.
+// For the others, per block: raw rows (the blocks with _topic, _topic_id,
+// _partition and _offset) and event ids (EventIDsTable) are looked up by
+// partition and offset; rollup rows by their flush markers
+// (schemas.FlushColumn), one per table partition. A block of another shape cannot
+// be checked and is taken as stored. The missing rows (raw and ids: those
+// offsets; rollups: every row of a partition whose marker is missing) are stored
+// under repairToken(token, k), and checked again: a round can itself be lost, or
+// be dropped because an earlier repair used its token and was lost, so k grows
+// until nothing is missing.
+//
+// Exact: the server records a token and activates its part under one lock, so
+// once the Store of the token returned, any insert of the flush still running
+// (an attempt whose reply was lost, an earlier owner's) either committed before
+// (the check sees its rows) or is dropped when it commits; a round re-inserts
+// only rows absent then. Each round's token is one its flush never used in this
+// table before, or it is dropped and the next k is tried, so the rounds end as
+// soon as one insert both is new and survives. An error leaves the flush to be
+// repaired again by the caller, from k = 1: rounds an earlier call stored are
+// found present, rounds it lost are dropped again, and a round it left running
+// races the new call's round of the same token, one of which is dropped.
 //
 // Repair is for one server (no SLUICE_CLICKHOUSE_CLUSTER: replicated tables
-// commit the token and the part together). It is safe for concurrent use, for
-// different tokens.
-func (c *Client) Repair(ctx context.Context, token string, blocks []schemas.Block) (lost, unrepaired int, err error) {
-	if err := c.settle(ctx, token); err != nil {
+// commit the token and the part together). It is safe for concurrent use.
+func (c *Client) Repair(ctx context.Context, r pipeline.Range, blocks []schemas.Block) (lost, unrepaired int, err error) {
+	if ok, err := c.mayHaveLost(ctx, r); err != nil || !ok {
 		return 0, 0, err
 	}
+	token := pipeline.Token(r)
 	for k := 1; ; k++ {
 		missing, err := c.missing(ctx, blocks)
 		if err != nil {
@@ -94,14 +87,28 @@ func (c *Client) Repair(ctx context.Context, token string, blocks []schemas.Bloc
 	}
 }
 
-// settle waits until no insert of token or of its repairs runs on the server.
-func (c *Client) settle(ctx context.Context, token string) error {
-	own, repairs := queryPrefixes(token)
-	q := "KILL QUERY WHERE startsWith(query_id, ?) OR startsWith(query_id, ?) SYNC"
-	if err := c.conn.Exec(ctx, q, own, repairs); err != nil {
-		return fmt.Errorf("clickhouse: wait for the inserts of flush %s: %w", token, c.redact(err))
+// restartMargin is how long after the server's start a range recorded is still
+// checked. now() − uptime() (whole seconds) is the start or up to a second after
+// it, on the clock that wrote the ledger row just before the flush's inserts; the
+// margin adds a second for that clock's slew.
+const restartMargin = time.Second
+
+// mayHaveLost reports whether the flush of r may have been hit by a server crash:
+// the ledger records r as repairable (see Intend) and the server has started since
+// shortly before r was recorded. A server up since before a range was recorded
+// ran every insert of its flush and has not crashed since, so it lost none of
+// them; the check then costs this one query.
+func (c *Client) mayHaveLost(ctx context.Context, r pipeline.Range) (bool, error) {
+	var n uint64
+	q := "SELECT count() FROM " + qualified(c.db, LedgerTable) + " WHERE `group` = ? AND `topic` = ? AND `topic_id` = ?" +
+		" AND `partition` = ? AND `first` = ? AND `last` = ? AND `repairable` = 1"
+	if !c.checkAll {
+		q += fmt.Sprintf(" AND `written_at` < now64(3) - toIntervalSecond(uptime()) + toIntervalMillisecond(%d)", restartMargin.Milliseconds())
 	}
-	return nil
+	if err := c.conn.QueryRow(ctx, q, r.Group, r.Topic, r.TopicID, r.Partition, r.First, r.Last).Scan(&n); err != nil {
+		return false, fmt.Errorf("clickhouse: ledger range of flush %s: %w", pipeline.Token(r), c.redact(err))
+	}
+	return n > 0, nil
 }
 
 // missing returns, for each block with rows ClickHouse does not hold, a block of
@@ -164,7 +171,12 @@ func (c *Client) missingOffsets(ctx context.Context, b *schemas.Block, oc offset
 		}
 		return fmt.Sprint(schemas.ColumnValue(col(name), i))
 	}
-	parts, offsets := col(oc.partition).([]int32), col(oc.offset).([]int64)
+	parts, ok1 := col(oc.partition).([]int32)
+	offsets, ok2 := col(oc.offset).([]int64)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("%w: table %s: columns %s and %s are a %T and a %T, not []int32 and []int64",
+			ErrInvalidBlock, b.Table, oc.partition, oc.offset, col(oc.partition), col(oc.offset))
+	}
 	bySource := map[source][]int{}
 	for i := range b.Rows {
 		s := source{str(oc.group, i), str(oc.topic, i), str(oc.topicID, i), parts[i]}
@@ -185,6 +197,11 @@ func (c *Client) missingOffsets(ctx context.Context, b *schemas.Block, oc offset
 			q += " AND " + quote(oc.group) + " = ?"
 			args = append(args, s.group)
 		}
+		bounds, err := c.partitionBounds(ctx, b, rows)
+		if err != nil {
+			return nil, err
+		}
+		q += bounds
 		have := map[int64]bool{}
 		if err := c.scan(ctx, q, args, func(scan func(...any) error) error {
 			var off int64
@@ -204,6 +221,63 @@ func (c *Client) missingOffsets(ctx context.Context, b *schemas.Block, oc offset
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// partitionBounds is a filter, " AND col BETWEEN lo AND hi …", that holds for
+// the rows of b and bounds every time column of b the table's partition key reads
+// (system.tables): ClickHouse then skips the parts outside the rows' time span by
+// the partition key's min-max index, where the provenance columns (not in the
+// sorting key) would be read from every part. The filter is true of every row
+// asked about, so it narrows what is read, never what is found.
+func (c *Client) partitionBounds(ctx context.Context, b *schemas.Block, rows []int) (string, error) {
+	keyCols, err := c.partitionKeyColumns(ctx, b.Table)
+	if err != nil {
+		return "", err
+	}
+	var f strings.Builder
+	for i, name := range b.Names {
+		if !keyCols[name] {
+			continue
+		}
+		var ms []int64
+		switch col := b.Columns[i].(type) {
+		case schemas.MillisColumn:
+			for _, r := range rows {
+				ms = append(ms, col[r])
+			}
+		case []time.Time:
+			for _, r := range rows {
+				ms = append(ms, col[r].UnixMilli())
+			}
+		default:
+			continue
+		}
+		fmt.Fprintf(&f, " AND %s BETWEEN fromUnixTimestamp64Milli(%d, 'UTC') AND fromUnixTimestamp64Milli(%d, 'UTC')",
+			quote(name), slices.Min(ms), slices.Max(ms))
+	}
+	return f.String(), nil
+}
+
+// partitionKeyColumns returns the names the partition key of table mentions,
+// read from system.tables once per table (a table re-created with another key
+// only makes the bounds of partitionBounds prune less).
+func (c *Client) partitionKeyColumns(ctx context.Context, table string) (map[string]bool, error) {
+	if v, ok := c.partitionKeys.Load(table); ok {
+		return v.(map[string]bool), nil
+	}
+	var key string
+	if err := c.scan(ctx, "SELECT partition_key FROM system.tables WHERE database = ? AND name = ?", []any{c.db, table},
+		func(scan func(...any) error) error { return scan(&key) }); err != nil {
+		return nil, fmt.Errorf("clickhouse: partition key of %s: %w", table, err)
+	}
+	names := map[string]bool{}
+	for _, w := range strings.FieldsFunc(key, func(r rune) bool {
+		return !(r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}) {
+		names[w] = true
+	}
+	c.partitionKeys.Store(table, names)
+	return names, nil
 }
 
 // missingRollup returns the rows of rollup block b in the table partitions whose

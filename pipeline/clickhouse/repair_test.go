@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -8,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/ch-go/proto"
+
+	"github.com/sluicehq/sluice/internal/dev/testenv"
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -22,6 +27,7 @@ type crashRecord struct {
 // builds it: stored under token, its rows are known per table.
 type crashFlush struct {
 	topic   string
+	r       pipeline.Range
 	token   string
 	blocks  []schemas.Block
 	offsets [2][]int64 // the records' offsets by month
@@ -35,7 +41,8 @@ const (
 func newCrashFlush(t *testing.T, et *schemas.EventType, recs []crashRecord) crashFlush {
 	t.Helper()
 	topic := et.Topic() // each type's flush has its own event ids
-	f := crashFlush{topic: topic, token: "g:" + topic + "@" + crashTopicID + ":3:100-" + strconv.Itoa(100+len(recs)-1)}
+	r := pipeline.Range{Group: "g", Topic: topic, TopicID: crashTopicID, Partition: crashPartition, First: 100, Last: int64(100 + len(recs) - 1)}
+	f := crashFlush{topic: topic, r: r, token: pipeline.Token(r)}
 	b := et.NewBatch(schemas.Options{Raw: true})
 	ts := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	var offs []int64
@@ -144,6 +151,9 @@ func (f crashFlush) monthWindow(b schemas.Block, month int) time.Time {
 func checkCrashWindow(t *testing.T, c *Client, f crashFlush) {
 	t.Helper()
 	ctx := t.Context()
+	if err := c.Intend(ctx, f.r); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.Store(ctx, f.token, f.blocks); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +163,7 @@ func checkCrashWindow(t *testing.T, c *Client, f crashFlush) {
 			t.Fatalf("%s: nothing stored", table)
 		}
 	}
-	if lost, unrepaired, err := c.Repair(ctx, f.token, f.blocks); err != nil || lost != 0 || unrepaired != 0 {
+	if lost, unrepaired, err := c.Repair(ctx, f.r, f.blocks); err != nil || lost != 0 || unrepaired != 0 {
 		t.Fatalf("Repair of a complete flush: lost %d, unrepaired %d, %v", lost, unrepaired, err)
 	}
 
@@ -164,7 +174,7 @@ func checkCrashWindow(t *testing.T, c *Client, f crashFlush) {
 	if got := f.state(t, c); slices.Equal(got[EventIDsTable], want[EventIDsTable]) {
 		t.Fatal("the token stored the lost rows again: the crash window is not reproduced")
 	}
-	lost, unrepaired, err := c.Repair(ctx, f.token, f.blocks)
+	lost, unrepaired, err := c.Repair(ctx, f.r, f.blocks)
 	if err != nil || unrepaired != 0 {
 		t.Fatalf("Repair: %v (unrepaired %d)", err, unrepaired)
 	}
@@ -176,18 +186,18 @@ func checkCrashWindow(t *testing.T, c *Client, f crashFlush) {
 	// The repair's own part is lost the same way (its token, round 1, stays): the
 	// next Repair finds the rows missing again, round 1 is dropped, round 2 stores.
 	f.loseMonth(t, c, 1, false)
-	if lost, _, err := c.Repair(ctx, f.token, f.blocks); err != nil || lost != f.rows(1, false) {
+	if lost, _, err := c.Repair(ctx, f.r, f.blocks); err != nil || lost != f.rows(1, false) {
 		t.Fatalf("second Repair: lost %d, want %d: %v", lost, f.rows(1, false), err)
 	}
 	sameState(t, "after a lost repair", f.state(t, c), want)
 
 	// The other month lost: only its rows come back.
 	f.loseMonth(t, c, 0, false)
-	if lost, _, err := c.Repair(ctx, f.token, f.blocks); err != nil || lost != f.rows(0, false) {
+	if lost, _, err := c.Repair(ctx, f.r, f.blocks); err != nil || lost != f.rows(0, false) {
 		t.Fatalf("Repair of month 0: lost %d, want %d: %v", lost, f.rows(0, false), err)
 	}
 	sameState(t, "after the repair of the other month", f.state(t, c), want)
-	if lost, _, err := c.Repair(ctx, f.token, f.blocks); err != nil || lost != 0 {
+	if lost, _, err := c.Repair(ctx, f.r, f.blocks); err != nil || lost != 0 {
 		t.Fatalf("Repair of a repaired flush: lost %d, %v", lost, err)
 	}
 }
@@ -203,6 +213,7 @@ func sameState(t *testing.T, what string, got, want map[string][]string) {
 // markers and the event ids, over two table partitions.
 func TestRepairBuiltinTypes(t *testing.T) {
 	c := open(t)
+	c.checkAll = true // rows are lost by DELETE, not by a crash
 	for _, et := range schemas.BuiltinEventTypes() {
 		t.Run(et.Name(), func(t *testing.T) {
 			exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
@@ -229,6 +240,7 @@ func TestRepairBuiltinTypes(t *testing.T) {
 // Array, Map, Bool columns and two rollups (one hourly, with min and max).
 func TestRepairEventType(t *testing.T) {
 	c := open(t)
+	c.checkAll = true
 	et, _ := testType(t, c, "settlements")
 	var recs []crashRecord
 	for i := range 5 {
@@ -241,4 +253,175 @@ func TestRepairEventType(t *testing.T) {
 			i, at.Format(time.RFC3339), i, i%2, 10*i, i, i, i%2 == 0), min(i/3, 1)})
 	}
 	checkCrashWindow(t, c, newCrashFlush(t, et, recs))
+}
+
+// An attempt of a flush that still runs on the server when its retry's Store
+// returned (its reply lost, its client not finished) cannot store the flush a
+// second time after Repair: its commit finds the token in the deduplication log.
+func TestRepairAfterStoreOutlivesRunningAttempt(t *testing.T) {
+	c := open(t)
+	c.checkAll = true
+	exec(t, c, "CREATE TABLE "+qualified(c.db, "raw")+" (`_topic` LowCardinality(String), `_topic_id` LowCardinality(String), "+
+		"`_partition` Int32, `_offset` Int64) ENGINE = MergeTree ORDER BY `_offset` SETTINGS non_replicated_deduplication_window = 100")
+	const n = 10
+	r := pipeline.Range{Group: "g", Topic: "t", TopicID: "id", First: 0, Last: n - 1}
+	token := pipeline.Token(r)
+	if err := c.Intend(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	offs := make([]int64, n)
+	for i := range offs {
+		offs[i] = int64(i)
+	}
+	blk := schemas.Block{Table: "raw", Names: []string{"_topic", "_topic_id", "_partition", "_offset"}, Rows: n, Columns: []any{
+		slices.Repeat([]string{"t"}, n), slices.Repeat([]string{"id"}, n), make([]int32, n), offs}}
+
+	// The first attempt: it sent its rows and hangs, its INSERT open on the server.
+	conn, _, err := c.ins.get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.ins.put(conn, true)
+	release := make(chan struct{})
+	zombie := make(chan error, 1)
+	cols := make([]nativeCol, len(blk.Columns))
+	input := make(proto.Input, len(blk.Columns))
+	for i, data := range blk.Columns {
+		if cols[i], err = newNativeCol(data); err != nil {
+			t.Fatal(err)
+		}
+		input[i] = proto.InputColumn{Name: blk.Names[i], Data: cols[i]}
+	}
+	q := chunkedInsert(insertQuery(c.db, "raw", blk.Names), n, cols, input, insertSettings(token))
+	q.QueryID = "zombie-" + c.db
+	next := q.OnInput
+	q.OnInput = func(ctx context.Context) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return next(ctx)
+	}
+	go func() { zombie <- conn.Do(t.Context(), q) }()
+	for len(queryStrings(t, c, "SELECT query_id FROM system.processes WHERE query_id = '"+q.QueryID+"'")) == 0 {
+		select {
+		case err := <-zombie:
+			t.Fatalf("the hanging insert ended: %v", err)
+		default:
+		}
+	}
+	// The retry stores the flush; its part is then lost, its token kept.
+	if err := c.Store(t.Context(), token, []schemas.Block{blk}); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, c, "DELETE FROM "+qualified(c.db, "raw")+" WHERE 1 SETTINGS lightweight_deletes_sync = 2")
+
+	if lost, _, err := c.Repair(t.Context(), r, []schemas.Block{blk}); err != nil || lost != n {
+		t.Fatalf("Repair: lost %d, %v; want %d", lost, err, n)
+	}
+	close(release)
+	if err := <-zombie; err != nil {
+		t.Fatalf("the first attempt: %v", err)
+	}
+
+	sameRows(t, "stored", queryStrings(t, c, "SELECT toString(count()), toString(uniqExact(_offset)) FROM "+qualified(c.db, "raw")), []string{"10|10"})
+}
+
+// Only a range recorded before the server's last start is checked: a server up
+// since then lost none of its inserts, so rows missing otherwise (a DELETE) are
+// left alone; after a restart of the server, the same range is repaired.
+func TestRepairOnlyAfterRestart(t *testing.T) {
+	env := testenv.PrivateClickHouse(t)
+	connect := func() *Client {
+		c, err := Open(t.Context(), Options{Addrs: []string{env.Addr}, Database: env.Database})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	c := connect()
+	exec(t, c, DDL(DDLOptions{Database: c.db})...)
+	et := schemas.BuiltinEventTypes()[0]
+	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	f := newCrashFlush(t, et, []crashRecord{{`{"event_id":"a","event_type":"payment.captured","occurred_at":"2026-03-01T01:00:00Z","merchant_id":"m","amount_minor":1,"currency":"INR","method":"upi"}`, 0}})
+	// The range is recorded more than restartMargin after the server started
+	// (the server waits out the rest of it).
+	exec(t, c, fmt.Sprintf("SELECT sleep(greatest(0, %g - uptime()))", (restartMargin+1500*time.Millisecond).Seconds()))
+	if err := c.Intend(t.Context(), f.r); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(t.Context(), f.token, f.blocks); err != nil {
+		t.Fatal(err)
+	}
+	want := f.state(t, c)
+	f.loseMonth(t, c, 0, true)
+	if lost, _, err := c.Repair(t.Context(), f.r, f.blocks); err != nil || lost != 0 {
+		t.Fatalf("Repair with the server up since the range: lost %d, %v; want 0", lost, err)
+	}
+	if n := count(t, c, "payments"); n != 0 {
+		t.Fatalf("%d raw rows re-inserted while the server was up", n)
+	}
+	if err := env.Server().Restart(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c = connect()
+	if lost, _, err := c.Repair(t.Context(), f.r, f.blocks); err != nil || lost != f.rows(0, true) {
+		t.Fatalf("Repair after a restart: lost %d, %v; want %d", lost, err, f.rows(0, true))
+	}
+	sameState(t, "after the restart", f.state(t, c), want)
+}
+
+// The raw check bounds the partition key's time column by the rows it asks
+// about, so ClickHouse reads only the parts of their partitions.
+func TestRepairPrunesRawPartitions(t *testing.T) {
+	c := open(t)
+	et := schemas.BuiltinEventTypes()[0]
+	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	pay := func(id, at string) crashRecord {
+		return crashRecord{`{"event_id":"` + id + `","event_type":"payment.captured","occurred_at":"` + at + `","merchant_id":"m","amount_minor":1,"currency":"INR","method":"upi"}`, 0}
+	}
+	f := newCrashFlush(t, et, []crashRecord{pay("a", "2026-01-31T23:00:00Z"), pay("b", "2026-02-28T23:00:00Z"), pay("c", "2026-03-01T01:00:00Z")})
+	if err := c.Store(t.Context(), f.token, f.blocks); err != nil {
+		t.Fatal(err)
+	}
+	raw := &f.blocks[0]
+	bounds, err := c.partitionBounds(t.Context(), raw, []int{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(queryStrings(t, c, "EXPLAIN indexes = 1 SELECT _offset FROM "+qualified(c.db, raw.Table)+" WHERE 1"+bounds), "\n")
+	if !strings.Contains(plan, "Parts: 1/3") {
+		t.Fatalf("bounds %q read more than the one part of its month:\n%s", bounds, plan)
+	}
+}
+
+// A range recorded by an earlier version (not repairable in the ledger) is left
+// alone: its inserts carry no flush markers, so its rollup rows would look lost
+// and be stored twice.
+func TestRepairLeavesEarlierRangesAlone(t *testing.T) {
+	c := open(t)
+	c.checkAll = true
+	et := schemas.BuiltinEventTypes()[0]
+	exec(t, c, schemas.TypeDDL(schemas.DDLOptions{Database: c.db}, et)...)
+	f := newCrashFlush(t, et, []crashRecord{{`{"event_id":"a","event_type":"payment.captured","occurred_at":"2026-03-01T01:00:00Z","merchant_id":"m","amount_minor":1,"currency":"INR","method":"upi"}`, 0}})
+	exec(t, c, fmt.Sprintf("INSERT INTO %s (`group`, `topic`, `topic_id`, `partition`, `first`, `last`) VALUES ('%s', '%s', '%s', %d, %d, %d)",
+		qualified(c.db, LedgerTable), f.r.Group, f.r.Topic, f.r.TopicID, f.r.Partition, f.r.First, f.r.Last))
+	if err := c.Store(t.Context(), f.token, f.blocks); err != nil {
+		t.Fatal(err)
+	}
+	f.loseMonth(t, c, 0, true)
+	if lost, unrepaired, err := c.Repair(t.Context(), f.r, f.blocks); err != nil || lost != 0 || unrepaired != 0 {
+		t.Fatalf("Repair of an earlier range: lost %d, unrepaired %d, %v", lost, unrepaired, err)
+	}
+	if n := count(t, c, "payments"); n != 0 {
+		t.Fatalf("%d raw rows re-inserted for a range recorded by an earlier version", n)
+	}
+	// Recorded by this version, the same range is repaired.
+	if err := c.Intend(t.Context(), f.r); err != nil {
+		t.Fatal(err)
+	}
+	if lost, _, err := c.Repair(t.Context(), f.r, f.blocks); err != nil || lost == 0 {
+		t.Fatalf("Repair of a repairable range: lost %d, %v", lost, err)
+	}
 }

@@ -16,8 +16,7 @@ import (
 // makes one attempt per block, all blocks at once, and returns their errors joined:
 // the caller retries the whole call with the same token, and blocks already stored
 // are dropped by the server as duplicates. token must be non-empty and identify the flush (see
-// pipeline.Range). Each INSERT runs under a query id that starts with the token
-// (queryID), so that Repair can wait for any of them still running. Blocks are checked before anything is sent; an invalid block is an
+// pipeline.Range). Blocks are checked before anything is sent; an invalid block is an
 // ErrInvalidBlock. Store is safe for concurrent use.
 func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block) error {
 	if token == "" {
@@ -41,7 +40,7 @@ func (c *Client) Store(ctx context.Context, token string, blocks []schemas.Block
 		p.Go(func(ctx context.Context) (err error) {
 			ctx, end := traceInsert(ctx, b.Table, b.Rows)
 			defer func() { end(err) }()
-			if err := c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), queryID(token, b.Table, c.inserts.Add(1)), b, settings); err != nil {
+			if err := c.ins.insert(ctx, insertQuery(c.db, b.Table, b.Names), b, settings); err != nil {
 				return fmt.Errorf("clickhouse: insert %d rows into %s: %w", b.Rows, b.Table, c.redact(err))
 			}
 			return nil

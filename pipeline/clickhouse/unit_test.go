@@ -87,7 +87,7 @@ func TestEventIDsBlock(t *testing.T) {
 
 func TestDDL(t *testing.T) {
 	stmts := DDL(DDLOptions{Database: "sl", DedupWindow: 500, Horizon: 2 * time.Hour})
-	if len(stmts) != 5 {
+	if len(stmts) != 6 {
 		t.Fatalf("DDL returned %d statements", len(stmts))
 	}
 	for _, want := range []string{
@@ -98,6 +98,7 @@ func TestDDL(t *testing.T) {
 		"TTL `stored_at` + INTERVAL 93600 SECOND", // 2h + 1 day
 		"non_replicated_deduplication_window = 500",
 		"ALTER TABLE `sl`.`sluice_ledger` ADD COLUMN IF NOT EXISTS `topic_id` LowCardinality(String) DEFAULT '' AFTER `topic`",
+		"ALTER TABLE `sl`.`sluice_ledger` ADD COLUMN IF NOT EXISTS `repairable` UInt8 DEFAULT 0 AFTER `written_at`",
 		"ALTER TABLE `sl`.`sluice_event_ids` ADD COLUMN IF NOT EXISTS `topic_id` LowCardinality(String) DEFAULT '' AFTER `topic`",
 	} {
 		if !strings.Contains(strings.Join(stmts, "\n"), want) {
