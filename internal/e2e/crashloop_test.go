@@ -30,12 +30,13 @@ const crashKills = 24
 // invalid records and producer duplicates). A non-replicated table can keep a killed
 // insert's deduplication id without its part (docs/exactly-once.md, "ClickHouse
 // crashes"); the test counts those blocks from the server's own files after each
-// kill (testenv.TableDirs.LostBlocks), and afterwards the raw tables, the rollups, the event ids
-// and the dead letters must still be exact.
+// kill (testenv.TableDirs.LostBlocks), and afterwards the raw tables, the rollups,
+// the event ids and the dead letters must still be exact.
 //
 // The kill schedule is drawn from a seed, printed at the start; set
 // SLUICE_CRASH_SEED to replay one; SLUICE_CRASH_KILLS=N kills at least N times
-// instead of 24 (the loop goes on while events are being published).
+// instead of 24. The loop goes on while events are being published, and then, up to
+// twice that many kills, until a kill hit the window.
 func TestClickHouseCrashLoop(t *testing.T) {
 	began := time.Now()
 	seed := seedFromEnv(t, "crash loop", "SLUICE_CRASH_SEED")
@@ -69,14 +70,24 @@ func TestClickHouseCrashLoop(t *testing.T) {
 	start := time.Now()
 	kills := 0
 	var inFlight []int // inserts running at each kill
-	bound := time.Minute + time.Duration(minKills)*5*time.Second
-	for kills < minKills || !pub.over() {
+	bound := time.Minute + time.Duration(minKills)*8*time.Second
+	// Until minKills kills and the whole stream published; then on, up to twice as
+	// many kills, until one hit the window, so that most runs exercise the repair.
+	for kills < minKills || !pub.over() || len(audit.hits) == 0 && kills < 2*minKills {
 		if time.Since(start) > bound {
 			s.diagnose(t, srv.Running(), procs...)
 			t.Fatalf("crash loop did not finish within %s (%d kills, seed %d); diagnostics above", bound, kills, seed)
 		}
 		// Kill while inserts run: wait for one, then a random moment later.
-		n, ok := awaitInserts(t, conn, 30*time.Second)
+		extra := kills >= minKills && pub.over()
+		wait := 30 * time.Second
+		if extra {
+			wait = 3 * time.Second
+		}
+		n, ok := awaitInserts(t, conn, wait)
+		if !ok && extra {
+			break // everything stored: nothing left to kill during
+		}
 		if !ok {
 			s.diagnose(t, srv.Running(), procs...)
 			t.Fatalf("no insert ran for 30 s after %d kills (seed %d); diagnostics above", kills, seed)
