@@ -8,7 +8,8 @@ import (
 )
 
 // toolVariables are SLUICE_* variables that the test tooling reads (the embedded
-// ClickHouse's child process, the test stack, the chaos test, scripts/test.sh).
+// ClickHouse's child process, the test stack, the chaos and crash-loop tests,
+// scripts/test.sh).
 // They are not Sluice's configuration, and not unknown either.
 var toolVariables = []string{
 	"SLUICE_CHLOCAL_CHILD",
@@ -16,6 +17,8 @@ var toolVariables = []string{
 	"SLUICE_TEST_CLICKHOUSE_HTTP_ADDR",
 	"SLUICE_CHAOS_SEED",
 	"SLUICE_CHAOS_EXACTLY_ONCE",
+	"SLUICE_CRASH_SEED",
+	"SLUICE_CRASH_KILLS",
 	"SLUICE_FUZZTIME",
 }
 

@@ -17,7 +17,8 @@ import (
 // TestChaos is the exactly-once acceptance test: three `sluice run` processes in one
 // group over 12 partitions per topic ingest more than 500,000 events (with invalid
 // records and producer duplicates) while instances are killed with SIGKILL and
-// restarted, leave and join gracefully, and ClickHouse is down for over 20 seconds.
+// restarted, leave and join gracefully, and the ClickHouse server is SIGKILLed at
+// least four times: once left down for over 20 seconds, otherwise restarted at once.
 // Afterwards the raw tables hold every valid event exactly once, every rollup key
 // equals the ground truth, and every invalid record is in the dead-letter topic.
 //
@@ -25,15 +26,7 @@ import (
 // SLUICE_CHAOS_SEED to replay one. SLUICE_CHAOS_EXACTLY_ONCE=false runs the same
 // test with the exactly-once bookkeeping switched off, to show that it catches that.
 func TestChaos(t *testing.T) {
-	seed := time.Now().UnixNano() % 1_000_000
-	if v := os.Getenv("SLUICE_CHAOS_SEED"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SLUICE_CHAOS_SEED=%q: %v", v, err)
-		}
-		seed = n
-	}
-	t.Logf("chaos seed %d (replay with SLUICE_CHAOS_SEED=%d)", seed, seed)
+	seed := seedFromEnv(t, "chaos", "SLUICE_CHAOS_SEED")
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 
 	env := map[string]string{
@@ -47,6 +40,7 @@ func TestChaos(t *testing.T) {
 	}
 	s := newStackOn(t, testenv.PrivateClickHouse(t), 12, env)
 	srv := s.ch.Server()
+	audit := newCrashAudit(t, s.ch)
 
 	gen := generator(t, seed, 360_000, 160_000, 0.01, 0.01)
 	total := gen.Config().Payments + gen.Config().Shipments
@@ -58,7 +52,7 @@ func TestChaos(t *testing.T) {
 	for i := range procs {
 		procs[i] = s.spawn(t, fmt.Sprintf("sluice%d", i))
 	}
-	var kills, leaves int
+	var kills, leaves, chKills int
 	var outage time.Duration
 	start := time.Now()
 	outageAt := 5*time.Second + time.Duration(rng.IntN(10_000))*time.Millisecond
@@ -67,7 +61,7 @@ func TestChaos(t *testing.T) {
 		if !pub.over() {
 			return false
 		}
-		return kills >= 10 && outage >= 20*time.Second
+		return kills >= 10 && chKills >= 4 && outage >= 20*time.Second
 	}
 	for step := 0; !chaosOver(); step++ {
 		pause := time.NewTimer(time.Duration(800+rng.IntN(1700)) * time.Millisecond)
@@ -79,19 +73,30 @@ func TestChaos(t *testing.T) {
 		if time.Since(start) > 4*time.Minute {
 			t.Fatalf("chaos did not finish within 4 minutes (kills %d, outage %s)", kills, outage)
 		}
-		// ClickHouse: down once, for 20 to 25 seconds.
+		// ClickHouse: SIGKILLed and down once, for 20 to 25 seconds; otherwise
+		// sometimes SIGKILLed and restarted at once (a crash mid-insert).
 		switch {
 		case outageStart.IsZero() && outage == 0 && time.Since(start) > outageAt:
-			// Stopped rather than SIGKILLed: see docs/exactly-once.md, "ClickHouse
-			// crashes". Sluice processes are still SIGKILLed at random.
-			stopCtx, stopCancel := context.WithTimeout(t.Context(), time.Minute)
-			if err := srv.Stop(stopCtx); err != nil {
-				stopCancel()
+			if err := srv.Kill(); err != nil {
 				t.Fatal(err)
 			}
-			stopCancel()
+			chKills++
+			audit.afterKill(t, fmt.Sprintf("%.1fs", time.Since(start).Seconds()))
 			outageStart = time.Now()
-			t.Logf("%6.1fs ClickHouse down", time.Since(start).Seconds())
+			t.Logf("%6.1fs ClickHouse killed (SIGKILL) and down", time.Since(start).Seconds())
+		case outageStart.IsZero() && rng.IntN(5) == 0:
+			if err := srv.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			chKills++
+			audit.afterKill(t, fmt.Sprintf("%.1fs", time.Since(start).Seconds()))
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			if err := srv.Restart(ctx); err != nil {
+				cancel()
+				t.Fatal(err)
+			}
+			cancel()
+			t.Logf("%6.1fs ClickHouse killed (SIGKILL) and restarted", time.Since(start).Seconds())
 		case !outageStart.IsZero() && time.Since(outageStart) > 20*time.Second+time.Duration(rng.IntN(5000))*time.Millisecond:
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			if err := srv.Restart(ctx); err != nil {
@@ -117,38 +122,37 @@ func TestChaos(t *testing.T) {
 		procs[i] = s.spawn(t, fmt.Sprintf("sluice%d", i))
 	}
 	truth := pub.wait(t)
-	deadline := time.Now().Add(5 * time.Minute)
-	waitFor(t, 6*time.Minute, "every offset committed", func() bool {
-		if s.committedAll(t) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			s.diagnose(t, srv.Running(), procs...)
-			t.Fatalf("not every offset committed after 5 minutes (seed %d); diagnostics above", seed)
-		}
-		return false
-	})
-	for _, p := range procs {
-		p.term(t)
-	}
-
-	var st *verify.Stored
-	withCH(t, "read what ClickHouse stored", func() (err error) {
-		st, err = verify.Read(t.Context(), s.ch.Conn(t), s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
-		return err
-	})
+	st := s.finish(t, 5*time.Minute, fmt.Sprintf("seed %d", seed), srv.Running, procs...)
 	dups, missing := surplus(truth, st)
-	t.Logf("CHAOS seed=%d events=%d valid=%d invalid=%d producer_dups=%d kills=%d graceful_leaves=%d rebalances>=%d outage=%s duplicates_found=%d missing_found=%d raw_rows=%d raw_distinct=%d elapsed=%s",
+	t.Logf("CHAOS seed=%d events=%d valid=%d invalid=%d producer_dups=%d kills=%d clickhouse_kills=%d window_hits=%q graceful_leaves=%d rebalances>=%d outage=%s duplicates_found=%d missing_found=%d raw_rows=%d raw_distinct=%d elapsed=%s",
 		seed, total, truth.PaymentCounts.Valid+truth.ShipmentCounts.Valid,
 		truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid,
 		truth.PaymentCounts.Duplicates+truth.ShipmentCounts.Duplicates,
-		kills, leaves, 2*(kills+leaves), outage.Round(time.Second), dups, missing,
+		kills, chKills, audit.hits, leaves, 2*(kills+leaves), outage.Round(time.Second), dups, missing,
 		st.RawPayments+st.RawShipments, st.RawPaymentIDs+st.RawShipmentIDs, time.Since(start).Round(time.Second))
 	if d := st.Diff(truth, 20, true, true); len(d) > 0 {
 		t.Errorf("ClickHouse differs from the ground truth (seed %d):\n%v", seed, d)
+		s.logDuplicates(t)
 	}
 	invalid := s.invalidPositions(t, truth.PaymentCounts.Invalid+truth.ShipmentCounts.Invalid)
 	s.checkDeadLetters(t, invalid, false)
+}
+
+// seedFromEnv returns the seed of a randomised test: the integer in the environment
+// variable name when set (to replay a run), else a fresh one; it logs which, so a
+// failure can be replayed.
+func seedFromEnv(t *testing.T, what, name string) int64 {
+	t.Helper()
+	seed := time.Now().UnixNano() % 1_000_000
+	if v := os.Getenv(name); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: %v; set it to an integer or unset it", name, v, err)
+		}
+		seed = n
+	}
+	t.Logf("%s seed %d (replay with %s=%d)", what, seed, name, seed)
+	return seed
 }
 
 // surplus counts rolled-up events stored more often (dups) or less often (missing)

@@ -178,6 +178,29 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
+// waitCommitted waits until the group committed every source partition to its end.
+// If that takes longer than within, or would outlast the test binary's -timeout, it
+// logs s.diagnose's dump (serverRunning says whether the ClickHouse process is up)
+// and fails the test, saying what (e.g. the seed that replays the run).
+func (s *stack) waitCommitted(t *testing.T, within time.Duration, what string, serverRunning func() bool, procs ...*proc) {
+	t.Helper()
+	if d, ok := t.Deadline(); ok {
+		// Leave time for the dump before the test binary panics.
+		within = min(within, time.Until(d)-30*time.Second)
+	}
+	deadline := time.Now().Add(within)
+	waitFor(t, within+time.Minute, "every offset committed", func() bool {
+		if s.committedAll(t) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			s.diagnose(t, serverRunning(), procs...)
+			t.Fatalf("not every offset committed after %s (%s); diagnostics above", within.Round(time.Second), what)
+		}
+		return false
+	})
+}
+
 // committedAll reports whether the group committed every source partition to its end.
 func (s *stack) committedAll(t *testing.T) bool {
 	return s.committedVia(t, kadm.NewClient(s.kafka.Client(t)))
@@ -296,14 +319,33 @@ func (s *stack) checkDeadLetters(t *testing.T, invalid map[position]bool, exact 
 	t.Logf("dead letters: %d distinct invalid records, %d duplicates, by reason %v", len(seen), dups, reasons)
 }
 
-// checkStored compares ClickHouse with the ground truth exactly.
-func (s *stack) checkStored(t *testing.T, truth *loadgen.Truth) {
+// readStored reads what ClickHouse stored, shaped like the ground truth.
+func (s *stack) readStored(t *testing.T) *verify.Stored {
 	t.Helper()
 	var st *verify.Stored
 	withCH(t, "read what ClickHouse stored", func() (err error) {
 		st, err = verify.Read(t.Context(), s.ch.Conn(t), s.ch.Database, s.cfg.Pipeline.Window, "payments", "shipments")
 		return err
 	})
+	return st
+}
+
+// finish ends a disturbed run: it waits until every offset is committed (as
+// waitCommitted), stops procs with SIGTERM, each of which must exit cleanly, and
+// returns what ClickHouse stored.
+func (s *stack) finish(t *testing.T, within time.Duration, what string, serverRunning func() bool, procs ...*proc) *verify.Stored {
+	t.Helper()
+	s.waitCommitted(t, within, what, serverRunning, procs...)
+	for _, p := range procs {
+		p.term(t)
+	}
+	return s.readStored(t)
+}
+
+// checkStored compares ClickHouse with the ground truth exactly.
+func (s *stack) checkStored(t *testing.T, truth *loadgen.Truth) {
+	t.Helper()
+	st := s.readStored(t)
 	if d := st.Diff(truth, 20, s.cfg.Pipeline.RawPayments, s.cfg.Pipeline.RawShipments); len(d) > 0 {
 		t.Errorf("ClickHouse differs from the ground truth:\n%s", strings.Join(d, "\n"))
 	}

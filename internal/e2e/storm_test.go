@@ -90,17 +90,7 @@ func TestKillStorm(t *testing.T) {
 
 	// A member killed last is noticed after the session timeout; the rebalance that
 	// follows ends within the rebalance timeout; then the backlog drains.
-	bound := session + rebalance + 30*time.Second
-	waitFor(t, bound+10*time.Second, "every offset committed", func() bool {
-		if s.committedAll(t) {
-			return true
-		}
-		if time.Since(stormEnd) > bound {
-			s.diagnose(t, true, procs...)
-			t.Fatalf("the group did not converge within %s of the storm's end; diagnostics above", bound)
-		}
-		return false
-	})
+	s.waitCommitted(t, session+rebalance+30*time.Second, "the group did not converge after the storm", func() bool { return true }, procs...)
 	t.Logf("converged %s after the storm", time.Since(stormEnd).Round(100*time.Millisecond))
 	for _, p := range stopping {
 		if err := <-p.done; err != nil {

@@ -22,7 +22,9 @@
 // shared server may be killed (CH.Server().Kill) only by a test that does not
 // run in parallel with other ClickHouse tests of its package; the next
 // ClickHouse call (or the killing test's cleanup) restarts it if it is down.
-// Prefer PrivateClickHouse for outage tests. Both kinds of server restart
+// Prefer PrivateClickHouse for outage tests. TableDirs.LostBlocks audits a
+// database's files after a server crash: the inserts whose deduplication ids a
+// table logged but whose parts it does not hold. Both kinds of server restart
 // themselves when the engine aborts on a client's reset connection (see
 // chlocal.Options.RestartOnCrash); Server().Crashes() tells how often.
 //
