@@ -45,7 +45,14 @@ go test -race -count=1 -shuffle=on -timeout 15m ./consumers/... ./pipeline/... .
 
 # Every benchmark once, so they keep compiling and running (speed is measured with
 # `task bench`, never asserted in tests).
-go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
+# Their figures are dropped; a failure prints its output.
+bench_out=$(mktemp)
+if ! go test -run '^$' -bench . -benchtime 1x ./... >"$bench_out" 2>&1; then
+	grep -v -E '^(Benchmark|goos|goarch|pkg|cpu|PASS|ok )' "$bench_out" >&2
+	rm -f "$bench_out"
+	exit 1
+fi
+rm -f "$bench_out"
 
 for target in FuzzDecodePayment FuzzDecodeShipment; do
 	echo "fuzzing $target for ${SLUICE_FUZZTIME:-300000x}"

@@ -48,8 +48,8 @@ var paymentTypes = map[string]proto.ColumnType{
 	"merchant_id": "String", "customer_id": "String", "amount_minor": "Int64",
 	"currency": "LowCardinality(String)", "method": "LowCardinality(String)", "status": "LowCardinality(String)",
 	"country": "LowCardinality(String)", "city": "LowCardinality(String)", "risk_score": "Float64",
-	"metadata": "Map(String, String)", "_topic": "LowCardinality(String)", "_partition": "Int32",
-	"_offset": "Int64", "_ingested_at": "DateTime64(3, 'UTC')",
+	"metadata": "Map(String, String)", "_topic": "LowCardinality(String)", "_topic_id": "LowCardinality(String)",
+	"_partition": "Int32", "_offset": "Int64", "_ingested_at": "DateTime64(3, 'UTC')", "_timestamp": "DateTime64(3, 'UTC')",
 }
 
 // BenchmarkEncodePayments is the client-side cost of an insert of a batch's raw
