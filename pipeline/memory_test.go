@@ -87,7 +87,7 @@ func TestDedupCapIgnoresMemoryShare(t *testing.T) {
 	// 1,280 bytes = 10 ids of 128 bytes.
 	budget := membudget.New(64_000)
 	budget.Owned(1)
-	if n := budget.DedupIDs(); n != 10 {
+	if n := budget.Split().DedupIDs; n != 10 {
 		t.Fatalf("dedup share = %d ids, want 10", n)
 	}
 	e.memory = budget

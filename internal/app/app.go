@@ -227,7 +227,8 @@ func (in *Instance) connect(ctx context.Context) error {
 	}
 	in.dlqClient = dlqClient
 	sources := sourcePartitions(ctx, dlqClient, topicsOf(types), log)
-	dedupMax := dedupMaxIDs(p.DedupMaxIDs, in.memory.Total(), sources)
+	dedupMax := membudget.DedupCap(in.memory.Total(), sources, p.DedupMaxIDs)
+	in.memory.SetDedupCap(dedupMax)
 	log.Info("producer-duplicate filter", "max_ids_per_partition", dedupMax, "horizon", p.DedupHorizon)
 	if p.ExactlyOnce {
 		if err := claimTopics(ctx, dlqClient, ch, topicsOf(types), log); err != nil {
@@ -334,29 +335,6 @@ func sourcePartitions(ctx context.Context, cl *kgo.Client, topics []string, log 
 		}
 	}
 	return n
-}
-
-// minDedupIDs is the fewest ids a partition's duplicate filter remembers, whatever
-// the budget (~6 MB per partition): producers retry within seconds, and a filter
-// that forgets sooner counts their retries twice. Many partitions on a small budget
-// then exceed the budget rather than lose that.
-const minDedupIDs = 50_000
-
-// dedupMaxIDs is the cap of every partition's duplicate filter: SLUICE_DEDUP_MAX_IDS
-// (0 = none), lowered to the budget's filter share divided among every partition of
-// the source topics, but not below minDedupIDs. It is fixed for the life of the
-// instance and the same on every instance with the same budget, whatever each owns:
-// a replay rebuilds the filter with the cap the first attempt had, so both decide
-// alike. sources < 1 leaves configured.
-func dedupMaxIDs(configured int, budget int64, sources int) int {
-	if sources < 1 {
-		return configured
-	}
-	share := int(max(membudget.SplitOf(budget, sources).DedupIDs, minDedupIDs))
-	if configured == 0 {
-		return share
-	}
-	return min(configured, share)
 }
 
 // fetchMaxBytes bounds one fetch response of all partitions on a broker, which the

@@ -19,23 +19,3 @@ func TestRevokeTimeoutEndsBeforeTheRebalance(t *testing.T) {
 		}
 	}
 }
-
-func TestDedupMaxIDsIsFixedByTheSourcePartitions(t *testing.T) {
-	const budget = 256 << 20
-	share8 := dedupMaxIDs(0, 4*budget, 8)
-	if share8 <= minDedupIDs || dedupMaxIDs(1_000_000, 4*budget, 8) != share8 {
-		t.Fatalf("8 source partitions: share %d ids; with a cap of 1M: %d", share8, dedupMaxIDs(1_000_000, 4*budget, 8))
-	}
-	if got := dedupMaxIDs(0, budget, 96); got != minDedupIDs {
-		t.Errorf("96 source partitions on 256 MiB: %d ids, want the floor %d", got, minDedupIDs)
-	}
-	if got := dedupMaxIDs(500, budget, 8); got != 500 {
-		t.Errorf("a cap below the share: %d, want 500", got)
-	}
-	if got := dedupMaxIDs(0, 4*budget, 16); got >= share8 {
-		t.Errorf("16 source partitions: %d ids, want fewer than at 8 (%d)", got, share8)
-	}
-	if got := dedupMaxIDs(123, budget, 0); got != 123 {
-		t.Errorf("unknown source partitions: %d, want the configured 123", got)
-	}
-}

@@ -243,7 +243,7 @@ func (in *Instance) snapshot() admin.Snapshot {
 	snap.Members, snap.MembersAt, snap.MembersError = in.members.get()
 	u := in.memory.Usage()
 	snap.Memory = &admin.Memory{BudgetBytes: u.Total, From: in.memoryFrom, GoLimitBytes: u.GoLimit, Partitions: u.Partitions,
-		FetchShareBytes: u.Fetch, BatchShareBytes: u.Batch, DedupShareIDs: u.DedupIDs,
+		FetchShareBytes: u.Fetch, BatchShareBytes: u.Batch, DedupShareIDs: u.DedupCap,
 		FetchedBytes: u.Fetched, BatchesBytes: u.Batched, DedupBytes: u.Dedup}
 	snap.InsertP50, snap.InsertP99, snap.Inserts = in.metrics.RecentInsertLatency(recentWindow)
 	// The total is known once every owned partition's lag is: a partition not

@@ -87,6 +87,7 @@ type Budget struct {
 	// What the partitions hold now, for the operator (Usage); the shares, not these
 	// sums, are what bound each partition.
 	fetched, batched, ids atomic.Int64
+	dedupCap              atomic.Int64 // SetDedupCap
 }
 
 // New returns a budget of total bytes with no partitions owned.
@@ -112,8 +113,33 @@ func (b *Budget) FetchBytes() int64 { return b.Split().Fetch }
 // BatchBytes is the size at which a batch is flushed now.
 func (b *Budget) BatchBytes() int { return int(b.Split().Batch) }
 
-// DedupIDs is the most event ids one partition's duplicate filter may remember now.
-func (b *Budget) DedupIDs() int { return int(b.Split().DedupIDs) }
+// MinDedupIDs is the fewest ids a partition's duplicate filter remembers, whatever
+// the budget (~6 MB per partition): producers retry within seconds, and a filter
+// that forgets sooner counts their retries twice. Many partitions on a small budget
+// then exceed the budget rather than lose that.
+const MinDedupIDs = 50_000
+
+// DedupCap is the cap of every partition's duplicate filter: configured
+// (SLUICE_DEDUP_MAX_IDS, 0 = none), lowered to the filter share of a budget of
+// total bytes divided among every partition of the source topics (sources), but
+// not below MinDedupIDs. Unlike the other shares it never follows the partitions
+// owned: it is fixed for the life of the instance and the same on every instance
+// with the same budget, because a replay must rebuild the filter with the cap its
+// first attempt had, or the two decide differently. sources < 1 leaves configured.
+func DedupCap(total int64, sources, configured int) int {
+	if sources < 1 {
+		return configured
+	}
+	share := int(max(SplitOf(total, sources).DedupIDs, MinDedupIDs))
+	if configured == 0 {
+		return share
+	}
+	return min(configured, share)
+}
+
+// SetDedupCap records the duplicate filters' cap (DedupCap) for Usage; it is set
+// once, at start.
+func (b *Budget) SetDedupCap(ids int) { b.dedupCap.Store(int64(ids)) }
 
 // Fetched adds delta bytes to the fetched records the partitions hold.
 func (b *Budget) Fetched(delta int64) { b.fetched.Add(delta) }
@@ -137,10 +163,14 @@ type Usage struct {
 	// batches (their Bytes() × BatchOverhead), and in duplicate filters (ids ×
 	// IDBytes).
 	Fetched, Batched, Dedup int64
+	// DedupCap is the most ids one partition's duplicate filter remembers
+	// (SetDedupCap).
+	DedupCap int64
 }
 
 // Usage reports the split and what is held now.
 func (b *Budget) Usage() Usage {
 	return Usage{Split: b.Split(), GoLimit: b.GoLimit(),
-		Fetched: b.fetched.Load(), Batched: b.batched.Load() * BatchOverhead, Dedup: b.ids.Load() * IDBytes}
+		Fetched: b.fetched.Load(), Batched: b.batched.Load() * BatchOverhead, Dedup: b.ids.Load() * IDBytes,
+		DedupCap: b.dedupCap.Load()}
 }

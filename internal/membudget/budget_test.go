@@ -161,3 +161,29 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("auto without a limit: %d from %s, want the default", got, from)
 	}
 }
+
+func TestDedupCapIsFixedByTheSourcePartitions(t *testing.T) {
+	const budget = 256 << 20
+	share8 := DedupCap(4*budget, 8, 0)
+	if share8 <= MinDedupIDs || DedupCap(4*budget, 8, 1_000_000) != share8 {
+		t.Fatalf("8 source partitions: share %d ids; with a cap of 1M: %d", share8, DedupCap(4*budget, 8, 1_000_000))
+	}
+	if got := DedupCap(budget, 96, 0); got != MinDedupIDs {
+		t.Errorf("96 source partitions on 256 MiB: %d ids, want the floor %d", got, MinDedupIDs)
+	}
+	if got := DedupCap(budget, 8, 500); got != 500 {
+		t.Errorf("a cap below the share: %d, want 500", got)
+	}
+	if got := DedupCap(4*budget, 16, 0); got >= share8 {
+		t.Errorf("16 source partitions: %d ids, want fewer than at 8 (%d)", got, share8)
+	}
+	if got := DedupCap(budget, 0, 123); got != 123 {
+		t.Errorf("unknown source partitions: %d, want the configured 123", got)
+	}
+	b := New(budget)
+	b.SetDedupCap(share8)
+	b.Owned(3) // the cap does not follow the partitions owned
+	if got := b.Usage().DedupCap; got != int64(share8) {
+		t.Errorf("Usage().DedupCap = %d, want %d", got, share8)
+	}
+}

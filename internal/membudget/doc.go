@@ -8,9 +8,11 @@
 // The budget is split into fixed pools (Split), and each pool is shared equally
 // among the partitions the instance owns now: the consumer calls Owned as partitions
 // are assigned and revoked, and reads FetchBytes to decide when a partition's
-// fetching pauses; the workers read BatchBytes and DedupIDs once per fetched slice
-// or per flush, so a new assignment shrinks every partition's share at its next
-// batch and a revoke grows them. The rest of the budget is headroom for the Go
+// fetching pauses; the workers read BatchBytes once per fetched slice, so a new
+// assignment shrinks every partition's share at its next batch and a revoke grows
+// them. The duplicate filters' share is the exception: DedupCap fixes it at start
+// from every partition of the source topics, so that replays decide as their
+// first attempts did. The rest of the budget is headroom for the Go
 // runtime's garbage, the inserts' encoding buffers and the clients; the Go soft
 // memory limit is GoLimit.
 //
