@@ -67,10 +67,11 @@ func (b *blockedSet) clear(topic string, partition int32, reason string) {
 // blockage is one reason a worker's partition can be blocked for. While it is, the
 // partition is in the Pipeline's registry (Pipeline.Blocked), and a warning is
 // logged at most once per blockedWarnEvery with the attempts that failed since the
-// last one. A blockage is touched by one goroutine at a time: the store goroutine,
-// or the worker's before its first flush.
+// last one. Both of a worker's stages may touch one (their ClickHouse calls retry
+// concurrently), so its state is under mu, taken once per call, never per event.
 type blockage struct {
 	reason string
+	mu     sync.Mutex
 	since  time.Time // when the partition was reported blocked; zero while it is not
 	warned time.Time // when it was last logged
 	fails  int       // failed attempts since then
@@ -79,6 +80,8 @@ type blockage struct {
 // block reports the partition blocked by err, fails more attempts having failed,
 // and logs msg when the last warning is old enough.
 func (w *Worker) block(b *blockage, err error, fails int, msg string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	now := time.Now()
 	if b.since.IsZero() {
 		b.since = now
@@ -96,6 +99,8 @@ func (w *Worker) block(b *blockage, err error, fails int, msg string) {
 // attempt succeeded, rather than the partition stopping) logs msg with how long it
 // was blocked.
 func (w *Worker) unblock(b *blockage, resumed bool, msg string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.since.IsZero() {
 		return
 	}

@@ -21,7 +21,7 @@ type letter struct {
 }
 
 // letters are the dead letters of one batch and their acknowledgements. The worker
-// appends to list while the batch fills; the store goroutine reads it once the batch
+// appends to list while the batch fills; the record stage reads it once the batch
 // is handed over. The client's callbacks touch only the fields under mu.
 type letters struct {
 	list []letter

@@ -10,7 +10,8 @@
 // # Exactly-once effect
 //
 // A flush stores the valid events of one offset Range [First, Last] of one partition.
-// Before storing, the Range is written to the Ledger; then every block (raw rows,
+// Before storing, the Range is written to the Ledger (while the flush before it may
+// still be inserting; flushes are stored and marked in order); then every block (raw rows,
 // rollup partials, the admitted event ids of topics without raw rows) is inserted
 // with a deduplication token that is a function of the Range alone; only then are
 // the offsets marked for commit. After a
@@ -61,7 +62,9 @@
 //
 // # Concurrency
 //
-// A Worker belongs to one partition and runs in the goroutine that calls Run; it shares
+// A Worker belongs to one partition and runs in the goroutine that calls Run, with
+// two stage goroutines that Run owns (one writes a flush's ledger range, the other
+// inserts the flush before it and marks it); it shares
 // no locks with other workers while its stores succeed (the outage tracker they share
 // is locked only while a store call fails). CPU-heavy decoding is bounded across all workers by the
 // Pipeline's decode slots (Options.Workers). Sink, Ledger, SeenIDs and DeadLetters are

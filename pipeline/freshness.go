@@ -27,7 +27,7 @@ type Flush struct {
 }
 
 // Observer is told about every flush once its blocks are stored, before its offsets
-// are marked. It is called from the workers' store goroutines, concurrently, once per
+// are marked. It is called from the workers' store stages, concurrently, once per
 // flush (never per event), and must not block.
 type Observer interface {
 	Stored(f *Flush)

@@ -24,7 +24,7 @@ const (
 // a window at least invalidShare invalid warns once, naming the top reasons, and
 // the next window below that share ends the incident. It costs nothing per record:
 // it reads a stored batch's record count and its dead letters by reason, which the
-// worker counts anyway. It belongs to one worker's store goroutine.
+// worker counts anyway. It belongs to one worker's store stage.
 type invalidWatch struct {
 	records, invalid int64
 	reasons          map[string]int64 // of the current window

@@ -53,7 +53,8 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 		cut:       newCutter(p.opts.Group, topic, partition),
 		log:       p.log.With("topic", topic, "partition", partition),
 		jobs:      make(chan *slot),
-		results:   make(chan error, 1),
+		recorded:  make(chan *slot),
+		results:   make(chan error, 2),
 		dlBlock:   blockage{reason: BlockedDeadLetter},
 		chBlock:   blockage{reason: BlockedClickHouse},
 	}

@@ -23,11 +23,19 @@ type slot struct {
 	reasons map[string]int64
 	dl      letters // the batch's dead letters, delivered before its offsets are marked
 
-	// Set when the batch is handed to the store goroutine.
+	// Set when the batch is handed to the stages.
 	r       Range
 	replay  bool
 	lastRec *kgo.Record
 	n       int64
+
+	// Set by the record stage for the store stage: what to insert, the flush's
+	// context, mark and span (traceFlush), or why the batch cannot be stored.
+	blocks []schemas.Block
+	ctx    context.Context
+	mark   func(*kgo.Record)
+	ft     *flushTrace
+	err    error
 
 	fresh  sampler // Kafka timestamps of a spread of the batch's valid events
 	report Flush   // what the Observer is told, kept here so telling it allocates nothing
@@ -68,31 +76,42 @@ func (w *Worker) repair(ctx context.Context, r Range, blocks []schemas.Block) er
 	return nil
 }
 
-// store runs in the store goroutine: it waits for the batch's dead letters, records
-// its range in the ledger, inserts its blocks, and marks its last record.
-func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) (err error) {
-	ctx, mark, ft := w.traceFlush(ctx, s, mark)
-	defer func() { ft.end(err) }()
+// record runs in the record stage: it waits for the batch's dead letters, builds
+// its blocks and records its range in the ledger, where no earlier attempt did. It
+// may run while the batch before is being stored: what must hold is that a range is
+// recorded before its own blocks are stored (docs/exactly-once.md, point 2).
+func (w *Worker) record(ctx context.Context, s *slot, mark func(*kgo.Record)) error {
+	ctx, s.mark, s.ft = w.traceFlush(ctx, s, mark)
+	s.ctx = ctx
 	// Dead letters are part of the batch: none may be lost when its offsets commit.
 	if err := w.deliver(ctx, s); err != nil {
 		return err
 	}
-	token := Token(s.r)
 	if m, ok := s.batch.(schemas.FlushMarker); ok && w.p.deps.Repair != nil {
-		m.SetFlush(token)
+		m.SetFlush(Token(s.r))
 	}
-	blocks := s.batch.Blocks()
+	s.blocks = s.batch.Blocks()
 	if s.pending.len() > 0 {
-		blocks = append(blocks, w.dedupBlock(ctx, s))
+		s.blocks = append(s.blocks, w.dedupBlock(ctx, s))
 	}
+	if len(s.blocks) > 0 && !s.replay && !w.p.opts.AtLeastOnce {
+		return w.retry(ctx, "write ledger", func(ctx context.Context) error {
+			return w.p.deps.Ledger.Intend(ctx, s.r)
+		})
+	}
+	return nil
+}
+
+// store runs in the store stage, on the batches record prepared, in order: it
+// inserts the batch's blocks and marks its last record.
+func (w *Worker) store(s *slot) (err error) {
+	ctx, mark, blocks := s.ctx, s.mark, s.blocks
+	defer func() {
+		s.ft.end(err)
+		s.blocks, s.ctx, s.mark, s.ft = nil, nil, nil, nil
+	}()
+	token := Token(s.r)
 	if len(blocks) > 0 {
-		if !s.replay && !w.p.opts.AtLeastOnce {
-			if err := w.retry(ctx, "write ledger", func(ctx context.Context) error {
-				return w.p.deps.Ledger.Intend(ctx, s.r)
-			}); err != nil {
-				return err
-			}
-		}
 		start := time.Now()
 		// A replayed range may have been stored by an owner that died with the
 		// outcome unknown; so may a flush whose Store failed once.

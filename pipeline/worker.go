@@ -38,13 +38,19 @@ type Worker struct {
 	dd        *dedup
 	log       *slog.Logger
 
-	// cur is the batch being filled, spare the other one. At most one batch is being
-	// stored at a time (inflight), by the goroutine Run starts, which takes slots
-	// from jobs and answers each on results.
+	// cur is the batch being filled, spare the other one. A flushed batch goes
+	// through two stages, goroutines that Run starts: the first takes it from jobs,
+	// delivers its dead letters, builds its blocks and records its range in the
+	// ledger (record), and hands it on recorded; the second stores it, marks its last
+	// record (store) and answers it on results. So one batch's ledger write overlaps
+	// the insert of the batch before it, while batches are still stored and marked
+	// in order. At most two batches are in flight (inflight): the one just flushed
+	// and the one before it, whose slot the worker fills next once it is stored.
 	cur, spare *slot
-	inflight   bool
+	inflight   int
 	jobs       chan *slot
-	results    chan error
+	recorded   chan *slot
+	results    chan error // as deep as the batches in flight, so the store stage never waits on it
 
 	started bool
 	cut     cutter     // where batches end: the replay-cut rule and the batch's offsets
@@ -54,9 +60,9 @@ type Worker struct {
 	lastRec *kgo.Record // the batch's last record, marked after the flush
 	maxTS   int64       // newest record timestamp seen, for pruning the dedup filter
 	due     time.Time   // when the batch must be flushed
-	flushed bool        // a batch was handed to the store goroutine
+	flushed bool        // a batch was handed to the stages
 
-	invalid invalidWatch // the store goroutine's: warns of an (almost) all-invalid partition
+	invalid invalidWatch // the store stage's: warns of an (almost) all-invalid partition
 
 	held memoryHeld // what was reported to Deps.Memory
 
@@ -72,27 +78,35 @@ type Worker struct {
 // committed, so the records are replayed by the partition's next owner. Any other
 // error means the partition cannot make progress.
 //
-// Storing overlaps decoding: a full batch is handed to a store goroutine that Run
-// owns, and the worker goes on filling the other batch; it waits only when that one
-// is full too. Batches are stored and marked in order.
+// Storing overlaps decoding: a full batch is handed to the stages that Run owns
+// (see Worker.cur), and the worker goes on filling the other batch; it waits only
+// when that one is full too. Batches are stored and marked in order.
 func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kgo.Record)) error {
-	var stores conc.WaitGroup
-	stores.Go(func() {
+	// The stages end with Run: a stage still retrying when Run fails is cancelled.
+	sctx, stop := context.WithCancel(ctx)
+	var stages conc.WaitGroup
+	stages.Go(func() {
+		defer close(w.recorded)
 		for s := range w.jobs {
-			// A panic while storing must end Run with an error, not leave the
-			// worker waiting for a result forever.
-			var pc panics.Catcher
-			var err error
-			pc.Try(func() { err = w.store(ctx, s, mark) })
-			if r := pc.Recovered(); r != nil {
-				err = fmt.Errorf("store %s/%d: %w", w.topic, w.partition, r.AsError())
+			s.err = w.guard(func() error { return w.record(sctx, s, mark) })
+			w.recorded <- s
+		}
+	})
+	stages.Go(func() {
+		for s := range w.recorded {
+			err := s.err
+			if err == nil {
+				err = w.guard(func() error { return w.store(s) })
+			} else {
+				s.ft.end(err)
 			}
 			w.results <- err
 		}
 	})
 	defer func() {
+		stop()
 		close(w.jobs)
-		stores.Wait()
+		stages.Wait()
 		w.unreport()
 	}()
 	timer := time.NewTimer(time.Hour)
@@ -102,25 +116,25 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 		// A failed store ends Run at once, not at the partition's next flush, which
 		// may never come.
 		var stored <-chan error
-		if w.inflight {
+		if w.inflight > 0 {
 			stored = w.results
 		}
 		select {
 		case err := <-stored:
-			w.inflight = false
+			w.inflight--
 			if err != nil {
 				return err
 			}
 		case recs, ok := <-in:
 			if !ok {
 				if w.cut.drainMayFlush() {
-					if err := w.flush(ctx, mark); err != nil {
+					if err := w.flush(ctx); err != nil {
 						return err
 					}
 				}
-				return w.settle(ctx)
+				return w.settle(ctx, 0)
 			}
-			if err := w.process(ctx, recs, mark); err != nil {
+			if err := w.process(ctx, recs); err != nil {
 				return err
 			}
 			if w.cut.open() {
@@ -130,7 +144,7 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 			}
 		case <-timer.C:
 			if w.cut.timerMayFlush() && !w.catchingUp(time.Now()) {
-				if err := w.flush(ctx, mark); err != nil {
+				if err := w.flush(ctx); err != nil {
 					return err
 				}
 			}
@@ -154,7 +168,7 @@ func (w *Worker) catchingUp(now time.Time) bool {
 }
 
 // process adds a fetched slice to the batch, flushing where the ledger or the limits say.
-func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo.Record)) error {
+func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -176,7 +190,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 	flushHere := func() error {
 		w.p.release()
 		held = false
-		if err := w.flush(ctx, mark); err != nil {
+		if err := w.flush(ctx); err != nil {
 			return err
 		}
 		if err := w.p.acquire(ctx); err != nil {
@@ -311,29 +325,35 @@ func (w *Worker) startDedup(ctx context.Context, first *kgo.Record) error {
 	return nil
 }
 
-// flush hands the current batch to the store goroutine and switches to the other
-// batch, first waiting for the previous store if it is still running. A batch cut at
-// a ledger range takes that range (its records and token are the first attempt's);
-// any other batch is recorded in the ledger first (by store).
-func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
+// flush hands the current batch to the stages and switches to the other batch,
+// waiting until the batch before it is stored. A batch cut at a ledger range takes
+// that range (its records and token are the first attempt's); any other batch is
+// recorded in the ledger first (by record).
+func (w *Worker) flush(ctx context.Context) error {
 	r, replay := w.cut.take()
-	if err := w.settle(ctx); err != nil {
-		return err
-	}
 	s := w.cur
 	s.r, s.replay, s.lastRec, s.n = r, replay, w.lastRec, w.n
-	w.held.spare = int64(s.batch.Bytes())
-	next := w.spare
+	bytes := int64(s.batch.Bytes())
 	if w.dd != nil {
-		next.pending.reset()
-		s.pending, w.dd.pending = w.dd.pending, next.pending
+		// The filter admits into the next batch's ids only after settle below.
+		s.pending = w.dd.pending
 	}
 	select {
 	case w.jobs <- s:
-		w.inflight, w.flushed = true, true
+		w.inflight++
+		w.flushed = true
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if err := w.settle(ctx, 1); err != nil {
+		return err
+	}
+	next := w.spare
+	if w.dd != nil {
+		next.pending.reset()
+		w.dd.pending = next.pending
+	}
+	w.held.spare = bytes
 	next.batch.Reset()
 	w.cur, w.spare = next, s
 	w.n = 0
@@ -345,16 +365,30 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	return nil
 }
 
-// settle waits for the batch being stored, if any, and returns its error.
-func (w *Worker) settle(ctx context.Context) error {
-	if !w.inflight {
-		return nil
+// settle waits until at most upTo batches are in flight and returns the first
+// error of those it waited for.
+func (w *Worker) settle(ctx context.Context, upTo int) error {
+	for w.inflight > upTo {
+		select {
+		case err := <-w.results:
+			w.inflight--
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case err := <-w.results:
-		w.inflight = false
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	return nil
+}
+
+// guard runs a stage's fn, turning a panic into its error: a panic while storing
+// must end Run with an error, not leave the worker waiting for an answer forever.
+func (w *Worker) guard(fn func() error) (err error) {
+	var pc panics.Catcher
+	pc.Try(func() { err = fn() })
+	if r := pc.Recovered(); r != nil {
+		err = fmt.Errorf("store %s/%d: %w", w.topic, w.partition, r.AsError())
 	}
+	return err
 }

@@ -250,6 +250,50 @@ func TestFlushByMaxRows(t *testing.T) {
 	}
 }
 
+// The ledger write of a batch does not wait for the insert of the batch before it:
+// the first insert is held until the second range is recorded. Each range is still
+// recorded before its own insert, and the batches are stored and marked in order.
+func TestLedgerWriteOverlapsPreviousStore(t *testing.T) {
+	e := newEnv(t)
+	second := make(chan struct{})
+	e.ledger.intend = func(_ context.Context, r pipeline.Range) (bool, error) {
+		if r.First == 2 {
+			close(second)
+		}
+		return true, nil
+	}
+	ranges := map[string]pipeline.Range{"g:payments:0:0-1": rng(0, 1), "g:payments:0:2-3": rng(2, 3), "g:payments:0:4-4": rng(4, 4)}
+	e.sink.before = func(_ context.Context, call int, token string) error {
+		if !slices.Contains(e.ledger.all(), ranges[token]) {
+			t.Errorf("store of %s before its range was recorded", token)
+		}
+		if call == 0 {
+			select {
+			case <-second:
+			case <-time.After(guard):
+				t.Errorf("store of %s: the next range was not recorded meanwhile", token)
+			}
+		}
+		return nil
+	}
+	p := e.pipeline(pipeline.Options{MaxRows: 2})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	var recs []*kgo.Record
+	for i := range int64(5) {
+		recs = append(recs, rec(payments, 0, i, t0, payJSON(fmt.Sprint("e", i), t0, "m1", 100)))
+	}
+	r.send(t, recs...)
+	err, marks := r.finish(t)
+	if err != nil || !slices.Equal(marks, []int64{1, 3, 4}) {
+		t.Fatalf("Run = %v, marks %v; want marks [1 3 4]", err, marks)
+	}
+	stored, calls := e.sink.snapshot()
+	want := []string{"g:payments:0:0-1", "g:payments:0:2-3", "g:payments:0:4-4"}
+	if got := tokens(stored); !slices.Equal(got, want) || !slices.Equal(calls, want) {
+		t.Fatalf("stored %v, calls %v; want %v once each, in order", got, calls, want)
+	}
+}
+
 func TestFlushByInterval(t *testing.T) {
 	e := newEnv(t)
 	p := e.pipeline(pipeline.Options{FlushInterval: 5 * time.Millisecond, MaxRows: 1000})
