@@ -2,6 +2,7 @@ package consumers_test
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,6 +82,53 @@ func TestGroupTellsWorkersTheirBacklog(t *testing.T) {
 	release()
 	h.wait("partition 0 caught up", func(evs []event) bool { return len(received(evs)[0]) == sent })
 	eventually("no backlog once caught up", func() bool { return backlog() == 0 })
+	if err := m.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hwmWorker is a testWorker that keeps the high-watermark function the group gives it.
+type hwmWorker struct {
+	*testWorker
+	high *atomic.Pointer[func() int64]
+}
+
+func (w hwmWorker) SetHighWatermark(high func() int64) { w.high.Store(&high) }
+
+// A worker that implements HighWatermarkSetter sees, with every slice, a high
+// watermark past the slice's last record, and the partition's end once it has
+// every record.
+func TestGroupTellsWorkersTheHighWatermark(t *testing.T) {
+	addrs, prod, _ := cluster(t)
+	h := newHarness(t)
+	var high atomic.Pointer[func() int64]
+	h.block = func(_ string, p int32, recs []*kgo.Record) {
+		if p != 0 {
+			return
+		}
+		f := high.Load()
+		if f == nil {
+			t.Error("slice handed over before SetHighWatermark")
+			return
+		}
+		if hw, last := (*f)(), recs[len(recs)-1].Offset; hw < last+1 {
+			t.Errorf("slice ending at %d handed over with high watermark %d", last, hw)
+		}
+	}
+	factory := func(tp string, partition int32) consumers.Worker {
+		w := h.factory("a")(tp, partition).(*testWorker)
+		if partition != 0 {
+			return w
+		}
+		return hwmWorker{testWorker: w, high: &high}
+	}
+	m := startMember(t, options(addrs, "hwm"), factory)
+	const n = 20
+	produce(t, prod, n, true, 0) // one record per request: several fetches
+	h.wait("partition 0 received", func(evs []event) bool { return len(received(evs)[0]) == n })
+	if hw := (*high.Load())(); hw != n {
+		t.Fatalf("high watermark %d once every record was received, want %d", hw, n)
+	}
 	if err := m.stop(t); err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,9 @@
 // A topic deleted and created again (fetches fail with UNKNOWN_TOPIC_ID) is flushed
 // without marking, purged from the client and added back, so its new incarnation is
 // assigned afresh; workers that implement TopicIDSetter learn the topic id of their
-// records before the first of them, and those that implement BacklogSetter can ask how
-// many fetched slices wait for them. Fetch errors are logged at most once per topic
+// records before the first of them, those that implement BacklogSetter can ask how
+// many fetched slices wait for them, and those that implement HighWatermarkSetter
+// where their partition ended at the latest fetch. Fetch errors are logged at most once per topic
 // per minute, and a poll that brings only errors is followed by a short backoff.
 //
 // Usage:

@@ -132,6 +132,7 @@ type partHist struct {
 	starts    int          // workers started; guarded by Group.mu
 	delivered atomic.Int64 // unix nanoseconds of the last hand-over to the worker
 	offset    atomic.Int64 // offset of the last record handed over, -1 before any
+	high      atomic.Int64 // high watermark of the latest fetch with records, -1 before any
 	marked    atomic.Int64 // offset of the last record marked, -1 before any
 }
 
@@ -351,6 +352,7 @@ func (g *Group) Run(ctx context.Context) error {
 			// The queue holds QueueDepth slices before we pause; one poll can bring
 			// a few more, which the spare capacity absorbs without blocking.
 			g.hold(p, f.Records)
+			p.hist.high.Store(f.HighWatermark) // before the records: see HighWatermarkSetter
 			p.in <- f.Records
 			g.fetched.Add(int64(len(f.Records)))
 			p.hist.offset.Store(f.Records[len(f.Records)-1].Offset)
@@ -551,6 +553,7 @@ func (g *Group) start(key tp, w Worker) {
 		h = new(partHist)
 		h.offset.Store(-1)
 		h.marked.Store(-1)
+		h.high.Store(-1)
 		g.hist[key] = h
 	}
 	h.starts++
@@ -562,6 +565,9 @@ func (g *Group) start(key tp, w Worker) {
 	if s, ok := w.(BacklogSetter); ok {
 		in := p.in
 		s.SetBacklog(func() int { return len(in) })
+	}
+	if s, ok := w.(HighWatermarkSetter); ok {
+		s.SetHighWatermark(h.high.Load)
 	}
 	g.parts[key] = p
 	out := make(chan []*kgo.Record)

@@ -28,7 +28,8 @@
 // anywhere: it is flushed at Options.FlushInterval, or once it holds MaxRows or
 // MaxBytes, and while its partition is catching up (SetBacklog reports queued
 // fetches) a due batch stays open for up to backlogStretch intervals, so that a
-// backlog makes fewer parts.
+// backlog makes fewer parts; the batch that reaches the end of a backlog
+// (SetHighWatermark) is flushed at once (Worker.atEnd).
 //
 // Ranges, tokens and stored event ids are keyed by the topic's incarnation (its Kafka
 // topic id, Worker.SetTopicID), so a topic deleted and created again, whose offsets

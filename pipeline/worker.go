@@ -53,8 +53,12 @@ type Worker struct {
 	results    chan error // as deep as the batches in flight, so the store stage never waits on it
 
 	started bool
-	cut     cutter     // where batches end: the replay-cut rule and the batch's offsets
-	queued  func() int // fetched slices waiting for the worker (SetBacklog); nil: unknown
+	cut     cutter       // where batches end: the replay-cut rule and the batch's offsets
+	queued  func() int   // fetched slices waiting for the worker (SetBacklog); nil: unknown
+	high    func() int64 // the partition's high watermark at the latest fetch (SetHighWatermark); nil: unknown
+	// backlog is set when a batch was flushed at its size limits while the
+	// partition was catching up, and cleared by any other flush (see atEnd).
+	backlog bool
 
 	n       int64       // records in the batch, valid or not
 	lastRec *kgo.Record // the batch's last record, marked after the flush
@@ -137,6 +141,11 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 			if err := w.process(ctx, recs); err != nil {
 				return err
 			}
+			if w.backlog && w.cut.timerMayFlush() && w.atEnd() {
+				if err := w.flush(ctx); err != nil {
+					return err
+				}
+			}
 			if w.cut.open() {
 				timer.Reset(time.Until(w.due))
 			} else {
@@ -158,6 +167,32 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 // Run (consumers.BacklogSetter): while slices wait there, a due batch stays open
 // (see backlogStretch).
 func (w *Worker) SetBacklog(queued func() int) { w.queued = queued }
+
+// SetHighWatermark gives the worker its partition's high watermark as of the latest
+// fetch, before Run (consumers.HighWatermarkSetter): see atEnd.
+func (w *Worker) SetHighWatermark(high func() int64) { w.high = high }
+
+// atEnd reports whether the batch's last record is the last one its partition held
+// at the latest fetch. A batch that reaches the end of a backlog (the batch before
+// was flushed at its size limits while the partition was catching up, see
+// catchUp) is flushed then, not at its interval: its events are late already. A
+// partition that keeps up is never catching up, so it still flushes at its
+// interval, and a backlog adds at most one part.
+func (w *Worker) atEnd() bool {
+	return w.high != nil && w.lastRec != nil && w.lastRec.Offset+1 >= w.high()
+}
+
+// catchUp reports whether a batch flushed at its size limits at the record at off,
+// in a slice whose last record is at last, leaves the partition catching up: more
+// than that slice waits (queued for the worker, or not fetched yet), or the
+// partition was catching up before and records follow off.
+func (w *Worker) catchUp(off, last int64) bool {
+	if w.high == nil {
+		return false
+	}
+	high := w.high()
+	return w.queued != nil && w.queued() > 0 || last+1 < high || w.backlog && off+1 < high
+}
 
 // catchingUp reports whether the batch, due now, may stay open because fetched
 // slices wait for the worker (see backlogStretch). A worker's first batch is never
@@ -241,9 +276,11 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 			w.deadLetter(ctx, r, err)
 		}
 		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.cur.batch.Bytes() >= maxBytes) {
+			backlog := limits && w.catchUp(r.Offset, recs[len(recs)-1].Offset)
 			if err := flushHere(); err != nil {
 				return err
 			}
+			w.backlog = backlog
 		}
 	}
 	s := w.p.stats
@@ -356,6 +393,7 @@ func (w *Worker) flush(ctx context.Context) error {
 	w.held.spare = bytes
 	next.batch.Reset()
 	w.cur, w.spare = next, s
+	w.backlog = false
 	w.n = 0
 	w.lastRec, w.due = nil, time.Time{}
 	if w.dd != nil {

@@ -375,6 +375,59 @@ func TestCatchingUpBatchStaysOpen(t *testing.T) {
 	}
 }
 
+// A batch that reaches the end of a backlog (the batches before were cut at their
+// size limits while more records waited) is flushed at once, not at its interval;
+// a partition that keeps up (each slice ends at the high watermark) still waits for
+// the interval, so its batches are not cut small.
+func TestBacklogEndFlushesAtOnce(t *testing.T) {
+	pay := func(offs ...int64) []*kgo.Record {
+		var recs []*kgo.Record
+		for _, o := range offs {
+			recs = append(recs, rec(payments, 0, o, t0, payJSON(fmt.Sprint("e", o), t0, "m1", 100)))
+		}
+		return recs
+	}
+	t.Run("backlog", func(t *testing.T) {
+		e := newEnv(t)
+		p := e.pipeline(pipeline.Options{MaxRows: 3}) // and an interval of an hour
+		w := p.Worker(payments, 0)
+		w.SetHighWatermark(func() int64 { return 10 })
+		r := startWorker(t, t.Context(), w)
+		r.send(t, pay(0, 1, 2, 3, 4)...)
+		r.send(t, pay(5, 6)...)
+		r.send(t, pay(7, 8, 9)...) // the last cut is in the last slice
+		for _, want := range []int64{2, 5, 8, 9} {
+			if m := r.nextMark(t); m != want {
+				t.Fatalf("mark %d, want %d", m, want)
+			}
+		}
+		if err, marks := r.finish(t); err != nil || len(marks) != 0 {
+			t.Fatalf("Run = %v, extra marks %v", err, marks)
+		}
+	})
+	t.Run("keeping up", func(t *testing.T) {
+		e := newEnv(t)
+		p := e.pipeline(pipeline.Options{MaxRows: 3})
+		w := p.Worker(payments, 0)
+		var high atomic.Int64
+		w.SetHighWatermark(high.Load)
+		w.SetBacklog(func() int { return 0 })
+		r := startWorker(t, t.Context(), w)
+		for _, recs := range [][]*kgo.Record{pay(0, 1, 2, 3, 4), pay(5), pay(6)} {
+			high.Store(recs[len(recs)-1].Offset + 1)
+			r.send(t, recs...)
+		}
+		err, marks := r.finish(t)
+		if err != nil || !slices.Equal(marks, []int64{2, 5, 6}) {
+			t.Fatalf("Run = %v, marks %v; want [2 5 6]", err, marks)
+		}
+		stored, _ := e.sink.snapshot()
+		if got, want := tokens(stored), []string{"g:payments:0:0-2", "g:payments:0:3-5", "g:payments:0:6-6"}; !slices.Equal(got, want) {
+			t.Fatalf("tokens %v, want %v", got, want)
+		}
+	})
+}
+
 func TestDrainOnClose(t *testing.T) {
 	e := newEnv(t)
 	p := e.pipeline(pipeline.Options{MaxRows: 1000})
