@@ -27,7 +27,7 @@
 // checked. docs/exactly-once.md lists the failure cases. Elsewhere a batch may end
 // anywhere: it is flushed at Options.FlushInterval, or once it holds MaxRows or
 // MaxBytes, and while its partition is catching up (SetBacklog reports queued
-// fetches) a due batch stays open for up to backlogStretch intervals, so that a
+// fetches, SetHighWatermark records not fetched yet) a due batch stays open for up to backlogStretch intervals, so that a
 // backlog makes fewer parts; the batch that reaches the end of a backlog
 // (SetHighWatermark) is flushed at once (Worker.atEnd).
 //

@@ -194,12 +194,17 @@ func (w *Worker) catchUp(off, last int64) bool {
 	return w.queued != nil && w.queued() > 0 || last+1 < high || w.backlog && off+1 < high
 }
 
-// catchingUp reports whether the batch, due now, may stay open because fetched
-// slices wait for the worker (see backlogStretch). A worker's first batch is never
-// held: its rows show that the partition flows.
+// catchingUp reports whether the batch, due now, may stay open because its
+// partition holds more records than the worker has: fetched slices wait for it, or
+// the latest fetch's high watermark is beyond the batch's last record (see
+// backlogStretch). A worker's first batch is never held: its rows show that the
+// partition flows.
 func (w *Worker) catchingUp(now time.Time) bool {
-	return w.queued != nil && w.flushed && w.queued() > 0 &&
-		now.Before(w.cur.opened.Add(backlogStretch*w.p.opts.FlushInterval))
+	if !w.flushed || !now.Before(w.cur.opened.Add(backlogStretch*w.p.opts.FlushInterval)) {
+		return false
+	}
+	return w.queued != nil && w.queued() > 0 ||
+		w.high != nil && w.lastRec != nil && w.lastRec.Offset+1 < w.high()
 }
 
 // process adds a fetched slice to the batch, flushing where the ledger or the limits say.

@@ -375,6 +375,51 @@ func TestCatchingUpBatchStaysOpen(t *testing.T) {
 	}
 }
 
+// A due batch also stays open while the partition holds records beyond it that are
+// not fetched yet (the latest fetch's high watermark is further), and is flushed once
+// it holds the record at the high watermark.
+func TestBatchBehindHighWatermarkStaysOpen(t *testing.T) {
+	e := newEnv(t)
+	p := e.pipeline(pipeline.Options{FlushInterval: time.Second, MaxRows: 1000})
+	w := p.Worker(shipments, 2)
+	w.SetBacklog(func() int { return 0 })
+	var high atomic.Int64
+	asked := make(chan struct{}, 1)
+	w.SetHighWatermark(func() int64 {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		return high.Load()
+	})
+	r := startWorker(t, t.Context(), w)
+	high.Store(41)
+	r.send(t, rec(shipments, 2, 40, t0, shipJSON("s40", t0, "h1", 10)))
+	if m := r.nextMark(t); m != 40 {
+		t.Fatalf("mark %d, want 40", m)
+	}
+	high.Store(100)
+	r.send(t, rec(shipments, 2, 41, t0, shipJSON("s41", t0, "h1", 5)))
+	select {
+	case <-asked: // the batch came due behind the high watermark: it stays open
+	case <-time.After(guard):
+		t.Fatal("the due batch never asked for the high watermark")
+	}
+	high.Store(43)
+	r.send(t, rec(shipments, 2, 42, t0, shipJSON("s42", t0, "h2", 1)))
+	if m := r.nextMark(t); m != 42 {
+		t.Fatalf("mark %d, want 42", m)
+	}
+	err, marks := r.finish(t)
+	if err != nil || len(marks) != 0 {
+		t.Fatalf("Run = %v, extra marks %v", err, marks)
+	}
+	stored, _ := e.sink.snapshot()
+	if got := tokens(stored); !slices.Equal(got, []string{"g:shipments:2:40-40", "g:shipments:2:41-42"}) {
+		t.Fatalf("tokens %v, want the records behind the high watermark in one batch", got)
+	}
+}
+
 // A batch that reaches the end of a backlog (the batches before were cut at their
 // size limits while more records waited) is flushed at once, not at its interval;
 // a partition that keeps up (each slice ends at the high watermark) still waits for
