@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -97,13 +98,17 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 		}
 	})
 	stages.Go(func() {
+		// After a batch failed, no later one is stored or marked: its mark would
+		// commit the failed batch's offsets too.
+		var failed error
 		for s := range w.recorded {
-			err := s.err
+			err := cmp.Or(failed, s.err)
 			if err == nil {
 				err = w.guard(func() error { return w.store(s) })
 			} else {
 				s.ft.end(err)
 			}
+			failed = err
 			w.results <- err
 		}
 	})

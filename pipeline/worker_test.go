@@ -294,6 +294,45 @@ func TestLedgerWriteOverlapsPreviousStore(t *testing.T) {
 	}
 }
 
+// A batch whose store fails ends Run, and the batch after it, already recorded in
+// the ledger, is neither stored nor marked: its mark would commit the failed
+// batch's offsets too.
+func TestFailedStoreStopsTheNextBatch(t *testing.T) {
+	e := newEnv(t)
+	second := make(chan struct{})
+	e.ledger.intend = func(_ context.Context, r pipeline.Range) (bool, error) {
+		if r.First == 2 {
+			close(second)
+		}
+		return true, nil
+	}
+	e.sink.before = func(_ context.Context, call int, token string) error {
+		if call == 0 {
+			select {
+			case <-second:
+			case <-time.After(guard):
+				t.Errorf("store of %s: the next range was not recorded meanwhile", token)
+			}
+			panic("sink bug")
+		}
+		return nil
+	}
+	p := e.pipeline(pipeline.Options{MaxRows: 2})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	var recs []*kgo.Record
+	for i := range int64(4) {
+		recs = append(recs, rec(payments, 0, i, t0, payJSON(fmt.Sprint("e", i), t0, "m1", 100)))
+	}
+	r.send(t, recs...)
+	err, marks := r.wait(t)
+	if err == nil || !strings.Contains(err.Error(), "sink bug") || len(marks) != 0 {
+		t.Fatalf("Run = %v, marks %v; want the store's panic and no mark", err, marks)
+	}
+	if _, calls := e.sink.snapshot(); !slices.Equal(calls, []string{"g:payments:0:0-1"}) {
+		t.Fatalf("store calls %v, want only the failed one", calls)
+	}
+}
+
 func TestFlushByInterval(t *testing.T) {
 	e := newEnv(t)
 	p := e.pipeline(pipeline.Options{FlushInterval: 5 * time.Millisecond, MaxRows: 1000})
