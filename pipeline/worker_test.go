@@ -250,11 +250,10 @@ func TestFlushByMaxRows(t *testing.T) {
 	}
 }
 
-// The ledger write of a batch does not wait for the insert of the batch before it:
-// the first insert is held until the second range is recorded. Each range is still
-// recorded before its own insert, and the batches are stored and marked in order.
-func TestLedgerWriteOverlapsPreviousStore(t *testing.T) {
-	e := newEnv(t)
+// nextRecorded makes e's ledger note when the range that starts at offset 2 is
+// recorded, and returns a wait for that, for a store that must overlap the next
+// batch's ledger write (the test fails if it does not come within guard).
+func nextRecorded(t *testing.T, e *testEnv) func(token string) {
 	second := make(chan struct{})
 	e.ledger.intend = func(_ context.Context, r pipeline.Range) (bool, error) {
 		if r.First == 2 {
@@ -262,27 +261,43 @@ func TestLedgerWriteOverlapsPreviousStore(t *testing.T) {
 		}
 		return true, nil
 	}
+	return func(token string) {
+		select {
+		case <-second:
+		case <-time.After(guard):
+			t.Errorf("store of %s: the next range was not recorded meanwhile", token)
+		}
+	}
+}
+
+// pays returns one valid payment record of partition 0 at each of offs.
+func pays(offs ...int64) []*kgo.Record {
+	var recs []*kgo.Record
+	for _, o := range offs {
+		recs = append(recs, rec(payments, 0, o, t0, payJSON(fmt.Sprint("e", o), t0, "m1", 100)))
+	}
+	return recs
+}
+
+// The ledger write of a batch does not wait for the insert of the batch before it:
+// the first insert is held until the second range is recorded. Each range is still
+// recorded before its own insert, and the batches are stored and marked in order.
+func TestLedgerWriteOverlapsPreviousStore(t *testing.T) {
+	e := newEnv(t)
+	waitNext := nextRecorded(t, e)
 	ranges := map[string]pipeline.Range{"g:payments:0:0-1": rng(0, 1), "g:payments:0:2-3": rng(2, 3), "g:payments:0:4-4": rng(4, 4)}
 	e.sink.before = func(_ context.Context, call int, token string) error {
 		if !slices.Contains(e.ledger.all(), ranges[token]) {
 			t.Errorf("store of %s before its range was recorded", token)
 		}
 		if call == 0 {
-			select {
-			case <-second:
-			case <-time.After(guard):
-				t.Errorf("store of %s: the next range was not recorded meanwhile", token)
-			}
+			waitNext(token)
 		}
 		return nil
 	}
 	p := e.pipeline(pipeline.Options{MaxRows: 2})
 	r := startWorker(t, t.Context(), p.Worker(payments, 0))
-	var recs []*kgo.Record
-	for i := range int64(5) {
-		recs = append(recs, rec(payments, 0, i, t0, payJSON(fmt.Sprint("e", i), t0, "m1", 100)))
-	}
-	r.send(t, recs...)
+	r.send(t, pays(0, 1, 2, 3, 4)...)
 	err, marks := r.finish(t)
 	if err != nil || !slices.Equal(marks, []int64{1, 3, 4}) {
 		t.Fatalf("Run = %v, marks %v; want marks [1 3 4]", err, marks)
@@ -299,31 +314,17 @@ func TestLedgerWriteOverlapsPreviousStore(t *testing.T) {
 // batch's offsets too.
 func TestFailedStoreStopsTheNextBatch(t *testing.T) {
 	e := newEnv(t)
-	second := make(chan struct{})
-	e.ledger.intend = func(_ context.Context, r pipeline.Range) (bool, error) {
-		if r.First == 2 {
-			close(second)
-		}
-		return true, nil
-	}
+	waitNext := nextRecorded(t, e)
 	e.sink.before = func(_ context.Context, call int, token string) error {
 		if call == 0 {
-			select {
-			case <-second:
-			case <-time.After(guard):
-				t.Errorf("store of %s: the next range was not recorded meanwhile", token)
-			}
+			waitNext(token)
 			panic("sink bug")
 		}
 		return nil
 	}
 	p := e.pipeline(pipeline.Options{MaxRows: 2})
 	r := startWorker(t, t.Context(), p.Worker(payments, 0))
-	var recs []*kgo.Record
-	for i := range int64(4) {
-		recs = append(recs, rec(payments, 0, i, t0, payJSON(fmt.Sprint("e", i), t0, "m1", 100)))
-	}
-	r.send(t, recs...)
+	r.send(t, pays(0, 1, 2, 3)...)
 	err, marks := r.wait(t)
 	if err == nil || !strings.Contains(err.Error(), "sink bug") || len(marks) != 0 {
 		t.Fatalf("Run = %v, marks %v; want the store's panic and no mark", err, marks)
@@ -364,98 +365,83 @@ func TestFlushByInterval(t *testing.T) {
 	}
 }
 
-// TestCatchingUpBatchStaysOpen: a batch that comes due while fetched slices wait
-// for the worker is not cut at the interval; the slices that follow join it, and it
-// is flushed once the queue is empty.
+// TestCatchingUpBatchStaysOpen: a batch that comes due while its partition holds
+// more records than the worker has (fetched slices wait for it, or the latest
+// fetch's high watermark is beyond the batch) is not cut at the interval; the
+// slices that follow join it, and it is flushed once the partition has caught up.
 func TestCatchingUpBatchStaysOpen(t *testing.T) {
-	e := newEnv(t)
-	p := e.pipeline(pipeline.Options{FlushInterval: time.Second, MaxRows: 1000})
-	w := p.Worker(shipments, 2)
-	var queued atomic.Int64
-	asked := make(chan struct{}, 1)
-	w.SetBacklog(func() int {
+	signal := func(asked chan struct{}) {
 		select {
 		case asked <- struct{}{}:
 		default:
 		}
-		return int(queued.Load())
-	})
-	r := startWorker(t, t.Context(), w)
-	// The first batch is never held (its rows show the partition flows).
-	r.send(t, rec(shipments, 2, 40, t0, shipJSON("s40", t0, "h1", 10)))
-	if m := r.nextMark(t); m != 40 {
-		t.Fatalf("mark %d, want 40", m)
 	}
-	queued.Store(3)
-	due := func() {
-		t.Helper()
-		select {
-		case <-asked: // the batch came due with slices queued: it stays open
-		case <-time.After(guard):
-			t.Fatal("the due batch never asked for the backlog")
-		}
-	}
-	r.send(t, rec(shipments, 2, 41, t0, shipJSON("s41", t0, "h1", 5)))
-	due()
-	r.send(t, rec(shipments, 2, 42, t0, shipJSON("s42", t0, "h2", 1)))
-	due() // still due after this slice, still catching up
-	queued.Store(0)
-	r.send(t, rec(shipments, 2, 43, t0, shipJSON("s43", t0, "h2", 1)))
-	if m := r.nextMark(t); m != 43 {
-		t.Fatalf("mark %d, want 43", m)
-	}
-	err, marks := r.finish(t)
-	if err != nil || len(marks) != 0 {
-		t.Fatalf("Run = %v, extra marks %v", err, marks)
-	}
-	stored, _ := e.sink.snapshot()
-	if got := tokens(stored); !slices.Equal(got, []string{"g:shipments:2:40-40", "g:shipments:2:41-43"}) {
-		t.Fatalf("tokens %v, want the slices sent while catching up in one batch", got)
-	}
-}
-
-// A due batch also stays open while the partition holds records beyond it that are
-// not fetched yet (the latest fetch's high watermark is further), and is flushed once
-// it holds the record at the high watermark.
-func TestBatchBehindHighWatermarkStaysOpen(t *testing.T) {
-	e := newEnv(t)
-	p := e.pipeline(pipeline.Options{FlushInterval: time.Second, MaxRows: 1000})
-	w := p.Worker(shipments, 2)
-	w.SetBacklog(func() int { return 0 })
-	var high atomic.Int64
-	asked := make(chan struct{}, 1)
-	w.SetHighWatermark(func() int64 {
-		select {
-		case asked <- struct{}{}:
-		default:
-		}
-		return high.Load()
-	})
-	r := startWorker(t, t.Context(), w)
-	high.Store(41)
-	r.send(t, rec(shipments, 2, 40, t0, shipJSON("s40", t0, "h1", 10)))
-	if m := r.nextMark(t); m != 40 {
-		t.Fatalf("mark %d, want 40", m)
-	}
-	high.Store(100)
-	r.send(t, rec(shipments, 2, 41, t0, shipJSON("s41", t0, "h1", 5)))
-	select {
-	case <-asked: // the batch came due behind the high watermark: it stays open
-	case <-time.After(guard):
-		t.Fatal("the due batch never asked for the high watermark")
-	}
-	high.Store(43)
-	r.send(t, rec(shipments, 2, 42, t0, shipJSON("s42", t0, "h2", 1)))
-	if m := r.nextMark(t); m != 42 {
-		t.Fatalf("mark %d, want 42", m)
-	}
-	err, marks := r.finish(t)
-	if err != nil || len(marks) != 0 {
-		t.Fatalf("Run = %v, extra marks %v", err, marks)
-	}
-	stored, _ := e.sink.snapshot()
-	if got := tokens(stored); !slices.Equal(got, []string{"g:shipments:2:40-40", "g:shipments:2:41-42"}) {
-		t.Fatalf("tokens %v, want the records behind the high watermark in one batch", got)
+	for _, tc := range []struct {
+		name string
+		// behind makes w ask for its backlog through a function that signals asked
+		// and reports the partition behind while behind is set.
+		behind func(w *pipeline.Worker, behind *atomic.Bool, asked chan struct{})
+	}{
+		{"fetches queued", func(w *pipeline.Worker, behind *atomic.Bool, asked chan struct{}) {
+			w.SetBacklog(func() int {
+				signal(asked)
+				if behind.Load() {
+					return 3
+				}
+				return 0
+			})
+		}},
+		{"high watermark beyond", func(w *pipeline.Worker, behind *atomic.Bool, asked chan struct{}) {
+			w.SetBacklog(func() int { return 0 })
+			w.SetHighWatermark(func() int64 {
+				signal(asked)
+				if behind.Load() {
+					return 100
+				}
+				return 44
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			p := e.pipeline(pipeline.Options{FlushInterval: time.Second, MaxRows: 1000})
+			w := p.Worker(shipments, 2)
+			var behind atomic.Bool
+			asked := make(chan struct{}, 1)
+			tc.behind(w, &behind, asked)
+			r := startWorker(t, t.Context(), w)
+			// The first batch is never held (its rows show the partition flows).
+			r.send(t, rec(shipments, 2, 40, t0, shipJSON("s40", t0, "h1", 10)))
+			if m := r.nextMark(t); m != 40 {
+				t.Fatalf("mark %d, want 40", m)
+			}
+			behind.Store(true)
+			due := func() {
+				t.Helper()
+				select {
+				case <-asked: // the batch came due behind: it stays open
+				case <-time.After(guard):
+					t.Fatal("the due batch never asked for the backlog")
+				}
+			}
+			r.send(t, rec(shipments, 2, 41, t0, shipJSON("s41", t0, "h1", 5)))
+			due()
+			r.send(t, rec(shipments, 2, 42, t0, shipJSON("s42", t0, "h2", 1)))
+			due() // still due after this slice, still catching up
+			behind.Store(false)
+			r.send(t, rec(shipments, 2, 43, t0, shipJSON("s43", t0, "h2", 1)))
+			if m := r.nextMark(t); m != 43 {
+				t.Fatalf("mark %d, want 43", m)
+			}
+			err, marks := r.finish(t)
+			if err != nil || len(marks) != 0 {
+				t.Fatalf("Run = %v, extra marks %v", err, marks)
+			}
+			stored, _ := e.sink.snapshot()
+			if got := tokens(stored); !slices.Equal(got, []string{"g:shipments:2:40-40", "g:shipments:2:41-43"}) {
+				t.Fatalf("tokens %v, want the slices sent while catching up in one batch", got)
+			}
+		})
 	}
 }
 
@@ -464,22 +450,15 @@ func TestBatchBehindHighWatermarkStaysOpen(t *testing.T) {
 // a partition that keeps up (each slice ends at the high watermark) still waits for
 // the interval, so its batches are not cut small.
 func TestBacklogEndFlushesAtOnce(t *testing.T) {
-	pay := func(offs ...int64) []*kgo.Record {
-		var recs []*kgo.Record
-		for _, o := range offs {
-			recs = append(recs, rec(payments, 0, o, t0, payJSON(fmt.Sprint("e", o), t0, "m1", 100)))
-		}
-		return recs
-	}
 	t.Run("backlog", func(t *testing.T) {
 		e := newEnv(t)
 		p := e.pipeline(pipeline.Options{MaxRows: 3}) // and an interval of an hour
 		w := p.Worker(payments, 0)
 		w.SetHighWatermark(func() int64 { return 10 })
 		r := startWorker(t, t.Context(), w)
-		r.send(t, pay(0, 1, 2, 3, 4)...)
-		r.send(t, pay(5, 6)...)
-		r.send(t, pay(7, 8, 9)...) // the last cut is in the last slice
+		r.send(t, pays(0, 1, 2, 3, 4)...)
+		r.send(t, pays(5, 6)...)
+		r.send(t, pays(7, 8, 9)...) // the last cut is in the last slice
 		for _, want := range []int64{2, 5, 8, 9} {
 			if m := r.nextMark(t); m != want {
 				t.Fatalf("mark %d, want %d", m, want)
@@ -497,7 +476,7 @@ func TestBacklogEndFlushesAtOnce(t *testing.T) {
 		w.SetHighWatermark(high.Load)
 		w.SetBacklog(func() int { return 0 })
 		r := startWorker(t, t.Context(), w)
-		for _, recs := range [][]*kgo.Record{pay(0, 1, 2, 3, 4), pay(5), pay(6)} {
+		for _, recs := range [][]*kgo.Record{pays(0, 1, 2, 3, 4), pays(5), pays(6)} {
 			high.Store(recs[len(recs)-1].Offset + 1)
 			r.send(t, recs...)
 		}
