@@ -133,26 +133,3 @@ func TestGroupTellsWorkersTheHighWatermark(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// A fetch reaches its partition's worker as one slice, however many records it
-// holds: a poll hands over everything the client buffered, so pausing a partition
-// never leaves part of a fetch behind for the client to drop and fetch again.
-func TestGroupHandsOverWholeFetches(t *testing.T) {
-	addrs, prod, _ := cluster(t)
-	h := newHarness(t)
-	const n = 25_000 // small records: one fetch of the default size holds them all
-	produce(t, prod, n, false, 0)
-	m := startMember(t, options(addrs, "whole"), h.factory("a"))
-	h.wait("partition 0 received", func(evs []event) bool { return len(received(evs)[0]) == n })
-	if err := m.stop(t); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range h.snapshot() {
-		if e.kind == "recv" && e.partition == 0 {
-			if len(e.offsets) != n {
-				t.Fatalf("first slice of partition 0 holds %d records, want all %d of its fetch", len(e.offsets), n)
-			}
-			break
-		}
-	}
-}

@@ -328,11 +328,7 @@ func (g *Group) Run(ctx context.Context) error {
 	}()
 	var backoff pollBackoff
 	for {
-		// Every buffered fetch at once (the client buffers one per broker): a
-		// partition's records of one fetch are one slice, so the pause below never
-		// leaves part of a fetch buffered, which the client would drop and fetch
-		// again once the partition resumes.
-		fetches := g.cl.PollFetches(pollCtx)
+		fetches := g.cl.PollRecords(pollCtx, 10_000)
 		if fetches.IsClientClosed() || pollCtx.Err() != nil {
 			break
 		}
