@@ -262,11 +262,19 @@ func nextRecorded(t *testing.T, e *testEnv) func(token string) {
 		return true, nil
 	}
 	return func(token string) {
-		select {
-		case <-second:
-		case <-time.After(guard):
+		if !arrives(second) {
 			t.Errorf("store of %s: the next range was not recorded meanwhile", token)
 		}
+	}
+}
+
+// arrives reports whether ch delivers within guard.
+func arrives(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	case <-time.After(guard):
+		return false
 	}
 }
 
@@ -416,11 +424,9 @@ func TestCatchingUpBatchStaysOpen(t *testing.T) {
 				t.Fatalf("mark %d, want 40", m)
 			}
 			behind.Store(true)
-			due := func() {
+			due := func() { // the batch came due behind: it stays open
 				t.Helper()
-				select {
-				case <-asked: // the batch came due behind: it stays open
-				case <-time.After(guard):
+				if !arrives(asked) {
 					t.Fatal("the due batch never asked for the backlog")
 				}
 			}
