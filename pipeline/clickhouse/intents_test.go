@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sluicehq/sluice/pipeline"
@@ -332,5 +333,36 @@ func TestIntendGroupEveryMemberLeft(t *testing.T) {
 	}
 	if parts := ledgerParts(t, c); len(parts) != 1 {
 		t.Errorf("ledger parts %v; want the first insert's only", parts)
+	}
+}
+
+// BenchmarkIntendConcurrent is the latency of Intend with 8 callers per CPU calling
+// at once (partitions flushing together), grouped as Intend does and, for
+// comparison, each call inserting alone and in parallel; inserts/op is the ledger
+// parts each call costs.
+func BenchmarkIntendConcurrent(b *testing.B) {
+	for _, tc := range []struct {
+		name          string
+		max, inFlight int
+	}{{"grouped", maxIntentGroup, 1}, {"alone", 1, DefaultMaxConns}} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := open(b)
+			c.intents = &intents{turn: make(chan struct{}, tc.inFlight), max: tc.max}
+			var inserts, next atomic.Int64
+			c.intents.sending = func(context.Context, int) { inserts.Add(1) }
+			b.SetParallelism(8)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				p := int32(next.Add(1))
+				for i := int64(0); pb.Next(); i++ {
+					r := pipeline.Range{Group: "g", Topic: "payments", Partition: p, First: i * 100, Last: i*100 + 99}
+					if err := c.Intend(b.Context(), r); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(inserts.Load())/float64(b.N), "inserts/op")
+		})
 	}
 }
