@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/sluicehq/sluice/pipeline"
@@ -85,23 +86,33 @@ func (x *intents) record(ctx context.Context, r pipeline.Range, send func(contex
 				<-g.done
 				return g.err
 			}
-			// This caller's ctx ending counts as its leaving, not as the insert's
-			// cancellation: other members may still wait for it.
-			stop := context.AfterFunc(ctx, func() { x.leave(g, i) })
-			if x.sending != nil {
-				x.sending(ctx, len(rs))
-			}
-			err := send(sendCtx, rs)
-			stop()
-			g.err = err
-			close(g.done)
-			x.mu.Lock()
-			g.cancel()
-			x.mu.Unlock()
-			<-x.turn
-			return err
+			return x.send(ctx, g, i, rs, sendCtx, send)
 		}
 	}
+}
+
+// send sends g's ranges rs for member i, which holds the turn, with sendCtx, and
+// publishes the outcome to g's other members before it releases the turn.
+func (x *intents) send(ctx context.Context, g *intentGroup, i int, rs []pipeline.Range, sendCtx context.Context,
+	send func(context.Context, []pipeline.Range) error) (err error) {
+	// The other members' outcome if send panics.
+	err = errors.New("the ledger insert of the group did not return")
+	// This caller's ctx ending counts as its leaving, not as the insert's
+	// cancellation: other members may still wait for it.
+	stop := context.AfterFunc(ctx, func() { x.leave(g, i) })
+	defer func() {
+		stop()
+		g.err = err
+		close(g.done)
+		x.mu.Lock()
+		g.cancel()
+		x.mu.Unlock()
+		<-x.turn
+	}()
+	if x.sending != nil {
+		x.sending(ctx, len(rs))
+	}
+	return send(sendCtx, rs)
 }
 
 // join adds r to the open group, opening a new one when there is none or it is

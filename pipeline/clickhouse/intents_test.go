@@ -366,3 +366,49 @@ func BenchmarkIntendConcurrent(b *testing.B) {
 		})
 	}
 }
+
+func TestIntendSenderPanicFailsGroupAndFreesTurn(t *testing.T) {
+	c := open(t)
+	sends, joins := holdLedger(t, c)
+	hold := c.intents.sending
+	c.intents.sending = func(ctx context.Context, n int) {
+		hold(ctx, n)
+		if n == 2 {
+			panic("send")
+		}
+	}
+	z := intendAsync(t.Context(), c, partRange(0))
+	first := <-sends
+	type outcome struct {
+		err      error
+		panicked any
+	}
+	group := make(chan outcome, 2)
+	for p := 1; p <= 2; p++ {
+		go func() {
+			var o outcome
+			defer func() { o.panicked = recover(); group <- o }()
+			o.err = c.Intend(t.Context(), partRange(p))
+		}()
+	}
+	waitJoins(joins, 3)
+	close(first.go_)
+	if err := <-z; err != nil {
+		t.Fatal(err)
+	}
+	second := <-sends
+	close(second.go_)
+	// The sender's panic goes on up its own call; its group's other member fails.
+	a, b := <-group, <-group
+	if a.panicked == nil {
+		a, b = b, a
+	}
+	if a.panicked != "send" || b.panicked != nil || b.err == nil {
+		t.Fatalf("the group's calls ended with %+v and %+v; want the sender's panic and the other's error", a, b)
+	}
+	// The turn is free again.
+	c.intents.sending = nil
+	if err := c.Intend(t.Context(), partRange(3)); err != nil {
+		t.Fatal(err)
+	}
+}
