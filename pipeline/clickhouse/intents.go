@@ -32,7 +32,7 @@ type intents struct {
 	max  int           // most ranges a group holds
 
 	mu   sync.Mutex
-	open *intentGroup // the group new calls join; nil once sent
+	open *intentGroup // the group new calls join; nil once sent, replaced once full
 
 	// joined and sending are for tests: when set, joined runs after a call joined
 	// a group, and sending in the member about to send a group of n ranges, with
@@ -59,6 +59,8 @@ type intentMember struct {
 	left bool // the call returned before the outcome (its ctx was done)
 }
 
+// newIntents returns intents with no insert in flight and groups of up to
+// maxIntentGroup ranges.
 func newIntents() *intents {
 	return &intents{turn: make(chan struct{}, 1), max: maxIntentGroup}
 }
