@@ -2,9 +2,12 @@ package pipeline
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/membudget"
 )
 
 // TestDedupCap checks that the filter forgets the oldest ids beyond its cap, so
@@ -253,5 +256,35 @@ func TestDedupGrowth(t *testing.T) {
 	checkSame(t, d, o)
 	if len(d.slots) < 8192 || d.head == 0 {
 		t.Fatalf("index of %d slots, ring head at %d: the test no longer grows or wraps the filter", len(d.slots), d.head)
+	}
+}
+
+// dedupHeap is the heap that a filter with a cap of max holds once full, per id.
+func dedupHeap(max int) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	d := newDedup(time.Hour, max, false)
+	buf := []byte("01J9Z3K7Q4W8X2YF5T6R")
+	for i := range max + max/2 {
+		d.Admit(string(strconv.AppendInt(buf[:20], int64(i), 10)), int64(i), 0)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(d)
+	return float64(after.HeapAlloc-before.HeapAlloc) / float64(d.len())
+}
+
+// TestDedupIDBytes checks membudget.IDBytes against the heap a full filter holds
+// per id: at the floor of the cap, at the share 8 partitions get from the default
+// budget, at SLUICE_DEDUP_MAX_IDS's default and at a cap that leaves the index as
+// empty as it gets (just over three-eighths full).
+func TestDedupIDBytes(t *testing.T) {
+	for _, max := range []int{membudget.MinDedupIDs, int(membudget.SplitOf(256<<20, 8).DedupIDs), 1_000_000, 3<<18 + 1} {
+		got := dedupHeap(max)
+		t.Logf("cap %d: %.1f bytes per id", max, got)
+		if got > membudget.IDBytes {
+			t.Errorf("a full filter with a cap of %d holds %.1f bytes per id; membudget.IDBytes is %d", max, got, membudget.IDBytes)
+		}
 	}
 }
