@@ -41,11 +41,6 @@ func BenchmarkPaymentBatchAddDedup(b *testing.B) {
 	}
 }
 
-// admitter is the filter call the benchmarks compare.
-type admitter interface {
-	Admit(id string, ts, offset int64) bool
-}
-
 // BenchmarkDedupAdmit is the producer-duplicate filter alone at the default cap of
 // a partition (membudget.MinDedupIDs), full and forgetting an id per admitted one:
 // every id new, or every eighth a repeat of the id 1,000 events earlier.
@@ -55,31 +50,22 @@ func BenchmarkDedupAdmit(b *testing.B) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("01J9Z3K7Q4W8X2YF5T6R%06d", i)
 	}
-	filters := []struct {
-		name string
-		new  func() admitter
-	}{
-		{"ring", func() admitter { return newDedup(24*time.Hour, capIDs, false) }},
-		{"map", func() admitter { return newMapDedup(24*time.Hour, capIDs) }},
-	}
 	for _, every := range []int{0, 8} {
-		for _, f := range filters {
-			b.Run(fmt.Sprintf("dup=%d/%s", every, f.name), func(b *testing.B) {
-				d := f.new()
-				for i := range 2 * capIDs { // fill to the cap, forgetting
-					d.Admit(ids[i%n], int64(i), 0)
+		b.Run(fmt.Sprintf("dup=%d", every), func(b *testing.B) {
+			d := newDedup(24*time.Hour, capIDs, false)
+			for i := range 2 * capIDs { // fill to the cap, forgetting
+				d.Admit(ids[i%n], int64(i), 0)
+			}
+			b.ReportAllocs()
+			i := 2 * capIDs
+			for b.Loop() {
+				id := ids[i%n]
+				if every > 0 && i%every == 0 {
+					id = ids[(i-1000)%n]
 				}
-				b.ReportAllocs()
-				i := 2 * capIDs
-				for b.Loop() {
-					id := ids[i%n]
-					if every > 0 && i%every == 0 {
-						id = ids[(i-1000)%n]
-					}
-					d.Admit(id, int64(i), 0)
-					i++
-				}
-			})
-		}
+				d.Admit(id, int64(i), 0)
+				i++
+			}
+		})
 	}
 }

@@ -288,3 +288,32 @@ func TestDedupIDBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestDedupAdmitAllocs checks that a full filter admits, rejects and forgets
+// without allocating.
+func TestDedupAdmitAllocs(t *testing.T) {
+	const max = 1000
+	d := newDedup(time.Hour, max, false)
+	ids := make([]string, 4*max)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	i := 0
+	admit := func() {
+		id := ids[i%len(ids)]
+		if i%3 == 0 {
+			id = ids[(i+len(ids)-1)%len(ids)] // the previous id: a duplicate
+		}
+		d.Admit(id, int64(i), 0)
+		i++
+	}
+	for range 2 * len(ids) {
+		admit()
+	}
+	if n := testing.AllocsPerRun(10_000, admit); n != 0 {
+		t.Fatalf("%v allocations per Admit", n)
+	}
+	if d.len() != max {
+		t.Fatalf("%d ids remembered, want the cap %d", d.len(), max)
+	}
+}
