@@ -36,8 +36,8 @@ func hashID(id string) idHash {
 // (whose timestamp is the one that decides); it is at most three-quarters full and
 // deletes by shifting back, so a lookup reads one or two cache lines of it and, on a
 // tag match, one ring entry. An id costs about 24 bytes of ring and 11–21 of index
-// (membudget.IDBytes). Slots hold 32-bit positions and tags, so a filter holds
-// fewer than 2^32 ids (the memory budget's share caps it far below).
+// (membudget.IDBytes). Slots hold 32-bit positions and homes, so a filter holds
+// fewer than 2^31 ids (the memory budget's share caps it far below).
 type dedup struct {
 	horizon int64 // nanoseconds
 	max     int   // ids remembered at most; 0 = no limit

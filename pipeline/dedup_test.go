@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/sluicehq/sluice/internal/membudget"
 )
@@ -222,8 +223,8 @@ func driveDedup(t testing.TB, data []byte) {
 // checks that every decision and the state after every call are the same.
 func TestDedupOracle(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for run := range 400 {
-		data := make([]byte, 4+3*r.IntN(20000))
+	for run := range 200 {
+		data := make([]byte, 4+3*r.IntN(10_000))
 		for i := range data {
 			data[i] = byte(r.Uint32())
 		}
@@ -259,8 +260,9 @@ func TestDedupGrowth(t *testing.T) {
 	}
 }
 
-// dedupHeap is the heap that a filter with a cap of max holds once full, per id.
-func dedupHeap(max int) float64 {
+// dedupHeap fills a filter with a cap of max and returns what its ring and index
+// take and the heap it holds (HeapAlloc after a collection), per id.
+func dedupHeap(max int) (footprint, heap float64) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
@@ -271,20 +273,26 @@ func dedupHeap(max int) float64 {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
+	n := float64(d.len())
+	footprint = float64(cap(d.ring)*int(unsafe.Sizeof(seenHash{}))+cap(d.slots)*8) / n
 	runtime.KeepAlive(d)
-	return float64(after.HeapAlloc-before.HeapAlloc) / float64(d.len())
+	return footprint, float64(after.HeapAlloc-before.HeapAlloc) / n
 }
 
-// TestDedupIDBytes checks membudget.IDBytes against the heap a full filter holds
-// per id: at the floor of the cap, at the share 8 partitions get from the default
-// budget, at SLUICE_DEDUP_MAX_IDS's default and at a cap that leaves the index as
-// empty as it gets (just over three-eighths full).
+// TestDedupIDBytes checks membudget.IDBytes against what a full filter's ring and
+// index take per id, and that the heap it holds agrees (within 5%, the rest of the
+// process's garbage): at the floor of the cap, at the share 8 partitions get from
+// the default budget and at a cap that leaves the index as empty as it gets (just
+// over three-eighths full).
 func TestDedupIDBytes(t *testing.T) {
-	for _, max := range []int{membudget.MinDedupIDs, int(membudget.SplitOf(256<<20, 8).DedupIDs), 1_000_000, 3<<18 + 1} {
-		got := dedupHeap(max)
-		t.Logf("cap %d: %.1f bytes per id", max, got)
-		if got > membudget.IDBytes {
-			t.Errorf("a full filter with a cap of %d holds %.1f bytes per id; membudget.IDBytes is %d", max, got, membudget.IDBytes)
+	for _, max := range []int{membudget.MinDedupIDs, int(membudget.SplitOf(256<<20, 8).DedupIDs), 3<<17 + 1} {
+		footprint, heap := dedupHeap(max)
+		t.Logf("cap %d: %.1f bytes per id, %.1f on the heap", max, footprint, heap)
+		if footprint > membudget.IDBytes {
+			t.Errorf("a full filter with a cap of %d takes %.1f bytes per id; membudget.IDBytes is %d", max, footprint, membudget.IDBytes)
+		}
+		if heap < footprint*0.95 || heap > footprint*1.05 {
+			t.Errorf("a full filter with a cap of %d holds %.1f bytes per id on the heap, not its ring and index's %.1f", max, heap, footprint)
 		}
 	}
 }
