@@ -34,11 +34,13 @@ type intents struct {
 	mu   sync.Mutex
 	open *intentGroup // the group new calls join; nil once sent, replaced once full
 
-	// joined and sending are for tests: when set, joined runs after a call joined
-	// a group, and sending in the member about to send a group of n ranges, with
-	// that member's ctx.
-	joined  func()
-	sending func(ctx context.Context, n int)
+	// joined, sending and abandoned are for tests: when set, joined runs after a
+	// call joined a group, sending in the member about to send a group of n
+	// ranges, with that member's ctx, and abandoned once the last member of a sent
+	// group left and its insert is cancelled.
+	joined    func()
+	sending   func(ctx context.Context, n int)
+	abandoned func()
 }
 
 // intentGroup is the ranges of calls that one insert records.
@@ -167,5 +169,8 @@ func (x *intents) leave(g *intentGroup, i int) {
 	g.live--
 	if g.sent && g.live == 0 {
 		g.cancel()
+		if x.abandoned != nil {
+			x.abandoned()
+		}
 	}
 }

@@ -326,7 +326,10 @@ func TestIntendGroupEveryMemberLeft(t *testing.T) {
 	if err := <-res[1]; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled follower = %v, want context.Canceled", err)
 	}
+	abandoned := make(chan struct{}, 1)
+	c.intents.abandoned = func() { abandoned <- struct{}{} }
 	cancels[0]() // the last member: the insert is cancelled
+	<-abandoned  // (the member leaves in a goroutine of its ctx)
 	close(held.go_)
 	if err := <-res[0]; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled sender = %v, want context.Canceled", err)
