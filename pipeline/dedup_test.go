@@ -280,8 +280,8 @@ func dedupHeap(max int) (footprint, heap float64) {
 }
 
 // TestDedupIDBytes checks membudget.IDBytes against what a full filter's ring and
-// index take per id, and that the heap it holds agrees (within 5%, the rest of the
-// process's garbage): at the floor of the cap, at the share 8 partitions get from
+// index take per id, and that it holds no more on the heap (but for 10%: other
+// tests' goroutines may still be allocating or freeing): at the floor of the cap, at the share 8 partitions get from
 // the default budget and at a cap that leaves the index as empty as it gets (just
 // over three-eighths full).
 func TestDedupIDBytes(t *testing.T) {
@@ -291,8 +291,8 @@ func TestDedupIDBytes(t *testing.T) {
 		if footprint > membudget.IDBytes {
 			t.Errorf("a full filter with a cap of %d takes %.1f bytes per id; membudget.IDBytes is %d", max, footprint, membudget.IDBytes)
 		}
-		if heap < footprint*0.95 || heap > footprint*1.05 {
-			t.Errorf("a full filter with a cap of %d holds %.1f bytes per id on the heap, not its ring and index's %.1f", max, heap, footprint)
+		if heap > footprint*1.1 {
+			t.Errorf("a full filter with a cap of %d holds %.1f bytes per id on the heap, more than its ring and index's %.1f", max, heap, footprint)
 		}
 	}
 }
