@@ -562,9 +562,23 @@ func (d *decoder) time(field string) (time.Time, *Invalid) {
 	}
 	ts, ok := parseRFC3339(d.val())
 	if !ok || !d.plain {
-		return time.Time{}, invalid(ReasonBadTimestamp, field, "want RFC 3339, got "+quote(string(d.val())))
+		return time.Time{}, d.badTime(field)
 	}
 	return ts, nil
+}
+
+// unixTime is time for a string value already known to be one, as Unix seconds
+// and nanoseconds, the date's conversion cached in dc.
+func (d *decoder) unixTime(field string, dc *dateCache) (sec, nsec int64, inv *Invalid) {
+	sec, nsec, ok := rfc3339Unix(d.val(), dc)
+	if !ok || !d.plain {
+		return 0, 0, d.badTime(field)
+	}
+	return sec, nsec, nil
+}
+
+func (d *decoder) badTime(field string) *Invalid {
+	return invalid(ReasonBadTimestamp, field, "want RFC 3339, got "+quote(string(d.val())))
 }
 
 // metadata decodes the current value as an object of strings into d.meta (when
@@ -721,29 +735,58 @@ func hex4(b []byte) (rune, bool) {
 // parseRFC3339 parses YYYY-MM-DD(T|t)hh:mm:ss[.frac](Z|z|±hh:mm) into a UTC time
 // without allocating (time.Parse allocates a zone for numeric offsets).
 func parseRFC3339(b []byte) (time.Time, bool) {
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	sec, nsec, ok := rfc3339Unix(b, nil)
+	if !ok {
 		return time.Time{}, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
+	return time.Unix(sec, nsec).UTC(), true
+}
+
+// dateCache holds the last date rfc3339Unix converted (its ten bytes as two
+// words): the timestamps of a stream mostly fall on the same day.
+type dateCache struct {
+	head uint64 // YYYY-MM-
+	tail uint16 // DD
+	days int64  // since 1970-01-01; 0 with head 0: nothing cached
+}
+
+// rfc3339Unix is parseRFC3339 as Unix seconds and nanoseconds; dc, when not nil,
+// caches the conversion of the date.
+func rfc3339Unix(b []byte, dc *dateCache) (unix, nsec int64, ok bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+		return 0, 0, false
+	}
+	var days int64
+	head, tail := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint16(b[8:])
+	if dc != nil && dc.head == head && dc.tail == tail {
+		days = dc.days
+	} else {
+		year, ok1 := digits(b[0:4])
+		month, ok2 := digits(b[5:7])
+		day, ok3 := digits(b[8:10])
+		if !(ok1 && ok2 && ok3) || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) {
+			return 0, 0, false
+		}
+		days = daysSinceEpoch(year, month, day)
+		if dc != nil {
+			*dc = dateCache{head: head, tail: tail, days: days}
+		}
+	}
 	hour, ok4 := digits(b[11:13])
 	minute, ok5 := digits(b[14:16])
 	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
-		day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, false
+	if !(ok4 && ok5 && ok6) || hour > 23 || minute > 59 || sec > 59 {
+		return 0, 0, false
 	}
 	b = b[19:]
-	nsec := 0
 	if b[0] == '.' {
 		i := 1
-		for scale := 100_000_000; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-			nsec += int(b[i]-'0') * scale
+		for scale := int64(100_000_000); i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			nsec += int64(b[i]-'0') * scale
 			scale /= 10
 		}
 		if i == 1 {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		b = b[i:]
 	}
@@ -754,17 +797,16 @@ func parseRFC3339(b []byte) (time.Time, bool) {
 		oh, ok1 := digits(b[1:3])
 		om, ok2 := digits(b[4:6])
 		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		offset = (oh*60 + om) * 60
 		if b[0] == '-' {
 			offset = -offset
 		}
 	default:
-		return time.Time{}, false
+		return 0, 0, false
 	}
-	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
-	return time.Unix(unix, int64(nsec)).UTC(), true
+	return days*86400 + int64(hour*3600+minute*60+sec-offset), nsec, true
 }
 
 // daysSinceEpoch is the number of days from 1970-01-01 to the given date of the

@@ -58,12 +58,16 @@ type recordDecoder struct {
 	// outOfRange is the last timestamp decoded outside [1970, 2106), for the
 	// Detail of its Invalid.
 	outOfRange time.Time
+	dates      dateCache // of the RFC 3339 timestamps
 }
 
-// The range of event times, in Unix nanoseconds (see minOccurredAt).
+// The range of event times, in Unix nanoseconds and seconds (see minOccurredAt,
+// whole seconds).
 var (
-	minEventNs = minOccurredAt.UnixNano()
-	maxEventNs = maxOccurredAt.UnixNano()
+	minEventNs  = minOccurredAt.UnixNano()
+	maxEventNs  = maxOccurredAt.UnixNano()
+	minEventSec = minOccurredAt.Unix()
+	maxEventSec = maxOccurredAt.Unix()
 )
 
 func (t *EventType) newRecordDecoder(lim Limits, chunk int) *recordDecoder {
@@ -275,13 +279,13 @@ func (r *recordDecoder) timestamp(p *prop) (int64, *Invalid) {
 	case d.kind == kNull:
 		return 0, nil
 	case d.kind == kString && p.rfc3339:
-		t, inv := d.time(p.path)
-		if inv == nil && (t.Before(minOccurredAt) || !t.Before(maxOccurredAt)) {
+		sec, nsec, inv := d.unixTime(p.path, &r.dates)
+		if inv == nil && (sec < minEventSec || sec >= maxEventSec) {
 			// Out of range (and perhaps of int64 nanoseconds): validate reports it.
-			r.outOfRange = t
+			r.outOfRange = time.Unix(sec, nsec).UTC()
 			return minEventNs - 1, nil
 		}
-		return t.UnixNano(), inv
+		return sec*1e9 + nsec, inv
 	case d.kind == kNumber && p.epoch != 0:
 		// Bounded before scaling so that the product cannot overflow.
 		v, _, inv := d.integer(p.path, 0, maxEventNs/p.epoch)
