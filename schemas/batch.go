@@ -71,6 +71,7 @@ type DictColumn struct {
 	Dict  []string
 	Keys  []uint32
 	index map[string]uint32 // Dict's keys once it holds more than smallDict values
+	last  uint32            // the key of the last row, checked first
 }
 
 // smallDict is the most values a DictColumn finds by comparing them in turn,
@@ -98,10 +99,14 @@ func (c *DictColumn) Append(s string) {
 		}
 	}
 	c.Keys = push(c.Keys, k)
+	c.last = k
 }
 
 // find returns the key of s, if the dictionary holds it.
 func (c *DictColumn) find(s string) (uint32, bool) {
+	if k := c.last; int(k) < len(c.Dict) && c.Dict[k] == s {
+		return k, true
+	}
 	if len(c.Dict) > smallDict {
 		k, ok := c.index[s]
 		return k, ok

@@ -544,11 +544,55 @@ func (d *decoder) float64(field string) (float64, *Invalid) {
 		return 0, badType(field, "a number", d.kind)
 	}
 	v := d.val()
+	if f, ok := shortFloat(v, d.float); ok {
+		return f, nil
+	}
 	f, err := strconv.ParseFloat(unsafe.String(&v[0], len(v)), 64)
 	if err != nil {
 		return 0, invalid(ReasonOutOfRange, field, quote(string(d.val()))+" is beyond float64")
 	}
 	return f, nil
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// shortFloat converts the JSON number b (syntax already checked; frac: it has a
+// fraction or an exponent) when it has at most 15 digits and no exponent, as
+// strconv.ParseFloat's exact path does: the digits and the power of ten are both
+// exact float64s, so their quotient is the correctly rounded value. ok is false for
+// anything else, to be left to strconv.
+func shortFloat(b []byte, frac bool) (f float64, ok bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) > 16 { // 15 digits and a point
+		return 0, false
+	}
+	var m uint64
+	point := -1
+	for i, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			m = m*10 + uint64(c-'0')
+		case c == '.' && frac:
+			point = i
+		default: // an exponent
+			return 0, false
+		}
+	}
+	if point < 0 && len(b) > 15 {
+		return 0, false
+	}
+	f = float64(m)
+	if point >= 0 {
+		f /= exactPow10[len(b)-1-point]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // time decodes the current value as an RFC 3339 timestamp (null: zero time).
