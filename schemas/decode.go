@@ -44,11 +44,14 @@ type decoder struct {
 	pos   int // next unread byte of data
 	lim   Limits
 	arena []byte
-	chunk int      // size of a new arena chunk (0: exactly what is asked)
-	key   []byte   // scratch for escaped object keys
-	mkeys []string // scratch: metadata keys of the current record (when !build)
-	mvals []string // scratch: metadata values of the current record (when !build)
-	build bool     // metadata builds meta rather than filling mkeys/mvals
+	chunk int    // size of a new arena chunk (0: exactly what is asked)
+	key   []byte // scratch for escaped object keys
+	// keyInData: the key nextKey returned is a slice of data (it had no escapes),
+	// not of key.
+	keyInData bool
+	mkeys     []string // scratch: metadata keys of the current record (when !build)
+	mvals     []string // scratch: metadata values of the current record (when !build)
+	build     bool     // metadata builds meta rather than filling mkeys/mvals
 	// transient reuses the arena from the start for every record: the strings of a
 	// record are valid only until the next one is decoded, and a plain string is
 	// not copied at all but points into the record. Batches copy what they keep
@@ -370,6 +373,7 @@ func (d *decoder) nextKey(first bool) (key []byte, ok bool, inv *Invalid) {
 	if !ok {
 		return nil, false, d.malformed("invalid object key")
 	}
+	d.keyInData = plain
 	if !plain {
 		var bad bool
 		d.key, bad = unescape(d.key[:0], key)
@@ -671,7 +675,12 @@ func (d *decoder) entries(field string, maxEntries, maxKey, maxVal int) *Invalid
 			return invalid(ReasonDuplicateField, field, "repeated key "+quote(string(key)))
 		}
 		var ks string
-		if len(key) > 0 {
+		switch {
+		case len(key) == 0:
+		case d.transient && d.keyInData:
+			// Valid until the next record, like the values: no copy.
+			ks = unsafe.String(&key[0], len(key))
+		default:
 			d.reserve(len(key))
 			start := len(d.arena)
 			d.arena = d.arena[:start+len(key)]
