@@ -45,8 +45,8 @@ type StringColumn struct {
 
 // Append adds s as the last row.
 func (c *StringColumn) Append(s string) {
-	c.Data = appendBytes(c.Data, s)
-	c.Ends = push(c.Ends, uint32(len(c.Data)))
+	appendBytes(&c.Data, s)
+	push(&c.Ends, uint32(len(c.Data)))
 }
 
 // Len is the number of rows.
@@ -98,7 +98,7 @@ func (c *DictColumn) Append(s string) {
 			}
 		}
 	}
-	c.Keys = push(c.Keys, k)
+	push(&c.Keys, k)
 	c.last = k
 }
 
@@ -177,7 +177,7 @@ func (c *MapColumn) appendRow(keys, vals []string) (bytes int) {
 		c.Values.Append(vals[j])
 		bytes += len(k) + len(vals[j]) + 2*4
 	}
-	c.Ends = push(c.Ends, uint32(c.Keys.Len()))
+	push(&c.Ends, uint32(c.Keys.Len()))
 	return bytes
 }
 
