@@ -174,8 +174,15 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 			w.p.release()
 		}
 	}()
+	// last is the batch's last record while the loop runs; w.lastRec is set from it
+	// only to flush and at the end, since a pointer stored into the Worker per
+	// record costs a GC write barrier while the collector marks.
+	var last *kgo.Record
 	// flushHere stores the batch without holding a decode slot.
 	flushHere := func() error {
+		if last != nil {
+			w.lastRec, last = last, nil
+		}
 		w.p.release()
 		held = false
 		if err := w.flush(ctx, mark); err != nil {
@@ -208,7 +215,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 			}
 		}
 		end, limits := w.cut.add(r.Offset)
-		w.lastRec = r
+		last = r
 		w.n++
 		ts := r.Timestamp.UnixNano()
 		if ts > w.maxTS {
@@ -233,6 +240,9 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 				return err
 			}
 		}
+	}
+	if last != nil {
+		w.lastRec = last
 	}
 	s := w.p.stats
 	s.Records.Add(int64(len(recs)))
