@@ -24,10 +24,10 @@ type slot struct {
 	dl      letters // the batch's dead letters, delivered before its offsets are marked
 
 	// Set when the batch is handed to the store goroutine.
-	r       Range
-	replay  bool
-	lastRec *kgo.Record
-	n       int64
+	r      Range
+	replay bool
+	last   kgo.Record // what mark needs of the batch's last record (markable)
+	n      int64
 
 	fresh  sampler // Kafka timestamps of a spread of the batch's valid events
 	report Flush   // what the Observer is told, kept here so telling it allocates nothing
@@ -126,7 +126,7 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) (er
 		w.observe(s, token, blocks, time.Now())
 	}
 	s.fresh.reset()
-	mark(s.lastRec)
+	mark(&s.last)
 	w.p.stats.Committable.Add(s.n)
 	w.ts.Committable.Add(s.n)
 	w.checkInvalid(s)
@@ -134,6 +134,6 @@ func (w *Worker) store(ctx context.Context, s *slot, mark func(*kgo.Record)) (er
 		w.ts.addInvalidReasons(s.reasons)
 		clear(s.reasons)
 	}
-	s.lastRec = nil
+	s.last = kgo.Record{}
 	return nil
 }
