@@ -19,6 +19,12 @@ import (
 // order on in until in is closed, then stores what it holds and returns nil. It calls
 // mark with a record once every record up to it is durably handled. When ctx is done
 // it returns promptly without storing.
+//
+// The records, their keys, values and header values live in buffers the client
+// reuses: a worker that is done with a record (it keeps nothing that points into it,
+// and mark will not be called with it) should call its Recycle, after which it must
+// not touch the record again. Once every record of a fetched batch is recycled, the
+// batch's buffers serve a later fetch; a record never recycled is simply collected.
 type Worker interface {
 	Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kgo.Record)) error
 }
@@ -242,6 +248,7 @@ func New(o Options, factory Factory) (*Group, error) {
 		kgo.OnPartitionsAssigned(g.assigned),
 		kgo.OnPartitionsRevoked(g.revoked),
 		kgo.OnPartitionsLost(g.lost),
+		kgo.WithPools(new(fetchPools)),
 	}
 	if o.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(o.InstanceID))

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -92,8 +93,24 @@ func (d *letters) reset() {
 // sendDeadLetter queues r for the dead-letter topic as part of the current batch.
 func (w *Worker) sendDeadLetter(ctx context.Context, r *kgo.Record, reason, detail string) {
 	d := &w.cur.dl
-	d.list = append(d.list, letter{rec: r, reason: reason, detail: detail})
+	d.list = append(d.list, letter{rec: detached(r), reason: reason, detail: detail})
 	d.send(ctx, w.p.deps.DLQ, len(d.list)-1)
+}
+
+// detached is a copy of r that owns its key, value and header values, for a dead
+// letter kept until its batch is stored, long after r's slice was recycled
+// (Worker.recycle). Invalid records are the exception, so the copies cost little.
+func detached(r *kgo.Record) *kgo.Record {
+	c := *r
+	c.Context = nil // r's link to the client's buffers
+	c.Key, c.Value = bytes.Clone(r.Key), bytes.Clone(r.Value)
+	if len(r.Headers) > 0 {
+		c.Headers = make([]kgo.RecordHeader, len(r.Headers))
+		for i, h := range r.Headers {
+			c.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: bytes.Clone(h.Value)}
+		}
+	}
+	return &c
 }
 
 // deliver returns once every dead letter of s is acknowledged, so the batch's offsets

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,6 +38,45 @@ func BenchmarkPaymentBatchAddDedup(b *testing.B) {
 			batch.Reset()
 			d.pending.reset()
 			d.prune(m.Timestamp.UnixNano())
+		}
+	}
+}
+
+// BenchmarkDedupAdmit is the producer-duplicate filter alone at the default cap of
+// a partition (membudget.MinDedupIDs), full and forgetting an id per admitted one:
+// every id new, or every eighth a repeat of the id 1,000 events earlier; with one
+// partition (the filter fits in the CPU's caches) or eight taking turns (the
+// defaults' 18 MB of filters, mostly not).
+func BenchmarkDedupAdmit(b *testing.B) {
+	const capIDs = 50_000
+	ids := make([]string, 1<<19) // more than 8 filters' caps
+	for i := range ids {
+		ids[i] = "01J9Z3K7Q4W8X2YF5T6R" + strconv.Itoa(i)
+	}
+	for _, parts := range []int{1, 8} {
+		for _, every := range []int{0, 8} {
+			b.Run(fmt.Sprintf("partitions=%d/dup=%d", parts, every), func(b *testing.B) {
+				ds := make([]*dedup, parts)
+				for k := range ds {
+					ds[k] = newDedup(24*time.Hour, capIDs, false)
+				}
+				admit := func(i int) {
+					id := ids[i%len(ids)]
+					if every > 0 && i%every == 0 {
+						id = ids[(i+len(ids)-1000*parts)%len(ids)]
+					}
+					ds[i%parts].Admit(id, int64(i), 0)
+				}
+				i := 0
+				for ; i < 2*capIDs*parts; i++ { // fill to the cap, forgetting
+					admit(i)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					admit(i)
+					i++
+				}
+			})
 		}
 	}
 }

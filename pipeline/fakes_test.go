@@ -284,13 +284,13 @@ type asyncDLQ struct {
 }
 
 type deadLetter struct {
-	offset         int64
-	reason, detail string
+	offset                int64
+	reason, detail, value string
 }
 
 func (d *asyncDLQ) Send(_ context.Context, src *kgo.Record, reason, detail string, done func(error)) {
 	d.mu.Lock()
-	d.sent = append(d.sent, deadLetter{src.Offset, reason, detail})
+	d.sent = append(d.sent, deadLetter{src.Offset, reason, detail, string(src.Value)})
 	d.mu.Unlock()
 	d.wg.Go(func() {
 		if d.gate != nil {

@@ -83,9 +83,9 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 // attempt did.
 func TestDedupCapIgnoresMemoryShare(t *testing.T) {
 	e := newEnv(t)
-	// 8% of a quarter of 64,000 bytes (the partition's overhead would take more) =
-	// 1,280 bytes = 10 ids of 128 bytes.
-	budget := membudget.New(64_000)
+	// The filter share of a quarter of the budget (the partition's overhead would
+	// take more) = 10 ids.
+	budget := membudget.New(4 * 10 * membudget.IDBytes * 100 / membudget.DedupPercent)
 	budget.Owned(1)
 	if n := budget.Split().DedupIDs; n != 10 {
 		t.Fatalf("dedup share = %d ids, want 10", n)

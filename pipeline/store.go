@@ -24,10 +24,10 @@ type slot struct {
 	dl      letters // the batch's dead letters, delivered before its offsets are marked
 
 	// Set when the batch is handed to the stages.
-	r       Range
-	replay  bool
-	lastRec *kgo.Record
-	n       int64
+	r      Range
+	replay bool
+	last   kgo.Record // what mark needs of the batch's last record (markable)
+	n      int64
 
 	// Set by the record stage for the store stage: what to insert, the flush's
 	// context, mark and span (traceFlush), or why the batch cannot be stored.
@@ -145,7 +145,7 @@ func (w *Worker) store(s *slot) (err error) {
 		w.observe(s, token, blocks, time.Now())
 	}
 	s.fresh.reset()
-	mark(s.lastRec)
+	mark(&s.last)
 	w.p.stats.Committable.Add(s.n)
 	w.ts.Committable.Add(s.n)
 	w.checkInvalid(s)
@@ -153,6 +153,6 @@ func (w *Worker) store(s *slot) (err error) {
 		w.ts.addInvalidReasons(s.reasons)
 		clear(s.reasons)
 	}
-	s.lastRec = nil
+	s.last = kgo.Record{}
 	return nil
 }

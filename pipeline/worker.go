@@ -63,6 +63,7 @@ type Worker struct {
 
 	n       int64       // records in the batch, valid or not
 	lastRec *kgo.Record // the batch's last record, marked after the flush
+	last    kgo.Record  // lastRec's markable copy, once its slice is recycled
 	maxTS   int64       // newest record timestamp seen, for pruning the dedup filter
 	due     time.Time   // when the batch must be flushed
 	flushed bool        // a batch was handed to the stages
@@ -146,6 +147,7 @@ func (w *Worker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kg
 			if err := w.process(ctx, recs); err != nil {
 				return err
 			}
+			w.recycle(recs)
 			if w.backlog && w.cut.timerMayFlush() && w.atEnd() {
 				if err := w.flush(ctx); err != nil {
 					return err
@@ -231,8 +233,15 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 			w.p.release()
 		}
 	}()
+	// last is the batch's last record while the loop runs; w.lastRec is set from it
+	// only to flush and at the end, since a pointer stored into the Worker per
+	// record costs a GC write barrier while the collector marks.
+	var last *kgo.Record
 	// flushHere stores the batch without holding a decode slot.
 	flushHere := func() error {
+		if last != nil {
+			w.lastRec, last = last, nil
+		}
 		w.p.release()
 		held = false
 		if err := w.flush(ctx); err != nil {
@@ -265,7 +274,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 			}
 		}
 		end, limits := w.cut.add(r.Offset)
-		w.lastRec = r
+		last = r
 		w.n++
 		ts := r.Timestamp.UnixNano()
 		if ts > w.maxTS {
@@ -293,6 +302,9 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 			w.backlog = backlog
 		}
 	}
+	if last != nil {
+		w.lastRec = last
+	}
 	s := w.p.stats
 	s.Records.Add(int64(len(recs)))
 	s.Valid.Add(valid)
@@ -304,6 +316,25 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 	ts.Invalid.Add(invalid)
 	ts.Duplicates.Add(dups)
 	return nil
+}
+
+// recycle gives the records of a processed slice back to the client's buffers
+// (consumers.Worker): the batch copied what it keeps, a dead letter holds a copy
+// of its record, and the batch's last record is kept as the copy mark needs.
+func (w *Worker) recycle(recs []*kgo.Record) {
+	if w.lastRec != nil {
+		w.last = markable(w.lastRec)
+		w.lastRec = &w.last
+	}
+	for _, r := range recs {
+		r.Recycle()
+	}
+}
+
+// markable is what mark needs of r (the client's MarkCommitRecords: topic,
+// partition, leader epoch and offset), as a copy that outlives r.
+func markable(r *kgo.Record) kgo.Record {
+	return kgo.Record{Topic: r.Topic, Partition: r.Partition, LeaderEpoch: r.LeaderEpoch, Offset: r.Offset, Timestamp: r.Timestamp}
 }
 
 func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, err error) {
@@ -379,7 +410,7 @@ func (w *Worker) startDedup(ctx context.Context, first *kgo.Record) error {
 func (w *Worker) flush(ctx context.Context) error {
 	r, replay := w.cut.take()
 	s := w.cur
-	s.r, s.replay, s.lastRec, s.n = r, replay, w.lastRec, w.n
+	s.r, s.replay, s.last, s.n = r, replay, markable(w.lastRec), w.n
 	bytes := int64(s.batch.Bytes())
 	if w.dd != nil {
 		// The filter admits into the next batch's ids only after settle below.

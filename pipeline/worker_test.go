@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -905,5 +906,45 @@ func TestAllInvalidPartitionWarnsOnce(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "top_reasons=") {
 		t.Errorf("%d warnings, want one naming the top reasons:\n%s", n, logs.String())
+	}
+}
+
+// Once the worker takes the next slice it is done with the previous one, whose
+// records and buffers the client may then reuse (consumers.Worker): a batch still
+// being stored marks its last record, and a dead letter that failed is sent again,
+// with what they held before.
+func TestRecordsReusableOnceTheNextSliceIsTaken(t *testing.T) {
+	e := newEnv(t)
+	e.dlq.setErr(errors.New("broker down"))
+	p := e.pipeline(pipeline.Options{MaxRows: 2, RetryMin: time.Millisecond, RetryMax: 4 * time.Millisecond})
+	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	first := []*kgo.Record{rec(payments, 0, 0, t0, payJSON("a", t0, "m", 1)), rec(payments, 0, 1, t0, bytes.Clone(invalidValues[2])),
+		rec(payments, 0, 2, t0, payJSON("b", t0, "m", 2))}
+	r.send(t, first...) // a batch of two events, stored once its dead letter is delivered
+	r.send(t, rec(payments, 0, 3, t0, payJSON("c", t0, "m", 3)))
+	for _, rec := range first { // as the client reuses them
+		for i := range rec.Value {
+			rec.Value[i] = 'x'
+		}
+		*rec = kgo.Record{}
+	}
+	e.dlq.setErr(nil)
+	err, marks := r.finish(t)
+	if err != nil || !slices.Equal(marks, []int64{2, 3}) {
+		t.Fatalf("Run = %v, marks %v; want marks [2 3]", err, marks)
+	}
+	if n := eventsTotal(e.sink.totals(t)); n != 3 {
+		t.Fatalf("%d events stored, want 3", n)
+	}
+	e.dlq.wait()
+	e.dlq.mu.Lock()
+	defer e.dlq.mu.Unlock()
+	if len(e.dlq.sent) < 2 {
+		t.Fatalf("dead letter sent %d times, want a failure and a retry", len(e.dlq.sent))
+	}
+	for _, d := range e.dlq.sent {
+		if d.offset != 1 || d.value != string(invalidValues[2]) {
+			t.Fatalf("dead letter sent as offset %d value %q, want offset 1 value %q", d.offset, d.value, invalidValues[2])
+		}
 	}
 }

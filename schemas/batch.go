@@ -45,8 +45,8 @@ type StringColumn struct {
 
 // Append adds s as the last row.
 func (c *StringColumn) Append(s string) {
-	c.Data = appendBytes(c.Data, s)
-	c.Ends = push(c.Ends, uint32(len(c.Data)))
+	appendBytes(&c.Data, s)
+	push(&c.Ends, uint32(len(c.Data)))
 }
 
 // Len is the number of rows.
@@ -71,6 +71,7 @@ type DictColumn struct {
 	Dict  []string
 	Keys  []uint32
 	index map[string]uint32 // Dict's keys once it holds more than smallDict values
+	last  uint32            // the key of the last row, checked first
 }
 
 // smallDict is the most values a DictColumn finds by comparing them in turn,
@@ -97,11 +98,15 @@ func (c *DictColumn) Append(s string) {
 			}
 		}
 	}
-	c.Keys = push(c.Keys, k)
+	push(&c.Keys, k)
+	c.last = k
 }
 
 // find returns the key of s, if the dictionary holds it.
 func (c *DictColumn) find(s string) (uint32, bool) {
+	if k := c.last; int(k) < len(c.Dict) && c.Dict[k] == s {
+		return k, true
+	}
 	if len(c.Dict) > smallDict {
 		k, ok := c.index[s]
 		return k, ok
@@ -172,7 +177,7 @@ func (c *MapColumn) appendRow(keys, vals []string) (bytes int) {
 		c.Values.Append(vals[j])
 		bytes += len(k) + len(vals[j]) + 2*4
 	}
-	c.Ends = push(c.Ends, uint32(c.Keys.Len()))
+	push(&c.Ends, uint32(c.Keys.Len()))
 	return bytes
 }
 

@@ -142,3 +142,40 @@ func BenchmarkPaymentBlocks(b *testing.B) {
 		batch.Blocks()
 	}
 }
+
+// variedPayments are n payments shaped like the load generator's: distinct ids,
+// a few hundred merchants, skewed currencies and methods, dozens of cities, event
+// times a few hundred milliseconds apart on one day, two metadata entries.
+func variedPayments(n int) [][]byte {
+	types := []string{"payment.authorized", "payment.captured", "payment.failed", "payment.refunded"}
+	currencies := []string{"INR", "INR", "INR", "INR", "USD", "EUR", "GBP", "SGD"}
+	methods := []string{"upi", "upi", "card", "netbanking", "wallet"}
+	statuses := []string{"authorized", "captured", "failed", "refunded"}
+	cities := []string{"Bengaluru", "Mumbai", "Delhi", "Chennai", "Hyderabad", "Pune", "Kolkata", "Ahmedabad", "Jaipur",
+		"Lucknow", "Nagpur", "Bhubaneswar", "Indore", "Kochi", "Surat", "Patna", "London", "Singapore", "Berlin", "New York"}
+	t := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	out := make([][]byte, n)
+	for i := range out {
+		m := i * i % 487
+		t = t.Add(time.Duration(100+i*7919%900) * time.Millisecond)
+		out[i] = fmt.Appendf(nil, `{"event_id":"%016x%016x","event_type":%q,"occurred_at":%q,"merchant_id":"m_%05d",`+
+			`"customer_id":"c_%07d","amount_minor":%d,"currency":%q,"method":%q,"status":%q,"country":"IN","city":%q,`+
+			`"risk_score":0.%03d,"metadata":{"channel":"app","order_id":"ord_%05d_%010d"}}`,
+			uint64(i)*0x9e3779b97f4a7c15, uint64(i)^0x5bd1e995, types[i%len(types)], t.Format("2006-01-02T15:04:05.000Z07:00"), m,
+			i*7919%10_000_000, 100+i*31%100_000, currencies[i%len(currencies)], methods[i%len(methods)], statuses[i%len(statuses)],
+			cities[m%len(cities)], i%1000, m, i*104729%10_000_000_000)
+	}
+	return out
+}
+
+// BenchmarkTypeBatchAddVaried is BenchmarkTypeBatchAdd/payments on a varied
+// stream (variedPayments), as Sluice's modes build batches: raw only, rollups
+// only, both.
+func BenchmarkTypeBatchAddVaried(b *testing.B) {
+	pay, recs := BuiltinType(b, "payment"), variedPayments(4096)
+	b.Run("raw", func(b *testing.B) {
+		benchAddAll(b, pay.NewBatch(Options{Raw: true, SkipRollups: true}), recs, 10000, false, nil)
+	})
+	b.Run("rollups", func(b *testing.B) { benchAddAll(b, pay.NewBatch(Options{}), recs, 10000, false, nil) })
+	b.Run("raw+rollups", func(b *testing.B) { benchAddAll(b, pay.NewBatch(Options{Raw: true}), recs, 10000, false, nil) })
+}

@@ -44,11 +44,14 @@ type decoder struct {
 	pos   int // next unread byte of data
 	lim   Limits
 	arena []byte
-	chunk int      // size of a new arena chunk (0: exactly what is asked)
-	key   []byte   // scratch for escaped object keys
-	mkeys []string // scratch: metadata keys of the current record (when !build)
-	mvals []string // scratch: metadata values of the current record (when !build)
-	build bool     // metadata builds meta rather than filling mkeys/mvals
+	chunk int    // size of a new arena chunk (0: exactly what is asked)
+	key   []byte // scratch for escaped object keys
+	// keyInData: the key nextKey returned is a slice of data (it had no escapes),
+	// not of key.
+	keyInData bool
+	mkeys     []string // scratch: metadata keys of the current record (when !build)
+	mvals     []string // scratch: metadata values of the current record (when !build)
+	build     bool     // metadata builds meta rather than filling mkeys/mvals
 	// transient reuses the arena from the start for every record: the strings of a
 	// record are valid only until the next one is decoded, and a plain string is
 	// not copied at all but points into the record. Batches copy what they keep
@@ -370,6 +373,7 @@ func (d *decoder) nextKey(first bool) (key []byte, ok bool, inv *Invalid) {
 	if !ok {
 		return nil, false, d.malformed("invalid object key")
 	}
+	d.keyInData = plain
 	if !plain {
 		var bad bool
 		d.key, bad = unescape(d.key[:0], key)
@@ -544,11 +548,55 @@ func (d *decoder) float64(field string) (float64, *Invalid) {
 		return 0, badType(field, "a number", d.kind)
 	}
 	v := d.val()
+	if f, ok := shortFloat(v, d.float); ok {
+		return f, nil
+	}
 	f, err := strconv.ParseFloat(unsafe.String(&v[0], len(v)), 64)
 	if err != nil {
 		return 0, invalid(ReasonOutOfRange, field, quote(string(d.val()))+" is beyond float64")
 	}
 	return f, nil
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// shortFloat converts the JSON number b (syntax already checked; frac: it has a
+// fraction or an exponent) when it has at most 15 digits and no exponent, as
+// strconv.ParseFloat's exact path does: the digits and the power of ten are both
+// exact float64s, so their quotient is the correctly rounded value. ok is false for
+// anything else, to be left to strconv.
+func shortFloat(b []byte, frac bool) (f float64, ok bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) > 16 { // 15 digits and a point
+		return 0, false
+	}
+	var m uint64
+	point := -1
+	for i, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			m = m*10 + uint64(c-'0')
+		case c == '.' && frac:
+			point = i
+		default: // an exponent
+			return 0, false
+		}
+	}
+	if point < 0 && len(b) > 15 {
+		return 0, false
+	}
+	f = float64(m)
+	if point >= 0 {
+		f /= exactPow10[len(b)-1-point]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // time decodes the current value as an RFC 3339 timestamp (null: zero time).
@@ -562,9 +610,23 @@ func (d *decoder) time(field string) (time.Time, *Invalid) {
 	}
 	ts, ok := parseRFC3339(d.val())
 	if !ok || !d.plain {
-		return time.Time{}, invalid(ReasonBadTimestamp, field, "want RFC 3339, got "+quote(string(d.val())))
+		return time.Time{}, d.badTime(field)
 	}
 	return ts, nil
+}
+
+// unixTime is time for a string value already known to be one, as Unix seconds
+// and nanoseconds, the date's conversion cached in dc.
+func (d *decoder) unixTime(field string, dc *dateCache) (sec, nsec int64, inv *Invalid) {
+	sec, nsec, ok := rfc3339Unix(d.val(), dc)
+	if !ok || !d.plain {
+		return 0, 0, d.badTime(field)
+	}
+	return sec, nsec, nil
+}
+
+func (d *decoder) badTime(field string) *Invalid {
+	return invalid(ReasonBadTimestamp, field, "want RFC 3339, got "+quote(string(d.val())))
 }
 
 // metadata decodes the current value as an object of strings into d.meta (when
@@ -613,7 +675,12 @@ func (d *decoder) entries(field string, maxEntries, maxKey, maxVal int) *Invalid
 			return invalid(ReasonDuplicateField, field, "repeated key "+quote(string(key)))
 		}
 		var ks string
-		if len(key) > 0 {
+		switch {
+		case len(key) == 0:
+		case d.transient && d.keyInData:
+			// Valid until the next record, like the values: no copy.
+			ks = unsafe.String(&key[0], len(key))
+		default:
 			d.reserve(len(key))
 			start := len(d.arena)
 			d.arena = d.arena[:start+len(key)]
@@ -721,29 +788,58 @@ func hex4(b []byte) (rune, bool) {
 // parseRFC3339 parses YYYY-MM-DD(T|t)hh:mm:ss[.frac](Z|z|±hh:mm) into a UTC time
 // without allocating (time.Parse allocates a zone for numeric offsets).
 func parseRFC3339(b []byte) (time.Time, bool) {
-	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+	sec, nsec, ok := rfc3339Unix(b, nil)
+	if !ok {
 		return time.Time{}, false
 	}
-	year, ok1 := digits(b[0:4])
-	month, ok2 := digits(b[5:7])
-	day, ok3 := digits(b[8:10])
+	return time.Unix(sec, nsec).UTC(), true
+}
+
+// dateCache holds the last date rfc3339Unix converted (its ten bytes as two
+// words): the timestamps of a stream mostly fall on the same day.
+type dateCache struct {
+	head uint64 // YYYY-MM-
+	tail uint16 // DD
+	days int64  // since 1970-01-01; 0 with head 0: nothing cached
+}
+
+// rfc3339Unix is parseRFC3339 as Unix seconds and nanoseconds; dc, when not nil,
+// caches the conversion of the date.
+func rfc3339Unix(b []byte, dc *dateCache) (unix, nsec int64, ok bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
+		return 0, 0, false
+	}
+	var days int64
+	head, tail := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint16(b[8:])
+	if dc != nil && dc.head == head && dc.tail == tail {
+		days = dc.days
+	} else {
+		year, ok1 := digits(b[0:4])
+		month, ok2 := digits(b[5:7])
+		day, ok3 := digits(b[8:10])
+		if !(ok1 && ok2 && ok3) || month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) {
+			return 0, 0, false
+		}
+		days = daysSinceEpoch(year, month, day)
+		if dc != nil {
+			*dc = dateCache{head: head, tail: tail, days: days}
+		}
+	}
 	hour, ok4 := digits(b[11:13])
 	minute, ok5 := digits(b[14:16])
 	sec, ok6 := digits(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
-		day > daysIn(time.Month(month), year) || hour > 23 || minute > 59 || sec > 59 {
-		return time.Time{}, false
+	if !(ok4 && ok5 && ok6) || hour > 23 || minute > 59 || sec > 59 {
+		return 0, 0, false
 	}
 	b = b[19:]
-	nsec := 0
 	if b[0] == '.' {
 		i := 1
-		for scale := 100_000_000; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-			nsec += int(b[i]-'0') * scale
+		for scale := int64(100_000_000); i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			nsec += int64(b[i]-'0') * scale
 			scale /= 10
 		}
 		if i == 1 {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		b = b[i:]
 	}
@@ -754,17 +850,16 @@ func parseRFC3339(b []byte) (time.Time, bool) {
 		oh, ok1 := digits(b[1:3])
 		om, ok2 := digits(b[4:6])
 		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return time.Time{}, false
+			return 0, 0, false
 		}
 		offset = (oh*60 + om) * 60
 		if b[0] == '-' {
 			offset = -offset
 		}
 	default:
-		return time.Time{}, false
+		return 0, 0, false
 	}
-	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
-	return time.Unix(unix, int64(nsec)).UTC(), true
+	return days*86400 + int64(hour*3600+minute*60+sec-offset), nsec, true
 }
 
 // daysSinceEpoch is the number of days from 1970-01-01 to the given date of the

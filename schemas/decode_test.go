@@ -2,7 +2,10 @@ package schemas
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -397,6 +400,38 @@ func TestRollupTable(t *testing.T) {
 	} {
 		if got := RollupTable("payments", w); got != want {
 			t.Errorf("RollupTable(%v) = %q, want %q", w, got, want)
+		}
+	}
+}
+
+// shortFloat agrees with strconv.ParseFloat bit for bit wherever it answers, and
+// answers for the short decimals events carry.
+func TestShortFloat(t *testing.T) {
+	cases := []string{"0", "-0", "0.066", "-0.066", "1", "12.5", "0.1", "0.3", "123456789012345", "12345678901234.5",
+		"0.000000000000001", "-999999999999999", "3.141592653589793", "1e3", "1.5E-7", "1234567890123456", "0.1234567890123456"}
+	for i := range 20000 { // and a spread of three-decimal scores and amounts
+		cases = append(cases, fmt.Sprintf("%d.%03d", i%7, i), fmt.Sprintf("-%d.%d", i*7919, i%100))
+	}
+	answered := 0
+	for _, c := range cases {
+		frac := strings.ContainsAny(c, ".eE")
+		f, ok := shortFloat([]byte(c), frac)
+		if !ok {
+			continue
+		}
+		answered++
+		want, err := strconv.ParseFloat(c, 64)
+		if err != nil || math.Float64bits(f) != math.Float64bits(want) {
+			t.Fatalf("shortFloat(%s) = %v (%x), strconv says %v (%x, %v)", c, f, math.Float64bits(f), want, math.Float64bits(want), err)
+		}
+	}
+	left := []string{"0.000000000000001", "3.141592653589793", "1e3", "1.5E-7", "1234567890123456", "0.1234567890123456"}
+	if answered != len(cases)-len(left) {
+		t.Fatalf("shortFloat answered %d of %d, want all but %q", answered, len(cases), left)
+	}
+	for _, c := range left {
+		if _, ok := shortFloat([]byte(c), true); ok {
+			t.Fatalf("shortFloat(%s) answered; want it left to strconv", c)
 		}
 	}
 }

@@ -127,10 +127,10 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 		n := b.cols.appendRow(r)
 		b.topic.Append(m.Topic)
 		b.topicID.Append(m.TopicID)
-		b.partition = push(b.partition, m.Partition)
-		b.offset = push(b.offset, m.Offset)
-		b.ingestedAt = push(b.ingestedAt, m.IngestedAt.UnixMilli())
-		b.timestamp = push(b.timestamp, m.timestampMillis())
+		push(&b.partition, m.Partition)
+		push(&b.offset, m.Offset)
+		push(&b.ingestedAt, m.IngestedAt.UnixMilli())
+		push(&b.timestamp, m.timestampMillis())
 		b.bytes += n + 4 + 4 + 4 + 8 + 8 + 8
 	}
 	if b.o.SkipRollups {
@@ -220,7 +220,7 @@ func (rs *rollupState) add(r *recordDecoder, ns int64) (grew int) {
 func (rs *rollupState) newGroup(w int64, r *recordDecoder, h uint64) int32 {
 	key := rs.index.add(rs.key, h)
 	g := int32(len(rs.wins))
-	rs.wins = push(rs.wins, w)
+	push(&rs.wins, w)
 	si := 0
 	for d, p := range rs.spec.dims {
 		dv := &rs.dims[d]
@@ -236,24 +236,24 @@ func (rs *rollupState) newGroup(w int64, r *recordDecoder, h uint64) int32 {
 			} else {
 				v = strings.Clone(v)
 			}
-			dv.s = push(dv.s, v)
+			push(&dv.s, v)
 			continue
 		}
 		var v int64
 		if s := r.here(p); s != nil {
 			v = s.i
 		}
-		dv.i = push(dv.i, v)
+		push(&dv.i, v)
 	}
 	for j := range rs.meas {
 		a := &rs.meas[j]
 		switch rs.spec.meas[j].acc {
 		case accU64:
-			a.u = push(a.u, 0)
+			push(&a.u, 0)
 		case accI64:
-			a.i = push(a.i, 0)
+			push(&a.i, 0)
 		default:
-			a.f = push(a.f, 0)
+			push(&a.f, 0)
 		}
 	}
 	return g

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
@@ -57,12 +58,16 @@ type recordDecoder struct {
 	// outOfRange is the last timestamp decoded outside [1970, 2106), for the
 	// Detail of its Invalid.
 	outOfRange time.Time
+	dates      dateCache // of the RFC 3339 timestamps
 }
 
-// The range of event times, in Unix nanoseconds (see minOccurredAt).
+// The range of event times, in Unix nanoseconds and seconds (see minOccurredAt,
+// whole seconds).
 var (
-	minEventNs = minOccurredAt.UnixNano()
-	maxEventNs = maxOccurredAt.UnixNano()
+	minEventNs  = minOccurredAt.UnixNano()
+	maxEventNs  = maxOccurredAt.UnixNano()
+	minEventSec = minOccurredAt.Unix()
+	maxEventSec = maxOccurredAt.Unix()
 )
 
 func (t *EventType) newRecordDecoder(lim Limits, chunk int) *recordDecoder {
@@ -111,21 +116,29 @@ func (r *recordDecoder) record(data []byte) *Invalid {
 // expected for the first member, and is updated with the one found.
 func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid {
 	for first := true; ; first = false {
-		key, ok, inv := r.d.nextKey(first)
-		if inv != nil {
-			return inv
-		}
-		if !ok {
-			return nil
-		}
-		p, e := ft.find(key, *hint)
-		*hint = e
-		if p == nil {
-			if inv := r.d.skip(depth); inv != nil {
+		var p *prop
+		if e := *hint; uint32(e) < uint32(len(ft.entries)) && ft.entries[e].verbatim && r.d.quickKey(first, &ft.entries[e]) {
+			p = ft.entries[e].p
+			if inv := r.d.value(); inv != nil {
 				return inv
 			}
-			hint = &r.unknownHint
-			continue
+		} else {
+			key, ok, inv := r.d.nextKey(first)
+			if inv != nil {
+				return inv
+			}
+			if !ok {
+				return nil
+			}
+			p, e = ft.find(key, *hint)
+			*hint = e
+			if p == nil {
+				if inv := r.d.skip(depth); inv != nil {
+					return inv
+				}
+				hint = &r.unknownHint
+				continue
+			}
 		}
 		hint = &r.hints[p.index]
 		s := &r.slots[p.index]
@@ -138,6 +151,54 @@ func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid 
 			return invalid(ReasonDuplicateField, p.path, "field appears more than once")
 		}
 	}
+}
+
+// quickKey moves the scanner past the member name of e, its ':' and the
+// whitespace after, when that name comes next, written as it is (e.verbatim):
+// records of one type tend to list the same fields in the same order, so the
+// member the hints expect is confirmed by comparing bytes, without scanning the
+// name as a string or looking it up. Otherwise (another member, the object's end,
+// anything malformed) it returns false with the scanner before the ',' or name,
+// for nextKey to read.
+func (d *decoder) quickKey(first bool, e *fieldEntry) bool {
+	d.ws()
+	data, i := d.data, d.pos
+	if !first {
+		if i >= len(data) || data[i] != ',' {
+			return false
+		}
+		for i++; i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'); i++ {
+		}
+	}
+	n := e.n
+	end := i + 1 + n // the closing quote
+	if end+1 >= len(data) || data[i] != '"' || data[end] != '"' {
+		return false
+	}
+	if n <= 16 && i+17 <= len(data) {
+		w := data[i+1 : i+17]
+		head, tail := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+		if n <= 8 {
+			head, tail = head&byteMask[n], 0
+		} else {
+			tail &= byteMask[n-8]
+		}
+		if head != e.head || tail != e.tail {
+			return false
+		}
+	} else if string(data[i+1:end]) != e.name {
+		return false
+	}
+	i = end + 1
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	if i >= len(data) || data[i] != ':' {
+		return false
+	}
+	d.pos = i + 1
+	d.ws()
+	return true
 }
 
 // strMax is the byte limit of p's strings.
@@ -218,13 +279,13 @@ func (r *recordDecoder) timestamp(p *prop) (int64, *Invalid) {
 	case d.kind == kNull:
 		return 0, nil
 	case d.kind == kString && p.rfc3339:
-		t, inv := d.time(p.path)
-		if inv == nil && (t.Before(minOccurredAt) || !t.Before(maxOccurredAt)) {
+		sec, nsec, inv := d.unixTime(p.path, &r.dates)
+		if inv == nil && (sec < minEventSec || sec >= maxEventSec) {
 			// Out of range (and perhaps of int64 nanoseconds): validate reports it.
-			r.outOfRange = t
+			r.outOfRange = time.Unix(sec, nsec).UTC()
 			return minEventNs - 1, nil
 		}
-		return t.UnixNano(), inv
+		return sec*1e9 + nsec, inv
 	case d.kind == kNumber && p.epoch != 0:
 		// Bounded before scaling so that the product cannot overflow.
 		v, _, inv := d.integer(p.path, 0, maxEventNs/p.epoch)

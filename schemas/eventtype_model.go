@@ -115,6 +115,10 @@ type fieldEntry struct {
 	n          int    // name length; -1 for an empty slot
 	name       string
 	p          *prop
+	// verbatim: the name needs no escape in JSON (no '"', '\\' or control
+	// character), so a member name whose bytes are the name's is the name
+	// (decoder.quickKey).
+	verbatim bool
 }
 
 // byteMask[n] keeps the low n bytes of a word.
@@ -169,7 +173,7 @@ func newFieldTable(props []*prop) *fieldTable {
 					collisions++
 					h = (h + 1) & t.mask
 				}
-				t.entries[h] = fieldEntry{head: head, tail: tail, n: len(p.name), name: p.name, p: p}
+				t.entries[h] = fieldEntry{head: head, tail: tail, n: len(p.name), name: p.name, p: p, verbatim: verbatim(p.name)}
 			}
 			if bestCollisions < 0 || collisions < bestCollisions {
 				best, bestCollisions = t, collisions
@@ -183,6 +187,16 @@ func newFieldTable(props []*prop) *fieldTable {
 		}
 	}
 	return best
+}
+
+// verbatim reports whether name is written in JSON as it is, between quotes.
+func verbatim(name string) bool {
+	for i := range len(name) {
+		if c := name[i]; c < 0x20 || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // find returns the property named key, or nil, and the index of its entry (-1

@@ -81,19 +81,19 @@ func (c *rawColumns) appendRow(r *recordDecoder) int {
 			if here {
 				v = s.i
 			}
-			c.i64[op.col] = push(c.i64[op.col], v)
+			push(&c.i64[op.col], v)
 		case sMillis:
 			var v int64
 			if here {
 				v = s.i / 1e6
 			}
-			c.i64[op.col] = push(c.i64[op.col], v)
+			push(&c.i64[op.col], v)
 		case sFloat64:
 			var v float64
 			if here {
 				v = s.f
 			}
-			c.f64[op.col] = push(c.f64[op.col], v)
+			push(&c.f64[op.col], v)
 		case sMap:
 			var keys, vals []string
 			if here {

@@ -13,19 +13,23 @@ import "slices"
 // slice they grow.
 const minGrow = 1024
 
-// push appends v to s, growing s's capacity by at least half when it is full.
-func push[T any](s []T, v T) []T {
-	if len(s) == cap(s) {
-		s = slices.Grow(s, max(cap(s)/2, minGrow))
+// push appends v to *s, growing its capacity by at least half when it is full.
+// It takes the slice by pointer and, unless it grows, writes back only the
+// length: a slice stored again whole in a heap object (s = f(s)) costs a GC
+// write barrier per call while the collector runs, and a batch appends to its
+// columns once per value.
+func push[S ~[]T, T any](s *S, v T) {
+	if len(*s) == cap(*s) {
+		*s = slices.Grow(*s, max(cap(*s)/2, minGrow))
 	}
-	return append(s, v)
+	*s = append(*s, v) // in place: the length only
 }
 
-// appendBytes appends the bytes of v to s, growing s's capacity by at least half
-// when they do not fit.
-func appendBytes(s []byte, v string) []byte {
-	if cap(s)-len(s) < len(v) {
-		s = slices.Grow(s, max(cap(s)/2, len(v), minGrow))
+// appendBytes appends the bytes of v to *s, growing its capacity by at least half
+// when they do not fit; like push, it writes back only the length unless it grows.
+func appendBytes(s *[]byte, v string) {
+	if cap(*s)-len(*s) < len(v) {
+		*s = slices.Grow(*s, max(cap(*s)/2, len(v), minGrow))
 	}
-	return append(s, v...)
+	*s = append(*s, v...) // in place: the length only
 }

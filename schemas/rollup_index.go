@@ -55,8 +55,8 @@ func (x *groupIndex) lookup(k []byte) (g int32, h uint64, ok bool) {
 func (x *groupIndex) add(k []byte, h uint64) string {
 	g := int32(len(x.keys))
 	key := x.copyKey(k)
-	x.keys = push(x.keys, key)
-	x.hashes = push(x.hashes, h)
+	push(&x.keys, key)
+	push(&x.hashes, h)
 	if 2*len(x.keys) > len(x.slots) {
 		x.rehash(2 * len(x.slots))
 	} else {

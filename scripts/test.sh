@@ -14,7 +14,7 @@
 #      300000x, about 20 s on two cores). A count, not a duration: Go 1.26's fuzz
 #      coordinator can report "context deadline exceeded" at the end of a timed
 #      run without any failing input (golang/go#75804, fixed in Go 1.27). A crasher
-#      is written to schemas/testdata/fuzz/<target>/: commit it as a seed.
+#      is written to <package>/testdata/fuzz/<target>/: commit it as a seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,7 +54,8 @@ if ! go test -run '^$' -bench . -benchtime 1x ./... >"$bench_out" 2>&1; then
 fi
 rm -f "$bench_out"
 
-for target in FuzzDecodePayment FuzzDecodeShipment; do
-	echo "fuzzing $target for ${SLUICE_FUZZTIME:-300000x}"
-	go test -run '^$' -fuzz "^${target}\$" -fuzztime "${SLUICE_FUZZTIME:-300000x}" ./schemas
+for target in schemas:FuzzDecodePayment schemas:FuzzDecodeShipment pipeline:FuzzDedup; do
+	pkg=${target%%:*} name=${target#*:}
+	echo "fuzzing $name for ${SLUICE_FUZZTIME:-300000x}"
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "${SLUICE_FUZZTIME:-300000x}" "./$pkg"
 done

@@ -14,7 +14,7 @@ import (
 
 // page is the status page: "page" is the whole document, "live" the part its script
 // refreshes.
-var page = template.Must(template.New("index.html").Funcs(template.FuncMap{"count": count, "rate": rate}).Parse(indexHTML))
+var page = template.Must(template.New("index.html").Funcs(template.FuncMap{"count": count, "rate": rate, "mib": mib}).Parse(indexHTML))
 
 // view is what the page template shows: a Status turned into the words and numbers
 // an operator reads.
@@ -309,6 +309,15 @@ func rate(r float64) string {
 		return strconv.FormatFloat(r, 'f', 1, 64)
 	}
 	return count(int64(math.Round(r)))
+}
+
+// mib writes a byte count in MiB, with one decimal below 10 MiB.
+func mib(n int64) string {
+	m := float64(n) / (1 << 20)
+	if m < 10 {
+		return strconv.FormatFloat(m, 'f', 1, 64) + " MiB"
+	}
+	return count(int64(m+0.5)) + " MiB"
 }
 
 // millis writes milliseconds: one decimal below 100.

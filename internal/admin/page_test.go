@@ -36,6 +36,9 @@ func fixture() Snapshot {
 			{ID: "sluice-b-1", ClientID: "sluice-b", Host: "/10.0.0.2", Partitions: 3},
 		},
 		MembersAt: time.Now(),
+		Memory: &Memory{BudgetBytes: 256 << 20, From: "default", GoLimitBytes: 204 << 20, Partitions: 3,
+			FetchShareBytes: 8 << 20, BatchShareBytes: 5 << 19, DedupShareIDs: 50000,
+			FetchedBytes: 3 << 20, BatchesBytes: 41 << 20, DedupBytes: 6 << 20},
 	}
 }
 
@@ -84,6 +87,10 @@ func TestPageRendersOnServer(t *testing.T) {
 		`<td>payments</td><td>bad_enum</td><td class="num">150</td>`,
 		`sluice-a <span class="dim">(this instance)</span>`,
 		`data-series="payments"`, `data-series="p99"`, `class="xtick"`,
+		`<dd>256 MiB (default), Go soft limit 204 MiB</dd>`,
+		`<dd class="num" id="mem-batches">41 MiB</dd>`,
+		`<dd class="num" id="mem-fetched">3.0 MiB</dd>`,
+		`<dt>each of 3 partitions</dt><dd>fetch 8.0 MiB, batch 2.5 MiB, filter 50,000 ids</dd>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the page lacks %s", want)

@@ -231,7 +231,10 @@ func (in *Instance) connect(ctx context.Context) error {
 	in.memory.SetDedupCap(dedupMax)
 	log.Info("producer-duplicate filter", "max_ids_per_partition", dedupMax, "horizon", p.DedupHorizon)
 	if p.ExactlyOnce {
-		if err := claimTopics(ctx, dlqClient, ch, topicsOf(types), log); err != nil {
+		err := in.untilUp(ctx, "recording the source topics' ids in "+chAt, func() error {
+			return claimTopics(ctx, dlqClient, ch, topicsOf(types), log)
+		})
+		if err != nil {
 			dlqClient.Close()
 			ch.Close()
 			return err
@@ -315,6 +318,28 @@ func (in *Instance) connect(ctx context.Context) error {
 	in.group = g
 	in.joining.set("waiting to join the consumer group "+strconv.Quote(c.Kafka.Group), nil)
 	return nil
+}
+
+// untilUp calls fn until it succeeds, backing off between attempts while its
+// error is not permanent: a ClickHouse or Kafka restart during start-up is waited
+// for, as an unreachable server is before it. The wait shows on /readyz as what.
+func (in *Instance) untilUp(ctx context.Context, what string, fn func() error) error {
+	wait := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if clickhouse.IsPermanent(err) || ctx.Err() != nil {
+			return err
+		}
+		in.starting.set(what, err)
+		in.log.Warn("start-up step failed; retrying", "step", what, "attempt", attempt, "backoff", wait, "err", err)
+		if !sleep(ctx, wait) {
+			return err
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
 }
 
 // sourcePartitions counts the partitions the source topics have now (read through

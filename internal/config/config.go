@@ -180,8 +180,8 @@ type Pipeline struct {
 	// duplicates; 0 switches that filter off.
 	DedupHorizon time.Duration `env:"DEDUP_HORIZON" envDefault:"24h" desc:"how long an event_id is remembered to drop producer duplicates; 0 = off"`
 	// DedupMaxIDs caps the event ids remembered per partition for the
-	// producer-duplicate filter (about 60 bytes each).
-	DedupMaxIDs int `env:"DEDUP_MAX_IDS" envDefault:"1000000" desc:"most event ids remembered per partition for producer-duplicate filtering (~60 bytes each; the effective horizon is the shorter of SLUICE_DEDUP_HORIZON, the last this-many events and the partition's share of SLUICE_MEMORY_LIMIT); 0 = no cap but the budget's"`
+	// producer-duplicate filter (about 46 bytes each).
+	DedupMaxIDs int `env:"DEDUP_MAX_IDS" envDefault:"1000000" desc:"most event ids remembered per partition for producer-duplicate filtering (~46 bytes each; the effective horizon is the shorter of SLUICE_DEDUP_HORIZON, the last this-many events and the partition's share of SLUICE_MEMORY_LIMIT); 0 = no cap but the budget's"`
 	// ExactlyOnce keeps the ledger and the deterministic insert tokens that make
 	// replays store nothing twice; false is at-least-once, for measurement only.
 	ExactlyOnce bool `env:"EXACTLY_ONCE" envDefault:"true" desc:"exactly-once effect through crashes and retries (ledger + insert dedup tokens); false = at-least-once, for measuring only"`

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,6 +187,24 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 			t.Errorf("Ranges through server %d = %+v, %v; want [%+v]", i, got, err, r)
 		}
 	}
+	// Ranges recorded at once share inserts, whose rows go to both shards: each is
+	// on its shard when its Intend returns.
+	var wg sync.WaitGroup
+	for p := int32(10); p < 26; p++ {
+		wg.Go(func() {
+			r := pipeline.Range{Group: "g", Topic: "payments", TopicID: "A", Partition: p, First: 0, Last: 9}
+			if err := sink.Intend(t.Context(), r); err != nil {
+				t.Error(err)
+				return
+			}
+			for i, c := range clients {
+				if got, err := c.Ranges(t.Context(), "payments", "A", p, 0); err != nil || len(got) != 1 || got[0] != r {
+					t.Errorf("Ranges through server %d = %+v, %v; want [%+v]", i, got, err, r)
+				}
+			}
+		})
+	}
+	wg.Wait()
 
 	// Control: another token is another flush, stored again on both shards. This
 	// shows the replay above was dropped by the token, not by something else.

@@ -21,10 +21,11 @@ const (
 // partition owned (but at least a quarter of the budget).
 const PartitionOverhead = 2 << 20
 
-// IDBytes is what one remembered event id takes in a duplicate filter, as measured
-// in a heap profile: its 128-bit hash and timestamp in a map that never shrinks, and
-// its place in the pruning queue, which is compacted only when half of it is spent.
-const IDBytes = 128
+// IDBytes is what one remembered event id takes in a full duplicate filter, as
+// measured on the heap: its 128-bit hash and timestamp in the ring (24 bytes) and
+// its share of the index, which is between three-eighths and three-quarters full
+// (11 to 21 bytes; 45 at MinDedupIDs).
+const IDBytes = 46
 
 // BatchOverhead is how much more memory a batch holds than its Bytes() says, as
 // measured in a heap profile: its columns grow by doubling and keep their capacity
@@ -114,7 +115,7 @@ func (b *Budget) FetchBytes() int64 { return b.Split().Fetch }
 func (b *Budget) BatchBytes() int { return int(b.Split().Batch) }
 
 // MinDedupIDs is the fewest ids a partition's duplicate filter remembers, whatever
-// the budget (~6 MB per partition): producers retry within seconds, and a filter
+// the budget (~2.3 MB per partition): producers retry within seconds, and a filter
 // that forgets sooner counts their retries twice. Many partitions on a small budget
 // then exceed the budget rather than lose that.
 const MinDedupIDs = 50_000

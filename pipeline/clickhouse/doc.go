@@ -49,7 +49,10 @@
 //
 // A Client is safe for concurrent use. Each call holds one pooled connection for its
 // duration; Options.MaxConns bounds them, and a call waits for a free connection
-// until its context is done. Close ends every connection.
+// until its context is done. Close ends every connection. Concurrent Intend calls
+// share the ledger's inserts (group commit, intents.go): while one is in flight the
+// calls that arrive wait, then go together in the next, sent by one of them; the
+// Client runs no goroutine of its own.
 //
 // # Errors
 //

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
 
@@ -22,17 +23,45 @@ func syncInsert(ctx context.Context) context.Context {
 	}))
 }
 
-// Intend records r in LedgerTable with one synchronous INSERT, as repairable (its
-// inserts carry what Repair checks); when it returns nil the row is visible to
-// Ranges on the same server. Recording the same Range twice is harmless.
+// Intend records r in LedgerTable, as repairable (its inserts carry what Repair
+// checks); when it returns nil the row is visible to Ranges on the same server.
+// Concurrent calls share synchronous INSERTs (intents): a call made while another's
+// insert is in flight waits for it and then goes in the next insert with the others
+// that waited, so the ledger costs about one insert per round trip, not one per
+// flush. An error is that insert's, for every range it carried; recording the same
+// Range twice is harmless, so the caller retries. A call whose ctx is done returns
+// at once, unless it is sending its group's insert, which it then waits for while
+// another member of the group still does.
 func (c *Client) Intend(ctx context.Context, r pipeline.Range) error {
 	if r.First > r.Last || r.First < 0 {
 		return fmt.Errorf("clickhouse: intend %s/%s/%d: offsets %d-%d: first must be ≥ 0 and ≤ last", r.Group, r.Topic, r.Partition, r.First, r.Last)
 	}
-	q := "INSERT INTO " + qualified(c.db, LedgerTable) +
-		" (`group`, `topic`, `topic_id`, `partition`, `first`, `last`, `written_at`, `repairable`) VALUES (?, ?, ?, ?, ?, ?, now64(3), 1)"
-	if err := c.conn.Exec(syncInsert(ctx), q, r.Group, r.Topic, r.TopicID, r.Partition, r.First, r.Last); err != nil {
-		return fmt.Errorf("clickhouse: intend %s/%s/%d [%d, %d]: %w", r.Group, r.Topic, r.Partition, r.First, r.Last, c.redact(err))
+	if err := c.intents.record(ctx, r, c.insertRanges); err != nil {
+		return fmt.Errorf("clickhouse: intend %s/%s/%d [%d, %d]: %w", r.Group, r.Topic, r.Partition, r.First, r.Last, err)
+	}
+	return nil
+}
+
+// insertRanges records rs in LedgerTable with one synchronous INSERT.
+func (c *Client) insertRanges(ctx context.Context, rs []pipeline.Range) (err error) {
+	ctx, end := traceInsert(ctx, LedgerTable, len(rs))
+	defer func() { end(err) }()
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + qualified(c.db, LedgerTable) +
+		" (`group`, `topic`, `topic_id`, `partition`, `first`, `last`, `written_at`, `repairable`) VALUES ")
+	args := make([]any, 0, 6*len(rs))
+	for i, r := range rs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, now64(3), 1)")
+		args = append(args, r.Group, r.Topic, r.TopicID, r.Partition, r.First, r.Last)
+	}
+	if err := c.conn.Exec(syncInsert(ctx), q.String(), args...); err != nil {
+		if len(rs) == 1 {
+			return c.redact(err)
+		}
+		return fmt.Errorf("in one insert of %d ranges: %w", len(rs), c.redact(err))
 	}
 	return nil
 }
