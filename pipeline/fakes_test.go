@@ -279,7 +279,7 @@ type asyncDLQ struct {
 	sent  []deadLetter
 	acked int
 	gate  chan struct{}
-	err   error // passed to done
+	err   error // passed to done of the letters sent while it is set
 	wg    sync.WaitGroup
 }
 
@@ -291,6 +291,7 @@ type deadLetter struct {
 func (d *asyncDLQ) Send(_ context.Context, src *kgo.Record, reason, detail string, done func(error)) {
 	d.mu.Lock()
 	d.sent = append(d.sent, deadLetter{src.Offset, reason, detail, string(src.Value)})
+	err := d.err // the outcome is decided when the letter is sent, as a broker's would be
 	d.mu.Unlock()
 	d.wg.Go(func() {
 		if d.gate != nil {
@@ -298,7 +299,6 @@ func (d *asyncDLQ) Send(_ context.Context, src *kgo.Record, reason, detail strin
 		}
 		d.mu.Lock()
 		d.acked++
-		err := d.err
 		d.mu.Unlock()
 		done(err)
 	})
@@ -312,7 +312,7 @@ func (d *asyncDLQ) counts() (sent, acked int) {
 
 func (d *asyncDLQ) wait() { d.wg.Wait() }
 
-// setErr makes the dead letters answered from now on fail with err (nil: succeed).
+// setErr makes the dead letters sent from now on fail with err (nil: succeed).
 func (d *asyncDLQ) setErr(err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
