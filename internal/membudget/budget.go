@@ -26,11 +26,13 @@ const PartitionOverhead = 2 << 20
 // its place in the pruning queue, which is compacted only when half of it is spent.
 const IDBytes = 128
 
-// BatchOverhead is how much more memory a batch holds than its Bytes() says, as
-// measured in a heap profile: its columns grow by doubling and keep their capacity
-// for reuse, and it carries the event ids of its rows for the duplicate filter's
-// table.
-const BatchOverhead = 2
+// BatchOverheadPercent is the memory a batch holds per byte its Bytes() says, in
+// percent, as measured on loadgen payments (schemas' TestBatchOverhead, raw, rollups
+// and both, from 1 MiB on): its columns grow by half when full and keep their
+// capacity for reuse (a column is up to half empty), its rollup blocks are built
+// beside the groups, and it carries the event ids of its rows for the duplicate
+// filter's table. A small batch's fixed structures are in PartitionOverhead.
+const BatchOverheadPercent = 150
 
 // MinBatchBytes is the smallest batch share (in Bytes()): with very many partitions
 // a batch is still worth an insert. It is the one place the budget can be exceeded:
@@ -45,7 +47,7 @@ type Split struct {
 	// pauses.
 	Fetch int64
 	// Batch is the size (schemas.Batch.Bytes) at which one batch is flushed: its
-	// share of the memory divided by BatchOverhead. A partition has two batches (one
+	// share of the memory divided by BatchOverheadPercent. A partition has two batches (one
 	// filling while the other is stored).
 	Batch int64
 	// DedupIDs is the most event ids one partition's duplicate filter remembers.
@@ -60,7 +62,7 @@ func SplitOf(total int64, parts int) Split {
 		Total:      total,
 		Partitions: parts,
 		Fetch:      base * FetchPercent / 100 / n,
-		Batch:      max(base*BatchPercent/100/(2*n)/BatchOverhead, MinBatchBytes),
+		Batch:      max(base*BatchPercent/BatchOverheadPercent/(2*n), MinBatchBytes),
 		DedupIDs:   base * DedupPercent / 100 / n / IDBytes,
 	}
 }
@@ -160,7 +162,7 @@ type Usage struct {
 	Split
 	GoLimit int64 // the Go soft memory limit that goes with the budget
 	// Fetched, Batched and Dedup are the bytes held now in fetched records, in
-	// batches (their Bytes() × BatchOverhead), and in duplicate filters (ids ×
+	// batches (their Bytes() × BatchOverheadPercent / 100), and in duplicate filters (ids ×
 	// IDBytes).
 	Fetched, Batched, Dedup int64
 	// DedupCap is the most ids one partition's duplicate filter remembers
@@ -171,6 +173,6 @@ type Usage struct {
 // Usage reports the split and what is held now.
 func (b *Budget) Usage() Usage {
 	return Usage{Split: b.Split(), GoLimit: b.GoLimit(),
-		Fetched: b.fetched.Load(), Batched: b.batched.Load() * BatchOverhead, Dedup: b.ids.Load() * IDBytes,
+		Fetched: b.fetched.Load(), Batched: b.batched.Load() * BatchOverheadPercent / 100, Dedup: b.ids.Load() * IDBytes,
 		DedupCap: b.dedupCap.Load()}
 }

@@ -15,9 +15,9 @@ func TestSplitOf(t *testing.T) {
 		fetch, bat int64
 		dedupIDs   int64
 	}{
-		{"no partitions count as one", 256 * mib, 0, 254 * mib * FetchPercent / 100, 254 * mib * BatchPercent / 200 / BatchOverhead, 254 * mib * DedupPercent / 100 / IDBytes},
-		{"8 partitions", 256 * mib, 8, 240 * mib * FetchPercent / 100 / 8, 240 * mib * BatchPercent / 100 / 16 / BatchOverhead, 240 * mib * DedupPercent / 100 / 8 / IDBytes},
-		{"64 partitions", 256 * mib, 64, 128 * mib * FetchPercent / 100 / 64, 128 * mib * BatchPercent / 100 / 128 / BatchOverhead, 128 * mib * DedupPercent / 100 / 64 / IDBytes},
+		{"no partitions count as one", 256 * mib, 0, 254 * mib * FetchPercent / 100, 254 * mib * BatchPercent / BatchOverheadPercent / 2, 254 * mib * DedupPercent / 100 / IDBytes},
+		{"8 partitions", 256 * mib, 8, 240 * mib * FetchPercent / 100 / 8, 240 * mib * BatchPercent / BatchOverheadPercent / 16, 240 * mib * DedupPercent / 100 / 8 / IDBytes},
+		{"64 partitions", 256 * mib, 64, 128 * mib * FetchPercent / 100 / 64, 128 * mib * BatchPercent / BatchOverheadPercent / 128, 128 * mib * DedupPercent / 100 / 64 / IDBytes},
 		{"batch floor, a quarter of the budget", 256 * mib, 1000, 64 * mib * FetchPercent / 100 / 1000, MinBatchBytes, 64 * mib * DedupPercent / 100 / 1000 / IDBytes},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,7 +35,7 @@ func TestSplitWithinBudget(t *testing.T) {
 	const total = 256 << 20
 	for parts := 1; parts <= 50; parts++ {
 		s := SplitOf(total, parts)
-		held := int64(parts) * (s.Fetch + 2*s.Batch*BatchOverhead + s.DedupIDs*IDBytes)
+		held := int64(parts) * (s.Fetch + 2*s.Batch*BatchOverheadPercent/100 + s.DedupIDs*IDBytes)
 		if limit := (total - int64(parts)*PartitionOverhead) * (FetchPercent + BatchPercent + DedupPercent) / 100; held > limit {
 			t.Fatalf("%d partitions hold %d bytes, more than the pools' %d", parts, held, limit)
 		}
@@ -75,7 +75,7 @@ func TestBudgetAdaptsToOwnedPartitions(t *testing.T) {
 	b.Hold(500, 10)
 	b.Fetched(-400)
 	u := b.Usage()
-	if u.Fetched != 600 || u.Batched != 500*BatchOverhead || u.Dedup != 10*IDBytes || u.Partitions != 2 || u.GoLimit != 256<<20*GoLimitPercent/100 {
+	if u.Fetched != 600 || u.Batched != 500*BatchOverheadPercent/100 || u.Dedup != 10*IDBytes || u.Partitions != 2 || u.GoLimit != 256<<20*GoLimitPercent/100 {
 		t.Fatalf("usage = %+v", u)
 	}
 }
