@@ -5,9 +5,10 @@ package pipeline
 // concurrent use and cheap: a worker calls it once per fetched slice or per flush,
 // never per event.
 type Memory interface {
-	// BatchBytes is the size at which a batch is flushed now (Options.MaxBytes
-	// still caps it).
-	BatchBytes() int
+	// BatchBytes is the size at which a batch is flushed now, for a worker whose
+	// batches hold own bytes as it last reported with Hold (Options.MaxBytes still
+	// caps it). It may follow what the other workers hold.
+	BatchBytes(own int64) int
 	// Hold adds deltas to the batch bytes and remembered ids the workers hold.
 	Hold(batchBytes, ids int64)
 }
@@ -24,9 +25,22 @@ type memoryHeld struct {
 func (w *Worker) maxBytes() int {
 	o := &w.p.opts
 	if m := w.p.deps.Memory; m != nil {
-		return min(o.MaxBytes, m.BatchBytes())
+		return min(o.MaxBytes, m.BatchBytes(w.held.bytes))
 	}
 	return o.MaxBytes
+}
+
+// reuse empties the batch of s, which held was bytes when it was flushed, for
+// the worker to fill. A batch keeps the memory its columns grew to, which it does
+// not report once empty; so one that grew well beyond the batches the worker
+// fills now (it took memory idle partitions left, and they need it back) is
+// replaced by a new one instead, and its memory given back.
+func (w *Worker) reuse(s *slot, was int64) {
+	if w.renew != nil && was > 2*int64(w.maxBytes()) {
+		s.batch = w.renew()
+		return
+	}
+	s.batch.Reset()
 }
 
 // report tells Deps.Memory what the worker's batches and filter hold now.

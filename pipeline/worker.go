@@ -42,6 +42,7 @@ type Worker struct {
 	// stored at a time (inflight), by the goroutine Run starts, which takes slots
 	// from jobs and answers each on results.
 	cur, spare *slot
+	renew      func() schemas.Batch // a new, empty batch for the partition (reuse)
 	inflight   bool
 	jobs       chan *slot
 	results    chan error
@@ -322,6 +323,7 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	}
 	s := w.cur
 	s.r, s.replay, s.lastRec, s.n = r, replay, w.lastRec, w.n
+	was := w.held.spare
 	w.held.spare = int64(s.batch.Bytes())
 	next := w.spare
 	if w.dd != nil {
@@ -334,7 +336,7 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	next.batch.Reset()
+	w.reuse(next, was)
 	w.cur, w.spare = next, s
 	w.n = 0
 	w.lastRec, w.due = nil, time.Time{}

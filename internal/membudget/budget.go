@@ -46,9 +46,10 @@ type Split struct {
 	// Fetch is the fetched-record bytes one partition may hold before its fetching
 	// pauses.
 	Fetch int64
-	// Batch is the size (schemas.Batch.Bytes) at which one batch is flushed: its
-	// share of the memory divided by BatchOverheadPercent. A partition has two batches (one
-	// filling while the other is stored).
+	// Batch is one batch's share (schemas.Batch.Bytes) of the memory, divided by
+	// BatchOverheadPercent: the size a batch grows to at least before it is
+	// flushed (BatchBytes). A partition has two batches (one filling while the
+	// other is stored).
 	Batch int64
 	// DedupIDs is the most event ids one partition's duplicate filter remembers.
 	DedupIDs int64
@@ -112,8 +113,30 @@ func (b *Budget) Split() Split { return SplitOf(b.total, int(b.parts.Load())) }
 // fetching pauses.
 func (b *Budget) FetchBytes() int64 { return b.Split().Fetch }
 
-// BatchBytes is the size at which a batch is flushed now.
-func (b *Budget) BatchBytes() int { return int(b.Split().Batch) }
+// BatchBytes is the size (schemas.Batch.Bytes) at which a batch is flushed now,
+// for a partition whose two batches hold own bytes (as reported with Hold).
+//
+// The owned partitions' batches share one pool, two batch shares (Split.Batch)
+// per partition: partitions are unbalanced (a popular key's partition takes many
+// times the events of another, and partitions that caught up sit idle), so memory
+// an idle partition leaves serves the busy ones. A batch may grow to about its
+// partition's last batch plus the partition's equal part (one in Partitions) of
+// the pool left free, so that the partitions together never claim more than is
+// free and a lone busy partition reaches most of the pool within a few batches.
+// It is never below its share, which every partition has whatever the others
+// hold: no partition is starved, and once the pool is full every batch is flushed
+// at its share, so the memory a busy partition took is given back within two of
+// its flushes (until then the pool is exceeded by what partitions that were idle
+// take back of their shares).
+func (b *Budget) BatchBytes(own int64) int {
+	s := b.Split()
+	n := int64(max(s.Partitions, 1))
+	free := 2*n*s.Batch - b.batched.Load()
+	if free <= 0 {
+		return int(s.Batch)
+	}
+	return int(max(s.Batch, max(own, 0)/2+free/(2*n)))
+}
 
 // MinDedupIDs is the fewest ids a partition's duplicate filter remembers, whatever
 // the budget (~6 MB per partition): producers retry within seconds, and a filter
