@@ -30,6 +30,17 @@ func (w *Worker) maxBytes() int {
 	return o.MaxBytes
 }
 
+// filled is the size of the batch being filled, for its byte limits and the
+// budget: its Bytes and the event ids it keeps for the duplicate filter's table,
+// which grow with it (in a rollups-only pipeline as much as its rollups).
+func (w *Worker) filled() int {
+	n := w.cur.batch.Bytes()
+	if w.dd != nil {
+		n += w.dd.pending.bytes()
+	}
+	return n
+}
+
 // reuse empties the batch of s, which held was bytes when it was flushed, for
 // the worker to fill. A batch keeps the memory its columns grew to, which it does
 // not report once empty; so one that grew well beyond the batches the worker
@@ -49,7 +60,7 @@ func (w *Worker) report() {
 	if m == nil {
 		return
 	}
-	bytes := int64(w.cur.batch.Bytes()) + w.held.spare
+	bytes := int64(w.filled()) + w.held.spare
 	var ids int64
 	if w.dd != nil {
 		ids = int64(w.dd.len())

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,9 +32,9 @@ func rawRows(e *testEnv) []int {
 // it returns.
 func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	e := newEnv(t)
-	// 16 MiB for one partition: a batch share of (16 - 2) MiB × 32% / 150% / 2 ≈
-	// 1.5 MiB, about 16,000 of these ~95-byte rows; for four partitions (16 - 8) MiB
-	// × 32% / 150% / 8 ≈ 224 KB, about 2,300.
+	// 16 MiB for one partition: a batch share of (16 - 2) MiB × 32% / 155% / 2 ≈
+	// 1.4 MiB, about 15,000 of these ~95-byte rows; for four partitions (16 - 8) MiB
+	// × 32% / 155% / 8 ≈ 216 KB, about 2,300.
 	budget := membudget.New(16 << 20)
 	budget.Owned(1)
 	e.memory = budget
@@ -71,7 +72,7 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	}
 	one, four := rows[0], rows[len(rows)-2] // the last store is the drain's remainder
 	if one < 8_000 || one > 30_000 || four*3 > one {
-		t.Fatalf("batches of %v rows: want the first (one partition owned) ~16,000 and later ones (four owned) ~2,300", rows)
+		t.Fatalf("batches of %v rows: want the first (one partition owned) ~15,000 and later ones (four owned) ~2,300", rows)
 	}
 	if u := budget.Usage(); u.Batched != others*membudget.BatchOverheadPercent/100 || u.Dedup != 0 {
 		t.Fatalf("after Run the budget still holds %d batch bytes beyond the others' and %d dedup bytes", u.Batched-others*membudget.BatchOverheadPercent/100, u.Dedup)
@@ -143,5 +144,32 @@ func TestDedupCapIgnoresMemoryShare(t *testing.T) {
 	}
 	if u := budget.Usage(); u.Dedup != 0 {
 		t.Fatalf("after Run the budget still holds %d dedup bytes", u.Dedup)
+	}
+}
+
+// The event ids a worker keeps with a batch for the duplicate filter's table (no
+// raw table holds them) count in the batch's size: with them, batches of the same
+// records are written smaller.
+func TestBatchSizeCountsKeptEventIDs(t *testing.T) {
+	first := func(o pipeline.Options) int {
+		e := newEnv(t)
+		budget := membudget.New(16 << 20)
+		budget.Owned(1)
+		e.memory = budget
+		o.MaxRows, o.MaxBytes = 1_000_000, 1<<30
+		r := startWorker(t, t.Context(), e.pipeline(o).Worker(payments, 0))
+		for off := range int64(40_000) {
+			r.send(t, rec(payments, 0, off, t0, payJSON(fmt.Sprint("event-", off), t0, "m1", 100)))
+		}
+		if err, _ := r.finish(t); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		rows := rawRows(e)
+		return slices.Max(rows[:len(rows)-1]) // the first may be cut early by time, the last is the drain's
+	}
+	without := first(pipeline.Options{})
+	with := first(pipeline.Options{DedupHorizon: time.Hour, DedupMaxIDs: 1_000_000})
+	if with*10 > without*9 {
+		t.Fatalf("batches of up to %d rows keeping the event ids, %d without: want them at least a tenth smaller", with, without)
 	}
 }

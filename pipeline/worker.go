@@ -227,7 +227,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record, mark func(*kgo
 			invalid++
 			w.deadLetter(ctx, r, err)
 		}
-		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.cur.batch.Bytes() >= maxBytes) {
+		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.filled() >= maxBytes) {
 			if err := flushHere(); err != nil {
 				return err
 			}
@@ -324,7 +324,7 @@ func (w *Worker) flush(ctx context.Context, mark func(*kgo.Record)) error {
 	s := w.cur
 	s.r, s.replay, s.lastRec, s.n = r, replay, w.lastRec, w.n
 	was := w.held.spare
-	w.held.spare = int64(s.batch.Bytes())
+	w.held.spare = int64(w.filled())
 	next := w.spare
 	if w.dd != nil {
 		next.pending.reset()

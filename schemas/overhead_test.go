@@ -31,7 +31,7 @@ func TestBatchOverhead(t *testing.T) {
 		{"raw+rollups", schemas.Options{Raw: true}},
 		{"rollups", schemas.Options{}},
 	} {
-		for _, size := range []int{1 << 20, 8 << 20} {
+		for _, size := range []int{1 << 20, 3 << 19, 2 << 20, 5 << 19, 3 << 20, 7 << 19, 4 << 20, 6 << 20, 8 << 20, 12 << 20} {
 			before := heapInUse()
 			b := pay.NewBatch(c.o)
 			next := 0
