@@ -26,6 +26,31 @@ func rawRows(e *testEnv) []int {
 	return rows
 }
 
+// sendPaymentSlices sends n slices of 1,000 payments of partition 0 to r, from
+// offset *off on.
+func sendPaymentSlices(t *testing.T, r *running, off *int64, n int) {
+	t.Helper()
+	for range n {
+		recs := make([]*kgo.Record, 1000)
+		for i := range recs {
+			recs[i] = rec(payments, 0, *off, t0, payJSON(fmt.Sprint("e", *off), t0, "m1", 100))
+			*off++
+		}
+		r.send(t, recs...)
+	}
+}
+
+// budgetedWorker starts the worker of partition 0 of a pipeline of options o
+// (with no row or byte limit of its own) under a budget of 16 MiB of which owned
+// partitions are owned.
+func budgetedWorker(t *testing.T, e *testEnv, owned int, o pipeline.Options) (*membudget.Budget, *running) {
+	budget := membudget.New(16 << 20)
+	budget.Owned(owned)
+	e.memory = budget
+	o.MaxRows, o.MaxBytes = 1_000_000, 1<<30
+	return budget, startWorker(t, t.Context(), e.pipeline(o).Worker(payments, 0))
+}
+
 // A batch is written once it reaches its share of the memory budget, long before
 // SLUICE_BATCH_MAX_ROWS or _BYTES, and the share shrinks at the next slice when more
 // partitions are owned and busy. What the worker held goes back to the budget when
@@ -35,22 +60,9 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	// 16 MiB for one partition: a batch share of (16 - 2) MiB × 32% / 155% / 2 ≈
 	// 1.4 MiB, about 15,000 of these ~95-byte rows; for four partitions (16 - 8) MiB
 	// × 32% / 155% / 8 ≈ 216 KB, about 2,300.
-	budget := membudget.New(16 << 20)
-	budget.Owned(1)
-	e.memory = budget
-	p := e.pipeline(pipeline.Options{MaxRows: 1_000_000, MaxBytes: 1 << 30})
-	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	budget, r := budgetedWorker(t, e, 1, pipeline.Options{})
 	off := int64(0)
-	sendSlices := func(n int) {
-		for range n {
-			recs := make([]*kgo.Record, 1000)
-			for i := range recs {
-				recs[i] = rec(payments, 0, off, t0, payJSON(fmt.Sprint("e", off), t0, "m1", 100))
-				off++
-			}
-			r.send(t, recs...)
-		}
-	}
+	sendSlices := func(n int) { sendPaymentSlices(t, r, &off, n) }
 	sendSlices(20)
 	if budget.Usage().Batched == 0 {
 		t.Error("the budget holds no batch bytes while a batch fills")
@@ -85,20 +97,9 @@ func TestBatchGrowsIntoIdlePartitionsShares(t *testing.T) {
 	e := newEnv(t)
 	// 16 MiB for four partitions, three of them idle: a share of about 2,300 of
 	// these rows (above), in a pool of eight shares.
-	budget := membudget.New(16 << 20)
-	budget.Owned(4)
-	e.memory = budget
-	p := e.pipeline(pipeline.Options{MaxRows: 1_000_000, MaxBytes: 1 << 30})
-	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	_, r := budgetedWorker(t, e, 4, pipeline.Options{})
 	off := int64(0)
-	for range 40 {
-		recs := make([]*kgo.Record, 1000)
-		for i := range recs {
-			recs[i] = rec(payments, 0, off, t0, payJSON(fmt.Sprint("e", off), t0, "m1", 100))
-			off++
-		}
-		r.send(t, recs...)
-	}
+	sendPaymentSlices(t, r, &off, 40)
 	if err, _ := r.finish(t); err != nil {
 		t.Fatalf("Run = %v", err)
 	}
@@ -153,11 +154,7 @@ func TestDedupCapIgnoresMemoryShare(t *testing.T) {
 func TestBatchSizeCountsKeptEventIDs(t *testing.T) {
 	first := func(o pipeline.Options) int {
 		e := newEnv(t)
-		budget := membudget.New(16 << 20)
-		budget.Owned(1)
-		e.memory = budget
-		o.MaxRows, o.MaxBytes = 1_000_000, 1<<30
-		r := startWorker(t, t.Context(), e.pipeline(o).Worker(payments, 0))
+		_, r := budgetedWorker(t, e, 1, o)
 		for off := range int64(40_000) {
 			r.send(t, rec(payments, 0, off, t0, payJSON(fmt.Sprint("event-", off), t0, "m1", 100)))
 		}
