@@ -57,10 +57,14 @@ type Split struct {
 	DedupIDs int64
 }
 
+// shared is what the shares of a budget of total bytes divide among n owned
+// partitions: the budget less their PartitionOverhead, but at least a quarter of it.
+func shared(total, n int64) int64 { return max(total-n*PartitionOverhead, total/4) }
+
 // SplitOf divides total among parts partitions (fewer than one count as one).
 func SplitOf(total int64, parts int) Split {
 	n := int64(max(parts, 1))
-	base := max(total-n*PartitionOverhead, total/4)
+	base := shared(total, n)
 	return Split{
 		Total:      total,
 		Partitions: parts,
@@ -125,19 +129,29 @@ func (b *Budget) FetchBytes() int64 { return b.Split().Fetch }
 // partition's last batch plus the partition's equal part (one in Partitions) of
 // the pool left free, so that the partitions together never claim more than is
 // free and a lone busy partition reaches most of the pool within a few batches.
-// It is never below its share, which every partition has whatever the others
-// hold: no partition is starved, and once the pool is full every batch is flushed
-// at its share, so the memory a busy partition took is given back within two of
-// its flushes (until then the pool is exceeded by what partitions that were idle
-// take back of their shares).
+// Memory the duplicate filters hold beyond their pool (their floor of MinDedupIDs
+// can outweigh it) is taken from the free part of the batch pool. A batch is
+// never below its share, which every partition has whatever the others hold: no
+// partition is starved, and once the pool is full every batch is flushed at its
+// share, so the memory a busy partition took is given back within two of its
+// flushes (until then the pool is exceeded by what partitions that were idle take
+// back of their shares).
 func (b *Budget) BatchBytes(own int64) int {
 	s := b.Split()
 	n := int64(max(s.Partitions, 1))
-	free := 2*n*s.Batch - b.batched.Load()
+	free := 2*n*s.Batch - b.dedupOver(s) - b.batched.Load()
 	if free <= 0 {
 		return int(s.Batch)
 	}
 	return int(max(s.Batch, max(own, 0)/2+free/(2*n)))
+}
+
+// dedupOver is how far the duplicate filters hold more than their pool (their
+// MinDedupIDs floor can), in batch bytes: the batch pool gives it up, so that what
+// the partitions hold stays within the pools while the filters fill.
+func (b *Budget) dedupOver(s Split) int64 {
+	pool := shared(s.Total, int64(max(s.Partitions, 1))) * DedupPercent / 100
+	return max(b.ids.Load()*IDBytes-pool, 0) * 100 / BatchOverheadPercent
 }
 
 // MinDedupIDs is the fewest ids a partition's duplicate filter remembers, whatever

@@ -281,3 +281,21 @@ func TestBatchPoolNeverStarves(t *testing.T) {
 		t.Fatalf("BatchBytes with the others idle = %d, want more than the share %d", got, s.Batch)
 	}
 }
+
+// What the duplicate filters hold beyond their pool (their floor outweighs it) is
+// taken from the batch pool's free part, never from a batch's share.
+func TestBatchPoolGivesWayToDedupFloor(t *testing.T) {
+	b := New(256 << 20)
+	b.Owned(8)
+	s := b.Split()
+	b.Hold(2*s.Batch, 0) // this partition's batches, at its share
+	roomy := b.BatchBytes(2 * s.Batch)
+	b.Hold(0, 8*MinDedupIDs) // every filter at its floor: more than the filters' pool
+	if got := b.BatchBytes(2 * s.Batch); got >= roomy || int64(got) < s.Batch {
+		t.Fatalf("BatchBytes with the filters beyond their pool = %d, want less than %d and at least the share %d", got, roomy, s.Batch)
+	}
+	b.Hold(0, 8*(s.DedupIDs-MinDedupIDs)) // the filters within their pool
+	if got := b.BatchBytes(2 * s.Batch); got != roomy {
+		t.Fatalf("BatchBytes with the filters within their pool = %d, want %d", got, roomy)
+	}
+}
