@@ -82,10 +82,12 @@
 // # Memory
 //
 // Deps.Memory, when set, is the process's memory budget (memory.go): a batch is
-// written once it reaches the partition's batch share (read once per fetched slice,
-// so it shrinks as more partitions are owned), the duplicate filter remembers at
-// most the partition's filter share, and each worker reports what its batches and
-// filter hold, once per slice and per flush.
+// written once it reaches the size the budget gives the partition (read once per
+// fetched slice: its share, which shrinks as more partitions are owned, or more
+// while other partitions leave the batch pool unused), counting the event ids it
+// keeps for the duplicate filter's table; each worker reports what its batches
+// and filter hold, once per slice and per flush, and gives back the memory of a
+// batch that grew far beyond what the budget gives it now.
 //
 // # Observing
 //

@@ -95,6 +95,14 @@ func (p *pendingIDs) add(id string, ts, offset int64) {
 
 func (p *pendingIDs) len() int { return len(p.offset) }
 
+// pendingIDBytes is what a pending id takes besides its bytes: its end, offset and
+// timestamp, and in the block a flush builds its group, topic, topic id and
+// partition (idColumns).
+const pendingIDBytes = 4 + 8 + 8 + 3*4 + 4
+
+// bytes is the memory the pending ids take, as Batch.Bytes counts a batch's.
+func (p *pendingIDs) bytes() int { return len(p.ids.Data) + pendingIDBytes*len(p.offset) }
+
 func (p *pendingIDs) reset() {
 	p.ids.Reset()
 	p.offset, p.ts = p.offset[:0], p.ts[:0]

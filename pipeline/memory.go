@@ -5,9 +5,10 @@ package pipeline
 // concurrent use and cheap: a worker calls it once per fetched slice or per flush,
 // never per event.
 type Memory interface {
-	// BatchBytes is the size at which a batch is flushed now (Options.MaxBytes
-	// still caps it).
-	BatchBytes() int
+	// BatchBytes is the size at which a batch is flushed now, for a worker whose
+	// batches hold own bytes as it last reported with Hold (Options.MaxBytes still
+	// caps it). It may follow what the other workers hold.
+	BatchBytes(own int64) int
 	// Hold adds deltas to the batch bytes and remembered ids the workers hold.
 	Hold(batchBytes, ids int64)
 }
@@ -24,9 +25,33 @@ type memoryHeld struct {
 func (w *Worker) maxBytes() int {
 	o := &w.p.opts
 	if m := w.p.deps.Memory; m != nil {
-		return min(o.MaxBytes, m.BatchBytes())
+		return min(o.MaxBytes, m.BatchBytes(w.held.bytes))
 	}
 	return o.MaxBytes
+}
+
+// filled is the size of the batch being filled, for its byte limits and the
+// budget: its Bytes and the event ids it keeps for the duplicate filter's table,
+// which grow with it (in a rollups-only pipeline as much as its rollups).
+func (w *Worker) filled() int {
+	n := w.cur.batch.Bytes()
+	if w.dd != nil {
+		n += w.dd.pending.bytes()
+	}
+	return n
+}
+
+// reuse empties the batch of s, which held was bytes when it was flushed, for
+// the worker to fill. A batch keeps the memory its columns grew to, which it does
+// not report once empty; so one that grew well beyond the batches the worker
+// fills now (it took memory idle partitions left, and they need it back) is
+// replaced by a new one instead, and its memory given back.
+func (w *Worker) reuse(s *slot, was int64) {
+	if w.renew != nil && was > 2*int64(w.maxBytes()) {
+		s.batch = w.renew()
+		return
+	}
+	s.batch.Reset()
 }
 
 // report tells Deps.Memory what the worker's batches and filter hold now.
@@ -35,7 +60,7 @@ func (w *Worker) report() {
 	if m == nil {
 		return
 	}
-	bytes := int64(w.cur.batch.Bytes()) + w.held.spare
+	bytes := int64(w.filled()) + w.held.spare
 	var ids int64
 	if w.dd != nil {
 		ids = int64(w.dd.len())

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,35 +26,50 @@ func rawRows(e *testEnv) []int {
 	return rows
 }
 
+// sendPaymentSlices sends n slices of 1,000 payments of partition 0 to r, from
+// offset *off on.
+func sendPaymentSlices(t *testing.T, r *running, off *int64, n int) {
+	t.Helper()
+	for range n {
+		recs := make([]*kgo.Record, 1000)
+		for i := range recs {
+			recs[i] = rec(payments, 0, *off, t0, payJSON(fmt.Sprint("e", *off), t0, "m1", 100))
+			*off++
+		}
+		r.send(t, recs...)
+	}
+}
+
+// budgetedWorker starts the worker of partition 0 of a pipeline of options o
+// (with no row or byte limit of its own) under a budget of 16 MiB of which owned
+// partitions are owned.
+func budgetedWorker(t *testing.T, e *testEnv, owned int, o pipeline.Options) (*membudget.Budget, *running) {
+	budget := membudget.New(16 << 20)
+	budget.Owned(owned)
+	e.memory = budget
+	o.MaxRows, o.MaxBytes = 1_000_000, 1<<30
+	return budget, startWorker(t, t.Context(), e.pipeline(o).Worker(payments, 0))
+}
+
 // A batch is written once it reaches its share of the memory budget, long before
 // SLUICE_BATCH_MAX_ROWS or _BYTES, and the share shrinks at the next slice when more
-// partitions are owned. What the worker held goes back to the budget when it returns.
+// partitions are owned and busy. What the worker held goes back to the budget when
+// it returns.
 func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	e := newEnv(t)
-	// 16 MiB for one partition: a batch share of (16 - 2) MiB × 32% / 2 / 2 ≈ 1.1 MiB,
-	// about 12,000 of these ~95-byte rows; for four partitions (16 - 8) MiB × 32% /
-	// 8 / 2 ≈ 164 KB, about 1,700.
-	budget := membudget.New(16 << 20)
-	budget.Owned(1)
-	e.memory = budget
-	p := e.pipeline(pipeline.Options{MaxRows: 1_000_000, MaxBytes: 1 << 30})
-	r := startWorker(t, t.Context(), p.Worker(payments, 0))
+	// 16 MiB for one partition: a batch share of (16 - 2) MiB × 32% / 155% / 2 ≈
+	// 1.4 MiB, about 15,000 of these ~95-byte rows; for four partitions (16 - 8) MiB
+	// × 32% / 155% / 8 ≈ 216 KB, about 2,300.
+	budget, r := budgetedWorker(t, e, 1, pipeline.Options{})
 	off := int64(0)
-	sendSlices := func(n int) {
-		for range n {
-			recs := make([]*kgo.Record, 1000)
-			for i := range recs {
-				recs[i] = rec(payments, 0, off, t0, payJSON(fmt.Sprint("e", off), t0, "m1", 100))
-				off++
-			}
-			r.send(t, recs...)
-		}
-	}
+	sendSlices := func(n int) { sendPaymentSlices(t, r, &off, n) }
 	sendSlices(20)
 	if budget.Usage().Batched == 0 {
 		t.Error("the budget holds no batch bytes while a batch fills")
 	}
 	budget.Owned(3)
+	others := 3 * 2 * budget.Split().Batch // three more partitions, their batches at their shares
+	budget.Hold(others, 0)
 	sendSlices(10)
 	if err, _ := r.finish(t); err != nil {
 		t.Fatalf("Run = %v", err)
@@ -67,11 +83,34 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 		t.Fatalf("stores of %v rows (%d in all); want %d rows in at least 4 stores", rows, total, off)
 	}
 	one, four := rows[0], rows[len(rows)-2] // the last store is the drain's remainder
-	if one < 5_000 || one > 20_000 || four*3 > one {
-		t.Fatalf("batches of %v rows: want the first (one partition owned) ~12,000 and later ones (four owned) ~1,700", rows)
+	if one < 8_000 || one > 30_000 || four*3 > one {
+		t.Fatalf("batches of %v rows: want the first (one partition owned) ~15,000 and later ones (four owned) ~2,300", rows)
 	}
-	if u := budget.Usage(); u.Batched != 0 || u.Dedup != 0 {
-		t.Fatalf("after Run the budget still holds %d batch and %d dedup bytes", u.Batched, u.Dedup)
+	if u := budget.Usage(); u.Batched != others*membudget.BatchOverheadPercent/100 || u.Dedup != 0 {
+		t.Fatalf("after Run the budget still holds %d batch bytes beyond the others' and %d dedup bytes", u.Batched-others*membudget.BatchOverheadPercent/100, u.Dedup)
+	}
+}
+
+// A busy partition's batches grow into the memory that idle partitions leave of
+// the batch pool, beyond its equal share.
+func TestBatchGrowsIntoIdlePartitionsShares(t *testing.T) {
+	e := newEnv(t)
+	// 16 MiB for four partitions, three of them idle: a share of about 2,300 of
+	// these rows (above), in a pool of eight shares.
+	_, r := budgetedWorker(t, e, 4, pipeline.Options{})
+	off := int64(0)
+	sendPaymentSlices(t, r, &off, 40)
+	if err, _ := r.finish(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	rows := rawRows(e)
+	t.Logf("stores of %v rows", rows)
+	biggest := 0
+	for _, n := range rows[:len(rows)-1] { // the last store is the drain's remainder
+		biggest = max(biggest, n)
+	}
+	if share := 2_300; biggest < 2*share || rows[0] > 2*share {
+		t.Fatalf("batches of %v rows: want the first at about the share (~%d rows) and later ones beyond twice it", rows, share)
 	}
 }
 
@@ -106,5 +145,28 @@ func TestDedupCapIgnoresMemoryShare(t *testing.T) {
 	}
 	if u := budget.Usage(); u.Dedup != 0 {
 		t.Fatalf("after Run the budget still holds %d dedup bytes", u.Dedup)
+	}
+}
+
+// The event ids a worker keeps with a batch for the duplicate filter's table (no
+// raw table holds them) count in the batch's size: with them, batches of the same
+// records are written smaller.
+func TestBatchSizeCountsKeptEventIDs(t *testing.T) {
+	first := func(o pipeline.Options) int {
+		e := newEnv(t)
+		_, r := budgetedWorker(t, e, 1, o)
+		for off := range int64(40_000) {
+			r.send(t, rec(payments, 0, off, t0, payJSON(fmt.Sprint("event-", off), t0, "m1", 100)))
+		}
+		if err, _ := r.finish(t); err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+		rows := rawRows(e)
+		return slices.Max(rows[:len(rows)-1]) // the first may be cut early by time, the last is the drain's
+	}
+	without := first(pipeline.Options{})
+	with := first(pipeline.Options{DedupHorizon: time.Hour, DedupMaxIDs: 1_000_000})
+	if with*10 > without*9 {
+		t.Fatalf("batches of up to %d rows keeping the event ids, %d without: want them at least a tenth smaller", with, without)
 	}
 }

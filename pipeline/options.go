@@ -87,7 +87,7 @@ type Deps struct {
 	// Tracer, when non-nil, traces every flush (trace.go); nil costs nothing.
 	Tracer trace.Tracer
 	// Memory, when non-nil, is the memory budget: a batch is flushed at the smaller
-	// of Options.MaxBytes and Memory.BatchBytes(). The duplicate filter's cap is not
+	// of Options.MaxBytes and Memory.BatchBytes. The duplicate filter's cap is not
 	// taken from it here: Options.DedupMaxIDs must be the same on every instance and
 	// for the whole life of a partition's worker, or a replay would decide
 	// differently from the first attempt (the caller sizes it from the budget once).

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // Pipeline builds the Workers of one consumer group. It is safe for concurrent use.
@@ -64,7 +66,8 @@ func (p *Pipeline) Worker(topic string, partition int32) *Worker {
 		w.dd = newDedup(p.opts.DedupHorizon, p.opts.DedupMaxIDs, w.rawIDs.Table == "")
 		bo.Dedup = w.dd
 	}
-	w.cur, w.spare = newSlot(newBatch(bo)), newSlot(newBatch(bo))
+	w.renew = func() schemas.Batch { return newBatch(bo) }
+	w.cur, w.spare = newSlot(w.renew()), newSlot(w.renew())
 	return w
 }
 

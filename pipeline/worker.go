@@ -48,6 +48,7 @@ type Worker struct {
 	// in order. At most two batches are in flight (inflight): the one just flushed
 	// and the one before it, whose slot the worker fills next once it is stored.
 	cur, spare *slot
+	renew      func() schemas.Batch // a new, empty batch for the partition (reuse)
 	inflight   int
 	jobs       chan *slot
 	recorded   chan *slot
@@ -294,7 +295,7 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 			invalid++
 			w.deadLetter(ctx, r, err)
 		}
-		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.cur.batch.Bytes() >= maxBytes) {
+		if end || limits && (w.cur.batch.Events() >= o.MaxRows || w.filled() >= maxBytes) {
 			backlog := limits && w.catchUp(r.Offset, recs[len(recs)-1].Offset)
 			if err := flushHere(); err != nil {
 				return err
@@ -411,7 +412,7 @@ func (w *Worker) flush(ctx context.Context) error {
 	r, replay := w.cut.take()
 	s := w.cur
 	s.r, s.replay, s.last, s.n = r, replay, markable(w.lastRec), w.n
-	bytes := int64(s.batch.Bytes())
+	bytes := int64(w.filled())
 	if w.dd != nil {
 		// The filter admits into the next batch's ids only after settle below.
 		s.pending = w.dd.pending
@@ -431,8 +432,9 @@ func (w *Worker) flush(ctx context.Context) error {
 		next.pending.reset()
 		w.dd.pending = next.pending
 	}
+	was := w.held.spare // next's bytes when it was flushed
 	w.held.spare = bytes
-	next.batch.Reset()
+	w.reuse(next, was)
 	w.cur, w.spare = next, s
 	w.backlog = false
 	w.n = 0

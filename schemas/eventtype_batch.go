@@ -38,6 +38,7 @@ type rollupState struct {
 	table  string
 	names  []string
 	window int64 // ns
+	group  int   // the memory a group takes (groupBytes)
 	index  groupIndex
 	key    []byte // scratch: the key being looked up
 	offs   []int  // scratch: where each string dimension sits in key (-1: escaped)
@@ -83,6 +84,7 @@ func newTypeBatch(t *EventType, o Options) Batch {
 			window: int64(r.WindowFor(o.Window)),
 			dims:   make([]dimValues, len(spec.dims)),
 			meas:   make([]measureAcc, len(spec.meas)),
+			group:  groupBytes(spec),
 		}
 		for _, c := range r.Columns() {
 			rs.names = append(rs.names, c.Name)
@@ -173,7 +175,7 @@ func (rs *rollupState) add(r *recordDecoder, ns int64) (grew int) {
 	g, h, ok := rs.index.lookup(k)
 	if !ok {
 		g = rs.newGroup(w, r, h)
-		grew = 8 + 16*len(rs.dims) + 8*len(rs.meas) + 64
+		grew = rs.group
 	}
 	for j := range rs.spec.meas {
 		m := &rs.spec.meas[j]
@@ -213,6 +215,32 @@ func (rs *rollupState) add(r *recordDecoder, ns int64) (grew int) {
 	}
 	return grew
 }
+
+// groupBytes is the memory one group of a rollup takes: its window and partials
+// (wins, dims, meas), its key in the index's arena (a string dimension's value
+// counted as 16 bytes), its place in the index (two slots at most half full, its
+// hash and key header) and in the sorted order, and its row of the block a flush
+// builds (window_start as a time.Time, the dimensions and measures, the flush
+// column). The hand-written batches count their groups alike (paymentAggBytes).
+func groupBytes(spec *rollupSpec) int {
+	n := groupFixedBytes
+	for _, p := range spec.dims {
+		if p.kind == pStr {
+			n += groupStrBytes
+		} else {
+			n += groupIntBytes
+		}
+	}
+	return n + groupMeasureBytes*len(spec.meas)
+}
+
+// The parts of groupBytes.
+const (
+	groupFixedBytes   = 8 + 8 + 2*4 + 8 + 16 + 24 + 24 + 8 // window, its key, index, order, block row
+	groupStrBytes     = 16 + 16 + 16                       // partial, key, block
+	groupIntBytes     = 8 + 8 + 8
+	groupMeasureBytes = 8 + 8
+)
 
 // newGroup adds the group of the key in rs.key, of hash h. The key is copied
 // once, into the index's arena; its string dimensions are substrings of the copy

@@ -347,5 +347,5 @@ func (b *paymentBatch) Reset() {
 // offset and the metadata end.
 const (
 	paymentRowBytes = 3*4 + 8*4 + 3*8 + 2*8 + 4 + 8 + 4
-	paymentAggBytes = 8 + 4*16 + 4*8 + 64 // plus map entry overhead
+	paymentAggBytes = groupFixedBytes + 4*groupStrBytes + 4*groupMeasureBytes // as groupBytes counts
 )

@@ -298,5 +298,5 @@ func (b *shipmentBatch) Reset() {
 // offset.
 const (
 	shipmentRowBytes = 2*4 + 6*4 + 3*8 + 4*8 + 4 + 8
-	shipmentAggBytes = 8 + 3*16 + 2*8 + 64
+	shipmentAggBytes = groupFixedBytes + 3*groupStrBytes + 2*groupMeasureBytes // as groupBytes counts
 )

@@ -27,11 +27,15 @@ const PartitionOverhead = 2 << 20
 // (11 to 21 bytes; 45 at MinDedupIDs).
 const IDBytes = 46
 
-// BatchOverhead is how much more memory a batch holds than its Bytes() says, as
-// measured in a heap profile: its columns grow by doubling and keep their capacity
-// for reuse, and it carries the event ids of its rows for the duplicate filter's
-// table.
-const BatchOverhead = 2
+// BatchOverheadPercent is the memory a batch holds per byte its Bytes() says, in
+// percent, as measured on loadgen payments (schemas' TestBatchOverhead: raw,
+// rollups and both, 1 to 12 MiB; 100-151%, the most in a raw batch whose columns
+// have just grown): its columns grow by half when full and keep their capacity for
+// reuse (a column is up to a third empty), and its rollup blocks are built beside
+// the groups. A small batch's fixed structures are in PartitionOverhead; the event
+// ids a worker keeps with a batch for the duplicate filter's table count in its
+// size (pipeline).
+const BatchOverheadPercent = 155
 
 // MinBatchBytes is the smallest batch share (in Bytes()): with very many partitions
 // a batch is still worth an insert. It is the one place the budget can be exceeded:
@@ -45,23 +49,28 @@ type Split struct {
 	// Fetch is the fetched-record bytes one partition may hold before its fetching
 	// pauses.
 	Fetch int64
-	// Batch is the size (schemas.Batch.Bytes) at which one batch is flushed: its
-	// share of the memory divided by BatchOverhead. A partition has two batches (one
-	// filling while the other is stored).
+	// Batch is one batch's share (schemas.Batch.Bytes) of the memory, divided by
+	// BatchOverheadPercent: the size a batch grows to at least before it is
+	// flushed (BatchBytes). A partition has two batches (one filling while the
+	// other is stored).
 	Batch int64
 	// DedupIDs is the most event ids one partition's duplicate filter remembers.
 	DedupIDs int64
 }
 
+// shared is what the shares of a budget of total bytes divide among n owned
+// partitions: the budget less their PartitionOverhead, but at least a quarter of it.
+func shared(total, n int64) int64 { return max(total-n*PartitionOverhead, total/4) }
+
 // SplitOf divides total among parts partitions (fewer than one count as one).
 func SplitOf(total int64, parts int) Split {
 	n := int64(max(parts, 1))
-	base := max(total-n*PartitionOverhead, total/4)
+	base := shared(total, n)
 	return Split{
 		Total:      total,
 		Partitions: parts,
 		Fetch:      base * FetchPercent / 100 / n,
-		Batch:      max(base*BatchPercent/100/(2*n)/BatchOverhead, MinBatchBytes),
+		Batch:      max(base*BatchPercent/BatchOverheadPercent/(2*n), MinBatchBytes),
 		DedupIDs:   base * DedupPercent / 100 / n / IDBytes,
 	}
 }
@@ -111,8 +120,40 @@ func (b *Budget) Split() Split { return SplitOf(b.total, int(b.parts.Load())) }
 // fetching pauses.
 func (b *Budget) FetchBytes() int64 { return b.Split().Fetch }
 
-// BatchBytes is the size at which a batch is flushed now.
-func (b *Budget) BatchBytes() int { return int(b.Split().Batch) }
+// BatchBytes is the size (schemas.Batch.Bytes) at which a batch is flushed now,
+// for a partition whose two batches hold own bytes (as reported with Hold).
+//
+// The owned partitions' batches share one pool, two batch shares (Split.Batch)
+// per partition: partitions are unbalanced (a popular key's partition takes many
+// times the events of another, and partitions that caught up sit idle), so memory
+// an idle partition leaves serves the busy ones. A batch may grow to about its
+// partition's last batch plus the partition's equal part (one in Partitions) of
+// the pool left free, so that the partitions together never claim more than is
+// free and a lone busy partition reaches most of the pool within a few batches.
+// Memory the duplicate filters hold beyond their pool (their floor of MinDedupIDs
+// can outweigh it) is taken from the free part of the batch pool. A batch is
+// never below its share, which every partition has whatever the others hold: no
+// partition is starved, and once the pool is full every batch is flushed at its
+// share, so the memory a busy partition took is given back within two of its
+// flushes (until then the pool is exceeded by what partitions that were idle take
+// back of their shares).
+func (b *Budget) BatchBytes(own int64) int {
+	s := b.Split()
+	n := int64(max(s.Partitions, 1))
+	free := 2*n*s.Batch - b.dedupOver(s) - b.batched.Load()
+	if free <= 0 {
+		return int(s.Batch)
+	}
+	return int(max(s.Batch, max(own, 0)/2+free/(2*n)))
+}
+
+// dedupOver is how far the duplicate filters hold more than their pool (their
+// MinDedupIDs floor can), in batch bytes: the batch pool gives it up, so that what
+// the partitions hold stays within the pools while the filters fill.
+func (b *Budget) dedupOver(s Split) int64 {
+	pool := shared(s.Total, int64(max(s.Partitions, 1))) * DedupPercent / 100
+	return max(b.ids.Load()*IDBytes-pool, 0) * 100 / BatchOverheadPercent
+}
 
 // MinDedupIDs is the fewest ids a partition's duplicate filter remembers, whatever
 // the budget (~2.3 MB per partition): producers retry within seconds, and a filter
@@ -161,7 +202,7 @@ type Usage struct {
 	Split
 	GoLimit int64 // the Go soft memory limit that goes with the budget
 	// Fetched, Batched and Dedup are the bytes held now in fetched records, in
-	// batches (their Bytes() × BatchOverhead), and in duplicate filters (ids ×
+	// batches (their Bytes() × BatchOverheadPercent / 100), and in duplicate filters (ids ×
 	// IDBytes).
 	Fetched, Batched, Dedup int64
 	// DedupCap is the most ids one partition's duplicate filter remembers
@@ -172,6 +213,6 @@ type Usage struct {
 // Usage reports the split and what is held now.
 func (b *Budget) Usage() Usage {
 	return Usage{Split: b.Split(), GoLimit: b.GoLimit(),
-		Fetched: b.fetched.Load(), Batched: b.batched.Load() * BatchOverhead, Dedup: b.ids.Load() * IDBytes,
+		Fetched: b.fetched.Load(), Batched: b.batched.Load() * BatchOverheadPercent / 100, Dedup: b.ids.Load() * IDBytes,
 		DedupCap: b.dedupCap.Load()}
 }

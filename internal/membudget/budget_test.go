@@ -15,9 +15,9 @@ func TestSplitOf(t *testing.T) {
 		fetch, bat int64
 		dedupIDs   int64
 	}{
-		{"no partitions count as one", 256 * mib, 0, 254 * mib * FetchPercent / 100, 254 * mib * BatchPercent / 200 / BatchOverhead, 254 * mib * DedupPercent / 100 / IDBytes},
-		{"8 partitions", 256 * mib, 8, 240 * mib * FetchPercent / 100 / 8, 240 * mib * BatchPercent / 100 / 16 / BatchOverhead, 240 * mib * DedupPercent / 100 / 8 / IDBytes},
-		{"64 partitions", 256 * mib, 64, 128 * mib * FetchPercent / 100 / 64, 128 * mib * BatchPercent / 100 / 128 / BatchOverhead, 128 * mib * DedupPercent / 100 / 64 / IDBytes},
+		{"no partitions count as one", 256 * mib, 0, 254 * mib * FetchPercent / 100, 254 * mib * BatchPercent / BatchOverheadPercent / 2, 254 * mib * DedupPercent / 100 / IDBytes},
+		{"8 partitions", 256 * mib, 8, 240 * mib * FetchPercent / 100 / 8, 240 * mib * BatchPercent / BatchOverheadPercent / 16, 240 * mib * DedupPercent / 100 / 8 / IDBytes},
+		{"64 partitions", 256 * mib, 64, 128 * mib * FetchPercent / 100 / 64, 128 * mib * BatchPercent / BatchOverheadPercent / 128, 128 * mib * DedupPercent / 100 / 64 / IDBytes},
 		{"batch floor, a quarter of the budget", 256 * mib, 1000, 64 * mib * FetchPercent / 100 / 1000, MinBatchBytes, 64 * mib * DedupPercent / 100 / 1000 / IDBytes},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,7 +35,7 @@ func TestSplitWithinBudget(t *testing.T) {
 	const total = 256 << 20
 	for parts := 1; parts <= 50; parts++ {
 		s := SplitOf(total, parts)
-		held := int64(parts) * (s.Fetch + 2*s.Batch*BatchOverhead + s.DedupIDs*IDBytes)
+		held := int64(parts) * (s.Fetch + 2*s.Batch*BatchOverheadPercent/100 + s.DedupIDs*IDBytes)
 		if limit := (total - int64(parts)*PartitionOverhead) * (FetchPercent + BatchPercent + DedupPercent) / 100; held > limit {
 			t.Fatalf("%d partitions hold %d bytes, more than the pools' %d", parts, held, limit)
 		}
@@ -62,9 +62,9 @@ func TestFetchSize(t *testing.T) {
 func TestBudgetAdaptsToOwnedPartitions(t *testing.T) {
 	b := New(256 << 20)
 	b.Owned(4)
-	four := b.BatchBytes()
+	four := b.BatchBytes(0)
 	b.Owned(4)
-	if got := b.BatchBytes(); got >= four || int64(got) != SplitOf(256<<20, 8).Batch {
+	if got := b.BatchBytes(0); got >= four || int64(got) != SplitOf(256<<20, 8).Batch {
 		t.Fatalf("batch share at 8 partitions = %d, want the 8-partition share, below %d at 4", got, four)
 	}
 	b.Owned(-6)
@@ -75,7 +75,7 @@ func TestBudgetAdaptsToOwnedPartitions(t *testing.T) {
 	b.Hold(500, 10)
 	b.Fetched(-400)
 	u := b.Usage()
-	if u.Fetched != 600 || u.Batched != 500*BatchOverhead || u.Dedup != 10*IDBytes || u.Partitions != 2 || u.GoLimit != 256<<20*GoLimitPercent/100 {
+	if u.Fetched != 600 || u.Batched != 500*BatchOverheadPercent/100 || u.Dedup != 10*IDBytes || u.Partitions != 2 || u.GoLimit != 256<<20*GoLimitPercent/100 {
 		t.Fatalf("usage = %+v", u)
 	}
 }
@@ -185,5 +185,117 @@ func TestDedupCapIsFixedByTheSourcePartitions(t *testing.T) {
 	b.Owned(3) // the cap does not follow the partitions owned
 	if got := b.Usage().DedupCap; got != int64(share8) {
 		t.Errorf("Usage().DedupCap = %d, want %d", got, share8)
+	}
+}
+
+// batchSim is one partition's two batches as a worker fills them: BatchBytes read
+// once per fetched slice, the held bytes reported after it, and the other batch's
+// bytes held until the next flush empties it.
+type batchSim struct {
+	cur, spare int64
+	flushes    int
+	biggest    int64 // the largest batch flushed
+}
+
+// add fills the batch with one slice of n bytes, flushing it at its limit.
+func (p *batchSim) add(b *Budget, n int64) {
+	limit := int64(b.BatchBytes(p.cur + p.spare))
+	p.cur += n
+	b.Hold(n, 0)
+	if p.cur >= limit {
+		b.Hold(-p.spare, 0)
+		p.biggest = max(p.biggest, p.cur)
+		p.spare, p.cur = p.cur, 0
+		p.flushes++
+	}
+}
+
+// A lone busy partition's batches grow into the pool the idle ones leave, and
+// while every partition is busy each keeps about its share. The batches hold
+// about the pool: workers read the limit a slice before a batch ends, and a
+// partition holds its last batch until its next flush, so the sum swings above
+// the pool by up to an eighth of it (and by what the idle partitions take back
+// while a busy one gives back what it took).
+func TestBatchPoolSharedByNeed(t *testing.T) {
+	const total, parts, slice = 256 << 20, 8, 64 << 10
+	b := New(total)
+	b.Owned(parts)
+	s := b.Split()
+	pool := 2 * parts * s.Batch
+	sims := make([]batchSim, parts)
+	var over int64 // the most the batches held beyond the pool
+	check := func(phase string, limit int64) {
+		t.Helper()
+		held := b.batched.Load()
+		over = max(over, held-pool)
+		if held > limit {
+			t.Fatalf("%s: the batches hold %d bytes, more than %d (the pool is %d)", phase, held, limit, pool)
+		}
+	}
+	for range 2000 { // one busy partition, the others idle
+		sims[0].add(b, slice)
+		check("one busy partition", pool+pool/8)
+	}
+	if got := sims[0].biggest; got < 4*s.Batch {
+		t.Fatalf("a lone busy partition's batches reached %d bytes, want at least 4 shares (%d)", got, 4*s.Batch)
+	}
+	lone := sims[0].biggest
+	// Every partition busy (partition p gets p+1 slices a round).
+	for round := range 4000 {
+		limit := pool + pool/8
+		if round < 100 { // the first gives back what it took
+			limit += pool * (parts - 1) / parts
+		}
+		if round == 100 {
+			for p := range sims {
+				sims[p].biggest = 0
+			}
+		}
+		for p := range sims {
+			for range p + 1 {
+				sims[p].add(b, slice)
+				check("every partition busy", limit)
+			}
+		}
+	}
+	for p := range sims {
+		if got := sims[p].biggest; got < s.Batch || got > 3*s.Batch {
+			t.Errorf("partition %d with every partition busy flushed batches up to %d bytes, want from its share %d to three times it", p, got, s.Batch)
+		}
+	}
+	t.Logf("a lone partition's batches up to %d bytes (share %d); the pool (%d) exceeded by at most %d", lone, s.Batch, pool, over)
+}
+
+// A partition is never starved: whatever the others hold, its batch may reach its
+// share.
+func TestBatchPoolNeverStarves(t *testing.T) {
+	b := New(256 << 20)
+	b.Owned(8)
+	s := b.Split()
+	b.Hold(4*16*s.Batch, 0) // the others hold four times the pool
+	if got := b.BatchBytes(0); int64(got) != s.Batch {
+		t.Fatalf("BatchBytes with the pool overrun = %d, want the share %d", got, s.Batch)
+	}
+	b.Hold(-4*16*s.Batch+2*s.Batch, 0) // only this partition's batches, at its share
+	if got := b.BatchBytes(2 * s.Batch); int64(got) <= s.Batch {
+		t.Fatalf("BatchBytes with the others idle = %d, want more than the share %d", got, s.Batch)
+	}
+}
+
+// What the duplicate filters hold beyond their pool (their floor outweighs it) is
+// taken from the batch pool's free part, never from a batch's share.
+func TestBatchPoolGivesWayToDedupFloor(t *testing.T) {
+	b := New(256 << 20)
+	b.Owned(8)
+	s := b.Split()
+	b.Hold(2*s.Batch, 0) // this partition's batches, at its share
+	roomy := b.BatchBytes(2 * s.Batch)
+	b.Hold(0, 2*8*s.DedupIDs) // every filter at twice its share (a floor above it): more than the filters' pool
+	if got := b.BatchBytes(2 * s.Batch); got >= roomy || int64(got) < s.Batch {
+		t.Fatalf("BatchBytes with the filters beyond their pool = %d, want less than %d and at least the share %d", got, roomy, s.Batch)
+	}
+	b.Hold(0, -8*s.DedupIDs) // the filters within their pool
+	if got := b.BatchBytes(2 * s.Batch); got != roomy {
+		t.Fatalf("BatchBytes with the filters within their pool = %d, want %d", got, roomy)
 	}
 }

@@ -10,7 +10,8 @@
 // are assigned and revoked, and reads FetchBytes to decide when a partition's
 // fetching pauses; the workers read BatchBytes once per fetched slice, so a new
 // assignment shrinks every partition's share at its next batch and a revoke grows
-// them. The duplicate filters' share is the exception: DedupCap fixes it at start
+// them. The batch pool is the one shared by need: a busy partition's batch grows
+// into what idle partitions leave of it (BatchBytes), never below its equal share. The duplicate filters' share is the exception: DedupCap fixes it at start
 // from every partition of the source topics, so that replays decide as their
 // first attempts did. The rest of the budget is headroom for the Go
 // runtime's garbage, the inserts' encoding buffers and the clients; the Go soft
@@ -27,5 +28,6 @@
 //	b := membudget.New(total)
 //	debug.SetMemoryLimit(b.GoLimit())
 //	b.Owned(+8)
-//	limit := b.BatchBytes() // flush a batch at this size
+//	b.Hold(+rowBytes, 0)       // a worker's batches grew
+//	limit := b.BatchBytes(own) // flush its batch at this size
 package membudget

@@ -313,7 +313,7 @@ sluice_memory_held_bytes{held="fetched"} 1000
 # TYPE sluice_memory_share_bytes gauge
 sluice_memory_share_bytes{share="batch"} %d
 sluice_memory_share_bytes{share="fetch"} %d
-`, 300*membudget.BatchOverhead, 2*membudget.IDBytes, s.Batch, s.Fetch)
+`, 300*membudget.BatchOverheadPercent/100, 2*membudget.IDBytes, s.Batch, s.Fetch)
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want),
 		"sluice_memory_budget_bytes", "sluice_memory_held_bytes", "sluice_memory_share_bytes"); err != nil {
 		t.Fatal(err)
