@@ -1731,9 +1731,12 @@ func (g *group) reply(creq *clientReq, kresp kmsg.Response, m *groupMember) {
 	if m != nil {
 		m.waitingReply = nil
 	}
-	if !creq.reply(kresp) {
-		return
-	}
+	creq.reply(kresp)
+	// Sluice patch: the session deadline is armed whether or not the
+	// response reached the client. A member whose connection died while it
+	// waited in JoinGroup used to keep no timer at all once the leader's
+	// SyncGroup cleared the pending-sync deadline: it stayed in the Stable
+	// group for good, holding partitions nobody consumed.
 	if m != nil {
 		g.updateHeartbeat(m)
 	}
