@@ -105,7 +105,8 @@ type Memory struct {
 	GoLimitBytes int64  `json:"go_limit_bytes"`
 	Partitions   int    `json:"partitions"`
 	// FetchShareBytes is the fetched records a partition may hold before its
-	// fetching pauses, BatchShareBytes the size at which one of its batches flushes,
+	// fetching pauses, BatchShareBytes the size each of its batches may always
+	// grow to (busy partitions grow beyond it into the shared batch pool),
 	// DedupShareIDs the ids its duplicate filter remembers at most.
 	FetchShareBytes int64 `json:"fetch_share_bytes"`
 	BatchShareBytes int64 `json:"batch_share_bytes"`
