@@ -63,6 +63,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	traceFile := fs.String("trace", "", "write an execution trace of the Sluice phase to this file (go tool trace; needs --process=false)")
 	ceilingRows := fs.Int("ceiling-rows", bench.DefaultCeilingRows, "rows per insert of the bare insert ceiling (smaller blocks show what an insert part costs ClickHouse)")
 	peer := fs.String("peer", "", "also run this clickhouse_sinker binary (../shared/peers/build.sh builds it) in every run, on the same topic, broker and ClickHouse into its own raw table, and print it beside Sluice")
+	serverEvents := fs.Bool("server-events", false, "also print, for each Sluice and peer run, the deltas of ClickHouse's system.events counters over it (inserts, parts, projection blocks, merges, selects, CPU) and each table's active parts after the run")
 	traced := fs.Bool("traced", false, "preload every record with a sampled traceparent header, as a traced publisher sends them (to measure tracing with OTEL_EXPORTER_OTLP_ENDPOINT set)")
 	latency := fs.Float64("latency", 0, "instead of the benchmark: publish this many payments per second and measure publish → visible in ClickHouse")
 	duration := fs.Duration("duration", 20*time.Second, "with --latency: how long the measured stream lasts")
@@ -173,6 +174,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Traced:      *traced,
 		Peer:        peerOf(*peer, *verbose, stderr),
 		CeilingRows: *ceilingRows,
+		CHEvents:    *serverEvents,
 	})
 	if len(res) > 0 {
 		io.WriteString(stdout, "\n")

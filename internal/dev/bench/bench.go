@@ -106,6 +106,9 @@ type Options struct {
 	// Traced preloads every record with a sampled W3C traceparent header, as a
 	// traced publisher sends them (what tracing costs Sluice per record).
 	Traced bool
+	// CHEvents reads ClickHouse's ServerEventNames counters over each Sluice and
+	// peer run, and each table's active parts once the run is over, for Print.
+	CHEvents bool
 }
 
 // Result is one run's measurements.
@@ -139,6 +142,10 @@ type Result struct {
 	Diff  []string // differences with the ground truth; empty means exact
 	// Peer is the peer's run right after Sluice's, when Options.Peer is set.
 	Peer *PeerResult
+	// ServerEvents holds, with Options.CHEvents, the deltas of ServerEventNames
+	// over the same span as Parts; ActiveParts each of Sluice's tables' active parts
+	// at the end of the run (after the peer's run, when there is one).
+	ServerEvents, ActiveParts map[string]int64
 }
 
 // EventsPerSec is Sluice's throughput.
@@ -389,7 +396,7 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 		return res, err
 	}
 	defer conn.Close()
-	parts0 := insertParts(ctx, conn)
+	parts0, events0 := insertParts(ctx, conn), readEvents(ctx, conn, opts)
 	if opts.Process != nil {
 		err = sluiceProcess(ctx, cfg, env, opts, r.srv, conn, &res)
 	} else {
@@ -399,6 +406,7 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 		return res, err
 	}
 	res.Parts = int(delta(parts0, insertParts(ctx, conn)))
+	res.ServerEvents = eventDeltas(events0, readEvents(ctx, conn, opts))
 	step("run %d: Sluice (%s) consumed %d events in %s: %.0f events/s, %d rows, %d insert parts", run, mode, opts.Events,
 		res.Elapsed.Round(time.Millisecond), res.EventsPerSec(), res.Rows, res.Parts)
 
@@ -424,6 +432,12 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 		}
 		step("run %d: peer consumed %d events in %s: %.0f events/s, %d rows, %d insert parts, exact: %s", run, opts.Events,
 			res.Peer.Elapsed.Round(time.Millisecond), res.Peer.EventsPerSec(), res.Peer.Rows, res.Peer.Parts, yesNo(res.Peer.Exact()))
+	}
+	if opts.CHEvents {
+		res.ActiveParts = activeParts(ctx, conn, cfg.ClickHouse.Database)
+		if res.Peer != nil {
+			res.Peer.ActiveParts = activeParts(ctx, conn, res.Peer.db)
+		}
 	}
 	return res, nil
 }

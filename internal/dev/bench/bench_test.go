@@ -156,3 +156,43 @@ func containsAll(t *testing.T, what, text string, wants ...string) {
 		}
 	}
 }
+
+func TestPrintServerEvents(t *testing.T) {
+	ev := func(inserts, merged int64) map[string]int64 {
+		return eventDeltas(map[string]int64{"InsertQuery": 10, "MergedRows": 5}, map[string]int64{"InsertQuery": 10 + inserts, "MergedRows": 5 + merged})
+	}
+	r := Result{
+		Mode: Raw, Events: 1_000_000, Process: true, Elapsed: 2 * time.Second,
+		ServerEvents: ev(86, 2_600_000), ActiveParts: map[string]int64{"payments": 6, "sluice_ledger": 2},
+		Peer: &PeerResult{Events: 1_000_000, Elapsed: 8 * time.Second, ServerEvents: ev(4, 0), ActiveParts: map[string]int64{"payments": 4}},
+	}
+	var b bytes.Buffer
+	Print(&b, []Result{r})
+	rows := map[string]string{}
+	for line := range strings.SplitSeq(b.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 2 {
+			rows[strings.Join(f[:len(f)-2], " ")] = strings.Join(f[len(f)-2:], " ")
+		}
+	}
+	for label, want := range map[string]string{
+		"ClickHouse counter Sluice r1": "peer r1", // the head
+		"InsertQuery":                  "86 4",
+		"MergedRows":                   "2600000 0",
+		"MergeTotalMilliseconds":       "0 0", // not counted yet: 0, not missing
+		"active parts: payments":       "6 4",
+		"active parts: sluice_ledger":  "2 -",
+	} {
+		if got := rows[label]; got != want {
+			t.Errorf("row %q = %q, want %q:\n%s", label, got, want, b.String())
+		}
+	}
+	var none bytes.Buffer
+	r.ServerEvents = nil
+	Print(&none, []Result{r})
+	if strings.Contains(none.String(), "ClickHouse counter") {
+		t.Errorf("the counters are printed though the run did not read them:\n%s", none.String())
+	}
+	if eventDeltas(nil, map[string]int64{}) != nil {
+		t.Error("eventDeltas of a failed reading is not nil")
+	}
+}

@@ -42,6 +42,10 @@ type PeerResult struct {
 	Parts         int           // insert parts (level 0) it created (insertParts); -1 if unknown
 	Lag           int64         // its group's lag after it stopped; -1 if unknown
 	Diff          []string      // its raw rows against the ground truth; empty means exact
+	// ServerEvents and ActiveParts are Result's, over the peer's run and in its
+	// database.
+	ServerEvents, ActiveParts map[string]int64
+	db                        string // its database
 }
 
 // EventsPerSec is the peer's throughput.
@@ -126,7 +130,7 @@ func peerRun(ctx context.Context, run int, opts Options, r *rig, conn ch.Conn) (
 		return startChild(cmd, opts.Peer.Output)
 	}
 	first := fmt.Sprintf("SELECT count() FROM `%s`.`payments`", db)
-	parts0 := insertParts(ctx, conn)
+	parts0, events0 := insertParts(ctx, conn), readEvents(ctx, conn, opts)
 	c, m, err := measureChild(ctx, start, adm, group, topic, int64(opts.Events), r.srv, conn, first, nil)
 	if c != nil {
 		defer c.kill()
@@ -134,7 +138,7 @@ func peerRun(ctx context.Context, run int, opts Options, r *rig, conn ch.Conn) (
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)
 	}
-	res := &PeerResult{Events: opts.Events, Elapsed: m.elapsed, CPU: m.cpu, ClickHouseCPU: m.clickHouseCPU, PeakRSS: m.peakRSS, HWM: m.hwm, Lag: -1}
+	res := &PeerResult{Events: opts.Events, Elapsed: m.elapsed, CPU: m.cpu, ClickHouseCPU: m.clickHouseCPU, PeakRSS: m.peakRSS, HWM: m.hwm, Lag: -1, db: db}
 	// Its exit status is not the point: what it stored and committed is checked
 	// below (term kills it if it does not exit in time).
 	_ = c.term(20 * time.Second)
@@ -144,6 +148,7 @@ func peerRun(ctx context.Context, run int, opts Options, r *rig, conn ch.Conn) (
 	}
 	res.Rows = int64(rows)
 	res.Parts = int(delta(parts0, insertParts(ctx, conn)))
+	res.ServerEvents = eventDeltas(events0, readEvents(ctx, conn, opts))
 	stored, err := verify.ReadFromRaw(ctx, conn, db, cfg.Pipeline.Window, topic, "")
 	if err != nil {
 		return nil, fmt.Errorf("peer: %w", err)

@@ -84,6 +84,7 @@ func Print(w io.Writer, rs []Result) {
 	if rs[0].Peer != nil {
 		printPeer(w, rs)
 	}
+	printServerEvents(w, rs)
 
 	r := rs[0]
 	for i, r := range rs {
