@@ -159,7 +159,8 @@ func ValidIdentifier(s string) error {
 // ValidIdentifier and Options.Validate first when those come from configuration.
 //
 // Tables (MergeTree family, each with SETTINGS non_replicated_deduplication_window so
-// that inserts carrying insert_deduplication_token are deduplicated):
+// that inserts carrying insert_deduplication_token are deduplicated, and
+// MergeSettings, fewer and wider merges):
 //
 //   - payments, shipments (when enabled): raw events, columns PaymentColumns /
 //     ShipmentColumns, partitioned by month of occurred_at. A raw or rollup insert
@@ -287,13 +288,13 @@ func (t tables) onCluster(sep string) string {
 func (t tables) create(table string, cols []column, s tableSpec) []string {
 	if t.cluster == "" {
 		return []string{t.createTable(table, cols, s.projection, "ENGINE = "+s.engine+s.clauses()+
-			"\nSETTINGS non_replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow))}
+			"\nSETTINGS non_replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow)+", "+MergeSettings())}
 	}
 	local := table + LocalSuffix
 	return []string{
 		t.createTable(local, cols, s.projection, "ENGINE = Replicated"+s.engine+"('"+ReplicationPath+"', '{replica}')"+s.clauses()+
 			"\nSETTINGS replicated_deduplication_window = "+strconv.Itoa(t.dedupWindow)+
-			", replicated_deduplication_window_seconds = "+strconv.Itoa(ReplicatedDedupWindowSeconds)),
+			", replicated_deduplication_window_seconds = "+strconv.Itoa(ReplicatedDedupWindowSeconds)+", "+MergeSettings()),
 		t.createTable(table, cols, "", "ENGINE = Distributed('"+t.cluster+"', '"+t.db+"', '"+local+"', "+
 			"cityHash64("+quoteIdent(s.shardBy)+"))"),
 	}

@@ -87,9 +87,9 @@ func TestDDLStatements(t *testing.T) {
 		t.Error("raw shipments table created though RawShipments is false")
 	}
 	tables := regexp.MustCompile("CREATE TABLE IF NOT EXISTS").FindAllStringIndex(all, -1)
-	settings := regexp.MustCompile(`SETTINGS non_replicated_deduplication_window = 500`).FindAllStringIndex(all, -1)
+	settings := regexp.MustCompile(`SETTINGS non_replicated_deduplication_window = 500, merge_selector_base = 20`).FindAllStringIndex(all, -1)
 	if len(tables) != 3 || len(settings) != 3 {
-		t.Fatalf("%d tables, %d with dedup window", len(tables), len(settings))
+		t.Fatalf("%d tables, %d with dedup window and merge settings", len(tables), len(settings))
 	}
 	for _, s := range stmts {
 		if !strings.Contains(s, "IF NOT EXISTS") && !strings.Contains(s, "OR REPLACE") {
@@ -137,11 +137,11 @@ func TestDDLCluster(t *testing.T) {
 		"CREATE TABLE IF NOT EXISTS `analytics`.`payments_local`\nON CLUSTER `prod`\n(\n",
 		")\nENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n" +
 			"PARTITION BY toYYYYMM(occurred_at)\nORDER BY (merchant_id, occurred_at, event_id)\n" +
-			"SETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800",
+			"SETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800, merge_selector_base = 20",
 		"CREATE TABLE IF NOT EXISTS `analytics`.`shipments_1m_local`\nON CLUSTER `prod`\n(\n",
 		")\nENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')\n" +
 			"PARTITION BY toYYYYMM(window_start)\nORDER BY (`window_start`, `hub_id`, `carrier`, `event_type`, `_sluice_flush`)\n" +
-			"SETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800",
+			"SETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800, merge_selector_base = 20",
 		// Distributed tables under the plain names, sharded by row content.
 		"CREATE TABLE IF NOT EXISTS `analytics`.`payments`\nON CLUSTER `prod`\n(\n",
 		")\nENGINE = Distributed('prod', 'analytics', 'payments_local', cityHash64(`merchant_id`))",

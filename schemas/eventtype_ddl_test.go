@@ -155,7 +155,7 @@ func TestTypeDDLGeneric(t *testing.T) {
 	stmts := TypeDDL(DDLOptions{}, et)
 	containsAll(t, "DDL", strings.Join(stmts, ";\n"),
 		"CREATE TABLE IF NOT EXISTS `sluice`.`fees`\n(\n    `id` String,\n    `at` DateTime64(3, 'UTC'),",
-		"ENGINE = MergeTree\nPARTITION BY toYYYYMM(at)\nORDER BY (at, id)\nTTL toDateTime(`at`) + INTERVAL 2592000 SECOND\nSETTINGS non_replicated_deduplication_window = 10000",
+		"ENGINE = MergeTree\nPARTITION BY toYYYYMM(at)\nORDER BY (at, id)\nTTL toDateTime(`at`) + INTERVAL 2592000 SECOND\nSETTINGS non_replicated_deduplication_window = 10000, merge_selector_base = 20",
 		"CREATE TABLE IF NOT EXISTS `sluice`.`fees_1h`\n(\n    `window_start` DateTime('UTC'),\n    `channel` String,\n    `events` SimpleAggregateFunction(sum, UInt64),\n    `fees` SimpleAggregateFunction(sum, UInt64),\n    `_sluice_flush` UInt64\n)",
 		"ORDER BY (`window_start`, `channel`, `_sluice_flush`)",
 		"FROM `sluice`.`fees_1h` AS r\nWHERE r.`_sluice_flush` = 0\nGROUP BY r.`window_start`, r.`channel`",

@@ -60,3 +60,60 @@ func TestMigrateAddsOffsetsProjection(t *testing.T) {
 		t.Fatalf("plan after the migration: %v\n%s", err, strings.Join(stmts, ";\n"))
 	}
 }
+
+// Tables created before Sluice set its merge settings get them from the
+// migration (ALTER TABLE … MODIFY SETTING), every Sluice table once: a second
+// plan has nothing left to change.
+func TestMigrateModifiesMergeSettings(t *testing.T) {
+	env := testenv.ClickHouse(t)
+	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
+	types, err := EventTypes(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := OpenClickHouse(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	// The tables as an earlier migration created them.
+	unset := strings.NewReplacer(", "+schemas.MergeSettings(), "", "\nSETTINGS "+schemas.MergeSettings(), "")
+	var old []string
+	for _, s := range Migrations(c, types) {
+		old = append(old, unset.Replace(s))
+	}
+	if err := ch.Migrate(t.Context(), old); err != nil {
+		t.Fatal(err)
+	}
+	modify := func(stmts []string) (tables []string) {
+		for _, s := range stmts {
+			if strings.HasPrefix(s, "ALTER") && strings.HasSuffix(s, " MODIFY SETTING "+schemas.MergeSettings()) {
+				tables = append(tables, s)
+			}
+		}
+		return tables
+	}
+	stmts, err := Plan(t.Context(), ch, c, types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// payments, shipments, payments_1m, shipments_1m, the ledger and the event ids.
+	if got := modify(stmts); len(got) != 6 {
+		t.Fatalf("plan for tables without the merge settings modifies %d tables, want 6:\n%s", len(got), strings.Join(stmts, ";\n"))
+	}
+	if err := migrate(t.Context(), ch, c, types); err != nil {
+		t.Fatal(err)
+	}
+	engines, err := ch.TableEngines(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"payments", "shipments", "payments_1m", "shipments_1m", "sluice_ledger", "sluice_event_ids"} {
+		if e := engines[table]; !strings.Contains(e, schemas.MergeSettings()) {
+			t.Errorf("after the migration, %s is %q, without %s", table, e, schemas.MergeSettings())
+		}
+	}
+	if stmts, err = Plan(t.Context(), ch, c, types); err != nil || len(modify(stmts)) != 0 {
+		t.Fatalf("plan after the migration: %v\n%s", err, strings.Join(stmts, ";\n"))
+	}
+}

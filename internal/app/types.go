@@ -98,7 +98,8 @@ func (e *SchemaChangeError) Unwrap() error { return e.Err }
 // ALTER TABLE … ADD COLUMN IF NOT EXISTS statements and views of compatible changes
 // to tables that exist (schemas.Evolve against system.columns), then the
 // schemas.OffsetsProjection of existing raw tables that lack it
-// (schemas.AddOffsetsProjection), then Migrations.
+// (schemas.AddOffsetsProjection), then the merge settings of existing tables that
+// lack them (schemas.ModifyMergeSettings), then Migrations.
 // Every statement is idempotent, so instances may plan and migrate concurrently.
 // An incompatible change is a *SchemaChangeError and no statement.
 func Plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*schemas.EventType) ([]string, error) {
@@ -130,7 +131,39 @@ func Plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*
 	if len(refused) > 0 {
 		return nil, &SchemaChangeError{Err: errors.Join(refused...)}
 	}
-	return append(append(stmts, projections...), Migrations(c, types)...), nil
+	settings, err := mergeSettings(ctx, ch, c, types)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(append(stmts, projections...), settings...), Migrations(c, types)...), nil
+}
+
+// mergeSettings returns the ALTER TABLE … MODIFY SETTING statements that give
+// every existing table of c and types (their raw and rollup tables, the ledger
+// and the event-id table; on a cluster, their local tables) the merge settings
+// it lacks (schemas.ModifyMergeSettings).
+func mergeSettings(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*schemas.EventType) ([]string, error) {
+	engines, err := ch.TableEngines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tables := []string{clickhouse.LedgerTable, clickhouse.EventIDsTable}
+	for _, t := range types {
+		if t.Raw() {
+			tables = append(tables, t.Table())
+		}
+		tables = append(tables, t.RollupTables(c.Pipeline.Window)...)
+	}
+	var stmts []string
+	for _, table := range tables {
+		if c.ClickHouse.Cluster != "" {
+			table += schemas.LocalSuffix
+		}
+		if engine, ok := engines[table]; ok {
+			stmts = append(stmts, schemas.ModifyMergeSettings(ddlOptions(c), table, engine)...)
+		}
+	}
+	return stmts, nil
 }
 
 // migrate runs Plan's statements on ch.

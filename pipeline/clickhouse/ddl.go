@@ -33,8 +33,9 @@ type DDLOptions struct {
 	Cluster string
 }
 
-// DDL returns the statements that create Database, LedgerTable and EventIDsTable if
-// they do not exist, and add the topic_id column to tables created before it
+// DDL returns the statements that create Database, LedgerTable and EventIDsTable
+// (both with schemas.MergeSettings: the ledger takes one small insert per group
+// commit of flushes) if they do not exist, and add the topic_id column to tables created before it
 // existed (their rows get an empty topic_id: see ClaimTopics) and the repairable
 // column to a LedgerTable created before it (their ranges are not repaired: see
 // Repair). They are idempotent; run
@@ -64,13 +65,13 @@ func DDL(o DDLOptions) []string {
 		o.Horizon = 24 * time.Hour
 	}
 	onCluster, engine := "", "MergeTree"
-	eventIDsSettings := fmt.Sprintf("non_replicated_deduplication_window = %d", o.DedupWindow)
+	eventIDsSettings := fmt.Sprintf("non_replicated_deduplication_window = %d, %s", o.DedupWindow, schemas.MergeSettings())
 	ledger, eventIDs := LedgerTable, EventIDsTable
 	if o.Cluster != "" {
 		onCluster = " ON CLUSTER " + quote(o.Cluster)
 		engine = "ReplicatedMergeTree('" + schemas.ReplicationPath + "', '{replica}')"
-		eventIDsSettings = fmt.Sprintf("replicated_deduplication_window = %d, replicated_deduplication_window_seconds = %d",
-			o.DedupWindow, schemas.ReplicatedDedupWindowSeconds)
+		eventIDsSettings = fmt.Sprintf("replicated_deduplication_window = %d, replicated_deduplication_window_seconds = %d, %s",
+			o.DedupWindow, schemas.ReplicatedDedupWindowSeconds, schemas.MergeSettings())
 		ledger += schemas.LocalSuffix
 		eventIDs += schemas.LocalSuffix
 	}
@@ -89,8 +90,9 @@ func DDL(o DDLOptions) []string {
 			"\t"+repairableColumn+"\n"+
 			") ENGINE = %s\n"+
 			"ORDER BY (`group`, `topic`, `partition`, `last`)\n"+
-			"TTL toDateTime(`written_at`) + INTERVAL %d SECOND",
-			qualified(o.Database, ledger), onCluster, engine, int64(LedgerRetention/time.Second)),
+			"TTL toDateTime(`written_at`) + INTERVAL %d SECOND\n"+
+			"SETTINGS %s",
+			qualified(o.Database, ledger), onCluster, engine, int64(LedgerRetention/time.Second), schemas.MergeSettings()),
 		addTopicID(qualified(o.Database, ledger) + onCluster),
 		addRepairable(qualified(o.Database, ledger) + onCluster),
 		eventIDsDDL(qualified(o.Database, eventIDs)+onCluster, engine, o.Horizon, eventIDsSettings),
@@ -168,4 +170,29 @@ const repairableColumn = "`repairable` UInt8 DEFAULT 0"
 // with ON CLUSTER when sharded) if it lacks it.
 func addRepairable(table string) string {
 	return "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + repairableColumn + " AFTER `written_at`"
+}
+
+// TableEngines returns the engine_full of every table in the Client's database,
+// table name → engine with its clauses and SETTINGS as system.tables reports it,
+// so that a migration gives the tables created before a setting existed that
+// setting (schemas.ModifyMergeSettings). A database that does not exist yet has
+// none.
+func (c *Client) TableEngines(ctx context.Context) (map[string]string, error) {
+	rows, err := c.conn.Query(ctx, "SELECT `name`, `engine_full` FROM system.tables WHERE `database` = ?", c.db)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: engines of the tables of %s: %w", c.db, c.redact(err))
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	var table, engine string
+	for rows.Next() {
+		if err := rows.Scan(&table, &engine); err != nil {
+			return nil, fmt.Errorf("clickhouse: engines of the tables of %s: scan: %w", c.db, err)
+		}
+		out[table] = engine
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: engines of the tables of %s: %w", c.db, c.redact(err))
+	}
+	return out, nil
 }

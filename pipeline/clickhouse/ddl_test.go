@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 func TestDDLCluster(t *testing.T) {
@@ -37,8 +39,11 @@ func TestDDLCluster(t *testing.T) {
 			t.Errorf("statement %d lacks %q:\n%s", i, engine, stmts[i])
 		}
 	}
-	if s := stmts[4]; !strings.HasSuffix(s, "\nSETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800") {
-		t.Errorf("event ids table without the replicated dedup window:\n%s", s)
+	if s := stmts[4]; !strings.HasSuffix(s, "\nSETTINGS replicated_deduplication_window = 500, replicated_deduplication_window_seconds = 604800, "+schemas.MergeSettings()) {
+		t.Errorf("event ids table without the replicated dedup window and the merge settings:\n%s", s)
+	}
+	if s := stmts[1]; !strings.HasSuffix(s, " SECOND\nSETTINGS "+schemas.MergeSettings()) {
+		t.Errorf("ledger without the merge settings:\n%s", s)
 	}
 	// The single-server tables are the local tables, less the cluster.
 	single := DDL(DDLOptions{Database: "sl", DedupWindow: 500, Horizon: 2 * time.Hour})
