@@ -4,24 +4,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/dev/testenv"
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
 // Raw tables created before they had the offsets projection get it from the
 // migration, once: a second plan does not materialize it again.
 func TestMigrateAddsOffsetsProjection(t *testing.T) {
-	env := testenv.ClickHouse(t)
-	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
-	types, err := EventTypes(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := OpenClickHouse(t.Context(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Close() })
+	c, types, ch := migrationEnv(t)
 	// The tables as an earlier migration created them.
 	var old []string
 	for _, s := range Migrations(c, types) {
@@ -65,17 +57,7 @@ func TestMigrateAddsOffsetsProjection(t *testing.T) {
 // migration (ALTER TABLE … MODIFY SETTING), every Sluice table once: a second
 // plan has nothing left to change.
 func TestMigrateModifiesMergeSettings(t *testing.T) {
-	env := testenv.ClickHouse(t)
-	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
-	types, err := EventTypes(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := OpenClickHouse(t.Context(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Close() })
+	c, types, ch := migrationEnv(t)
 	// The tables as an earlier migration created them.
 	unset := strings.NewReplacer(", "+schemas.MergeSettings(), "", "\nSETTINGS "+schemas.MergeSettings(), "")
 	var old []string
@@ -116,4 +98,22 @@ func TestMigrateModifiesMergeSettings(t *testing.T) {
 	if stmts, err = Plan(t.Context(), ch, c, types); err != nil || len(modify(stmts)) != 0 {
 		t.Fatalf("plan after the migration: %v\n%s", err, strings.Join(stmts, ";\n"))
 	}
+}
+
+// migrationEnv is the default configuration on a fresh database of the test
+// ClickHouse, its event types and a client, closed when t ends.
+func migrationEnv(t *testing.T) (config.Config, []*schemas.EventType, *clickhouse.Client) {
+	t.Helper()
+	env := testenv.ClickHouse(t)
+	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
+	types, err := EventTypes(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := OpenClickHouse(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	return c, types, ch
 }

@@ -44,12 +44,18 @@ var ServerEventNames = []string{
 // serverEvents reads ServerEventNames from system.events (a counter the server has
 // not counted yet is 0), or nil if they cannot be read.
 func serverEvents(ctx context.Context, conn ch.Conn) map[string]int64 {
-	rows, err := conn.Query(ctx, "SELECT event, value FROM system.events WHERE event IN ?", ServerEventNames)
+	return countsByName(ctx, conn, "SELECT event, value FROM system.events WHERE event IN ?", ServerEventNames)
+}
+
+// countsByName runs query, whose rows are a name and a UInt64, and returns them as a
+// map; nil if it fails.
+func countsByName(ctx context.Context, conn ch.Conn, query string, args ...any) map[string]int64 {
+	rows, err := conn.Query(ctx, query, args...)
 	if err != nil {
 		return nil
 	}
 	defer rows.Close()
-	m := make(map[string]int64, len(ServerEventNames))
+	m := map[string]int64{}
 	for rows.Next() {
 		var name string
 		var v uint64
@@ -85,24 +91,10 @@ func eventDeltas(before, after map[string]int64) map[string]int64 {
 	return d
 }
 
-// activeParts counts the active parts of each table of db ("" for none), read a
-// while after the run, when merges have had time to settle; nil if unknown.
+// activeParts counts the active parts of each table of db, read a while after the
+// run, when merges have had time to settle; nil if unknown.
 func activeParts(ctx context.Context, conn ch.Conn, db string) map[string]int64 {
-	rows, err := conn.Query(ctx, "SELECT table, count() FROM system.parts WHERE database = ? AND active GROUP BY table", db)
-	if err != nil {
-		return nil
-	}
-	defer rows.Close()
-	m := map[string]int64{}
-	for rows.Next() {
-		var table string
-		var n uint64
-		if err := rows.Scan(&table, &n); err != nil {
-			return nil
-		}
-		m[table] = int64(n)
-	}
-	return m
+	return countsByName(ctx, conn, "SELECT table, count() FROM system.parts WHERE database = ? AND active GROUP BY table", db)
 }
 
 // printServerEvents writes, when the runs read them (Options.CHEvents), one
