@@ -9,10 +9,10 @@ import (
 // creates (its event types' raw and rollup tables, the ledger and the event-id
 // table); the server's default is 5. It is the least ratio of a merge's total size
 // to its largest part: how many equal parts one merge takes at once. Sluice inserts
-// one part per partition per flush, so at the default a young part is merged again
-// and again as the next few arrive (a raw row was rewritten about three times
-// within seconds of its insert); at 20 a merge waits for about twenty parts, and a
-// row is rewritten less than half as often. The cost is more active parts while
+// one part per partition per flush, and the server counts a fixed 5 MB more per
+// part in that ratio, so at the default a young part is merged again and again as
+// the next few arrive; at 20 a merge waits for about twenty parts, and rows are
+// rewritten about half as often. The cost is more active parts while
 // they are young: the server still lowers the base towards 2 as a table partition
 // passes 10 and then 50 active parts, and as parts age (from 10 s to an hour), so
 // a partition stays below about 50 parts under any insert rate and settles to few
