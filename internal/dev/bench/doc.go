@@ -41,6 +41,11 @@
 // and ClickHouse, into a fresh database with Sluice's raw payments table, and checks
 // its rows against the ground truth; Print shows the two side by side.
 //
+// With Options.CHEvents, each Sluice and peer run also reads ClickHouse's
+// system.events counters (ServerEventNames: inserts, parts, projection blocks,
+// merges, selects, the server's CPU) before and after it, and each table's active
+// parts once the run is over (serverevents.go); Print shows them side by side.
+//
 // After each run the stored rollups (and raw rows when on) are read back with
 // internal/dev/verify and compared exactly with the generator's ground truth, and
 // the group's lag must be 0 once the instance has shut down. Print writes one table
