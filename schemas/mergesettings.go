@@ -33,8 +33,9 @@ func MergeSettings() string { return strings.Join(mergeSettings, ", ") }
 // o's database (on a cluster, its local table, ON CLUSTER), created before Sluice
 // set MergeSettings, the ones its engine lacks; engineFull is the table's
 // system.tables engine_full, which lists the settings a table was created or
-// altered with. It returns nil when the table has them all. The change is
-// metadata only: it applies to the merges the server assigns from then on.
+// altered with. A setting the table has at another value (an operator's own
+// ALTER) is left as it is. It returns nil when the table has them all. The change
+// is metadata only: it applies to the merges the server assigns from then on.
 func ModifyMergeSettings(o DDLOptions, table, engineFull string) []string {
 	_, tb := o.tables()
 	var missing []string
@@ -50,16 +51,17 @@ func ModifyMergeSettings(o DDLOptions, table, engineFull string) []string {
 		" MODIFY SETTING " + strings.Join(missing, ", ")}
 }
 
-// hasSetting reports whether engineFull's SETTINGS clause holds setting
-// (`name = value`), as the server prints it: comma-separated, last or followed by
-// a comma.
+// hasSetting reports whether engineFull's SETTINGS clause (as the server prints it:
+// `name = value`, comma-separated) sets the name of setting (`name = value`), at
+// any value.
 func hasSetting(engineFull, setting string) bool {
 	_, list, ok := strings.Cut(engineFull, " SETTINGS ")
 	if !ok {
 		return false
 	}
+	name, _, _ := strings.Cut(setting, " = ")
 	for s := range strings.SplitSeq(list, ",") {
-		if strings.TrimSpace(s) == setting {
+		if n, _, _ := strings.Cut(strings.TrimSpace(s), " = "); n == name {
 			return true
 		}
 	}

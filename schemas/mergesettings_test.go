@@ -14,10 +14,10 @@ func TestModifyMergeSettings(t *testing.T) {
 		{"MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 8192",
 			[]string{"ALTER TABLE `sl`.`t` MODIFY SETTING " + MergeSettings()}},
 		{"MergeTree ORDER BY k", []string{"ALTER TABLE `sl`.`t` MODIFY SETTING " + MergeSettings()}},
-		// Another value is changed to Sluice's.
-		{"MergeTree ORDER BY k SETTINGS merge_selector_base = 5", []string{"ALTER TABLE `sl`.`t` MODIFY SETTING " + MergeSettings()}},
-		// A longer name or value that starts alike is not the setting.
-		{"MergeTree ORDER BY k SETTINGS merge_selector_base = 200", []string{"ALTER TABLE `sl`.`t` MODIFY SETTING " + MergeSettings()}},
+		// An operator's own value is kept.
+		{"MergeTree ORDER BY k SETTINGS merge_selector_base = 8", nil},
+		// A longer name that starts alike is not the setting.
+		{"MergeTree ORDER BY k SETTINGS merge_selector_base_x = 5", []string{"ALTER TABLE `sl`.`t` MODIFY SETTING " + MergeSettings()}},
 		{"MergeTree ORDER BY k SETTINGS " + MergeSettings(), nil},
 		{"MergeTree ORDER BY k SETTINGS non_replicated_deduplication_window = 10000, " + MergeSettings() + ", index_granularity = 8192", nil},
 	} {
