@@ -159,10 +159,25 @@ func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid 
 // member the hints expect is confirmed by comparing bytes, without scanning the
 // name as a string or looking it up. Otherwise (another member, the object's end,
 // anything malformed) it returns false with the scanner before the ',' or name,
-// for nextKey to read.
+// for nextKey to read. A member written without whitespace around its name is
+// confirmed by one masked comparison of three words (e.compact).
 func (d *decoder) quickKey(first bool, e *fieldEntry) bool {
-	d.ws()
 	data, i := d.data, d.pos
+	if !first && i < len(data) && data[i] == ',' {
+		i++
+	}
+	if (first || i > d.pos) && e.compactN > 0 && i+24 <= len(data) {
+		w := data[i : i+24]
+		if binary.LittleEndian.Uint64(w)&e.compactMask[0] == e.compact[0] &&
+			binary.LittleEndian.Uint64(w[8:])&e.compactMask[1] == e.compact[1] &&
+			binary.LittleEndian.Uint64(w[16:])&e.compactMask[2] == e.compact[2] {
+			d.pos = i + e.compactN
+			d.ws()
+			return true
+		}
+	}
+	d.ws()
+	data, i = d.data, d.pos
 	if !first {
 		if i >= len(data) || data[i] != ',' {
 			return false
