@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // slot holds one property's value in the record being decoded. It is valid only
@@ -236,6 +237,12 @@ func (r *recordDecoder) value(p *prop, s *slot, depth int) (inv *Invalid) {
 	s.set = d.kind != kNull
 	switch p.kind {
 	case pStr:
+		if d.kind == kString && d.plain && d.transient && d.ve > d.vs && d.ve-d.vs <= r.strMax(p) {
+			// The common case of str, without its call: a plain string
+			// within its limit, pointed at where it is in the record.
+			s.s, s.set = unsafe.String(&d.data[d.vs], d.ve-d.vs), true
+			return nil
+		}
 		s.s, inv = d.str(p.path, r.strMax(p))
 		s.set = s.s != ""
 	case pInt:
