@@ -84,11 +84,23 @@ func (r *recordDecoder) init(t *EventType) {
 }
 
 // here returns p's slot if this record gave p a non-null value, else nil.
-func (r *recordDecoder) here(p *prop) *slot {
-	if s := &r.slots[p.index]; s.gen == r.gen && s.set {
+func (r *recordDecoder) here(p *prop) *slot { return r.present(int32(p.index)) }
+
+// present is slot k if this record gave it a non-null value, else nil (here by
+// slot index).
+func (r *recordDecoder) present(k int32) *slot {
+	if s := &r.slots[k]; s.gen == r.gen && s.set {
 		return s
 	}
 	return nil
+}
+
+// str is slot k's string, "" if this record gave it none.
+func (r *recordDecoder) str(k int32) string {
+	if s := r.present(k); s != nil {
+		return s.s
+	}
+	return ""
 }
 
 // record decodes and validates one record into the slots.
