@@ -41,11 +41,11 @@ func hashID(id string) idHash {
 // ring alone, and the slot a lookup would have needed to find again (a cache miss
 // per admitted id, in a full filter) is not read. Stale slots are dropped in one
 // sequential pass (purge) when the index is three-quarters full, which doubles it
-// instead if what is left is still almost that full; so it is between
-// three-eighths and three-quarters full, a lookup reads one or two cache lines of
-// it and, on a tag match, one ring entry. An id costs about 24 bytes of ring and
+// instead if what is left is still almost that full; so it is between 47/128
+// (about three-eighths) and three-quarters full, a lookup reads one or two
+// cache lines of it and, on a tag match, one ring entry. An id costs about 24 bytes of ring and
 // 11–22 of index (membudget.IDBytes). Slots hold 32-bit numbers and homes, so a
-// filter holds fewer than 2^31 ids (the memory budget's share caps it far below).
+// filter holds fewer than 2^30 ids (the memory budget's share caps it far below).
 type dedup struct {
 	horizon int64 // nanoseconds
 	max     int   // ids remembered at most; 0 = no limit
@@ -76,8 +76,10 @@ type seenHash struct {
 }
 
 // dedupRenumber is how many entries remember numbers before it purges the index
-// anyway: far fewer than the 2^32 after which a stale slot's number would come
-// round again.
+// anyway. A stale slot's number is then behind the ring's first by at most the
+// ids remembered at the last purge and the entries numbered since (only they can
+// be forgotten), fewer than 2^31: it cannot come round into the ring's window of
+// numbers (mod 2^32) before the next purge drops it.
 const dedupRenumber = 1 << 30
 
 // dedupMinSlots is the index's initial size (a power of two); the ring starts at
