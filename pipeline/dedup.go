@@ -228,27 +228,30 @@ func (d *dedup) forget() {
 // slot was.
 func (d *dedup) purge() {
 	d.numbered = 0
+	slots, mask, first, n := d.slots, d.mask, d.first, uint32(d.n) // locals: the stores below cannot change them
 	start := uint64(0)
-	for d.slots[start] != 0 {
+	for slots[start] != 0 {
 		start++
 	}
-	for k := uint64(1); k <= d.mask; k++ {
-		i := (start + k) & d.mask
-		s := d.slots[i]
+	used := d.used
+	for k := uint64(1); k <= mask; k++ {
+		i := (start + k) & mask
+		s := slots[i]
 		if s == 0 {
 			continue
 		}
-		d.slots[i] = 0
-		if _, ok := d.pos(s); !ok {
-			d.used--
+		slots[i] = 0
+		if uint32(s)-first >= n { // stale (see pos)
+			used--
 			continue
 		}
-		j := d.home(s)
-		for d.slots[j] != 0 {
-			j = (j + 1) & d.mask
+		j := (s >> 32) & mask // its home
+		for slots[j] != 0 {
+			j = (j + 1) & mask
 		}
-		d.slots[j] = s
+		slots[j] = s
 	}
+	d.used = used
 }
 
 // growRing doubles the ring (up to the cap and one), moving its entries to the
