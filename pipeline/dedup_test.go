@@ -130,26 +130,25 @@ func (d *mapDedup) prune(now int64) {
 }
 
 // checkSame fails unless d remembers exactly what the oracle o does: the same
-// count, and an index slot for every hash of o's map, reachable from its home and
-// pointing at a ring entry with o's timestamp, and no other slot.
+// count, and a live index slot (one numbering a ring entry) for every hash of o's
+// map, reachable from its home and pointing at a ring entry with o's timestamp,
+// and no other live slot (stale ones wait for the next purge).
 func checkSame(t testing.TB, d *dedup, o *mapDedup) {
 	t.Helper()
 	if d.len() != o.len() {
 		t.Fatalf("%d ids remembered, oracle %d", d.len(), o.len())
 	}
-	if d.used != len(o.seen) {
-		t.Fatalf("%d index slots used, oracle has %d ids", d.used, len(o.seen))
-	}
-	full := 0
+	full, live := 0, 0
 	for i, s := range d.slots {
 		if s == 0 {
 			continue
 		}
 		full++
-		p := int(uint32(s) - 1)
-		if off := (p - d.head + len(d.ring)) % len(d.ring); p >= len(d.ring) || off >= d.n {
-			t.Fatalf("slot %d points at ring position %d, outside the %d entries from %d", i, p, d.n, d.head)
+		p, ok := d.pos(s)
+		if !ok {
+			continue
 		}
+		live++
 		e := d.ring[p]
 		if s>>32 != tag(e.h)>>32 {
 			t.Fatalf("slot %d: tag %x, its entry's %x", i, s>>32, tag(e.h)>>32)
@@ -160,6 +159,9 @@ func checkSame(t testing.TB, d *dedup, o *mapDedup) {
 		if j, ok := d.find(e.h); !ok || j != uint64(i) {
 			t.Fatalf("slot %d is not found from its home (found %d, %v)", i, j, ok)
 		}
+	}
+	if live != len(o.seen) {
+		t.Fatalf("%d live index slots, oracle has %d ids", live, len(o.seen))
 	}
 	if full != d.used {
 		t.Fatalf("%d slots full, used says %d", full, d.used)
@@ -177,7 +179,7 @@ func driveDedup(t testing.TB, data []byte) {
 		return
 	}
 	const u = int64(7 * time.Minute) // dedupSlack is about 8.6 units
-	horizon := []time.Duration{0, time.Duration(u), time.Duration(5 * u), time.Duration(30 * u), -time.Duration(3 * u), 1}[int(data[0])%6]
+	horizon := []time.Duration{0, time.Duration(u), time.Duration(5 * u), time.Duration(30 * u), time.Duration(2 * u), 1}[int(data[0])%6]
 	max := []int{0, 1, 2, 3, 5, 17, 100, 1000}[data[1]%8]
 	keep := data[2]&1 == 1
 	pool := []int{3, 40, 700, 20000}[data[3]%4]
@@ -260,6 +262,27 @@ func TestDedupGrowth(t *testing.T) {
 	}
 }
 
+// TestDedupRenumber makes the filter purge its index on the count of numbered
+// entries (as it does every dedupRenumber of them) at every admit: of new ids,
+// of remembered ones beyond the horizon, and of the id the same admit forgets.
+func TestDedupRenumber(t *testing.T) {
+	for _, cycle := range []int{3, 4, 5, 6} {
+		const max = 5
+		d, o := newDedup(time.Second, max, false), newMapDedup(time.Second, max)
+		for i := range 100 {
+			id, ts := strconv.Itoa(i%cycle), int64(i)*int64(2*time.Second)
+			d.numbered = dedupRenumber - 1
+			if got, want := d.Admit(id, ts, 0), o.Admit(id, ts, 0); got != want {
+				t.Fatalf("ids cycling by %d, admit %d: Admit(%s) = %v, oracle %v", cycle, i, id, got, want)
+			}
+			if d.numbered != 0 {
+				t.Fatalf("ids cycling by %d, admit %d: no purge", cycle, i)
+			}
+			checkSame(t, d, o)
+		}
+	}
+}
+
 // dedupHeap fills a filter with a cap of max and returns what its ring and index
 // take and the heap it holds (HeapAlloc after a collection), per id.
 func dedupHeap(max int) (footprint, heap float64) {
@@ -282,10 +305,10 @@ func dedupHeap(max int) (footprint, heap float64) {
 // TestDedupIDBytes checks membudget.IDBytes against what a full filter's ring and
 // index take per id, and that it holds no more on the heap (but for 10%: other
 // tests' goroutines may still be allocating or freeing): at the floor of the cap, at the share 8 partitions get from
-// the default budget and at a cap that leaves the index as empty as it gets (just
-// over three-eighths full).
+// the default budget and at a cap that leaves the index as empty as it gets (47/128
+// full: a purge that leaves it more than that full doubles it).
 func TestDedupIDBytes(t *testing.T) {
-	for _, max := range []int{membudget.MinDedupIDs, int(membudget.SplitOf(256<<20, 8).DedupIDs), 3<<17 + 1} {
+	for _, max := range []int{membudget.MinDedupIDs, int(membudget.SplitOf(256<<20, 8).DedupIDs), 47<<13 + 1} {
 		footprint, heap := dedupHeap(max)
 		t.Logf("cap %d: %.1f bytes per id, %.1f on the heap", max, footprint, heap)
 		if footprint > membudget.IDBytes {

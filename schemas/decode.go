@@ -120,12 +120,12 @@ var delim = func() (t [256]bool) {
 
 func (d *decoder) ws() {
 	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
+		// Every byte that may start a token is above ' ': one comparison
+		// settles the usual case, no whitespace at all.
+		if c := d.data[d.pos]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		d.pos++
 	}
 }
 
@@ -168,12 +168,12 @@ func (d *decoder) malformed(what string) *Invalid {
 }
 
 // scanString scans the string whose opening quote is at d.pos and leaves d.pos after
-// its closing quote. It returns the body and whether it is plain (no escapes, ASCII).
-func (d *decoder) scanString() (body []byte, plain bool, ok bool) {
+// its closing quote. It returns where the closing quote is (the body is
+// d.data[old d.pos+1:end]) and whether the body is plain (no escapes, ASCII).
+func (d *decoder) scanString() (end int, plain bool, ok bool) {
 	data := d.data
-	start := d.pos + 1
 	plain = true
-	for i := start; ; {
+	for i := d.pos + 1; ; {
 		// Skip 8 ordinary bytes at a time, then straight to the first byte that
 		// needs a look: special's lowest flag is always a true one.
 		for i+8 <= len(data) {
@@ -187,16 +187,16 @@ func (d *decoder) scanString() (body []byte, plain bool, ok bool) {
 			break
 		}
 		switch strClass[data[i]] {
-		case cPlain:
-			i++
 		case cQuote:
 			d.pos = i + 1
-			return data[start:i], plain, true
+			return i, plain, true
+		case cPlain:
+			i++
 		case cEscape:
 			plain = false
 			if i+1 >= len(data) {
 				d.pos = i
-				return nil, false, false
+				return 0, false, false
 			}
 			switch data[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -204,23 +204,23 @@ func (d *decoder) scanString() (body []byte, plain bool, ok bool) {
 			case 'u':
 				if _, ok := hex4(data[i+2:]); !ok {
 					d.pos = i
-					return nil, false, false
+					return 0, false, false
 				}
 				i += 6
 			default:
 				d.pos = i
-				return nil, false, false
+				return 0, false, false
 			}
 		case cControl:
 			d.pos = i
-			return nil, false, false
+			return 0, false, false
 		default: // cHigh
 			plain = false
 			i++
 		}
 	}
 	d.pos = len(data)
-	return nil, false, false
+	return 0, false, false
 }
 
 const (
@@ -302,11 +302,11 @@ func (d *decoder) value() *Invalid {
 	switch c := data[d.pos]; c {
 	case '"':
 		start := d.pos + 1
-		_, plain, ok := d.scanString()
+		end, plain, ok := d.scanString()
 		if !ok {
 			return d.malformed("invalid string")
 		}
-		d.kind, d.vs, d.ve, d.plain = kString, start, d.pos-1, plain
+		d.kind, d.vs, d.ve, d.plain = kString, start, end, plain
 		return nil
 	case '{':
 		d.pos++
@@ -369,10 +369,12 @@ func (d *decoder) nextKey(first bool) (key []byte, ok bool, inv *Invalid) {
 	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 		return nil, false, d.malformed("expected object key")
 	}
-	key, plain, ok := d.scanString()
+	start := d.pos + 1
+	end, plain, ok := d.scanString()
 	if !ok {
 		return nil, false, d.malformed("invalid object key")
 	}
+	key = d.data[start:end]
 	d.keyInData = plain
 	if !plain {
 		var bad bool

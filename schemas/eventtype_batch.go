@@ -25,6 +25,10 @@ type typeBatch struct {
 	offset     []int64
 	ingestedAt MillisColumn
 	timestamp  MillisColumn
+	// run is the topic, topic id and partition of the last rows added, which
+	// a partition's rows share: they reach their columns as a run, when they
+	// change and in Blocks, so that a row costs a comparison, not three appends.
+	run provenanceRun
 
 	rolls []rollupState
 	flush string // the token rollup blocks are marked with (SetFlush); "" for none
@@ -127,9 +131,11 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 	b.events++
 	if b.o.Raw {
 		n := b.cols.appendRow(r)
-		b.topic.Append(m.Topic)
-		b.topicID.Append(m.TopicID)
-		push(&b.partition, m.Partition)
+		if r := &b.run; r.rows == 0 || m.Partition != r.partition || m.Topic != r.topic || m.TopicID != r.topicID {
+			b.endRun()
+			r.topic, r.topicID, r.partition = m.Topic, m.TopicID, m.Partition
+		}
+		b.run.rows++
 		push(&b.offset, m.Offset)
 		push(&b.ingestedAt, m.IngestedAt.UnixMilli())
 		push(&b.timestamp, m.timestampMillis())
@@ -291,7 +297,29 @@ func (b *typeBatch) Events() int { return b.events }
 
 func (b *typeBatch) Bytes() int { return b.bytes }
 
+// provenanceRun is rows rows of one topic, topic id and partition.
+type provenanceRun struct {
+	topic, topicID string
+	partition      int32
+	rows           int
+}
+
+// endRun appends the rows of b.run to the provenance columns.
+func (b *typeBatch) endRun() {
+	r := &b.run
+	if r.rows == 0 {
+		return
+	}
+	b.topic.AppendN(r.topic, r.rows)
+	b.topicID.AppendN(r.topicID, r.rows)
+	for range r.rows {
+		push(&b.partition, r.partition)
+	}
+	r.rows = 0
+}
+
 func (b *typeBatch) Blocks() []Block {
+	b.endRun()
 	b.blocks = b.blocks[:0]
 	if b.o.Raw && len(b.offset) > 0 {
 		cols := b.cols.values(make([]any, 0, len(b.cols.ops)+len(metaColumns)))
@@ -404,7 +432,7 @@ func (rs *rollupState) mark(flush string) int {
 func (b *typeBatch) Reset() {
 	b.flush = ""
 	drop := b.shrink.release(b.events)
-	b.events, b.bytes = 0, 0
+	b.events, b.bytes, b.run.rows = 0, 0, 0
 	b.cols.reset(drop)
 	if drop {
 		b.topic, b.topicID, b.partition, b.offset, b.ingestedAt, b.timestamp = DictColumn{}, DictColumn{}, nil, nil, nil, nil

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // slot holds one property's value in the record being decoded. It is valid only
@@ -83,11 +84,23 @@ func (r *recordDecoder) init(t *EventType) {
 }
 
 // here returns p's slot if this record gave p a non-null value, else nil.
-func (r *recordDecoder) here(p *prop) *slot {
-	if s := &r.slots[p.index]; s.gen == r.gen && s.set {
+func (r *recordDecoder) here(p *prop) *slot { return r.present(int32(p.index)) }
+
+// present is slot k if this record gave it a non-null value, else nil (here by
+// slot index).
+func (r *recordDecoder) present(k int32) *slot {
+	if s := &r.slots[k]; s.gen == r.gen && s.set {
 		return s
 	}
 	return nil
+}
+
+// str is slot k's string, "" if this record gave it none.
+func (r *recordDecoder) str(k int32) string {
+	if s := r.present(k); s != nil {
+		return s.s
+	}
+	return ""
 }
 
 // record decodes and validates one record into the slots.
@@ -159,10 +172,25 @@ func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid 
 // member the hints expect is confirmed by comparing bytes, without scanning the
 // name as a string or looking it up. Otherwise (another member, the object's end,
 // anything malformed) it returns false with the scanner before the ',' or name,
-// for nextKey to read.
+// for nextKey to read. A member written without whitespace around its name is
+// confirmed by one masked comparison of three words (e.compact).
 func (d *decoder) quickKey(first bool, e *fieldEntry) bool {
-	d.ws()
 	data, i := d.data, d.pos
+	if !first && i < len(data) && data[i] == ',' {
+		i++
+	}
+	if (first || i > d.pos) && e.compactN > 0 && i+24 <= len(data) {
+		w := data[i : i+24]
+		if binary.LittleEndian.Uint64(w)&e.compactMask[0] == e.compact[0] &&
+			binary.LittleEndian.Uint64(w[8:])&e.compactMask[1] == e.compact[1] &&
+			binary.LittleEndian.Uint64(w[16:])&e.compactMask[2] == e.compact[2] {
+			d.pos = i + e.compactN
+			d.ws()
+			return true
+		}
+	}
+	d.ws()
+	data, i = d.data, d.pos
 	if !first {
 		if i >= len(data) || data[i] != ',' {
 			return false
@@ -221,6 +249,12 @@ func (r *recordDecoder) value(p *prop, s *slot, depth int) (inv *Invalid) {
 	s.set = d.kind != kNull
 	switch p.kind {
 	case pStr:
+		if d.kind == kString && d.plain && d.transient && d.ve > d.vs && d.ve-d.vs <= r.strMax(p) {
+			// The common case of str, without its call: a plain string
+			// within its limit, pointed at where it is in the record.
+			s.s, s.set = unsafe.String(&d.data[d.vs], d.ve-d.vs), true
+			return nil
+		}
 		s.s, inv = d.str(p.path, r.strMax(p))
 		s.set = s.s != ""
 	case pInt:

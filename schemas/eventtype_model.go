@@ -119,6 +119,24 @@ type fieldEntry struct {
 	// character), so a member name whose bytes are the name's is the name
 	// (decoder.quickKey).
 	verbatim bool
+	// compact is the member as a record without whitespace writes it (a
+	// verbatim name in quotes and a colon), in words of 8 bytes masked by
+	// compactMask, when those compactN bytes are at most 24 (0 otherwise).
+	compact, compactMask [3]uint64
+	compactN             int
+}
+
+// setCompact fills e's compact form of its name.
+func (e *fieldEntry) setCompact() {
+	m := `"` + e.name + `":`
+	if !e.verbatim || len(m) > 8*len(e.compact) {
+		return
+	}
+	e.compactN = len(m)
+	for i := range len(m) {
+		e.compact[i/8] |= uint64(m[i]) << (8 * (i % 8))
+		e.compactMask[i/8] |= 0xff << (8 * (i % 8))
+	}
 }
 
 // byteMask[n] keeps the low n bytes of a word.
@@ -174,6 +192,7 @@ func newFieldTable(props []*prop) *fieldTable {
 					h = (h + 1) & t.mask
 				}
 				t.entries[h] = fieldEntry{head: head, tail: tail, n: len(p.name), name: p.name, p: p, verbatim: verbatim(p.name)}
+				t.entries[h].setCompact()
 			}
 			if bestCollisions < 0 || collisions < bestCollisions {
 				best, bestCollisions = t, collisions

@@ -2,7 +2,8 @@ package schemas
 
 // rawColumns are a typeBatch's raw columns, kept by Go type in compact slices (the
 // common kinds have their own, so appending a row touches little memory) and
-// written by one op per leaf property, in column order.
+// written by one op per leaf property: in column order by values, kind by kind
+// by appendRow (a loop per kind, so that a row costs no switch per value).
 type rawColumns struct {
 	ops   []rawOp
 	fixed int // bytes every row takes besides strings and map entries
@@ -13,6 +14,12 @@ type rawColumns struct {
 	f64   [][]float64
 	maps  []MapColumn
 	other []anyCol // every other kind
+
+	// The slots whose values go to str[j], dict[j], i64[j] (millis[j]: as
+	// milliseconds), f64[j] and maps[j], and the ops of the other kinds.
+	strSlots, dictSlots, i64Slots, f64Slots, mapSlots []int32
+	millis                                            []bool
+	otherOps                                          []rawOp
 }
 
 // rawOp appends one leaf's value to its column: col indexes the slice of kind.
@@ -31,22 +38,29 @@ func newRawColumns(leaves []*prop) rawColumns {
 		case sString:
 			op.col = int32(len(c.str))
 			c.str = append(c.str, StringColumn{})
+			c.strSlots = append(c.strSlots, op.slot)
 		case sDict:
 			op.col = int32(len(c.dict))
 			c.dict = append(c.dict, DictColumn{})
+			c.dictSlots = append(c.dictSlots, op.slot)
 		case sInt64, sMillis, sDecimal:
 			op.col = int32(len(c.i64))
 			c.i64 = append(c.i64, nil)
+			c.i64Slots = append(c.i64Slots, op.slot)
+			c.millis = append(c.millis, p.store == sMillis)
 		case sFloat64:
 			op.col = int32(len(c.f64))
 			c.f64 = append(c.f64, nil)
+			c.f64Slots = append(c.f64Slots, op.slot)
 		case sMap:
 			op.col = int32(len(c.maps))
 			c.maps = append(c.maps, MapColumn{})
+			c.mapSlots = append(c.mapSlots, op.slot)
 		default:
 			op.kind = sNone
 			op.col = int32(len(c.other))
 			c.other = append(c.other, newAnyCol(p))
+			c.otherOps = append(c.otherOps, op)
 		}
 		w := newAnyCol(p)
 		c.fixed += w.width()
@@ -58,55 +72,41 @@ func newRawColumns(leaves []*prop) rawColumns {
 // appendRow appends the record in r and returns the bytes it keeps.
 func (c *rawColumns) appendRow(r *recordDecoder) int {
 	n := c.fixed
-	for k := range c.ops {
-		op := &c.ops[k]
-		s := &r.slots[op.slot]
-		here := s.gen == r.gen && s.set
-		switch op.kind {
-		case sString:
-			v := ""
-			if here {
-				v = s.s
+	for j, k := range c.strSlots {
+		v := r.str(k)
+		c.str[j].Append(v)
+		n += len(v)
+	}
+	for j, k := range c.dictSlots {
+		c.dict[j].Append(r.str(k))
+	}
+	for j, k := range c.i64Slots {
+		var v int64
+		if s := r.present(k); s != nil {
+			if v = s.i; c.millis[j] {
+				v /= 1e6
 			}
-			c.str[op.col].Append(v)
-			n += len(v)
-		case sDict:
-			v := ""
-			if here {
-				v = s.s
-			}
-			c.dict[op.col].Append(v)
-		case sInt64, sDecimal:
-			var v int64
-			if here {
-				v = s.i
-			}
-			push(&c.i64[op.col], v)
-		case sMillis:
-			var v int64
-			if here {
-				v = s.i / 1e6
-			}
-			push(&c.i64[op.col], v)
-		case sFloat64:
-			var v float64
-			if here {
-				v = s.f
-			}
-			push(&c.f64[op.col], v)
-		case sMap:
-			var keys, vals []string
-			if here {
-				keys, vals = s.list.keys, s.list.vals
-			}
-			n += c.maps[op.col].appendRow(keys, vals)
-		default:
-			if !here {
-				s = nil
-			}
-			col := &c.other[op.col]
-			n += col.appendSlot(op.p, s) - col.width()
 		}
+		push(&c.i64[j], v)
+	}
+	for j, k := range c.f64Slots {
+		var v float64
+		if s := r.present(k); s != nil {
+			v = s.f
+		}
+		push(&c.f64[j], v)
+	}
+	for j, k := range c.mapSlots {
+		var keys, vals []string
+		if s := r.present(k); s != nil {
+			keys, vals = s.list.keys, s.list.vals
+		}
+		n += c.maps[j].appendRow(keys, vals)
+	}
+	for k := range c.otherOps {
+		op := &c.otherOps[k]
+		col := &c.other[op.col]
+		n += col.appendSlot(op.p, r.present(op.slot)) - col.width()
 	}
 	return n
 }

@@ -25,8 +25,8 @@ const PartitionOverhead = 2 << 20
 
 // IDBytes is what one remembered event id takes in a full duplicate filter, as
 // measured on the heap: its 128-bit hash and timestamp in the ring (24 bytes) and
-// its share of the index, which is between three-eighths and three-quarters full
-// (11 to 21 bytes; 45 at MinDedupIDs).
+// its share of the index, which is between 47/128 and three-quarters full
+// (11 to 22 bytes; 45 at MinDedupIDs).
 const IDBytes = 46
 
 // BatchOverheadPercent is the memory a batch holds per byte its Bytes() says, in
