@@ -70,25 +70,76 @@ func (c *Client) insertRanges(ctx context.Context, rs []pipeline.Range) (err err
 // incarnation topicID of topic whose Last is at or after from, ordered by First, Last
 // and Group. Rows without a topic id are included when topicID owns them (see
 // ClaimTopics), with an empty TopicID, so that their replay reuses their token.
+// Concurrent calls share queries (intents), as Intend's share inserts: the new
+// owners of a rebalance's partitions read the ledger in a few queries, not one
+// each; every call gets exactly the rows its own query would have returned.
 func (c *Client) Ranges(ctx context.Context, topic, topicID string, partition int32, from int64) ([]pipeline.Range, error) {
 	id, alt := c.claims.topicIDs(topic, topicID)
-	q := "SELECT DISTINCT `group`, `topic_id`, `first`, `last` FROM " + qualified(c.db, LedgerTable) +
-		" WHERE `topic` = ? AND `topic_id` IN (?, ?) AND `partition` = ? AND `last` >= ? AND `group` != '' ORDER BY `first`, `last`, `group`"
-	rows, err := c.conn.Query(ctx, q, topic, id, alt, partition, from)
+	r := &rangesRead{topic: topic, id: id, alt: alt, partition: partition, from: from}
+	if err := c.reads.record(ctx, r, c.readRanges); err != nil {
+		return nil, fmt.Errorf("clickhouse: ranges of %s/%d from %d: %w", topic, partition, from, err)
+	}
+	return r.out, nil
+}
+
+// rangesRead is one Ranges call in a shared query: the rows it selects (those of
+// topic and partition whose topic_id is id or alt and whose last is at or after
+// from), and out, its ranges, once the query returned.
+type rangesRead struct {
+	topic, id, alt string
+	partition      int32
+	from           int64
+	out            []pipeline.Range
+}
+
+// wants reports whether the ledger row (topic, topicID, partition, last) is one r
+// selects.
+func (r *rangesRead) wants(topic, topicID string, partition int32, last int64) bool {
+	return topic == r.topic && partition == r.partition && (topicID == r.id || topicID == r.alt) && last >= r.from
+}
+
+// readRanges reads the ledger rows of rs with one query and gives each its own,
+// in order.
+func (c *Client) readRanges(ctx context.Context, rs []*rangesRead) error {
+	var q strings.Builder
+	q.WriteString("SELECT DISTINCT `topic`, `partition`, `group`, `topic_id`, `first`, `last` FROM " + qualified(c.db, LedgerTable) +
+		" WHERE `group` != '' AND (")
+	args := make([]any, 0, 5*len(rs))
+	for i, r := range rs {
+		if i > 0 {
+			q.WriteString(" OR ")
+		}
+		q.WriteString("(`topic` = ? AND `topic_id` IN (?, ?) AND `partition` = ? AND `last` >= ?)")
+		args = append(args, r.topic, r.id, r.alt, r.partition, r.from)
+		r.out = nil
+	}
+	q.WriteString(") ORDER BY `first`, `last`, `group`")
+	rows, err := c.conn.Query(ctx, q.String(), args...)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: ranges of %s/%d from %d: %w", topic, partition, from, c.redact(err))
+		return c.inOneQuery(len(rs), err)
 	}
 	defer rows.Close()
-	var out []pipeline.Range
 	for rows.Next() {
-		r := pipeline.Range{Topic: topic, Partition: partition}
-		if err := rows.Scan(&r.Group, &r.TopicID, &r.First, &r.Last); err != nil {
-			return nil, fmt.Errorf("clickhouse: ranges of %s/%d: scan: %w", topic, partition, err)
+		var g pipeline.Range
+		if err := rows.Scan(&g.Topic, &g.Partition, &g.Group, &g.TopicID, &g.First, &g.Last); err != nil {
+			return fmt.Errorf("scan: %w", err)
 		}
-		out = append(out, r)
+		for _, r := range rs {
+			if r.wants(g.Topic, g.TopicID, g.Partition, g.Last) {
+				r.out = append(r.out, g)
+			}
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: ranges of %s/%d from %d: %w", topic, partition, from, c.redact(err))
+		return c.inOneQuery(len(rs), err)
 	}
-	return out, nil
+	return nil
+}
+
+// inOneQuery is err of a ledger read shared by n calls, redacted.
+func (c *Client) inOneQuery(n int, err error) error {
+	if n == 1 {
+		return c.redact(err)
+	}
+	return fmt.Errorf("in one query of %d partitions: %w", n, c.redact(err))
 }
