@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/dev/testenv"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/schemas"
@@ -48,17 +47,7 @@ func (m *meeting) SeenIDs(ctx context.Context, q pipeline.IDQuery, fn func(id st
 // time, and still stores and marks its partition, its duplicates dropped.
 func TestStartReadsLedgerAndIDsTogether(t *testing.T) {
 	pay := schemas.BuiltinEventTypes()[0]
-	env := testenv.ClickHouse(t)
-	c, err := clickhouse.Open(t.Context(), clickhouse.Options{Addrs: []string{env.Addr}, Database: env.Database})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	stmts := append(schemas.TypeDDL(schemas.DDLOptions{Database: env.Database}, pay),
-		clickhouse.DDL(clickhouse.DDLOptions{Database: env.Database})...)
-	if err := c.Migrate(t.Context(), stmts); err != nil {
-		t.Fatal(err)
-	}
+	env, c := paymentsOnClickHouse(t)
 	o := pipeline.Options{Group: testGroup, DedupHorizon: time.Hour, MaxRows: 3, FlushInterval: time.Hour,
 		Topics: map[string]func(schemas.Options) schemas.Batch{payments: pay.NewBatch},
 		Batch:  schemas.Options{Raw: true},

@@ -4,13 +4,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/dev/testenv"
+	"github.com/sluicehq/sluice/pipeline/clickhouse"
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// Raw tables created before they had the offsets projection get it from the
-// migration, once: a second plan does not materialize it again.
-func TestMigrateAddsOffsetsProjection(t *testing.T) {
+// migrationClient returns a test database, the configuration of the built-in
+// types on it, those types and a client, closed when the test ends.
+func migrationClient(t *testing.T) (*testenv.CH, config.Config, []*schemas.EventType, *clickhouse.Client) {
+	t.Helper()
 	env := testenv.ClickHouse(t)
 	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
 	types, err := EventTypes(c)
@@ -22,6 +25,13 @@ func TestMigrateAddsOffsetsProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ch.Close() })
+	return env, c, types, ch
+}
+
+// Raw tables created before they had the offsets projection get it from the
+// migration, once: a second plan does not materialize it again.
+func TestMigrateAddsOffsetsProjection(t *testing.T) {
+	_, c, types, ch := migrationClient(t)
 	// The tables as an earlier migration created them.
 	var old []string
 	for _, s := range Migrations(c, types) {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluicehq/sluice/internal/dev/testenv"
 	"github.com/sluicehq/sluice/pipeline/clickhouse"
 )
 
@@ -13,17 +12,7 @@ import (
 // something (the views'); a table or column that went missing is still created,
 // and the migration puts it back.
 func TestMigrateSkipsWhatExists(t *testing.T) {
-	env := testenv.ClickHouse(t)
-	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
-	types, err := EventTypes(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := OpenClickHouse(t.Context(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Close() })
+	env, c, types, ch := migrationClient(t)
 	pendingNow := func() []string {
 		t.Helper()
 		stmts, existing, err := plan(t.Context(), ch, c, types)

@@ -46,24 +46,31 @@ func (c *Client) Intend(ctx context.Context, r pipeline.Range) error {
 func (c *Client) insertRanges(ctx context.Context, rs []pipeline.Range) (err error) {
 	ctx, end := traceInsert(ctx, LedgerTable, len(rs))
 	defer func() { end(err) }()
-	var q strings.Builder
-	q.WriteString("INSERT INTO " + qualified(c.db, LedgerTable) +
-		" (`group`, `topic`, `topic_id`, `partition`, `first`, `last`, `written_at`, `repairable`) VALUES ")
+	q := "INSERT INTO " + qualified(c.db, LedgerTable) +
+		" (`group`, `topic`, `topic_id`, `partition`, `first`, `last`, `written_at`, `repairable`) VALUES " +
+		repeated("(?, ?, ?, ?, ?, ?, now64(3), 1)", ", ", len(rs))
 	args := make([]any, 0, 6*len(rs))
-	for i, r := range rs {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, now64(3), 1)")
+	for _, r := range rs {
 		args = append(args, r.Group, r.Topic, r.TopicID, r.Partition, r.First, r.Last)
 	}
-	if err := c.conn.Exec(syncInsert(ctx), q.String(), args...); err != nil {
-		if len(rs) == 1 {
-			return c.redact(err)
-		}
-		return fmt.Errorf("in one insert of %d ranges: %w", len(rs), c.redact(err))
+	if err := c.conn.Exec(syncInsert(ctx), q, args...); err != nil {
+		return c.shared(err, "insert", len(rs), "ranges")
 	}
 	return nil
+}
+
+// repeated is term n (≥ 1) times, separated by sep: the rows or conditions of
+// the statement that n calls share.
+func repeated(term, sep string, n int) string {
+	return strings.Repeat(term+sep, n-1) + term
+}
+
+// shared is err, redacted, of a statement (what) that n calls (of kind) shared.
+func (c *Client) shared(err error, what string, n int, kind string) error {
+	if n == 1 {
+		return c.redact(err)
+	}
+	return fmt.Errorf("in one %s of %d %s: %w", what, n, kind, c.redact(err))
 }
 
 // Ranges returns the distinct ranges every group recorded for one partition of the
@@ -101,22 +108,18 @@ func (r *rangesRead) wants(topic, topicID string, partition int32, last int64) b
 // readRanges reads the ledger rows of rs with one query and gives each its own,
 // in order.
 func (c *Client) readRanges(ctx context.Context, rs []*rangesRead) error {
-	var q strings.Builder
-	q.WriteString("SELECT DISTINCT `topic`, `partition`, `group`, `topic_id`, `first`, `last` FROM " + qualified(c.db, LedgerTable) +
-		" WHERE `group` != '' AND (")
+	q := "SELECT DISTINCT `topic`, `partition`, `group`, `topic_id`, `first`, `last` FROM " + qualified(c.db, LedgerTable) +
+		" WHERE `group` != '' AND (" +
+		repeated("(`topic` = ? AND `topic_id` IN (?, ?) AND `partition` = ? AND `last` >= ?)", " OR ", len(rs)) +
+		") ORDER BY `first`, `last`, `group`"
 	args := make([]any, 0, 5*len(rs))
-	for i, r := range rs {
-		if i > 0 {
-			q.WriteString(" OR ")
-		}
-		q.WriteString("(`topic` = ? AND `topic_id` IN (?, ?) AND `partition` = ? AND `last` >= ?)")
+	for _, r := range rs {
 		args = append(args, r.topic, r.id, r.alt, r.partition, r.from)
 		r.out = nil
 	}
-	q.WriteString(") ORDER BY `first`, `last`, `group`")
-	rows, err := c.conn.Query(ctx, q.String(), args...)
+	rows, err := c.conn.Query(ctx, q, args...)
 	if err != nil {
-		return c.inOneQuery(len(rs), err)
+		return c.shared(err, "query", len(rs), "partitions")
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -131,15 +134,7 @@ func (c *Client) readRanges(ctx context.Context, rs []*rangesRead) error {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return c.inOneQuery(len(rs), err)
+		return c.shared(err, "query", len(rs), "partitions")
 	}
 	return nil
-}
-
-// inOneQuery is err of a ledger read shared by n calls, redacted.
-func (c *Client) inOneQuery(n int, err error) error {
-	if n == 1 {
-		return c.redact(err)
-	}
-	return fmt.Errorf("in one query of %d partitions: %w", n, c.redact(err))
 }
