@@ -2,10 +2,10 @@ package consumers
 
 import "context"
 
-// A backlog's last offsets are committed when they are stored, not at the next
-// commit interval: once a mark leaves every partition the member owns marked up to
-// the end of what it fetched, the member has caught up, and its commit loop
-// commits at once. Lag reads 0 and a restart replays nothing as soon as the
+// With Options.CaughtUp set, a backlog's last offsets are committed when they are
+// stored, not at the next commit interval: once a mark leaves every partition the
+// member owns marked up to the end of what it fetched, the member has caught up,
+// and its commit loop commits at once. Lag reads 0 and a restart replays nothing as soon as the
 // backlog is stored. While records keep arriving some partition always holds
 // unmarked ones, so a steady stream commits at the interval as before.
 
@@ -13,7 +13,7 @@ import "context"
 // whose history is h: when that leaves the member caught up (markedAll), the commit
 // loop commits now.
 func (g *Group) markedTo(h *partHist, off int64) {
-	if off+1 >= h.high.Load() && g.markedAll() {
+	if g.o.CaughtUp != nil && off+1 >= h.high.Load() && g.markedAll() {
 		select {
 		case g.caughtUp <- struct{}{}:
 		default: // a commit is pending already; it commits this mark too
@@ -45,7 +45,7 @@ func (g *Group) commitCaughtUp(ctx context.Context) {
 		case <-g.caughtUp:
 			err := g.cl.CommitMarkedOffsets(ctx)
 			switch {
-			case err == nil && g.o.CaughtUp != nil:
+			case err == nil:
 				g.o.CaughtUp()
 			case err != nil && ctx.Err() == nil:
 				g.log.Debug("commit after catching up failed; the next interval's commit retries", "err", err)

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// A member that has stored everything it fetched commits at once, not at its
-// commit interval (an hour here): the end of a backlog is committed as soon as it
+// A member with Options.CaughtUp set that has stored everything it fetched
+// commits at once, not at its commit interval (an hour here): the end of a backlog is committed as soon as it
 // is stored, and again after more records came and were stored; each time
 // Options.CaughtUp hears of it.
 func TestGroupCommitsOnceCaughtUp(t *testing.T) {

@@ -81,10 +81,10 @@ type Options struct {
 	// storing after their new owners read the ledger would store records twice
 	// under other ranges. 0 means DrainTimeout.
 	RevokeTimeout time.Duration
-	// CommitInterval is how often marked offsets are committed (default 1s); they
-	// are also committed at once when the member has caught up (caughtup.go).
+	// CommitInterval is how often marked offsets are committed (default 1s).
 	CommitInterval time.Duration
-	// CaughtUp, when set, is called after each of those commits at once that
+	// CaughtUp, when set, makes the member also commit at once when it has
+	// caught up (caughtup.go), and is called after each such commit that
 	// succeeded (the interval's commits report to kgo.AutoCommitCallback).
 	CaughtUp func()
 	// Logger receives lifecycle events (assignments, revokes, errors).
@@ -342,7 +342,9 @@ func (g *Group) Run(ctx context.Context) error {
 	// The commit loop stops before shutdown's own final commit.
 	commits, stopCommits := context.WithCancel(pollCtx)
 	var commitLoop conc.WaitGroup
-	commitLoop.Go(func() { g.commitCaughtUp(commits) })
+	if g.o.CaughtUp != nil {
+		commitLoop.Go(func() { g.commitCaughtUp(commits) })
+	}
 	var backoff pollBackoff
 	for {
 		fetches := g.cl.PollRecords(pollCtx, 10_000)

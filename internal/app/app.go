@@ -289,7 +289,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		QueueDepth:     c.Kafka.QueueDepth,
 		Memory:         in.memory,
 		CommitInterval: c.Kafka.CommitInterval,
-		CaughtUp:       in.refreshLag, // the committed lag changed, as after an interval's commit
+		CaughtUp:       in.refreshLag, // a drained backlog is committed at once; its lag changed
 		InstanceID:     c.Kafka.InstanceID,
 		ConnOpts:       kopts,
 		Logger:         log,
