@@ -83,6 +83,10 @@ type Options struct {
 	RevokeTimeout time.Duration
 	// CommitInterval is how often marked offsets are committed (default 1s).
 	CommitInterval time.Duration
+	// CaughtUp, when set, makes the member also commit at once when it has
+	// caught up (caughtup.go), and is called after each such commit that
+	// succeeded (the interval's commits report to kgo.AutoCommitCallback).
+	CaughtUp func()
 	// Logger receives lifecycle events (assignments, revokes, errors).
 	Logger *slog.Logger
 	// ClientOpts are extra franz-go options (TLS, SASL, timeouts, hooks).
@@ -118,6 +122,8 @@ type Group struct {
 	owned   atomic.Int64 // partitions currently owned
 	fetched atomic.Int64 // records handed to workers
 	joined  atomic.Bool  // an assignment callback has run
+	// caughtUp asks Run's commit loop for a commit now (caughtup.go).
+	caughtUp chan struct{}
 
 	// Owned by the poll loop: fetch-error logging and topic restarts after
 	// UNKNOWN_TOPIC_ID (incarnation.go).
@@ -230,7 +236,7 @@ func New(o Options, factory Factory) (*Group, error) {
 	}
 	g := &Group{o: o, factory: factory, parts: make(map[tp]*part), hist: make(map[tp]*partHist), log: o.Logger.With("component", "consumer"), fail: make(chan struct{}),
 		fetchErrs: fetchErrors{interval: time.Minute}, restarted: make(map[string]time.Time),
-		ids: make(map[string][16]byte), gone: make(map[string]error)}
+		ids: make(map[string][16]byte), gone: make(map[string]error), caughtUp: make(chan struct{}, 1)}
 	reset := kgo.NewOffset().AtStart()
 	if o.StartLatest {
 		reset = kgo.NewOffset().AtEnd()
@@ -333,6 +339,12 @@ func (g *Group) Run(ctx context.Context) error {
 		case <-pollCtx.Done():
 		}
 	}()
+	// The commit loop stops before shutdown's own final commit.
+	commits, stopCommits := context.WithCancel(pollCtx)
+	var commitLoop conc.WaitGroup
+	if g.o.CaughtUp != nil {
+		commitLoop.Go(func() { g.commitCaughtUp(commits) })
+	}
 	var backoff pollBackoff
 	for {
 		fetches := g.cl.PollRecords(pollCtx, 10_000)
@@ -377,6 +389,8 @@ func (g *Group) Run(ctx context.Context) error {
 			}
 		}
 	}
+	stopCommits()
+	commitLoop.Wait()
 	return g.shutdown()
 }
 
@@ -604,6 +618,7 @@ func (g *Group) start(key tp, w Worker) {
 			}
 			g.cl.MarkCommitRecords(r)
 			h.marked.Store(r.Offset)
+			g.markedTo(h, r.Offset)
 		})
 		if err != nil && wctx.Err() == nil {
 			g.log.Error("worker failed; stopping", "topic", key.topic, "partition", key.partition, "err", err)

@@ -76,6 +76,24 @@ func owner(t *testing.T, c *clickhouse.Client, seen pipeline.SeenIDs, o pipeline
 	return marks
 }
 
+// paymentsOnClickHouse returns a test database with the payments tables and
+// Sluice's own, and a client of it, closed when the test ends.
+func paymentsOnClickHouse(t *testing.T) (*testenv.CH, *clickhouse.Client) {
+	t.Helper()
+	env := testenv.ClickHouse(t)
+	c, err := clickhouse.Open(t.Context(), clickhouse.Options{Addrs: []string{env.Addr}, Database: env.Database})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	stmts := append(schemas.TypeDDL(schemas.DDLOptions{Database: env.Database}, schemas.BuiltinEventTypes()[0]),
+		clickhouse.DDL(clickhouse.DDLOptions{Database: env.Database})...)
+	if err := c.Migrate(t.Context(), stmts); err != nil {
+		t.Fatal(err)
+	}
+	return env, c
+}
+
 // A partition with producer duplicates, stored on the embedded ClickHouse by an
 // owner that dies after a store and before its mark and by the next owner, which
 // replays and rebuilds its filter: every event is stored once whether the ids come
@@ -89,17 +107,7 @@ func TestReplayOnClickHouse(t *testing.T) {
 		forget bool
 	}{{"raw ids", true, false}, {"event ids", false, false}, {"forgetful", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := testenv.ClickHouse(t)
-			c, err := clickhouse.Open(t.Context(), clickhouse.Options{Addrs: []string{env.Addr}, Database: env.Database})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = c.Close() })
-			stmts := append(schemas.TypeDDL(schemas.DDLOptions{Database: env.Database}, pay),
-				clickhouse.DDL(clickhouse.DDLOptions{Database: env.Database})...)
-			if err := c.Migrate(t.Context(), stmts); err != nil {
-				t.Fatal(err)
-			}
+			env, c := paymentsOnClickHouse(t)
 			recs, unique := genPartition(rand.New(rand.NewPCG(7, 7)), 400)
 			// Recent timestamps: sluice_event_ids rows are kept a day past the horizon.
 			now := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)

@@ -352,21 +352,34 @@ func (w *Worker) deadLetter(ctx context.Context, r *kgo.Record, err error) {
 }
 
 // start loads what earlier owners of the partition left: the ledger ranges to replay
-// from the first offset on, and the event ids stored before it.
+// from the first offset on, and the event ids stored before it. The two reads
+// run at the same time (neither depends on the other's result), so a new owner's
+// first records wait for the slower of them, not for both in turn.
 func (w *Worker) start(ctx context.Context, first *kgo.Record) error {
 	o := &w.p.opts
 	w.cut.part.TopicID = w.topicID
+	var (
+		ranges    []Range
+		rangesErr error
+		read      conc.WaitGroup
+	)
 	if !o.AtLeastOnce {
-		var ranges []Range
-		err := w.retry(ctx, "read ledger", func(ctx context.Context) error {
-			var err error
-			ranges, err = w.p.deps.Ledger.Ranges(ctx, w.topic, w.topicID, w.partition, first.Offset)
-			return err
+		read.Go(func() {
+			rangesErr = w.retry(ctx, "read ledger", func(ctx context.Context) error {
+				var err error
+				ranges, err = w.p.deps.Ledger.Ranges(ctx, w.topic, w.topicID, w.partition, first.Offset)
+				return err
+			})
 		})
+	}
+	idsErr := w.startDedup(ctx, first)
+	read.Wait()
+	if err := cmp.Or(rangesErr, idsErr); err != nil {
+		return err
+	}
+	if !o.AtLeastOnce {
+		ranges, err := w.ownRanges(ranges, first.Offset)
 		if err != nil {
-			return err
-		}
-		if ranges, err = w.ownRanges(ranges, first.Offset); err != nil {
 			return err
 		}
 		if d, ok := w.cut.load(ranges, first.Offset); ok {
@@ -378,7 +391,7 @@ func (w *Worker) start(ctx context.Context, first *kgo.Record) error {
 		}
 	}
 	w.started = true
-	return w.startDedup(ctx, first)
+	return nil
 }
 
 // startDedup rebuilds the producer-duplicate filter from the ids stored before first.

@@ -226,13 +226,14 @@ func (in *Instance) connect(ctx context.Context) error {
 		return fmt.Errorf("kafka producer: %w", err)
 	}
 	in.dlqClient = dlqClient
-	sources := sourcePartitions(ctx, dlqClient, topicsOf(types), log)
+	listed := listSources(ctx, dlqClient, topicsOf(types), log)
+	sources := partitionsOf(listed)
 	dedupMax := membudget.DedupCap(in.memory.Total(), sources, p.DedupMaxIDs)
 	in.memory.SetDedupCap(dedupMax)
 	log.Info("producer-duplicate filter", "max_ids_per_partition", dedupMax, "horizon", p.DedupHorizon)
 	if p.ExactlyOnce {
 		err := in.untilUp(ctx, "recording the source topics' ids in "+chAt, func() error {
-			return claimTopics(ctx, dlqClient, ch, topicsOf(types), log)
+			return claimTopics(ctx, dlqClient, ch, topicsOf(types), listed, log)
 		})
 		if err != nil {
 			dlqClient.Close()
@@ -288,6 +289,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		QueueDepth:     c.Kafka.QueueDepth,
 		Memory:         in.memory,
 		CommitInterval: c.Kafka.CommitInterval,
+		CaughtUp:       in.refreshLag, // a drained backlog is committed at once; its lag changed
 		InstanceID:     c.Kafka.InstanceID,
 		ConnOpts:       kopts,
 		Logger:         log,
@@ -342,19 +344,27 @@ func (in *Instance) untilUp(ctx context.Context, what string, fn func() error) e
 	}
 }
 
-// sourcePartitions counts the partitions the source topics have now (read through
-// cl; a topic missing or unreadable counts none), which the memory budget sizes
-// fetches and duplicate filters by. Partitions added later are not counted until
-// the instance restarts.
-func sourcePartitions(ctx context.Context, cl *kgo.Client, topics []string, log *slog.Logger) int {
+// listSources reads the source topics' partitions and ids now (through cl), which
+// the memory budget sizes fetches and duplicate filters by and claimTopics
+// records; nil if they cannot be read (logged: the budget then leaves
+// SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES and SLUICE_DEDUP_MAX_IDS as they are).
+func listSources(ctx context.Context, cl *kgo.Client, topics []string, log *slog.Logger) kadm.TopicDetails {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	n := 0
 	details, err := kadm.NewClient(cl).ListTopics(ctx, topics...)
 	if err != nil {
 		log.Warn("counting the source topics' partitions to divide the memory budget; using SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES and SLUICE_DEDUP_MAX_IDS as they are", "err", err)
+		return nil
 	}
-	for _, d := range details {
+	return details
+}
+
+// partitionsOf counts the partitions of the listed topics (a topic missing or
+// unreadable counts none). Partitions added later are not counted until the
+// instance restarts.
+func partitionsOf(listed kadm.TopicDetails) int {
+	n := 0
+	for _, d := range listed {
 		if d.Err == nil {
 			n += len(d.Partitions)
 		}

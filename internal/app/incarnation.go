@@ -22,14 +22,18 @@ const claimTimeout = 30 * time.Second
 // claimTopics looks up the topic id of every source topic that exists now and
 // records it as the owner of the ledger and event-id rows written without topic id
 // (clickhouse.Client.ClaimTopics), so a topic deleted and created again later never
-// reads them. A topic whose first claim names another incarnation was deleted and
-// created again since: that is logged.
-func claimTopics(ctx context.Context, cl *kgo.Client, ch *clickhouse.Client, sources []string, log *slog.Logger) error {
+// reads them. The ids are listed's (listSources read them a moment ago) or, when
+// it is nil, read through cl. A topic whose first claim names another incarnation
+// was deleted and created again since: that is logged.
+func claimTopics(ctx context.Context, cl *kgo.Client, ch *clickhouse.Client, sources []string, listed kadm.TopicDetails, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
 	defer cancel()
-	topics, err := kadm.NewClient(cl).ListTopics(ctx, sources...)
-	if err != nil {
-		return fmt.Errorf("kafka: topic ids of %v: %w", sources, err)
+	topics := listed
+	if topics == nil {
+		var err error
+		if topics, err = kadm.NewClient(cl).ListTopics(ctx, sources...); err != nil {
+			return fmt.Errorf("kafka: topic ids of %v: %w", sources, err)
+		}
 	}
 	current := map[string]string{}
 	for _, t := range topics {

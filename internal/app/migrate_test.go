@@ -10,10 +10,28 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
+// migrationClient returns a test database, the configuration of the built-in
+// types on it, those types and a client, closed when the test ends.
+func migrationClient(t *testing.T) (*testenv.CH, config.Config, []*schemas.EventType, *clickhouse.Client) {
+	t.Helper()
+	env := testenv.ClickHouse(t)
+	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
+	types, err := EventTypes(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := OpenClickHouse(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ch.Close() })
+	return env, c, types, ch
+}
+
 // Raw tables created before they had the offsets projection get it from the
 // migration, once: a second plan does not materialize it again.
 func TestMigrateAddsOffsetsProjection(t *testing.T) {
-	c, types, ch := migrationEnv(t)
+	_, c, types, ch := migrationClient(t)
 	// The tables as an earlier migration created them.
 	var old []string
 	for _, s := range Migrations(c, types) {
@@ -57,7 +75,7 @@ func TestMigrateAddsOffsetsProjection(t *testing.T) {
 // migration (ALTER TABLE … MODIFY SETTING), every Sluice table once: a second
 // plan has nothing left to change.
 func TestMigrateModifiesMergeSettings(t *testing.T) {
-	c, types, ch := migrationEnv(t)
+	_, c, types, ch := migrationClient(t)
 	// The tables as an earlier migration created them.
 	unset := strings.NewReplacer(", "+schemas.MergeSettings(), "", "\nSETTINGS "+schemas.MergeSettings(), "")
 	var old []string
@@ -100,20 +118,3 @@ func TestMigrateModifiesMergeSettings(t *testing.T) {
 	}
 }
 
-// migrationEnv is the default configuration on a fresh database of the test
-// ClickHouse, its event types and a client, closed when t ends.
-func migrationEnv(t *testing.T) (config.Config, []*schemas.EventType, *clickhouse.Client) {
-	t.Helper()
-	env := testenv.ClickHouse(t)
-	c := load(t, map[string]string{"SLUICE_CLICKHOUSE_ADDR": env.Addr, "SLUICE_CLICKHOUSE_DATABASE": env.Database})
-	types, err := EventTypes(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := OpenClickHouse(t.Context(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ch.Close() })
-	return c, types, ch
-}

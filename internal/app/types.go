@@ -103,13 +103,20 @@ func (e *SchemaChangeError) Unwrap() error { return e.Err }
 // Every statement is idempotent, so instances may plan and migrate concurrently.
 // An incompatible change is a *SchemaChangeError and no statement.
 func Plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*schemas.EventType) ([]string, error) {
+	stmts, _, err := plan(ctx, ch, c, types)
+	return stmts, err
+}
+
+// plan is Plan, which also returns the columns of every table it found (see
+// clickhouse.Client.TableColumns).
+func plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*schemas.EventType) ([]string, map[string]map[string]string, error) {
 	existing, err := ch.TableColumns(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	projected, err := ch.TablesWithProjection(ctx, schemas.OffsetsProjection)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var stmts, projections []string
 	var refused []error
@@ -129,13 +136,13 @@ func Plan(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*
 		}
 	}
 	if len(refused) > 0 {
-		return nil, &SchemaChangeError{Err: errors.Join(refused...)}
+		return nil, nil, &SchemaChangeError{Err: errors.Join(refused...)}
 	}
 	settings, err := mergeSettings(ctx, ch, c, types)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(append(append(stmts, projections...), settings...), Migrations(c, types)...), nil
+	return append(append(append(stmts, projections...), settings...), Migrations(c, types)...), existing, nil
 }
 
 // mergeSettings returns the ALTER TABLE … MODIFY SETTING statements that give
@@ -166,11 +173,17 @@ func mergeSettings(ctx context.Context, ch *clickhouse.Client, c config.Config, 
 	return stmts, nil
 }
 
-// migrate runs Plan's statements on ch.
+// migrate runs Plan's statements on ch, but for those whose effect the tables Plan
+// read already have (see pending): an instance restarting on migrated tables
+// runs only the views' statements.
 func migrate(ctx context.Context, ch *clickhouse.Client, c config.Config, types []*schemas.EventType) error {
-	stmts, err := Plan(ctx, ch, c, types)
+	stmts, existing, err := plan(ctx, ch, c, types)
 	if err != nil {
 		return err
+	}
+	if c.ClickHouse.Cluster == "" {
+		// On a cluster this server's tables say nothing of the others'.
+		stmts = pending(stmts, c.ClickHouse.Database, existing)
 	}
 	return ch.Migrate(ctx, stmts)
 }

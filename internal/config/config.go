@@ -78,7 +78,7 @@ type Kafka struct {
 	// request, so this also bounds how long a resumed partition may wait.
 	FetchMaxWait time.Duration `env:"KAFKA_FETCH_MAX_WAIT" envDefault:"250ms" desc:"longest a broker holds a fetch that found too little data; also how long a partition resumed after a pause can wait to be fetched again"`
 	// CommitInterval is how often marked offsets are committed to Kafka.
-	CommitInterval time.Duration `env:"KAFKA_COMMIT_INTERVAL" envDefault:"1s" desc:"how often stored offsets are committed to Kafka (exactness does not depend on it; it bounds how much a restart replays)"`
+	CommitInterval time.Duration `env:"KAFKA_COMMIT_INTERVAL" envDefault:"1s" desc:"how often stored offsets are committed to Kafka (exactness does not depend on it; it bounds how much a restart replays); a drained backlog is committed at once"`
 	// QueueDepth is how many fetches may wait for one partition's worker before
 	// fetching that partition pauses; its desc is where the memory bound of a
 	// partition's fetched records is stated.

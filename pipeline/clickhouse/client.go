@@ -83,8 +83,9 @@ type Client struct {
 	ins      *inserter
 	db       string
 	password string
-	claims   claims   // which incarnation owns rows without a topic id; see ClaimTopics
-	intents  *intents // groups concurrent Intend calls into shared inserts
+	claims   claims                   // which incarnation owns rows without a topic id; see ClaimTopics
+	intents  *intents[pipeline.Range] // groups concurrent Intend calls into shared inserts
+	reads    *intents[*rangesRead]    // groups concurrent Ranges calls into shared queries
 	// checkAll makes Repair check every repairable range, as if the server had
 	// restarted since each was recorded (mayHaveLost): for tests that lose rows
 	// without a crash.
@@ -129,7 +130,7 @@ func Open(ctx context.Context, o Options) (*Client, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("clickhouse: ping %v as %q: %w", o.Addrs, o.User, redact(err, o.Password))
 	}
-	return &Client{conn: conn, ins: newInserter(o), intents: newIntents(), db: o.Database, password: o.Password}, nil
+	return &Client{conn: conn, ins: newInserter(o), intents: newIntents[pipeline.Range](), reads: newIntents[*rangesRead](), db: o.Database, password: o.Password}, nil
 }
 
 // authCodes are the server error codes of refused credentials.

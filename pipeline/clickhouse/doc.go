@@ -51,8 +51,10 @@
 // duration; Options.MaxConns bounds them, and a call waits for a free connection
 // until its context is done. Close ends every connection. Concurrent Intend calls
 // share the ledger's inserts (group commit, intents.go): while one is in flight the
-// calls that arrive wait, then go together in the next, sent by one of them; the
-// Client runs no goroutine of its own.
+// calls that arrive wait, then go together in the next, sent by one of them.
+// Concurrent Ranges calls share the ledger's queries the same way (one query
+// selects every call's rows, and each call gets its own). The Client runs no
+// goroutine of its own.
 //
 // # Errors
 //

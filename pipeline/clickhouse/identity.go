@@ -57,6 +57,7 @@ func (c *Client) ClaimTopics(ctx context.Context, current map[string]string) (re
 	if err != nil {
 		return nil, err
 	}
+	claimed := false
 	for _, t := range topics {
 		if _, ok := got[t]; ok {
 			continue
@@ -66,10 +67,15 @@ func (c *Client) ClaimTopics(ctx context.Context, current map[string]string) (re
 		if err := c.conn.Exec(syncInsert(ctx), q, t, current[t]); err != nil {
 			return nil, fmt.Errorf("clickhouse: claim rows without topic id for %s: %w", t, c.redact(err))
 		}
+		claimed = true
 	}
-	// Read again: of two instances claiming at once, the earliest claim wins for both.
-	if got, err = c.readClaims(ctx, topics); err != nil {
-		return nil, err
+	// Read again after claiming: of two instances claiming at once, the earliest
+	// claim wins for both. A claim found is the earliest already (a later one
+	// is written later).
+	if claimed {
+		if got, err = c.readClaims(ctx, topics); err != nil {
+			return nil, err
+		}
 	}
 	c.claims.mu.Lock()
 	c.claims.m = got

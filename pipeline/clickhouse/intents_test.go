@@ -350,7 +350,7 @@ func BenchmarkIntendConcurrent(b *testing.B) {
 	}{{"grouped", maxIntentGroup, 1}, {"alone", 1, DefaultMaxConns}} {
 		b.Run(tc.name, func(b *testing.B) {
 			c := open(b)
-			c.intents = &intents{turn: make(chan struct{}, tc.inFlight), max: tc.max}
+			c.intents = &intents[pipeline.Range]{turn: make(chan struct{}, tc.inFlight), max: tc.max}
 			var inserts, next atomic.Int64
 			c.intents.sending = func(context.Context, int) { inserts.Add(1) }
 			b.SetParallelism(8)
