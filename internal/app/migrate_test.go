@@ -117,4 +117,3 @@ func TestMigrateModifiesMergeSettings(t *testing.T) {
 		t.Fatalf("plan after the migration: %v\n%s", err, strings.Join(stmts, ";\n"))
 	}
 }
-
