@@ -32,9 +32,10 @@ type Worker interface {
 // Memory is the memory budget the fetched records are held against. It is safe for
 // concurrent use and cheap: it is called once per fetch, never per record.
 type Memory interface {
-	// FetchBytes is the fetched-record bytes one partition may hold now before its
-	// fetching pauses.
-	FetchBytes() int64
+	// FetchBytes is the fetched-record bytes a partition that holds own of them may
+	// hold now before its fetching pauses: at least its share, more while the
+	// partitions together hold less than their shares.
+	FetchBytes(own int64) int64
 	// Owned adds delta to the partitions owned (negative on revoke or loss).
 	Owned(delta int)
 	// Fetched adds delta to the fetched-record bytes held now.
@@ -65,10 +66,10 @@ type Options struct {
 	// queue leaves the worker idle after each resume.
 	QueueDepth int
 	// Memory, when non-nil, bounds the fetched records by bytes too: a partition's
-	// fetching also pauses once it holds Memory.FetchBytes() of them (keys, values and
+	// fetching also pauses once it holds Memory.FetchBytes of them (keys, values and
 	// RecordOverhead each; queued, and the slice the worker is on until it takes the
-	// next), and resumes once the worker took them down to half or its queue is
-	// empty. Memory is told of every assignment, revoke and loss.
+	// next), and resumes once the worker took them down to half of that or its queue
+	// is empty. Memory is told of every assignment, revoke and loss.
 	Memory Memory
 	// DrainTimeout bounds how long a revoked or shut-down worker may take to flush
 	// (default 20s); after it the worker is cancelled and its records are replayed by
@@ -194,18 +195,33 @@ func (g *Group) pause(p *part) {
 	// handing that on. (held also counts the slice the worker is on, which the
 	// feeder may have handed on already.)
 	queued := len(p.in)
-	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && p.held.Load() >= g.o.Memory.FetchBytes()) {
+	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && g.fullMemory(p)) {
 		p.paused = true
 		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
 	}
 }
 
+// fullMemory reports whether p holds what the memory budget lets it hold.
+func (g *Group) fullMemory(p *part) bool {
+	held := p.held.Load()
+	return held >= g.o.Memory.FetchBytes(held)
+}
+
+// halfMemory reports whether p holds at most half of what the memory budget lets
+// it hold: a partition resumes there, not once its worker runs dry, so that its
+// next fetch is on its way while the worker still has records.
+func (g *Group) halfMemory(p *part) bool {
+	held := p.held.Load()
+	return 2*held <= g.o.Memory.FetchBytes(held)
+}
+
 // resume restarts fetching p once its queue is at most low and either empty or
-// holding at most half its share of the memory budget (or always when low < 0).
+// holding at most half of what the memory budget lets it hold (or always when
+// low < 0).
 func (g *Group) resume(p *part, low int) {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || len(p.in) == 0 || p.held.Load() <= g.o.Memory.FetchBytes()/2)) {
+	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || len(p.in) == 0 || g.halfMemory(p))) {
 		p.paused = false
 		g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
 	}
