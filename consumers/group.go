@@ -116,6 +116,14 @@ type Group struct {
 	fail   chan struct{}
 	once   sync.Once
 
+	// Caught-up partitions paused beside the paused partitions that are behind
+	// (copause), and the timer that resumes them at the latest.
+	coMu     sync.Mutex
+	copaused []*part
+	coTimer  *time.Timer
+	coDone   bool          // shutdown: nothing is co-paused any more
+	maxWait  time.Duration // the client's FetchMaxWait
+
 	owned   atomic.Int64 // partitions currently owned
 	fetched atomic.Int64 // records handed to workers
 	joined  atomic.Bool  // an assignment callback has run
@@ -184,11 +192,13 @@ type part struct {
 	setID   func([16]byte)
 	// noMark stops marking: the partition's topic was deleted (recreated).
 	noMark atomic.Bool
+	// copaused is whether copause paused it; guarded by Group.coMu.
+	copaused bool
 }
 
-// pause stops fetching p if its queue is at depth or holds its share of the memory
-// budget; it is called by the poll loop.
-func (g *Group) pause(p *part) {
+// pause stops fetching p if its queue is at depth or holds what the memory budget
+// lets it hold, and reports whether it did; it is called by the poll loop.
+func (g *Group) pause(p *part) bool {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
 	// Only a partition with something queued pauses: the feeder resumes it after
@@ -198,7 +208,9 @@ func (g *Group) pause(p *part) {
 	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && g.fullMemory(p)) {
 		p.paused = true
 		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
+		return true
 	}
+	return false
 }
 
 // fullMemory reports whether p holds what the memory budget lets it hold.
@@ -217,14 +229,118 @@ func (g *Group) halfMemory(p *part) bool {
 
 // resume restarts fetching p once its queue is at most low and either empty or
 // holding at most half of what the memory budget lets it hold (or always when
-// low < 0).
+// low < 0); the partitions co-paused beside it resume with it, or it joins them
+// (copause).
 func (g *Group) resume(p *part, low int) {
+	if g.resumeOne(p, low) {
+		g.copause()
+	}
+}
+
+// resumeOne is resume without the co-paused partitions; it reports whether it
+// resumed p.
+func (g *Group) resumeOne(p *part, low int) bool {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
 	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || len(p.in) == 0 || g.halfMemory(p))) {
 		p.paused = false
 		g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
+		return true
 	}
+	return false
+}
+
+// copause pauses the partitions that have caught up while every partition that is
+// still behind is paused, and resumes them once one that is behind is not; it is
+// called whenever that may have changed: after a pause or a resume, and after a
+// fetch that caught its partition up. A broker holds a fetch that finds no new
+// records for FetchMaxWait, and a partition resumed meanwhile is fetched only
+// after that fetch: so while each partition with records left to fetch waits for
+// its worker, the caught-up ones would only send fetches that the broker holds,
+// and a busy partition resumed before its worker runs dry would still wait up to
+// FetchMaxWait for its next records. Paused beside it, they send nothing; they
+// resume with the first partition behind that resumes, or FetchMaxWait after
+// they were first paused at the latest, so their new records wait no longer than
+// a held fetch would have made them.
+//
+// A partition has caught up when the last record handed to its worker is the
+// last its partition held at that fetch (or nothing was fetched yet), and is
+// behind otherwise.
+func (g *Group) copause() {
+	g.coMu.Lock()
+	defer g.coMu.Unlock()
+	idle, pause := g.caughtUp()
+	if !pause || g.coDone {
+		g.resumeCopaused()
+		return
+	}
+	if len(idle) == 0 {
+		return
+	}
+	set := make(map[string][]int32)
+	for _, p := range idle {
+		p.copaused = true
+		set[p.tp.topic] = append(set[p.tp.topic], p.tp.partition)
+	}
+	g.cl.PauseFetchPartitions(set)
+	if len(g.copaused) == 0 {
+		g.coTimer = time.AfterFunc(g.maxWait, g.uncopause)
+	}
+	g.copaused = append(g.copaused, idle...)
+}
+
+// caughtUp returns the owned partitions that have caught up and are fetching, and
+// whether they should pause: every partition that is behind is paused, and one is.
+// g.coMu is held.
+func (g *Group) caughtUp() (idle []*part, pause bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.parts {
+		p.pauseMu.Lock()
+		paused := p.paused
+		p.pauseMu.Unlock()
+		switch {
+		case p.hist.offset.Load()+1 < p.hist.high.Load():
+			if !paused {
+				return nil, false
+			}
+			pause = true
+		case !paused && !p.copaused:
+			idle = append(idle, p)
+		}
+	}
+	return idle, pause
+}
+
+// uncopause resumes the partitions copause paused.
+func (g *Group) uncopause() {
+	g.coMu.Lock()
+	defer g.coMu.Unlock()
+	g.resumeCopaused()
+}
+
+// resumeCopaused is uncopause with g.coMu held.
+func (g *Group) resumeCopaused() {
+	if len(g.copaused) == 0 {
+		return
+	}
+	g.coTimer.Stop()
+	set := make(map[string][]int32)
+	for _, p := range g.copaused {
+		p.copaused = false
+		set[p.tp.topic] = append(set[p.tp.topic], p.tp.partition)
+	}
+	g.cl.ResumeFetchPartitions(set)
+	g.copaused = nil
+}
+
+// stopCopause resumes what copause paused and stops it for good, before the
+// client closes.
+func (g *Group) stopCopause() {
+	g.coMu.Lock()
+	g.coDone = true
+	g.coMu.Unlock()
+	g.uncopause()
 }
 
 // New creates the client and joins nothing yet; Run does.
@@ -274,6 +390,7 @@ func New(o Options, factory Factory) (*Group, error) {
 		return nil, fmt.Errorf("consumers: kafka client: %w", err)
 	}
 	g.cl = cl
+	g.maxWait, _ = cl.OptValue(kgo.FetchMaxWait).(time.Duration)
 	return g, nil
 }
 
@@ -380,7 +497,11 @@ func (g *Group) Run(ctx context.Context) error {
 			g.fetched.Add(int64(len(f.Records)))
 			p.hist.offset.Store(f.Records[len(f.Records)-1].Offset)
 			p.hist.delivered.Store(time.Now().UnixNano())
-			g.pause(p)
+			// Pausing p, or p catching up, may leave only caught-up partitions
+			// to fetch.
+			if g.pause(p) || f.Records[len(f.Records)-1].Offset+1 >= f.HighWatermark {
+				g.copause()
+			}
 		})
 		g.cl.AllowRebalance()
 		for t, err := range g.gone {
@@ -455,6 +576,7 @@ func (g *Group) shutdown() error {
 	g.parts = make(map[tp]*part)
 	g.mu.Unlock()
 	g.drain(all, g.o.DrainTimeout)
+	g.stopCopause()
 	// The whole shutdown stays within 1.4 × DrainTimeout (the caller's deadline is
 	// 1.5 ×): a commit or a leave that a concurrent rebalance holds up is given up
 	// rather than overrun it. Uncommitted records are replayed, exactly, by the next
@@ -660,6 +782,7 @@ func (g *Group) drain(ps []*part, timeout time.Duration) {
 		g.resume(p, -1) // pauses outlive assignments: never hand one on
 		g.discard(p)
 	}
+	g.uncopause() // co-pauses neither
 	g.ownedAdd(-len(ps))
 }
 
@@ -712,6 +835,7 @@ func (g *Group) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) 
 		g.resume(p, -1)
 		g.discard(p)
 	}
+	g.uncopause()
 	g.ownedAdd(-len(ps))
 }
 

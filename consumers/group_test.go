@@ -496,26 +496,24 @@ func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
 	if err := m.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	got := received(h.snapshot())
-	for p, offs := range got {
-		for i, o := range offs {
-			if o != int64(i) {
-				t.Fatalf("partition %d: received %v, want 0..n in order", p, offs)
-			}
-		}
-	}
+	checkInOrder(t, received(h.snapshot()))
 }
 
 // blockFirstSlice makes the workers of the listed partitions (partition 0 when
-// none) stuck on their first slice until the returned channel is closed.
+// none) stuck on their first slice until the returned channel is closed, or the
+// test ends (a test that failed before it closed the channel still stops).
 func (h *harness) blockFirstSlice(parts ...int32) chan struct{} {
 	if len(parts) == 0 {
 		parts = []int32{0}
 	}
 	gate := make(chan struct{})
+	ended := h.t.Context().Done()
 	h.block = func(_ string, p int32, recs []*kgo.Record) {
 		if slices.Contains(parts, p) && recs[0].Offset == 0 {
-			<-gate
+			select {
+			case <-gate:
+			case <-ended:
+			}
 		}
 	}
 	return gate
@@ -616,6 +614,53 @@ func TestGroupFetchPoolSharedByNeed(t *testing.T) {
 	}
 	if u := budget.Usage(); u.Partitions != 0 || u.Fetched != 0 {
 		t.Errorf("budget after stop: %d partitions, %d fetched bytes held; want 0, 0", u.Partitions, u.Fetched)
+	}
+}
+
+// A partition with records left to fetch that pauses behind its worker while the
+// others have caught up does not wait, once resumed, behind a fetch the broker
+// holds for them: the caught-up partitions pause beside it and resume with it.
+// FetchMaxWait is beyond the test's guard, so a resumed partition that waited for
+// a held fetch would time the test out; and once it has caught up too, the others
+// are fetched again at once.
+func TestGroupResumedPartitionSkipsHeldFetch(t *testing.T) {
+	addrs, prod, _ := cluster(t)
+	h := newHarness(t)
+	gate := h.blockFirstSlice()
+	const n = 40
+	produce(t, prod, n, true, 0) // one batch per record, and one batch per fetch (below)
+	o := options(addrs, "copause")
+	o.QueueDepth = 1
+	o.ClientOpts = append(clientOpts(), kgo.FetchMaxWait(2*guard), kgo.FetchMaxPartitionBytes(1))
+	m := startMember(t, o, h.factory("a"))
+	waitFor(t, "partition 0 paused behind its worker, and the caught-up partitions beside it",
+		func() bool { return len(m.g.Client().PauseFetchPartitions(nil)[topic]) == partitions },
+		func() string {
+			return fmt.Sprintf("paused %v, fetched %d", m.g.Client().PauseFetchPartitions(nil), m.g.Fetched())
+		})
+	close(gate)
+	h.wait("partition 0's records", func(evs []event) bool { return len(received(evs)[0]) == n })
+	produce(t, prod, 5, false, 1, 2, 3)
+	h.wait("partitions 1-3 after partition 0 caught up", func(evs []event) bool {
+		got := received(evs)
+		return len(got[1]) == 5 && len(got[2]) == 5 && len(got[3]) == 5
+	})
+	if err := m.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, received(h.snapshot()))
+}
+
+// checkInOrder fails unless every partition's records arrived once each, in
+// offset order from 0.
+func checkInOrder(t *testing.T, got map[int32][]int64) {
+	t.Helper()
+	for p, offs := range got {
+		for i, o := range offs {
+			if o != int64(i) {
+				t.Fatalf("partition %d: received %v, want 0..n in order", p, offs)
+			}
+		}
 	}
 }
 
