@@ -61,8 +61,10 @@ type Options struct {
 	// QueueDepth is how many fetched slices may wait for a partition's worker before
 	// its fetching is paused (default 4). Memory per partition is bounded by about
 	// QueueDepth fetches. Pausing is for a worker that cannot keep up (ClickHouse slow
-	// or down): a resumed partition waits for the next fetch request, so keep the
-	// client's FetchMaxWait short (Sluice uses 250ms); with a long one, a shallow
+	// or down): a resumed partition waits for the next fetch request (partitions
+	// that have caught up pause beside the busy ones so that none is held at the
+	// broker, for at most a few FetchMaxWaits), so keep the client's FetchMaxWait
+	// short (Sluice uses 250ms); with a long one, a shallow
 	// queue leaves the worker idle after each resume.
 	QueueDepth int
 	// Memory, when non-nil, bounds the fetched records by bytes too: a partition's
@@ -123,6 +125,7 @@ type Group struct {
 	coTimer  *time.Timer
 	coDone   bool          // shutdown: nothing is co-paused any more
 	maxWait  time.Duration // the client's FetchMaxWait
+	pausedN  atomic.Int64  // partitions paused behind their workers (part.paused)
 
 	owned   atomic.Int64 // partitions currently owned
 	fetched atomic.Int64 // records handed to workers
@@ -207,6 +210,7 @@ func (g *Group) pause(p *part) bool {
 	queued := len(p.in)
 	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && g.fullMemory(p)) {
 		p.paused = true
+		g.pausedN.Add(1)
 		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
 		return true
 	}
@@ -244,6 +248,7 @@ func (g *Group) resumeOne(p *part, low int) bool {
 	defer p.pauseMu.Unlock()
 	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || len(p.in) == 0 || g.halfMemory(p))) {
 		p.paused = false
+		g.pausedN.Add(-1)
 		g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
 		return true
 	}
@@ -259,9 +264,11 @@ func (g *Group) resumeOne(p *part, low int) bool {
 // its worker, the caught-up ones would only send fetches that the broker holds,
 // and a busy partition resumed before its worker runs dry would still wait up to
 // FetchMaxWait for its next records. Paused beside it, they send nothing; they
-// resume with the first partition behind that resumes, or FetchMaxWait after
-// they were first paused at the latest, so their new records wait no longer than
-// a held fetch would have made them.
+// resume with the first partition behind that resumes, and at the latest
+// copauseLimit FetchMaxWaits after they were first paused: while the workers of
+// every busy partition take longer than that to come down to their resume
+// point (a worker stuck on an insert), the caught-up partitions are fetched
+// again, at the cost of one held fetch for the busy ones.
 //
 // A partition has caught up when the last record handed to its worker is the
 // last its partition held at that fetch (or nothing was fetched yet), and is
@@ -269,6 +276,10 @@ func (g *Group) resumeOne(p *part, low int) bool {
 func (g *Group) copause() {
 	g.coMu.Lock()
 	defer g.coMu.Unlock()
+	if g.pausedN.Load() == 0 { // the common case, without a look at every partition
+		g.resumeCopaused()
+		return
+	}
 	idle, pause := g.caughtUp()
 	if !pause || g.coDone {
 		g.resumeCopaused()
@@ -284,10 +295,18 @@ func (g *Group) copause() {
 	}
 	g.cl.PauseFetchPartitions(set)
 	if len(g.copaused) == 0 {
-		g.coTimer = time.AfterFunc(g.maxWait, g.uncopause)
+		g.coTimer = time.AfterFunc(copauseLimit*g.maxWait, g.uncopause)
 	}
 	g.copaused = append(g.copaused, idle...)
 }
+
+// copauseLimit is how many FetchMaxWaits caught-up partitions stay paused beside
+// the busy ones at most (copause): 1 s at the default 250 ms, a flush interval,
+// the time a record waits in a batch anyway. Under a CPU-bound backlog a busy
+// partition's worker takes a few hundred milliseconds to come down to its resume
+// point, and each time the caught-up partitions are fetched meanwhile, the busy
+// ones wait up to FetchMaxWait for their next records.
+const copauseLimit = 4
 
 // caughtUp returns the owned partitions that have caught up and are fetching, and
 // whether they should pause: every partition that is behind is paused, and one is.
