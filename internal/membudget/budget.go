@@ -125,12 +125,13 @@ func (b *Budget) Split() Split { return SplitOf(b.total, int(b.parts.Load())) }
 // do (BatchBytes): a partition may go on fetching beyond its share while the pool
 // has room, into what idle partitions leave of it, and may always hold its share,
 // whatever the others hold. A partition that pauses at this size (and resumes
-// below it, as package consumers does at half of it) therefore holds at most the larger of its share and
-// the pool's room, plus the one fetch that arrives after the check: the owned
-// partitions together hold at most the pool plus one fetch each, and more only
-// while partitions that were idle take back their shares from one that grew into
-// them, until its worker takes it down to its share (the pool is full from then
-// on, so it resumes only at half its share).
+// below it, as package consumers does at half of it) therefore holds at most the
+// larger of its share and what the others leave of the pool, plus the one fetch
+// that arrives after the check: the owned partitions together hold at most the
+// pool plus one fetch each, and more only while partitions that were idle take
+// back their shares from one that grew into them, until its worker takes it down
+// to its share (the pool is full from then on, so it resumes only at half its
+// share).
 func (b *Budget) FetchBytes(own int64) int64 {
 	s := b.Split()
 	free := int64(max(s.Partitions, 1))*s.Fetch - b.fetched.Load()
