@@ -15,7 +15,7 @@ import "context"
 func (g *Group) markedTo(h *partHist, off int64) {
 	if g.o.CaughtUp != nil && off+1 >= h.high.Load() && g.markedAll() {
 		select {
-		case g.caughtUp <- struct{}{}:
+		case g.commitNow <- struct{}{}:
 		default: // a commit is pending already; it commits this mark too
 		}
 	}
@@ -42,7 +42,7 @@ func (g *Group) commitCaughtUp(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-g.caughtUp:
+		case <-g.commitNow:
 			err := g.cl.CommitMarkedOffsets(ctx)
 			switch {
 			case err == nil:

@@ -1,8 +1,11 @@
 // Package consumers owns Kafka consumer-group membership for Sluice: it joins the group
 // (cooperative-sticky), fetches the configured topics, hands each assigned partition's
 // records to that partition's Worker, pauses fetching a partition whose worker falls
-// behind (its queue at Options.QueueDepth, or its records at its share of the memory
-// budget, Options.Memory), and commits the offsets the workers mark.
+// behind (its queue at Options.QueueDepth, or its records at what the memory budget,
+// Options.Memory, lets it hold) and, while every partition with records left to
+// fetch is paused so, the partitions that have caught up too (a fetch of theirs
+// alone would be held at the broker, and a busy partition resumed meanwhile
+// would wait behind it), and commits the offsets the workers mark.
 //
 // It knows nothing of decoding or ClickHouse: a Worker (declared here, implemented by
 // package pipeline) does the work and marks the records whose effects are stored.

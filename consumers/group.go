@@ -32,9 +32,10 @@ type Worker interface {
 // Memory is the memory budget the fetched records are held against. It is safe for
 // concurrent use and cheap: it is called once per fetch, never per record.
 type Memory interface {
-	// FetchBytes is the fetched-record bytes one partition may hold now before its
-	// fetching pauses.
-	FetchBytes() int64
+	// FetchBytes is the fetched-record bytes a partition that holds own of them may
+	// hold now before its fetching pauses: at least its share, more while the
+	// partitions together hold less than their shares.
+	FetchBytes(own int64) int64
 	// Owned adds delta to the partitions owned (negative on revoke or loss).
 	Owned(delta int)
 	// Fetched adds delta to the fetched-record bytes held now.
@@ -60,15 +61,17 @@ type Options struct {
 	// QueueDepth is how many fetched slices may wait for a partition's worker before
 	// its fetching is paused (default 4). Memory per partition is bounded by about
 	// QueueDepth fetches. Pausing is for a worker that cannot keep up (ClickHouse slow
-	// or down): a resumed partition waits for the next fetch request, so keep the
-	// client's FetchMaxWait short (Sluice uses 250ms); with a long one, a shallow
+	// or down): a resumed partition waits for the next fetch request (partitions
+	// that have caught up pause beside the busy ones so that none is held at the
+	// broker, for at most a few FetchMaxWaits), so keep the client's FetchMaxWait
+	// short (Sluice uses 250ms); with a long one, a shallow
 	// queue leaves the worker idle after each resume.
 	QueueDepth int
 	// Memory, when non-nil, bounds the fetched records by bytes too: a partition's
-	// fetching also pauses once it holds Memory.FetchBytes() of them (keys, values and
+	// fetching also pauses once it holds Memory.FetchBytes of them (keys, values and
 	// RecordOverhead each; queued, and the slice the worker is on until it takes the
-	// next), and resumes once the worker took them down to half or its queue is
-	// empty. Memory is told of every assignment, revoke and loss.
+	// next), and resumes once the worker took them down to half of that or its queue
+	// is empty. Memory is told of every assignment, revoke and loss.
 	Memory Memory
 	// DrainTimeout bounds how long a revoked or shut-down worker may take to flush
 	// (default 20s); after it the worker is cancelled and its records are replayed by
@@ -119,11 +122,20 @@ type Group struct {
 	fail   chan struct{}
 	once   sync.Once
 
+	// Caught-up partitions paused beside the paused partitions that are behind
+	// (copause), and the timer that resumes them at the latest.
+	coMu     sync.Mutex
+	copaused []*part
+	coTimer  *time.Timer
+	coDone   bool          // shutdown: nothing is co-paused any more
+	maxWait  time.Duration // the client's FetchMaxWait
+	pausedN  atomic.Int64  // partitions paused behind their workers (part.paused)
+
 	owned   atomic.Int64 // partitions currently owned
 	fetched atomic.Int64 // records handed to workers
 	joined  atomic.Bool  // an assignment callback has run
-	// caughtUp asks Run's commit loop for a commit now (caughtup.go).
-	caughtUp chan struct{}
+	// commitNow asks Run's commit loop for a commit now (caughtup.go).
+	commitNow chan struct{}
 
 	// Owned by the poll loop: fetch-error logging and topic restarts after
 	// UNKNOWN_TOPIC_ID (incarnation.go).
@@ -189,32 +201,171 @@ type part struct {
 	setID   func([16]byte)
 	// noMark stops marking: the partition's topic was deleted (recreated).
 	noMark atomic.Bool
+	// copaused is whether copause paused it; guarded by Group.coMu.
+	copaused bool
 }
 
-// pause stops fetching p if its queue is at depth or holds its share of the memory
-// budget; it is called by the poll loop.
-func (g *Group) pause(p *part) {
+// pause stops fetching p if its queue is at depth or holds what the memory budget
+// lets it hold, and reports whether it did; it is called by the poll loop.
+func (g *Group) pause(p *part) bool {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
 	// Only a partition with something queued pauses: the feeder resumes it after
 	// handing that on. (held also counts the slice the worker is on, which the
 	// feeder may have handed on already.)
 	queued := len(p.in)
-	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && p.held.Load() >= g.o.Memory.FetchBytes()) {
+	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && g.fullMemory(p)) {
 		p.paused = true
+		g.pausedN.Add(1)
 		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
+		return true
 	}
+	return false
+}
+
+// fullMemory reports whether p holds what the memory budget lets it hold.
+func (g *Group) fullMemory(p *part) bool {
+	held := p.held.Load()
+	return held >= g.o.Memory.FetchBytes(held)
+}
+
+// halfMemory reports whether p holds at most half of what the memory budget lets
+// it hold: a partition resumes there, not once its worker runs dry, so that its
+// next fetch is on its way while the worker still has records.
+func (g *Group) halfMemory(p *part) bool {
+	held := p.held.Load()
+	return 2*held <= g.o.Memory.FetchBytes(held)
 }
 
 // resume restarts fetching p once its queue is at most low and either empty or
-// holding at most half its share of the memory budget (or always when low < 0).
+// holding at most half of what the memory budget lets it hold (or always when
+// low < 0); the partitions co-paused beside it resume with it, or it joins them
+// (copause).
 func (g *Group) resume(p *part, low int) {
+	if g.resumeOne(p, low) {
+		g.copause()
+	}
+}
+
+// resumeOne is resume without the co-paused partitions; it reports whether it
+// resumed p.
+func (g *Group) resumeOne(p *part, low int) bool {
 	p.pauseMu.Lock()
 	defer p.pauseMu.Unlock()
-	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || len(p.in) == 0 || p.held.Load() <= g.o.Memory.FetchBytes()/2)) {
+	if p.paused && (low < 0 || len(p.in) <= low && (g.o.Memory == nil || len(p.in) == 0 || g.halfMemory(p))) {
 		p.paused = false
+		g.pausedN.Add(-1)
 		g.cl.ResumeFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
+		return true
 	}
+	return false
+}
+
+// copause pauses the partitions that have caught up while every partition that is
+// still behind is paused, and resumes them once one that is behind is not; it is
+// called whenever that may have changed: after a pause or a resume, and after a
+// fetch that caught its partition up. A broker holds a fetch that finds no new
+// records for FetchMaxWait, and a partition resumed meanwhile is fetched only
+// after that fetch: so while each partition with records left to fetch waits for
+// its worker, the caught-up ones would only send fetches that the broker holds,
+// and a busy partition resumed before its worker runs dry would still wait up to
+// FetchMaxWait for its next records. Paused beside it, they send nothing; they
+// resume with the first partition behind that resumes, and at the latest
+// copauseLimit FetchMaxWaits after they were first paused: while the workers of
+// every busy partition take longer than that to come down to their resume
+// point (a worker stuck on an insert), the caught-up partitions are fetched
+// again, at the cost of one held fetch for the busy ones.
+//
+// A partition has caught up when the last record handed to its worker is the
+// last its partition held at that fetch (or nothing was fetched yet), and is
+// behind otherwise.
+func (g *Group) copause() {
+	g.coMu.Lock()
+	defer g.coMu.Unlock()
+	if g.pausedN.Load() == 0 { // the common case, without a look at every partition
+		g.resumeCopaused()
+		return
+	}
+	idle, pause := g.caughtUp()
+	if !pause || g.coDone {
+		g.resumeCopaused()
+		return
+	}
+	if len(idle) == 0 {
+		return
+	}
+	set := make(map[string][]int32)
+	for _, p := range idle {
+		p.copaused = true
+		set[p.tp.topic] = append(set[p.tp.topic], p.tp.partition)
+	}
+	g.cl.PauseFetchPartitions(set)
+	if len(g.copaused) == 0 {
+		g.coTimer = time.AfterFunc(copauseLimit*g.maxWait, g.uncopause)
+	}
+	g.copaused = append(g.copaused, idle...)
+}
+
+// copauseLimit is how many FetchMaxWaits caught-up partitions stay paused beside
+// the busy ones at most (copause): 1 s at the default 250 ms, a flush interval,
+// the time a record waits in a batch anyway. Under a CPU-bound backlog a busy
+// partition's worker takes a few hundred milliseconds to come down to its resume
+// point, and each time the caught-up partitions are fetched meanwhile, the busy
+// ones wait up to FetchMaxWait for their next records.
+const copauseLimit = 4
+
+// caughtUp returns the owned partitions that have caught up and are fetching, and
+// whether they should pause: every partition that is behind is paused, and one is.
+// g.coMu is held.
+func (g *Group) caughtUp() (idle []*part, pause bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range g.parts {
+		p.pauseMu.Lock()
+		paused := p.paused
+		p.pauseMu.Unlock()
+		switch {
+		case p.hist.offset.Load()+1 < p.hist.high.Load():
+			if !paused {
+				return nil, false
+			}
+			pause = true
+		case !paused && !p.copaused:
+			idle = append(idle, p)
+		}
+	}
+	return idle, pause
+}
+
+// uncopause resumes the partitions copause paused.
+func (g *Group) uncopause() {
+	g.coMu.Lock()
+	defer g.coMu.Unlock()
+	g.resumeCopaused()
+}
+
+// resumeCopaused is uncopause with g.coMu held.
+func (g *Group) resumeCopaused() {
+	if len(g.copaused) == 0 {
+		return
+	}
+	g.coTimer.Stop()
+	set := make(map[string][]int32)
+	for _, p := range g.copaused {
+		p.copaused = false
+		set[p.tp.topic] = append(set[p.tp.topic], p.tp.partition)
+	}
+	g.cl.ResumeFetchPartitions(set)
+	g.copaused = nil
+}
+
+// stopCopause resumes what copause paused and stops it for good, before the
+// client closes.
+func (g *Group) stopCopause() {
+	g.coMu.Lock()
+	g.coDone = true
+	g.coMu.Unlock()
+	g.uncopause()
 }
 
 // New creates the client and joins nothing yet; Run does.
@@ -236,7 +387,7 @@ func New(o Options, factory Factory) (*Group, error) {
 	}
 	g := &Group{o: o, factory: factory, parts: make(map[tp]*part), hist: make(map[tp]*partHist), log: o.Logger.With("component", "consumer"), fail: make(chan struct{}),
 		fetchErrs: fetchErrors{interval: time.Minute}, restarted: make(map[string]time.Time),
-		ids: make(map[string][16]byte), gone: make(map[string]error), caughtUp: make(chan struct{}, 1)}
+		ids: make(map[string][16]byte), gone: make(map[string]error), commitNow: make(chan struct{}, 1)}
 	reset := kgo.NewOffset().AtStart()
 	if o.StartLatest {
 		reset = kgo.NewOffset().AtEnd()
@@ -264,6 +415,7 @@ func New(o Options, factory Factory) (*Group, error) {
 		return nil, fmt.Errorf("consumers: kafka client: %w", err)
 	}
 	g.cl = cl
+	g.maxWait, _ = cl.OptValue(kgo.FetchMaxWait).(time.Duration)
 	return g, nil
 }
 
@@ -376,7 +528,11 @@ func (g *Group) Run(ctx context.Context) error {
 			g.fetched.Add(int64(len(f.Records)))
 			p.hist.offset.Store(f.Records[len(f.Records)-1].Offset)
 			p.hist.delivered.Store(time.Now().UnixNano())
-			g.pause(p)
+			// Pausing p, or p catching up, may leave only caught-up partitions
+			// to fetch.
+			if g.pause(p) || f.Records[len(f.Records)-1].Offset+1 >= f.HighWatermark {
+				g.copause()
+			}
 		})
 		g.cl.AllowRebalance()
 		for t, err := range g.gone {
@@ -453,6 +609,7 @@ func (g *Group) shutdown() error {
 	g.parts = make(map[tp]*part)
 	g.mu.Unlock()
 	g.drain(all, g.o.DrainTimeout)
+	g.stopCopause()
 	// The whole shutdown stays within 1.4 × DrainTimeout (the caller's deadline is
 	// 1.5 ×): a commit or a leave that a concurrent rebalance holds up is given up
 	// rather than overrun it. Uncommitted records are replayed, exactly, by the next
@@ -659,6 +816,7 @@ func (g *Group) drain(ps []*part, timeout time.Duration) {
 		g.resume(p, -1) // pauses outlive assignments: never hand one on
 		g.discard(p)
 	}
+	g.uncopause() // co-pauses neither
 	g.ownedAdd(-len(ps))
 }
 
@@ -711,6 +869,7 @@ func (g *Group) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) 
 		g.resume(p, -1)
 		g.discard(p)
 	}
+	g.uncopause()
 	g.ownedAdd(-len(ps))
 }
 

@@ -496,23 +496,24 @@ func TestGroupPausesBehindWorkerAndResumes(t *testing.T) {
 	if err := m.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	got := received(h.snapshot())
-	for p, offs := range got {
-		for i, o := range offs {
-			if o != int64(i) {
-				t.Fatalf("partition %d: received %v, want 0..n in order", p, offs)
-			}
-		}
-	}
+	checkInOrder(t, received(h.snapshot()))
 }
 
-// blockFirstSlice makes the worker of partition 0 stuck on its first slice until the
-// returned channel is closed.
-func (h *harness) blockFirstSlice() chan struct{} {
+// blockFirstSlice makes the workers of the listed partitions (partition 0 when
+// none) stuck on their first slice until the returned channel is closed, or the
+// test ends (a test that failed before it closed the channel still stops).
+func (h *harness) blockFirstSlice(parts ...int32) chan struct{} {
+	if len(parts) == 0 {
+		parts = []int32{0}
+	}
 	gate := make(chan struct{})
+	ended := h.t.Context().Done()
 	h.block = func(_ string, p int32, recs []*kgo.Record) {
-		if p == 0 && recs[0].Offset == 0 {
-			<-gate
+		if slices.Contains(parts, p) && recs[0].Offset == 0 {
+			select {
+			case <-gate:
+			case <-ended:
+			}
 		}
 	}
 	return gate
@@ -536,59 +537,130 @@ func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
 // limit records and returns how many were produced in all (sent before).
 func produceUntilPaused(t *testing.T, m *member, prod *kgo.Client, paused func() bool, sent, limit int) int {
 	t.Helper()
+	return produceUntilPausedTo(t, m, prod, 0, func() bool { return paused() }, sent, limit)
+}
+
+// pausedPartition returns whether m's fetching of partition p is paused.
+func pausedPartition(m *member, p int32) func() bool {
+	return func() bool { return slices.Contains(m.g.Client().PauseFetchPartitions(nil)[topic], p) }
+}
+
+// produceUntilPausedTo is produceUntilPaused for partition p; sent counts the
+// records fetched from every partition.
+func produceUntilPausedTo(t *testing.T, m *member, prod *kgo.Client, p int32, paused func() bool, sent, limit int) int {
+	t.Helper()
 	for !paused() {
 		if sent > limit {
-			t.Fatalf("partition 0 not paused after %d records behind a blocked worker; fetched %d", sent, m.g.Fetched())
+			t.Fatalf("partition %d not paused after %d records behind a blocked worker; fetched %d", p, sent, m.g.Fetched())
 		}
 		waitFor(t, "record fetched", func() bool { return m.g.Fetched() >= int64(sent) || paused() },
-			func() string { return fmt.Sprintf("fetched %d, produced %d to p0", m.g.Fetched(), sent) })
+			func() string { return fmt.Sprintf("fetched %d, produced %d", m.g.Fetched(), sent) })
 		if !paused() {
-			produce(t, prod, 1, true, 0)
+			produce(t, prod, 1, true, p)
 			sent++
 		}
 	}
 	return sent
 }
 
-// A partition's fetching pauses once its queued records reach its share of the
-// memory budget, long before the queue depth, and resumes when its worker catches
-// up; the budget learns every assignment and revoke, and what is held goes back to
-// zero.
-func TestGroupPausesAtMemoryShare(t *testing.T) {
+// The partitions' fetch shares are one pool: a lone busy partition goes on fetching
+// into what the idle ones leave, far beyond its share, and pauses once it holds the
+// pool; another partition then still holds its share before it pauses. Both
+// resume when their workers catch up; the budget learns every assignment and
+// revoke, and what is held goes back to zero.
+func TestGroupFetchPoolSharedByNeed(t *testing.T) {
 	addrs, prod, _ := cluster(t)
 	h := newHarness(t)
-	gate := h.blockFirstSlice()
-	// 10% of a quarter of 160,000 bytes (the partitions' overhead would take more)
-	// over 4 partitions: 1,000 bytes each, about four of the test's records
-	// (RecordOverhead and a few bytes of value).
-	budget := membudget.New(160_000)
+	gate := h.blockFirstSlice(0, 1)
+	// 10% of a quarter of 320,000 bytes (the partitions' overhead would take more)
+	// over 4 partitions: 2,000 bytes each, about seven of the test's records
+	// (RecordOverhead and a few bytes of value); 8,000 bytes in the pool.
+	budget := membudget.New(320_000)
 	o := options(addrs, "memory")
 	o.QueueDepth = 64
 	o.Memory = budget
 	m := startMember(t, o, h.factory("a"))
-	paused := func() bool { return slices.Contains(m.g.Client().PauseFetchPartitions(nil)[topic], 0) }
+	const share, pool, record = 2000, 8000, consumers.RecordOverhead + 6
+	if got := budget.FetchBytes(0); got != pool {
+		t.Errorf("fetch limit with nothing held, 4 partitions owned = %d, want the pool %d", got, pool)
+	}
+	// Partition 1 alone: past its share, up to the pool (one record beyond it,
+	// one in the feeder, one in the worker).
+	produce(t, prod, 1, true, 1)
+	sent := produceUntilPausedTo(t, m, prod, 1, pausedPartition(m, 1), 1, 100)
+	busy := m.g.Fetched()
+	if least, most := int64(share/record+3), int64(pool/record+3); busy <= least || busy > most {
+		t.Errorf("a lone busy partition paused after %d fetched records; want more than its share (%d) and at most the pool (%d)", busy, least, most)
+	}
+	if u := budget.Usage(); u.Partitions != partitions || u.Fetched < pool-2*record || u.Fetched > pool+record {
+		t.Errorf("budget with partition 1 paused: %d partitions, %d fetched bytes held; want %d, about %d", u.Partitions, u.Fetched, partitions, pool)
+	}
+	// The pool is full: partition 0 pauses at its share.
 	produce(t, prod, 1, true, 0)
-	sent := produceUntilPaused(t, m, prod, paused, 1, 50)
-	share := budget.FetchBytes()
-	if share != 1000 {
-		t.Errorf("fetch share with 4 partitions owned = %d, want 1000", share)
-	}
-	// Paused at the share: at most share/RecordOverhead + 1 queued, one in the
-	// feeder, one in the worker; far below the queue depth.
-	if f, most := m.g.Fetched(), share/consumers.RecordOverhead+3; f > most {
-		t.Errorf("paused after %d fetched records; want at most %d", f, most)
-	}
-	if u := budget.Usage(); u.Partitions != partitions || u.Fetched < share-2*consumers.RecordOverhead {
-		t.Errorf("budget while paused: %d partitions, %d fetched bytes held; want %d, about %d", u.Partitions, u.Fetched, partitions, share)
+	sent = produceUntilPausedTo(t, m, prod, 0, pausedPartition(m, 0), sent+1, 150)
+	if f, least, most := m.g.Fetched()-busy, int64(share/record), int64(share/record+3); f < least || f > most {
+		t.Errorf("partition 0 paused after %d fetched records with the pool full; want its share (%d to %d)", f, least, most)
 	}
 	close(gate)
-	h.wait("partition 0 after resume", func(evs []event) bool { return len(received(evs)[0]) == sent })
-	waitFor(t, "partition 0 resumed", func() bool { return !paused() }, func() string { return fmt.Sprint(budget.Usage()) })
+	h.wait("partitions 0 and 1 after resume", func(evs []event) bool {
+		got := received(evs)
+		return len(got[0])+len(got[1]) == sent
+	})
+	for _, p := range []int32{0, 1} {
+		waitFor(t, fmt.Sprintf("partition %d resumed", p), func() bool { return !pausedPartition(m, p)() }, func() string { return fmt.Sprint(budget.Usage()) })
+	}
 	if err := m.stop(t); err != nil {
 		t.Fatal(err)
 	}
 	if u := budget.Usage(); u.Partitions != 0 || u.Fetched != 0 {
 		t.Errorf("budget after stop: %d partitions, %d fetched bytes held; want 0, 0", u.Partitions, u.Fetched)
+	}
+}
+
+// A partition with records left to fetch that pauses behind its worker while the
+// others have caught up does not wait, once resumed, behind a fetch the broker
+// holds for them: the caught-up partitions pause beside it and resume with it.
+// FetchMaxWait is beyond the test's guard, so a resumed partition that waited for
+// a held fetch would time the test out; and once it has caught up too, the others
+// are fetched again at once.
+func TestGroupResumedPartitionSkipsHeldFetch(t *testing.T) {
+	addrs, prod, _ := cluster(t)
+	h := newHarness(t)
+	gate := h.blockFirstSlice()
+	const n = 40
+	produce(t, prod, n, true, 0) // one batch per record, and one batch per fetch (below)
+	o := options(addrs, "copause")
+	o.QueueDepth = 1
+	o.ClientOpts = append(clientOpts(), kgo.FetchMaxWait(2*guard), kgo.FetchMaxPartitionBytes(1))
+	m := startMember(t, o, h.factory("a"))
+	waitFor(t, "partition 0 paused behind its worker, and the caught-up partitions beside it",
+		func() bool { return len(m.g.Client().PauseFetchPartitions(nil)[topic]) == partitions },
+		func() string {
+			return fmt.Sprintf("paused %v, fetched %d", m.g.Client().PauseFetchPartitions(nil), m.g.Fetched())
+		})
+	close(gate)
+	h.wait("partition 0's records", func(evs []event) bool { return len(received(evs)[0]) == n })
+	produce(t, prod, 5, false, 1, 2, 3)
+	h.wait("partitions 1-3 after partition 0 caught up", func(evs []event) bool {
+		got := received(evs)
+		return len(got[1]) == 5 && len(got[2]) == 5 && len(got[3]) == 5
+	})
+	if err := m.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, received(h.snapshot()))
+}
+
+// checkInOrder fails unless every partition's records arrived once each, in
+// offset order from 0.
+func checkInOrder(t *testing.T, got map[int32][]int64) {
+	t.Helper()
+	for p, offs := range got {
+		for i, o := range offs {
+			if o != int64(i) {
+				t.Fatalf("partition %d: received %v, want 0..n in order", p, offs)
+			}
+		}
 	}
 }
 

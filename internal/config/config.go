@@ -75,8 +75,9 @@ type Kafka struct {
 	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger), lowered at start until two of them for every source partition fit in the fetch share of SLUICE_MEMORY_LIMIT; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
 	// FetchMaxWait is how long the broker may hold a fetch that found too little
 	// data. A partition resumed after a pause is fetched again only with the next
-	// request, so this also bounds how long a resumed partition may wait.
-	FetchMaxWait time.Duration `env:"KAFKA_FETCH_MAX_WAIT" envDefault:"250ms" desc:"longest a broker holds a fetch that found too little data; also how long a partition resumed after a pause can wait to be fetched again"`
+	// request; partitions that have caught up pause beside the busy ones so that
+	// no request the broker holds is in the way, for at most 4 of these.
+	FetchMaxWait time.Duration `env:"KAFKA_FETCH_MAX_WAIT" envDefault:"250ms" desc:"longest a broker holds a fetch that found too little data; partitions that have caught up stop fetching while every busy one is paused behind its worker, so that a busy one resumed is fetched at once, and fetch again within 4 of these at the latest"`
 	// CommitInterval is how often marked offsets are committed to Kafka.
 	CommitInterval time.Duration `env:"KAFKA_COMMIT_INTERVAL" envDefault:"1s" desc:"how often stored offsets are committed to Kafka (exactness does not depend on it; it bounds how much a restart replays); a drained backlog is committed at once"`
 	// QueueDepth is how many fetches may wait for one partition's worker before

@@ -96,8 +96,8 @@ func FetchSize(total int64, partitions int, configured int64) int64 {
 type Budget struct {
 	total int64
 	parts atomic.Int64
-	// What the partitions hold now, for the operator (Usage); the shares, not these
-	// sums, are what bound each partition.
+	// What the partitions hold now: for the operator (Usage), and for the pools
+	// shared by need (FetchBytes, BatchBytes).
 	fetched, batched, ids atomic.Int64
 	dedupCap              atomic.Int64 // SetDedupCap
 }
@@ -118,9 +118,25 @@ func (b *Budget) Owned(delta int) { b.parts.Add(int64(delta)) }
 // Split is the division at the partitions owned now.
 func (b *Budget) Split() Split { return SplitOf(b.total, int(b.parts.Load())) }
 
-// FetchBytes is the fetched-record bytes one partition may hold now before its
-// fetching pauses.
-func (b *Budget) FetchBytes() int64 { return b.Split().Fetch }
+// FetchBytes is the fetched-record bytes a partition that holds own of them may
+// hold now before its fetching pauses.
+//
+// The owned partitions' fetch shares (Split.Fetch) form one pool, as the batches'
+// do (BatchBytes): a partition may go on fetching beyond its share while the pool
+// has room, into what idle partitions leave of it, and may always hold its share,
+// whatever the others hold. A partition that pauses at this size (and resumes
+// below it, as package consumers does at half of it) therefore holds at most the
+// larger of its share and what the others leave of the pool, plus the one fetch
+// that arrives after the check: the owned partitions together hold at most the
+// pool plus one fetch each, and more only while partitions that were idle take
+// back their shares from one that grew into them, until its worker takes it down
+// to its share (the pool is full from then on, so it resumes only at half its
+// share).
+func (b *Budget) FetchBytes(own int64) int64 {
+	s := b.Split()
+	free := int64(max(s.Partitions, 1))*s.Fetch - b.fetched.Load()
+	return max(s.Fetch, max(own, 0)+free)
+}
 
 // BatchBytes is the size (schemas.Batch.Bytes) at which a batch is flushed now,
 // for a partition whose two batches hold own bytes (as reported with Hold).

@@ -68,8 +68,8 @@ func TestBudgetAdaptsToOwnedPartitions(t *testing.T) {
 		t.Fatalf("batch share at 8 partitions = %d, want the 8-partition share, below %d at 4", got, four)
 	}
 	b.Owned(-6)
-	if got := b.FetchBytes(); got != SplitOf(256<<20, 2).Fetch {
-		t.Fatalf("fetch share after revoking 6 of 8 = %d, want the 2-partition share", got)
+	if got := b.FetchBytes(0); got != 2*SplitOf(256<<20, 2).Fetch {
+		t.Fatalf("fetch limit after revoking 6 of 8 = %d, want the 2-partition pool", got)
 	}
 	b.Fetched(1000)
 	b.Hold(500, 10)
@@ -297,5 +297,136 @@ func TestBatchPoolGivesWayToDedupFloor(t *testing.T) {
 	b.Hold(0, -8*s.DedupIDs) // the filters within their pool
 	if got := b.BatchBytes(2 * s.Batch); got != roomy {
 		t.Fatalf("BatchBytes with the filters within their pool = %d, want %d", got, roomy)
+	}
+}
+
+// fetchSim is one partition as package consumers drives it: it fetches while it
+// holds less than FetchBytes, pauses there, and resumes at half of it.
+type fetchSim struct {
+	held   int64
+	paused bool
+}
+
+// fetch brings the partition one fetch of f bytes if it is fetching, and pauses it
+// once it holds its limit.
+func (p *fetchSim) fetch(b *Budget, f int64) {
+	if p.paused {
+		return
+	}
+	p.held += f
+	b.Fetched(f)
+	p.paused = p.held >= b.FetchBytes(p.held)
+}
+
+// take is its worker taking n bytes (at most what it holds), and the partition
+// resuming at half its limit.
+func (p *fetchSim) take(b *Budget, n int64) {
+	n = min(n, p.held)
+	p.held -= n
+	b.Fetched(-n)
+	if p.paused && 2*p.held <= b.FetchBytes(p.held) {
+		p.paused = false
+	}
+}
+
+// A lone busy partition grows into the fetch pool the idle ones leave, beyond its
+// share; once the pool is full a partition may still hold its share, no more.
+func TestFetchPoolSharedByNeed(t *testing.T) {
+	b := New(256 << 20)
+	b.Owned(8)
+	s := b.Split()
+	pool := 8 * s.Fetch
+	var busy fetchSim
+	for range 1000 {
+		busy.fetch(b, s.Fetch/8)
+	}
+	if !busy.paused || busy.held < pool || busy.held > pool+s.Fetch/8 {
+		t.Fatalf("a lone busy partition paused=%v at %d bytes; want paused at the pool %d (share %d) plus at most one fetch", busy.paused, busy.held, pool, s.Fetch)
+	}
+	busy.take(b, pool/4)
+	if !busy.paused {
+		t.Fatalf("resumed at %d bytes, three quarters of the pool; want paused until half", busy.held)
+	}
+	busy.take(b, pool/4)
+	if busy.paused {
+		t.Fatalf("still paused at %d bytes, half the pool", busy.held)
+	}
+	// The others hold the rest of the pool: this one falls back to its share.
+	b.Fetched(pool - busy.held)
+	if got := b.FetchBytes(0); got != s.Fetch {
+		t.Fatalf("FetchBytes(0) with the pool full = %d, want the share %d", got, s.Fetch)
+	}
+	if got := b.FetchBytes(s.Fetch / 2); got != s.Fetch {
+		t.Fatalf("FetchBytes(share/2) with the pool full = %d, want the share %d", got, s.Fetch)
+	}
+	b.Fetched(4 * pool) // far beyond the pool: still the share
+	if got := b.FetchBytes(0); got != s.Fetch {
+		t.Fatalf("FetchBytes(0) with the pool overrun = %d, want the share %d", got, s.Fetch)
+	}
+}
+
+// Partitions that pause at FetchBytes and resume at half of it hold at most the
+// pool plus one fetch each, and beyond that only while partitions that were idle
+// take back their shares from one that grew into them, which it gives back before
+// it fetches again.
+func TestFetchPoolBound(t *testing.T) {
+	const parts = 8
+	b := New(256 << 20)
+	b.Owned(parts)
+	s := b.Split()
+	pool, f := parts*s.Fetch, s.Fetch/3
+	sims := make([]fetchSim, parts)
+	total := func() int64 { return b.fetched.Load() }
+	// Every partition busy, unequally (partition p fetches p+1 times a round), and
+	// their workers slower than the fetches.
+	for round := range 500 {
+		for p := range sims {
+			for range p + 1 {
+				sims[p].fetch(b, f)
+				if got, most := total(), pool+parts*f; got > most {
+					t.Fatalf("round %d: every partition busy: %d bytes held, more than the pool %d plus a fetch each (%d)", round, got, pool, most)
+				}
+			}
+			sims[p].take(b, f/2)
+		}
+	}
+	for p := range sims {
+		sims[p].take(b, pool)
+	}
+	if total() != 0 {
+		t.Fatalf("%d bytes held after every worker took everything", total())
+	}
+	// One busy partition takes the pool; then the idle ones wake at once.
+	for range 100 {
+		sims[0].fetch(b, f)
+	}
+	lone := sims[0].held
+	for range 100 {
+		for p := 1; p < parts; p++ {
+			sims[p].fetch(b, f)
+		}
+	}
+	if got, most := total(), lone+(parts-1)*(s.Fetch+f); got > most {
+		t.Fatalf("idle partitions waking: %d bytes held, more than what the busy one took (%d) and a share plus a fetch each (%d)", got, lone, most)
+	}
+	for p := 1; p < parts; p++ {
+		if sims[p].held < s.Fetch {
+			t.Fatalf("partition %d woke to %d bytes, less than its share %d", p, sims[p].held, s.Fetch)
+		}
+	}
+	// The busy partition resumes only once it is back at half its share.
+	for sims[0].paused {
+		sims[0].take(b, f/4)
+	}
+	if sims[0].held > s.Fetch/2 {
+		t.Fatalf("the busy partition resumed at %d bytes with the pool full; want at most half its share %d", sims[0].held, s.Fetch/2)
+	}
+	for range 100 {
+		for p := range sims {
+			sims[p].fetch(b, f)
+		}
+	}
+	if got, most := total(), pool+parts*f; got > most {
+		t.Fatalf("after the busy partition gave back: %d bytes held, more than the pool %d plus a fetch each (%d)", got, pool, most)
 	}
 }

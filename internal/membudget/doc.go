@@ -10,8 +10,10 @@
 // are assigned and revoked, and reads FetchBytes to decide when a partition's
 // fetching pauses; the workers read BatchBytes once per fetched slice, so a new
 // assignment shrinks every partition's share at its next batch and a revoke grows
-// them. The batch pool is the one shared by need: a busy partition's batch grows
-// into what idle partitions leave of it (BatchBytes), never below its equal share. The duplicate filters' share is the exception: DedupCap fixes it at start
+// them. The fetch and batch pools are shared by need: a busy partition's fetched
+// records and batches grow into what idle partitions leave of them (FetchBytes,
+// BatchBytes), never below its equal share. The duplicate filters' share is the
+// exception: DedupCap fixes it at start
 // from every partition of the source topics, so that replays decide as their
 // first attempts did. The rest of the budget is headroom for the Go
 // runtime's garbage, the inserts' encoding buffers and the clients; the Go soft

@@ -34,7 +34,7 @@ var (
 	descQueue       = desc("queue_depth", "Fetched slices waiting for their partition's worker, summed over owned partitions.")
 	descBlocked     = desc("partition_blocked", "1 for each owned partition that makes no progress until something outside Sluice is fixed (reason: dead_letter = its dead letters cannot be written, clickhouse_permanent = ClickHouse refuses its stores until the schema or the grants are fixed); it retries and resumes by itself.", "topic", "partition", "reason")
 	descMemBudget   = desc("memory_budget_bytes", "The process's memory budget (SLUICE_MEMORY_LIMIT, or 75% of the cgroup memory limit, else 256 MiB).")
-	descMemShare    = desc("memory_share_bytes", "One owned partition's share of the budget now: fetch = fetched records before its fetching pauses, batch = what one batch may always grow to before it flushes (busy partitions grow beyond it into the shared pool).", "share")
+	descMemShare    = desc("memory_share_bytes", "One owned partition's share of the budget now: fetch = fetched records it may always hold before its fetching pauses, batch = what one batch may always grow to before it flushes (busy partitions grow beyond it into the shared pool).", "share")
 	descMemHeld     = desc("memory_held_bytes", "Bytes held against the budget now, all partitions: fetched = records waiting for the workers, batches = rows in batches, dedup = producer-duplicate filters.", "held")
 	descRatio       = desc("rollup_compression_ratio", "Events per stored rollup row, over all rollup tables since start (0 before any).")
 	descBuild       = desc("build_info", "Always 1; the labels identify the running binary.", "version", "commit", "go_version")

@@ -309,7 +309,7 @@ sluice_memory_budget_bytes 2.68435456e+08
 sluice_memory_held_bytes{held="batches"} %d
 sluice_memory_held_bytes{held="dedup"} %d
 sluice_memory_held_bytes{held="fetched"} 1000
-# HELP sluice_memory_share_bytes One owned partition's share of the budget now: fetch = fetched records before its fetching pauses, batch = what one batch may always grow to before it flushes (busy partitions grow beyond it into the shared pool).
+# HELP sluice_memory_share_bytes One owned partition's share of the budget now: fetch = fetched records it may always hold before its fetching pauses, batch = what one batch may always grow to before it flushes (busy partitions grow beyond it into the shared pool).
 # TYPE sluice_memory_share_bytes gauge
 sluice_memory_share_bytes{share="batch"} %d
 sluice_memory_share_bytes{share="fetch"} %d
