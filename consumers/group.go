@@ -286,7 +286,7 @@ func (g *Group) copause() {
 		g.resumeCopaused()
 		return
 	}
-	idle, pause := g.caughtUp()
+	idle, pause := g.copauseCandidates()
 	if !pause || g.coDone {
 		g.resumeCopaused()
 		return
@@ -314,10 +314,10 @@ func (g *Group) copause() {
 // ones wait up to FetchMaxWait for their next records.
 const copauseLimit = 4
 
-// caughtUp returns the owned partitions that have caught up and are fetching, and
+// copauseCandidates returns the owned partitions that have caught up and are fetching, and
 // whether they should pause: every partition that is behind is paused, and one is.
 // g.coMu is held.
-func (g *Group) caughtUp() (idle []*part, pause bool) {
+func (g *Group) copauseCandidates() (idle []*part, pause bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, p := range g.parts {
