@@ -247,7 +247,10 @@ func withRig(ctx context.Context, opts *Options, fn func(*rig) error) error {
 	}
 	defer os.RemoveAll(tmp)
 	step("starting ClickHouse in %s", tmp)
-	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(tmp, "clickhouse"), CacheDir: c0.Dev.CacheDir, Log: progress})
+	// RestartOnCrash: this engine build aborts when a client drops a connection at
+	// some points of a query (chlocal's doc), as Sluice does when a hung server's
+	// insert times out; a stock server survives that, so the bench restarts it.
+	srv, err := chlocal.Start(ctx, chlocal.Options{DataDir: filepath.Join(tmp, "clickhouse"), CacheDir: c0.Dev.CacheDir, Log: progress, RestartOnCrash: true})
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,9 @@ type MemoryResult struct {
 	Samples  []MemorySample
 	HWM      uint64 // VmHWM of `sluice run` before SIGTERM, bytes
 	Lag      int64  // group lag after shutdown; -1 if unknown
-	Diff     []string
+	// Crashes is how often ClickHouse aborted (and was restarted) during the check.
+	Crashes int
+	Diff    []string
 }
 
 // Exact reports whether the stored totals equal the ground truth and every record
@@ -166,6 +168,7 @@ func MemoryCheck(ctx context.Context, opts Options, hang time.Duration) (MemoryR
 		}
 		res.Elapsed = time.Since(start)
 		res.HWM = procStatusBytes(c.pid, "VmHWM")
+		res.Crashes = r.srv.Crashes()
 		if err := c.term(cfg.ShutdownTimeout + 10*time.Second); err != nil {
 			return fmt.Errorf("sluice run after SIGTERM: %w", err)
 		}
@@ -202,6 +205,9 @@ func PrintMemory(w io.Writer, r MemoryResult) {
 	fmt.Fprintf(w, "configuration: %s\n", envString(r.Env))
 	if r.Hang > 0 {
 		fmt.Fprintf(w, "ClickHouse hung (SIGSTOP) for %s from the first commit on: max sampled RSS meanwhile %.0f MB\n", r.Hang.Round(time.Second), mb(r.HangPeak))
+	}
+	if r.Crashes > 0 {
+		fmt.Fprintf(w, "ClickHouse aborted %d time(s) on a dropped connection (the engine defect in chlocal's doc) and was restarted\n", r.Crashes)
 	}
 	table := [][]string{{"progress", "committed", "at s", "RSS MB"}}
 	for _, f := range []float64{0.10, 0.25, 0.50, 0.75, 1} {
