@@ -120,7 +120,7 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 	var ns int64
 	if t.evTime != nil {
 		ns = r.slots[t.evTime.index].i // required: present
-		if inv := b.o.Limits.checkTime(t.evTime.path, time.Unix(0, ns), &m); inv != nil {
+		if inv := b.o.Limits.checkTimeNanos(t.evTime.path, ns, &m); inv != nil {
 			return inv
 		}
 	}
