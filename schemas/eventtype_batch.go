@@ -79,6 +79,9 @@ func newTypeBatch(t *EventType, o Options) Batch {
 		names: t.ColumnNames(),
 	}
 	b.r.init(t)
+	if pre, ok := o.Dedup.(idPrefetcher); ok && t.eventID != nil {
+		b.r.idProp, b.r.pre = t.eventID, pre
+	}
 	b.cols = newRawColumns(t.leaves)
 	for i, r := range t.rollups {
 		spec := t.rolls[i]
