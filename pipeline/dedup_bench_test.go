@@ -80,3 +80,54 @@ func BenchmarkDedupAdmit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTypeBatchAddDedupFull is the builtin payment type's raw batch with
+// eight full producer-duplicate filters (the default cap each) taking turns, as
+// eight partitions' workers do: every id new, so each admit probes an index
+// mostly not in the CPU's caches.
+func BenchmarkTypeBatchAddDedupFull(b *testing.B) {
+	const capIDs, parts, flush = 50_000, 8, 2048
+	var pay *schemas.EventType
+	for _, t := range schemas.BuiltinEventTypes() {
+		if t.Name() == "payment" {
+			pay = t
+		}
+	}
+	recs := make([][]byte, 1<<12)
+	for i := range recs {
+		recs[i] = fmt.Appendf(nil, `{"event_id":"01J9Z3K7Q4W8X2YF5T6R%06d","event_type":"payment.captured",`+
+			`"occurred_at":"2026-03-01T10:15:30.123Z","merchant_id":"merchant-%04d","customer_id":"cust-0098127",`+
+			`"amount_minor":249900,"currency":"INR","method":"upi","status":"success","country":"IN","city":"Bengaluru",`+
+			`"risk_score":0.0731,"metadata":{"order_id":"ord-7781-2231-99","channel":"mobile_app"}}`, i, i%200)
+	}
+	ds := make([]*dedup, parts)
+	batches := make([]schemas.Batch, parts)
+	for k := range ds {
+		ds[k] = newDedup(24*time.Hour, capIDs, false)
+		for i := range 2 * capIDs { // full, forgetting
+			ds[k].Admit("fill-"+strconv.Itoa(k)+"-"+strconv.Itoa(i), 0, 0)
+		}
+		batches[k] = pay.NewBatch(schemas.Options{Raw: true, SkipRollups: true, Dedup: ds[k]})
+	}
+	ts := time.Date(2026, 3, 1, 10, 15, 31, 0, time.UTC)
+	b.SetBytes(int64(len(recs[0])))
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		k := n % parts
+		rec := recs[(n/parts)%len(recs)]
+		for j, v := len(`{"event_id":"01J9Z3K7Q4W8X2YF5T6R`)+5, n; j >= len(`{"event_id":"01J9Z3K7Q4W8X2YF5T6R`); j, v = j-1, v/10 {
+			rec[j] = byte('0' + v%10) // a new id: n's last six digits
+		}
+		m := schemas.Meta{Topic: "payments", Partition: int32(k), Offset: int64(n), Timestamp: ts}
+		if err := batches[k].Add(rec, m); err != nil {
+			b.Fatal(err)
+		}
+		if n++; n%(flush*parts) == 0 {
+			for _, bt := range batches {
+				bt.Blocks()
+				bt.Reset()
+			}
+		}
+	}
+}

@@ -71,42 +71,70 @@ type DictColumn struct {
 	Dict  []string
 	Keys  []uint32
 	index map[string]uint32 // Dict's keys once it holds more than smallDict values
-	last  uint32            // the key of the last row, checked first
+	// recent is a hint checked before index or the scan: slot dictSlot(v) holds
+	// 1 + the key of the value last found or added there. A slot is verified
+	// against Dict, so a stale or colliding one costs a lookup, never a wrong key.
+	recent *[dictSlots]uint32
 }
 
 // smallDict is the most values a DictColumn finds by comparing them in turn,
 // which is cheaper than hashing while there are few.
 const smallDict = 8
 
+// dictSlots is the size of a DictColumn's recent hint.
+const (
+	dictSlotBits = 6
+	dictSlots    = 1 << dictSlotBits
+)
+
+// dictSlot is the recent slot of s, from its length and three of its bytes: far
+// cheaper than the map's hash, and a collision only costs a lookup.
+func dictSlot(s string) uint32 {
+	x := uint32(len(s))
+	if n := len(s); n > 0 {
+		x |= uint32(s[0])<<8 | uint32(s[n/2])<<16 | uint32(s[n-1])<<24
+	}
+	return (x * 0x9E3779B1) >> (32 - dictSlotBits)
+}
+
 // Append adds s as the last row. Only a value new to the column is copied (s may
 // be transient).
 func (c *DictColumn) Append(s string) {
-	k, ok := c.find(s)
-	if !ok {
-		k = uint32(len(c.Dict))
-		s = strings.Clone(s)
-		c.Dict = append(c.Dict, s)
-		switch {
-		case len(c.Dict) > smallDict+1:
-			c.index[s] = k
-		case len(c.Dict) == smallDict+1:
-			if c.index == nil {
-				c.index = make(map[string]uint32)
-			}
-			for i, d := range c.Dict {
-				c.index[d] = uint32(i)
-			}
+	if c.recent == nil {
+		c.recent = new([dictSlots]uint32)
+	}
+	slot := &c.recent[dictSlot(s)]
+	k := *slot - 1 // no hint: MaxUint32, past any Dict
+	if int(k) >= len(c.Dict) || c.Dict[k] != s {
+		var ok bool
+		if k, ok = c.find(s); !ok {
+			k = c.add(strings.Clone(s))
 		}
+		*slot = k + 1
 	}
 	push(&c.Keys, k)
-	c.last = k
+}
+
+// add puts s, new to the dictionary, at its end and returns its key.
+func (c *DictColumn) add(s string) uint32 {
+	k := uint32(len(c.Dict))
+	c.Dict = append(c.Dict, s)
+	switch {
+	case len(c.Dict) > smallDict+1:
+		c.index[s] = k
+	case len(c.Dict) == smallDict+1:
+		if c.index == nil {
+			c.index = make(map[string]uint32)
+		}
+		for i, d := range c.Dict {
+			c.index[d] = uint32(i)
+		}
+	}
+	return k
 }
 
 // find returns the key of s, if the dictionary holds it.
 func (c *DictColumn) find(s string) (uint32, bool) {
-	if k := c.last; int(k) < len(c.Dict) && c.Dict[k] == s {
-		return k, true
-	}
 	if len(c.Dict) > smallDict {
 		k, ok := c.index[s]
 		return k, ok

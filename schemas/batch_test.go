@@ -334,3 +334,30 @@ func TestBatchMetadataNotCarriedOver(t *testing.T) {
 		}
 	}
 }
+
+// prefetchDedup is a fakeDedup that also records Prefetch calls in calls.
+type prefetchDedup struct{ fakeDedup }
+
+func (f *prefetchDedup) Prefetch(id string) { f.calls = append(f.calls, "prefetch "+id) }
+
+// TestBatchDedupPrefetch: an event type's batch hands a Dedup that can prefetch
+// each record's id once decoded, before Admit gets it, and only for records that
+// have one; the decisions stay Admit's.
+func TestBatchDedupPrefetch(t *testing.T) {
+	d := &prefetchDedup{fakeDedup{seen: map[string]bool{}}}
+	b := BuiltinType(t, "payment").NewBatch(Options{Raw: true, Dedup: d})
+	r := payRec("a", "1970-01-01T00:00:01Z", "m", "INR", "upi", PaymentCaptured, 5)
+	if err := b.Add(r, Meta{Offset: 1, Timestamp: time.Unix(7, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Add(r, Meta{Offset: 2, Timestamp: time.Unix(8, 0)}); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("second add: %v, want ErrDuplicate", err)
+	}
+	if err := b.Add([]byte(`{"event_type":"payment.captured"}`), Meta{Offset: 3, Timestamp: time.Unix(9, 0)}); err == nil {
+		t.Fatal("a record without an event_id added")
+	}
+	want := []string{"prefetch a", "a@7000000000/1", "prefetch a", "a@8000000000/2"}
+	if !reflect.DeepEqual(d.calls, want) {
+		t.Fatalf("calls %q, want %q", d.calls, want)
+	}
+}

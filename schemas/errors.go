@@ -42,6 +42,11 @@ type Dedup interface {
 	Admit(id string, timestamp, offset int64) bool
 }
 
+// idPrefetcher is a Dedup that can start fetching what Admit will read for id; a
+// Batch calls Prefetch as soon as it has decoded a record's id, and Admit once the
+// record has been decoded and validated. It is only a hint.
+type idPrefetcher interface{ Prefetch(id string) }
+
 // Options configures a Batch.
 type Options struct {
 	// Window is the tumbling rollup window width on occurred_at; zero means one minute.

@@ -79,6 +79,9 @@ func newTypeBatch(t *EventType, o Options) Batch {
 		names: t.ColumnNames(),
 	}
 	b.r.init(t)
+	if pre, ok := o.Dedup.(idPrefetcher); ok && t.eventID != nil {
+		b.r.idProp, b.r.pre = t.eventID, pre
+	}
 	b.cols = newRawColumns(t.leaves)
 	for i, r := range t.rollups {
 		spec := t.rolls[i]
@@ -120,7 +123,7 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 	var ns int64
 	if t.evTime != nil {
 		ns = r.slots[t.evTime.index].i // required: present
-		if inv := b.o.Limits.checkTime(t.evTime.path, time.Unix(0, ns), &m); inv != nil {
+		if inv := b.o.Limits.checkTimeNanos(t.evTime.path, ns, &m); inv != nil {
 			return inv
 		}
 	}

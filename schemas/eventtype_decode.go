@@ -60,6 +60,9 @@ type recordDecoder struct {
 	// Detail of its Invalid.
 	outOfRange time.Time
 	dates      dateCache // of the RFC 3339 timestamps
+	// idProp, when not nil, is the event id, handed to pre once decoded.
+	idProp *prop
+	pre    idPrefetcher
 }
 
 // The range of event times, in Unix nanoseconds and seconds (see minOccurredAt,
@@ -253,6 +256,9 @@ func (r *recordDecoder) value(p *prop, s *slot, depth int) (inv *Invalid) {
 			// The common case of str, without its call: a plain string
 			// within its limit, pointed at where it is in the record.
 			s.s, s.set = unsafe.String(&d.data[d.vs], d.ve-d.vs), true
+			if p == r.idProp {
+				r.pre.Prefetch(s.s)
+			}
 			return nil
 		}
 		s.s, inv = d.str(p.path, r.strMax(p))

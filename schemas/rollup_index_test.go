@@ -161,12 +161,39 @@ func TestRollupOrderAndTotals(t *testing.T) {
 	}
 }
 
+// TestDictColumnCollisions: values that share a recent-cache slot, appended in
+// turn past smallDict, are each found as themselves and held once.
+func TestDictColumnCollisions(t *testing.T) {
+	var c DictColumn
+	var vals, want []string
+	for i := range 3 * smallDict {
+		v := fmt.Sprintf("a%02dmzz", i) // same length and first, middle and last bytes
+		if dictSlot(v) != dictSlot("a00mzz") {
+			t.Fatalf("%q and a00mzz in different slots: the test needs colliding values", v)
+		}
+		vals = append(vals, v)
+	}
+	for round := range 3 {
+		for i := range vals {
+			v := vals[(i*5+round)%len(vals)]
+			c.Append(v)
+			want = append(want, v)
+		}
+	}
+	if got := PlainColumn(c).([]string); !slices.Equal(got, want) {
+		t.Fatalf("rows %q, want %q", got, want)
+	}
+	if len(c.Dict) != len(vals) {
+		t.Fatalf("dictionary holds %d values, want %d", len(c.Dict), len(vals))
+	}
+}
+
 // TestDictColumnSizes: a DictColumn gives every row back and holds each value once,
 // in order of first appearance, below, at and past smallDict values, and again
 // after a Reset.
 func TestDictColumnSizes(t *testing.T) {
 	var c DictColumn
-	for _, distinct := range []int{1, smallDict, smallDict + 1, 3 * smallDict, 2} {
+	for _, distinct := range []int{1, smallDict, smallDict + 1, 3 * smallDict, 4 * dictSlots, 2} {
 		c.Reset()
 		var want []string
 		for i := range 5 * distinct {

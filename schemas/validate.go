@@ -101,6 +101,28 @@ func (l *Limits) checkTime(field string, occurred time.Time, m *Meta) *Invalid {
 	return nil
 }
 
+// nearSec bounds the times checkTimeNanos compares as integers: within ±nearSec
+// seconds of the epoch (years 1843 to 2096) both times fit in int64 nanoseconds
+// and their difference cannot overflow.
+const nearSec = 4e9
+
+// checkTimeNanos is checkTime for an event time in Unix nanoseconds, without
+// time.Time arithmetic for an event that passes: while both times are near the
+// epoch (nearSec) it compares their difference with the limits; anything else,
+// and every event that fails a limit, goes to checkTime, which words the reason.
+func (l *Limits) checkTimeNanos(field string, occurred int64, m *Meta) *Invalid {
+	if m.Timestamp.IsZero() {
+		return nil
+	}
+	if sec := m.Timestamp.Unix(); sec > -nearSec && sec < nearSec && occurred > -nearSec*1e9 && occurred < nearSec*1e9 {
+		d := m.Timestamp.UnixNano() - occurred // > 0: the event is older than the record
+		if (l.MaxLateness <= 0 || d <= int64(l.MaxLateness)) && (l.MaxClockSkew <= 0 || -d <= int64(l.MaxClockSkew)) {
+			return nil
+		}
+	}
+	return l.checkTime(field, time.Unix(0, occurred), m)
+}
+
 func invalid(reason, field, detail string) *Invalid {
 	return &Invalid{Reason: reason, Field: field, Detail: detail}
 }
