@@ -205,6 +205,16 @@ func TestAdmin(t *testing.T) {
 		code, body := get(t, base+"/readyz")
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "ClickHouse")
 	})
+	// The reason keeps the time the outage began: its age grows while it lasts.
+	waitFor(t, time.Minute, "/readyz saying ClickHouse has not answered for 2s or more", func() bool {
+		_, body := get(t, base+"/readyz")
+		m := outageAge.FindStringSubmatch(body)
+		if m == nil {
+			return false
+		}
+		d, err := time.ParseDuration(m[1])
+		return err == nil && d >= 2*time.Second
+	})
 	t.Run("status page during the outage", func(t *testing.T) {
 		browser := chromium(t)
 		// Records that cannot be stored now: every partition's worker retries.
@@ -235,6 +245,9 @@ func TestAdmin(t *testing.T) {
 	}
 	waitFor(t, time.Minute, "/readyz 200 after ClickHouse is back", func() bool { code, _ := get(t, base+"/readyz"); return code == http.StatusOK })
 }
+
+// outageAge finds the age of ClickHouse's outage in a /readyz reason.
+var outageAge = regexp.MustCompile(`does not answer since [0-9:]+ \(([0-9hms.]+)\)`)
 
 // get fetches url and returns the status code and body (0 on a transport error).
 func get(t *testing.T, url string) (int, string) {
