@@ -186,12 +186,11 @@ func insertParts(ctx context.Context, conn ch.Conn) int64 {
 // serverEvent reads the server-wide counter called name from system.events (0 until
 // it first counts), or -1 if it cannot be read.
 func serverEvent(ctx context.Context, conn ch.Conn, name string) int64 {
-	var n uint64
-	err := conn.QueryRow(ctx, "SELECT sum(value) FROM system.events WHERE event = ?", name).Scan(&n)
-	if err != nil {
+	m := serverEvents(ctx, conn, []string{name})
+	if m == nil {
 		return -1
 	}
-	return int64(n)
+	return m[name]
 }
 
 // delta is after - before of a counter read with serverEvent, or -1 if either is

@@ -41,10 +41,10 @@ var ServerEventNames = []string{
 	"WriteBufferFromFileDescriptorWriteBytes",
 }
 
-// serverEvents reads ServerEventNames from system.events (a counter the server has
-// not counted yet is 0), or nil if they cannot be read.
-func serverEvents(ctx context.Context, conn ch.Conn) map[string]int64 {
-	return countsByName(ctx, conn, "SELECT event, value FROM system.events WHERE event IN ?", ServerEventNames)
+// serverEvents reads the server-wide counters called names from system.events (a
+// counter the server has not counted yet is missing), or nil if they cannot be read.
+func serverEvents(ctx context.Context, conn ch.Conn, names []string) map[string]int64 {
+	return countsByName(ctx, conn, "SELECT event, value FROM system.events WHERE event IN ?", names)
 }
 
 // countsByName runs query, whose rows are a name and a UInt64, and returns them as a
@@ -75,7 +75,7 @@ func readEvents(ctx context.Context, conn ch.Conn, opts Options) map[string]int6
 	if !opts.CHEvents {
 		return nil
 	}
-	return serverEvents(ctx, conn)
+	return serverEvents(ctx, conn, ServerEventNames)
 }
 
 // eventDeltas is after - before of every ServerEventNames counter, nil if either
