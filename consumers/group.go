@@ -703,7 +703,6 @@ func (g *Group) assigned(ctx context.Context, _ *kgo.Client, assigned map[string
 	defer g.lifecycle.Unlock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n := 0
 	for topic, ps := range assigned {
 		for _, partition := range ps {
 			key := tp{topic, partition}
@@ -715,16 +714,16 @@ func (g *Group) assigned(ctx context.Context, _ *kgo.Client, assigned map[string
 				continue
 			}
 			g.start(key, w)
-			n++
 		}
 	}
-	g.ownedAdd(n)
 	g.joined.Store(true)
 	g.log.Info("partitions assigned", "partitions", fmtParts(assigned), "owned", g.owned.Load())
 }
 
-// start runs w for key; g.mu is held.
+// start runs w for key; g.mu is held. The partition counts as owned before its
+// worker runs.
 func (g *Group) start(key tp, w Worker) {
+	g.ownedAdd(1)
 	wctx, cancel := context.WithCancel(context.Background())
 	h := g.hist[key]
 	if h == nil {
