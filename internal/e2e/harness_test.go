@@ -434,11 +434,34 @@ func (p *proc) kill() {
 // term sends SIGTERM and waits for a clean exit.
 func (p *proc) term(t *testing.T) {
 	t.Helper()
+	p.waitServing(t)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := <-p.done; err != nil {
 		t.Errorf("sluice run did not exit cleanly after SIGTERM: %v", err)
 	}
 	p.done <- nil
+}
+
+// waitServing waits until p answers on its admin address, or has exited. A
+// process signalled earlier may not have installed its handler yet (the Go
+// runtime is still starting) and dies of the signal; one that answers shuts
+// down cleanly on SIGTERM.
+func (p *proc) waitServing(t *testing.T) {
+	t.Helper()
+	waitFor(t, time.Minute, p.name+" to answer on its admin address", func() bool {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return true
+		default:
+		}
+		resp, err := http.Get("http://" + p.admin + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
 }
 
 type prefixWriter struct {

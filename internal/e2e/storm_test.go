@@ -75,6 +75,7 @@ func TestKillStorm(t *testing.T) {
 		}
 		i := rng.IntN(len(procs))
 		if rng.IntN(2) == 0 {
+			procs[i].waitServing(t)
 			_ = procs[i].cmd.Process.Signal(syscall.SIGTERM)
 			stopping = append(stopping, procs[i])
 			terms++
