@@ -393,21 +393,23 @@ func TestCatchingUpBatchStaysOpen(t *testing.T) {
 	}{
 		{"fetches queued", func(w *pipeline.Worker, behind *atomic.Bool, asked chan struct{}) {
 			w.SetBacklog(func() int {
-				signal(asked)
+				n := 0
 				if behind.Load() {
-					return 3
+					n = 3
 				}
-				return 0
+				signal(asked) // after reading behind: the test may change it once signalled
+				return n
 			})
 		}},
 		{"high watermark beyond", func(w *pipeline.Worker, behind *atomic.Bool, asked chan struct{}) {
 			w.SetBacklog(func() int { return 0 })
 			w.SetHighWatermark(func() int64 {
-				signal(asked)
+				high := int64(44)
 				if behind.Load() {
-					return 100
+					high = 100
 				}
-				return 44
+				signal(asked)
+				return high
 			})
 		}},
 	} {
