@@ -102,8 +102,8 @@ func consumeBacklog(b *testing.B, addrs []string, group string) int64 {
 		Memory:     budget,
 		ClientOpts: []kgo.Opt{
 			kgo.WithHooks(metrics),
-			kgo.FetchMaxPartitionBytes(int32(membudget.FetchSize(budget.Total(), benchPartitions, 1<<20))),
-			kgo.FetchMaxBytes(int32(min(max(budget.Total()/20, 1<<20), 50<<20))),
+			kgo.FetchMaxPartitionBytes(int32(membudget.FetchSize(budget.Total(), benchPartitions, 256<<10))), // the default
+			kgo.FetchMaxBytes(int32(min(max(budget.Total()/20, 256<<10), 50<<20))),
 			kgo.FetchMaxWait(250 * time.Millisecond),
 		},
 	}
