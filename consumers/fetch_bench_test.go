@@ -96,7 +96,7 @@ func preloadBacklog() ([]string, error) {
 // Its worker only recycles the records and marks the last of each slice. Each
 // iteration consumes the whole backlog in a new group. The broker runs in the
 // same process, so time and allocations include its serving of the fetches
-// (about four fifths of the allocated bytes); instruction counts per function
+// (most of the allocated bytes); instruction counts per function
 // (valgrind --tool=cachegrind, -benchtime 1x against 3x) separate the two.
 func BenchmarkGroupFetch(b *testing.B) {
 	addrs := fetchBacklog(b)
