@@ -71,8 +71,13 @@ type Kafka struct {
 	// partitions during a rebalance.
 	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`
 	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
-	// queue depth it bounds the memory a partition's backlog can take.
-	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"1MiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger), lowered at start until two of them for every source partition fit in the fetch share of SLUICE_MEMORY_LIMIT; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
+	// queue depth it bounds the memory a partition's backlog can take. It counts
+	// bytes as fetched: a compressed fetch of JSON events takes about six times as
+	// much once decoded and counted (values, records, their bookkeeping), so the
+	// default is a quarter of Kafka's usual 1MiB: about two fetches of a partition
+	// then fit in its fetch share at 256MiB, as the budget means them to, and the
+	// client's buffered response stays small.
+	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"256KiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger), lowered at start until two of them for every source partition fit in the fetch share of SLUICE_MEMORY_LIMIT; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
 	// FetchMaxWait is how long the broker may hold a fetch that found too little
 	// data. A partition resumed after a pause is fetched again only with the next
 	// request; partitions that have caught up pause beside the busy ones so that

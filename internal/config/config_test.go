@@ -38,7 +38,7 @@ func TestDefaults(t *testing.T) {
 			HeartbeatInterval:      time.Second,
 			QueueDepth:             4,
 			CommitInterval:         time.Second,
-			FetchMaxPartitionBytes: MiB,
+			FetchMaxPartitionBytes: 256 * KiB,
 			FetchMaxWait:           250 * time.Millisecond,
 			SASLMechanism:          SASLNone,
 		},
