@@ -24,13 +24,13 @@ import (
 // LeanEnv is the small-footprint configuration of `sluice bench --lean`: a smaller
 // memory budget, a shallow fetch queue (its bound is stated under
 // SLUICE_KAFKA_QUEUE_DEPTH in `sluice config`), two small batches per partition and
-// a producer-duplicate filter of at most 100,000 ids per partition.
+// a producer-duplicate filter of at most 100,000 ids per partition. Fetches keep
+// their default size (256KiB a partition).
 var LeanEnv = map[string]string{
-	"SLUICE_MEMORY_LIMIT":                    "230MiB",
-	"SLUICE_BATCH_MAX_BYTES":                 "4MiB",
-	"SLUICE_KAFKA_QUEUE_DEPTH":               "2",
-	"SLUICE_KAFKA_FETCH_MAX_PARTITION_BYTES": "256KiB",
-	"SLUICE_DEDUP_MAX_IDS":                   "100000",
+	"SLUICE_MEMORY_LIMIT":      "230MiB",
+	"SLUICE_BATCH_MAX_BYTES":   "4MiB",
+	"SLUICE_KAFKA_QUEUE_DEPTH": "2",
+	"SLUICE_DEDUP_MAX_IDS":     "100000",
 }
 
 // memoryCheckPeriod is how often the memory check samples RSS and progress.
