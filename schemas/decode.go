@@ -174,24 +174,13 @@ func (d *decoder) scanString() (end int, plain bool, ok bool) {
 	data := d.data
 	plain = true
 	for i := d.pos + 1; ; {
-		// Skip 8 ordinary bytes at a time, then straight to the first byte that
-		// needs a look: special's lowest flag is always a true one.
-		for i+8 <= len(data) {
-			if m := special(binary.LittleEndian.Uint64(data[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(data) {
+		if i = plainEnd(data, i); i >= len(data) {
 			break
 		}
 		switch strClass[data[i]] {
 		case cQuote:
 			d.pos = i + 1
 			return i, plain, true
-		case cPlain:
-			i++
 		case cEscape:
 			plain = false
 			if i+1 >= len(data) {
@@ -223,20 +212,44 @@ func (d *decoder) scanString() (end int, plain bool, ok bool) {
 	return 0, false, false
 }
 
+// plainEnd returns the index of the first byte of data at or after i (0 ≤ i ≤
+// len(data)) that is not plain (see cPlain), or len(data). It skips 8 plain bytes
+// at a time, then straight to the first that is not: special's lowest flag is
+// always a true one.
+func plainEnd(data []byte, i int) int {
+	rest := data[i:]
+	// Words read through a pointer within rest, each checked to end within it
+	// by the loop's condition: no bounds check in the loop.
+	p := unsafe.Pointer(unsafe.SliceData(rest))
+	j, last := 0, len(rest)-8
+	for ; j <= last; j += 8 {
+		w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(p, j))[:])
+		if m := special(w); m != 0 {
+			return i + j + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; j < len(rest); j++ {
+		if strClass[rest[j]] != cPlain {
+			return i + j
+		}
+	}
+	return len(data)
+}
+
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
 // special is non-zero if a byte of x is '"', '\\', a control character (< 0x20) or
-// not ASCII (>= 0x80). hasZero(y) = (y-ones) &^ y & highs flags a zero byte of y
-// (bytes above the first one found may be flagged wrongly: a borrow only
-// propagates upwards, so the lowest flag is always the first such byte).
+// not ASCII (>= 0x80), its lowest flag (0x80 in a byte) on the first such byte;
+// flags above it may be wrong. Byte by byte, without borrows, y-1 has its high bit
+// set when y is 0 or above 0x80, and y-0x20 when y is below 0x20 or above 0x9f: so
+// (x^'"')-1, (x^'\\')-1 and x-0x20 flag the three, and wrongly only bytes of x
+// above 0x7f, which x itself flags anyway. A borrow starts only at a byte that is
+// flagged, and only propagates upwards, so below the first flag there is none.
 func special(x uint64) uint64 {
-	q := x ^ (ones * '"')
-	e := x ^ (ones * '\\')
-	ctl := x - ones*0x20 // a byte < 0x20 borrows into its high bit
-	return ((q-ones)&^q | (e-ones)&^e | ctl&^x | x) & highs
+	return (((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones) | (x - ones*0x20) | x) & highs
 }
 
 // skipDigits returns the index of the first byte at or after i that is not an

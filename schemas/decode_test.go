@@ -435,3 +435,36 @@ func TestShortFloat(t *testing.T) {
 		}
 	}
 }
+
+// plainEnd finds the first byte that is not plain wherever it is: every byte
+// value at every position of a run, after plain bytes and before bytes of any
+// kind (so that a false flag of special above the first true one would show).
+func TestPlainEnd(t *testing.T) {
+	fill := []byte{'a', '"', '\\', 0x00, 0x1f, 0x7f, 0x80, 0xa2, 0xdc, 0xff, ' ', '!', '#', '[', ']', '~'}
+	for n := range 20 {
+		for at := range n {
+			for c := range 256 {
+				data := make([]byte, n)
+				for i := range data {
+					data[i] = fill[(i*7+c)%len(fill)]
+					if i < at {
+						data[i] = 'a' + byte(i%26)
+					}
+				}
+				data[at] = byte(c)
+				want := len(data)
+				for i, b := range data {
+					if strClass[b] != cPlain {
+						want = i
+						break
+					}
+				}
+				for from := 0; from <= min(at, 3); from++ {
+					if got := plainEnd(data, from); got != max(want, from) {
+						t.Fatalf("plainEnd(%q, %d) = %d, want %d", data, from, got, max(want, from))
+					}
+				}
+			}
+		}
+	}
+}
