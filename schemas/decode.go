@@ -213,8 +213,8 @@ func (d *decoder) scanString() (end int, plain bool, ok bool) {
 }
 
 // plainEnd returns the index of the first byte of data at or after i (0 ≤ i ≤
-// len(data)) that is not plain (see cPlain), or len(data). It skips 8 plain bytes
-// at a time, then straight to the first that is not: special's lowest flag is
+// len(data)) that is not plain (see cPlain), or len(data). It tests 8 bytes at a
+// time and goes straight to the first that is not plain: special's lowest flag is
 // always a true one.
 func plainEnd(data []byte, i int) int {
 	rest := data[i:]
@@ -261,10 +261,10 @@ func skipDigits(data []byte, i int) int {
 	return i
 }
 
-// scanNumber scans the number starting at d.pos.
-func (d *decoder) scanNumber() (num []byte, float, ok bool) {
-	data, i := d.data, d.pos
-	start := i
+// numberEnd scans the number starting at data[i] and returns where it ends and
+// whether it has a fraction or an exponent; if it is not a number (RFC 8259), ok
+// is false and end is where that shows.
+func numberEnd(data []byte, i int) (end int, float, ok bool) {
 	if data[i] == '-' {
 		i++
 	}
@@ -274,15 +274,13 @@ func (d *decoder) scanNumber() (num []byte, float, ok bool) {
 	case i < len(data) && '1' <= data[i] && data[i] <= '9':
 		i = skipDigits(data, i+1)
 	default:
-		d.pos = i
-		return nil, false, false
+		return i, false, false
 	}
 	if i < len(data) && data[i] == '.' {
 		float = true
 		j := i + 1
 		if i = skipDigits(data, j); i == j {
-			d.pos = i
-			return nil, false, false
+			return i, false, false
 		}
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
@@ -293,12 +291,10 @@ func (d *decoder) scanNumber() (num []byte, float, ok bool) {
 		}
 		j := i
 		if i = skipDigits(data, j); i == j {
-			d.pos = i
-			return nil, false, false
+			return i, false, false
 		}
 	}
-	d.pos = i
-	return data[start:i], float, true
+	return i, float, true
 }
 
 // val is the text of the current string (its body) or number token.
@@ -348,11 +344,12 @@ func (d *decoder) value() *Invalid {
 			return d.malformed("expected value")
 		}
 		start := d.pos
-		_, float, ok := d.scanNumber()
+		end, float, ok := numberEnd(data, start)
+		d.pos = end
 		if !ok {
 			return d.malformed("invalid number")
 		}
-		d.kind, d.vs, d.ve, d.float = kNumber, start, d.pos, float
+		d.kind, d.vs, d.ve, d.float = kNumber, start, end, float
 	}
 	if d.pos < len(data) && !delim[data[d.pos]] {
 		return d.malformed("invalid value")

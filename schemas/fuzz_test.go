@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -23,6 +24,9 @@ func FuzzDecodePayment(f *testing.F) {
 		// The runtime-compiled payments type: same verdict, fields and Blocks.
 		sameDecode(t, et, data, err, func() map[string]any { return paymentRow(&p) })
 		CompareBatches(t, NewPaymentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), []DiffRecord{{Value: data}}, 1)
+		warm := []DiffRecord{{Value: []byte(validPayment)}, {Value: data}, {Value: data}}
+		CompareBatches(t, NewPaymentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), warm, 1)
+		sameWarm(t, et, []byte(validPayment), data)
 	})
 }
 
@@ -41,6 +45,9 @@ func FuzzDecodeShipment(f *testing.F) {
 		b.Blocks()
 		sameDecode(t, et, data, err, func() map[string]any { return shipmentRow(&s) })
 		CompareBatches(t, NewShipmentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), []DiffRecord{{Value: data}}, 1)
+		warm := []DiffRecord{{Value: []byte(validShipment)}, {Value: data}, {Value: data}}
+		CompareBatches(t, NewShipmentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), warm, 1)
+		sameWarm(t, et, []byte(validShipment), data)
 	})
 }
 
@@ -77,5 +84,23 @@ func FuzzDecodeSettlements(f *testing.F) {
 			}
 		}
 		b.Blocks()
+		sameWarm(t, et, []byte(settlement), data)
 	})
+}
+
+// sameWarm checks that a batch of et whose decoder learnt the field order from
+// warm, and then from data itself, decodes data as a decoder that learnt
+// nothing does: the same verdict, worded the same.
+func sameWarm(t *testing.T, et *EventType, warm, data []byte) {
+	t.Helper()
+	want := fmt.Sprint(et.Validate(data, Limits{}))
+	b := et.NewBatch(Options{Raw: true})
+	if err := b.Add(warm, Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got := fmt.Sprint(b.Add(data, Meta{})); got != want {
+			t.Fatalf("%q: warm decoder %s, cold %s", data, got, want)
+		}
+	}
 }
