@@ -659,6 +659,9 @@ func (d *decoder) entries(field string, maxEntries, maxKey, maxVal int) *Invalid
 		return badType(field, "an object", d.kind)
 	}
 	for first := true; ; first = false {
+		if d.transient && !d.build && d.plainEntries(first, maxEntries, maxKey, maxVal) {
+			first = false
+		}
 		key, ok, inv := d.nextKey(first)
 		if inv != nil {
 			if inv.Reason == ReasonBadUTF8 {
@@ -716,6 +719,55 @@ func (d *decoder) entries(field string, maxEntries, maxKey, maxVal int) *Invalid
 			d.meta = make(map[string]string)
 		}
 		d.meta[ks] = v
+	}
+}
+
+// plainEntries is entries' common case for a transient decoder, tried before
+// each entry: while the entry at d.pos is written without whitespace, its key and
+// its string value plain (so kept where they are in the record), within the
+// bounds and its key not seen before, it appends it to d.mkeys and d.mvals. It
+// reports whether it read one, and stops before any other entry, which entries
+// reads as if plainEntries had not run.
+func (d *decoder) plainEntries(first bool, maxEntries, maxKey, maxVal int) (read bool) {
+	data := d.data
+	for {
+		i := d.pos
+		if !first {
+			if i >= len(data) || data[i] != ',' {
+				return read
+			}
+			i++
+		}
+		if i >= len(data) || data[i] != '"' {
+			return read
+		}
+		ke := plainEnd(data, i+1) // the key's closing quote
+		if ke+2 >= len(data) || data[ke] != '"' || data[ke+1] != ':' || data[ke+2] != '"' {
+			return read
+		}
+		ve := plainEnd(data, ke+3) // the value's
+		if ve >= len(data) || data[ve] != '"' {
+			return read
+		}
+		key, val := data[i+1:ke], data[ke+3:ve]
+		if len(d.mkeys) == maxEntries || len(key) > maxKey || len(val) > maxVal {
+			return read
+		}
+		for _, k := range d.mkeys {
+			if k == string(key) {
+				return read
+			}
+		}
+		var ks, vs string
+		if len(key) > 0 {
+			ks = unsafe.String(&key[0], len(key))
+		}
+		if len(val) > 0 {
+			vs = unsafe.String(&val[0], len(val))
+		}
+		d.mkeys = append(d.mkeys, ks)
+		d.mvals = append(d.mvals, vs)
+		d.pos, first, read = ve+1, false, true
 	}
 }
 
