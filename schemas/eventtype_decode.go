@@ -16,10 +16,14 @@ import (
 // reads as absent, so nothing is cleared between records.
 type slot struct {
 	gen uint32
-	set bool    // a non-null value (for strings: a non-empty one)
-	s   string  // pStr
-	i   int64   // pInt, pBool (0/1), pDec (scaled), pTime (Unix nanoseconds)
-	f   float64 // pFloat
+	// next is the field table entry of the member that followed this one in
+	// the last record (see fieldTable.find; tables have at most 1<<12
+	// entries), kept here beside gen rather than in a slice of its own.
+	next int16
+	set  bool    // a non-null value (for strings: a non-empty one)
+	s    string  // pStr
+	i    int64   // pInt, pBool (0/1), pDec (scaled), pTime (Unix nanoseconds)
+	f    float64 // pFloat
 	// list holds a pMap's entries or a pArr's elements; allocated once, for those
 	// kinds only, so that a slot stays small.
 	list *listValues
@@ -52,11 +56,11 @@ type recordDecoder struct {
 	gen   uint32
 	slots []slot
 	elem  slot // an array element being decoded
-	// hints[i] is the field table entry of the member that followed property i
-	// in the last record; firstHints[i] that of the first member of object
-	// property i (of the event at len(slots)). See fieldTable.find.
-	hints, firstHints []int32
-	unknownHint       int32
+	// firstHints[i] is the field table entry of the first member of object
+	// property i (of the event at len(slots)) in the last record, as slot.next
+	// is of the member that followed a property.
+	firstHints  []int16
+	unknownHint int16
 	// strLim[k] is strMax of slot k's property (for members).
 	strLim []int
 	// outOfRange is the last timestamp decoded outside [1970, 2106), for the
@@ -86,7 +90,7 @@ func (t *EventType) newRecordDecoder(lim Limits, chunk int) *recordDecoder {
 // init gives r the slots and hints of t's records.
 func (r *recordDecoder) init(t *EventType) {
 	r.t, r.slots = t, newSlots(t)
-	r.hints, r.firstHints = make([]int32, t.slots), make([]int32, t.slots+1)
+	r.firstHints = make([]int16, t.slots+1)
 	r.strLim = make([]int, t.slots)
 	for _, p := range allProps(t.props) {
 		r.strLim[p.index] = r.strMax(p)
@@ -137,7 +141,7 @@ func (r *recordDecoder) record(data []byte) *Invalid {
 // object decodes the members of the object the scanner is in ('{' consumed);
 // depth is its nesting depth (the event is 1). hint holds the field table entry
 // expected for the first member, and is updated with the one found.
-func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid {
+func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int16) *Invalid {
 	for first := true; ; first = false {
 		var inv *Invalid
 		if hint, first, inv = r.members(ft, depth, hint, first); inv != nil {
@@ -157,8 +161,9 @@ func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid 
 			if !ok {
 				return nil
 			}
-			p, e = ft.find(key, *hint)
-			*hint = e
+			var found int32
+			p, found = ft.find(key, int32(e))
+			*hint = int16(found)
 			if p == nil {
 				if inv := r.d.skip(depth); inv != nil {
 					return inv
@@ -167,7 +172,7 @@ func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid 
 				continue
 			}
 		}
-		hint = &r.hints[p.index]
+		hint = &r.slots[p.index].next
 		if inv := r.member(p, depth); inv != nil {
 			return inv
 		}
@@ -212,13 +217,14 @@ func dupField(p *prop) *Invalid {
 // in the record: transient decoders only) or by oneValue; the others, including
 // every value that is wrong, go through value and member, so that every error is
 // found and worded where it always is.
-func (r *recordDecoder) members(ft *fieldTable, depth int, hint *int32, first bool) (*int32, bool, *Invalid) {
+func (r *recordDecoder) members(ft *fieldTable, depth int, hint *int16, first bool) (*int16, bool, *Invalid) {
+	// Locals, not fields of r: they stay in registers across the loop.
 	d := &r.d
-	data, entries, slots, hints, lims := d.data, ft.entries, r.slots, r.hints, r.strLim
+	data, entries, slots, lims, gen, transient := d.data, ft.entries, r.slots, r.strLim, r.gen, d.transient
 	pos := d.pos
 	for {
-		e := *hint
-		if uint32(e) >= uint32(len(entries)) {
+		e := uint(uint16(*hint)) // -1 (none) beyond every table
+		if e >= uint(len(entries)) {
 			break
 		}
 		fe := &entries[e]
@@ -233,18 +239,18 @@ func (r *recordDecoder) members(ft *fieldTable, depth int, hint *int32, first bo
 			break
 		}
 		w := data[i : i+24]
-		if binary.LittleEndian.Uint64(w)&fe.compactMask[0] != fe.compact[0] ||
-			binary.LittleEndian.Uint64(w[8:])&fe.compactMask[1] != fe.compact[1] ||
-			binary.LittleEndian.Uint64(w[16:])&fe.compactMask[2] != fe.compact[2] {
+		if (binary.LittleEndian.Uint64(w)&fe.compactMask[0]^fe.compact[0])|
+			(binary.LittleEndian.Uint64(w[8:])&fe.compactMask[1]^fe.compact[1])|
+			(binary.LittleEndian.Uint64(w[16:])&fe.compactMask[2]^fe.compact[2]) != 0 {
 			break
 		}
 		i += fe.compactN
 		p := fe.p
 		k := p.index
-		hint, first = &hints[k], false
 		s := &slots[k]
+		hint, first = &s.next, false
 		end := 0
-		if p.kind == pStr && d.transient && i < len(data)-1 && data[i] == '"' {
+		if p.kind == pStr && transient && i < len(data) && data[i] == '"' {
 			// A plain string within its limit, pointed at where it is in
 			// the record: plainEnd, its first word here.
 			j := i + 1
@@ -269,7 +275,9 @@ func (r *recordDecoder) members(ft *fieldTable, depth int, hint *int32, first bo
 		}
 		if end > 0 {
 			pos = end
-			if r.claim(s) {
+			dup := s.gen == gen // claim, with gen in a register
+			s.gen = gen
+			if dup {
 				d.pos = pos
 				return hint, first, dupField(p)
 			}
