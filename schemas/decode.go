@@ -560,7 +560,7 @@ func (d *decoder) float64(field string) (float64, *Invalid) {
 		return 0, badType(field, "a number", d.kind)
 	}
 	v := d.val()
-	if f, ok := shortFloat(v, d.float); ok {
+	if f, ok := shortFloat(v); ok {
 		return f, nil
 	}
 	f, err := strconv.ParseFloat(unsafe.String(&v[0], len(v)), 64)
@@ -573,42 +573,65 @@ func (d *decoder) float64(field string) (float64, *Invalid) {
 // exactPow10 are the powers of ten a float64 holds exactly.
 var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
-// shortFloat converts the JSON number b (syntax already checked; frac: it has a
-// fraction or an exponent) when it has at most 15 digits and no exponent, as
-// strconv.ParseFloat's exact path does: the digits and the power of ten are both
-// exact float64s, so their quotient is the correctly rounded value. ok is false for
-// anything else, to be left to strconv.
-func shortFloat(b []byte, frac bool) (f float64, ok bool) {
-	neg := b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	if len(b) > 16 { // 15 digits and a point
+// shortFloat converts the JSON number b (syntax already checked) when it has at
+// most 15 digits and no exponent (see shortNumber); ok is false for anything
+// else, to be left to strconv.
+func shortFloat(b []byte) (f float64, ok bool) {
+	neg, m, frac, _, ok := shortNumber(b, 0)
+	if !ok {
 		return 0, false
 	}
-	var m uint64
-	point := -1
-	for i, c := range b {
-		switch {
-		case '0' <= c && c <= '9':
-			m = m*10 + uint64(c-'0')
-		case c == '.' && frac:
-			point = i
-		default: // an exponent
-			return 0, false
+	return decimalFloat(neg, m, frac), true
+}
+
+// shortNumber reads the number at data[i] when it is -?(0|[1-9][0-9]*)(.[0-9]+)?
+// with at most 15 digits, followed by a delimiter or the end: its sign, its
+// digits as one integer m, how many of them follow the point (-1: no point) and
+// where it ends. ok is false for anything else (an exponent, more digits, not a
+// number), which numberEnd and strconv read.
+func shortNumber(data []byte, i int) (neg bool, m uint64, frac, end int, ok bool) {
+	if i < len(data) && data[i] == '-' {
+		neg = true
+		i++
+	}
+	start := i
+	for ; i < len(data) && data[i]-'0' <= 9; i++ {
+		m = m*10 + uint64(data[i]-'0')
+	}
+	n := i - start
+	if n == 0 || (n > 1 && data[start] == '0') {
+		return false, 0, 0, 0, false
+	}
+	frac = -1
+	if i < len(data) && data[i] == '.' {
+		i++
+		fs := i
+		for ; i < len(data) && data[i]-'0' <= 9; i++ {
+			m = m*10 + uint64(data[i]-'0')
 		}
+		if frac = i - fs; frac == 0 {
+			return false, 0, 0, 0, false
+		}
+		n += frac
 	}
-	if point < 0 && len(b) > 15 {
-		return 0, false
+	if n > 15 || (i < len(data) && !delim[data[i]]) {
+		return false, 0, 0, 0, false
 	}
-	f = float64(m)
-	if point >= 0 {
-		f /= exactPow10[len(b)-1-point]
+	return neg, m, frac, i, true
+}
+
+// decimalFloat is shortNumber's number as a float64, as strconv.ParseFloat's
+// exact path converts it: m (below 10^15) and the power of ten are both exact
+// float64s, so their quotient is the correctly rounded value.
+func decimalFloat(neg bool, m uint64, frac int) float64 {
+	f := float64(m)
+	if frac > 0 {
+		f /= exactPow10[frac]
 	}
 	if neg {
 		f = -f
 	}
-	return f, true
+	return f
 }
 
 // time decodes the current value as an RFC 3339 timestamp (null: zero time).

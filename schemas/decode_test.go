@@ -414,8 +414,7 @@ func TestShortFloat(t *testing.T) {
 	}
 	answered := 0
 	for _, c := range cases {
-		frac := strings.ContainsAny(c, ".eE")
-		f, ok := shortFloat([]byte(c), frac)
+		f, ok := shortFloat([]byte(c))
 		if !ok {
 			continue
 		}
@@ -430,7 +429,7 @@ func TestShortFloat(t *testing.T) {
 		t.Fatalf("shortFloat answered %d of %d, want all but %q", answered, len(cases), left)
 	}
 	for _, c := range left {
-		if _, ok := shortFloat([]byte(c), true); ok {
+		if _, ok := shortFloat([]byte(c)); ok {
 			t.Fatalf("shortFloat(%s) answered; want it left to strconv", c)
 		}
 	}

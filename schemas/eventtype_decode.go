@@ -323,23 +323,22 @@ func (r *recordDecoder) oneValue(p *prop, s *slot, i int) (end int) {
 		s.i, s.set = sec*1e9+nsec, true
 		return j + 1
 	case pInt, pFloat:
-		if c := data[i]; c != '-' && (c < '0' || c > '9') {
+		neg, m, frac, j, ok := shortNumber(data, i)
+		if !ok {
 			return 0
 		}
-		j, float, ok := numberEnd(data, i)
-		if !ok || j >= len(data) || !delim[data[j]] {
-			return 0
-		}
-		num := data[i:j]
 		if p.kind == pInt {
-			v, ok := intValue(num)
-			if float || !ok || v < p.imin || v > p.imax {
+			v := int64(m)
+			if neg {
+				v = -v
+			}
+			if frac >= 0 || v < p.imin || v > p.imax {
 				return 0
 			}
 			s.i = v
 		} else {
-			f, ok := shortFloat(num, float)
-			if !ok || (p.store == sFloat32 && math.Abs(f) > math.MaxFloat32) {
+			f := decimalFloat(neg, m, frac)
+			if p.store == sFloat32 && math.Abs(f) > math.MaxFloat32 {
 				return 0
 			}
 			s.f = f
