@@ -912,22 +912,23 @@ func rfc3339Unix(b []byte, dc *dateCache) (unix, nsec int64, ok bool) {
 			*dc = dateCache{head: head, tail: tail, days: days}
 		}
 	}
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok4 && ok5 && ok6) || hour > 23 || minute > 59 || sec > 59 {
+	hour, minute, sec, ok := clock(binary.LittleEndian.Uint64(b[11:19]))
+	if !ok {
 		return 0, 0, false
 	}
 	b = b[19:]
 	if b[0] == '.' {
+		// Nine digits at most make the nanoseconds; the rest are truncated.
 		i := 1
-		for scale := int64(100_000_000); i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-			nsec += int64(b[i]-'0') * scale
-			scale /= 10
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			if i <= 9 {
+				nsec = nsec*10 + int64(b[i]-'0')
+			}
 		}
 		if i == 1 {
 			return 0, 0, false
 		}
+		nsec *= int64(pow10[10-min(i, 10)])
 		b = b[i:]
 	}
 	var offset int
@@ -947,6 +948,23 @@ func rfc3339Unix(b []byte, dc *dateCache) (unix, nsec int64, ok bool) {
 		return 0, 0, false
 	}
 	return days*86400 + int64(hour*3600+minute*60+sec-offset), nsec, true
+}
+
+// clock reads hh:mm:ss from w, its eight bytes in order with the colons already
+// checked, all at once: ok is false unless the six others are digits and the
+// time is within 23:59:59. Less '0', a digit byte is 0-9 and anything else
+// either wraps above 0x7f or, with 0x76 added, reaches 0x80; a byte below '0'
+// is flagged itself, whatever its borrow does to the next.
+func clock(w uint64) (hour, minute, sec int, ok bool) {
+	const digitBytes = 0xffff_00ff_ff00_ffff // all but the colons
+	t := w - ones*'0'
+	if (t|(t+ones*0x76))&highs&digitBytes != 0 {
+		return 0, 0, 0, false
+	}
+	hour = int(t&0xff)*10 + int(t>>8&0xff)
+	minute = int(t>>24&0xff)*10 + int(t>>32&0xff)
+	sec = int(t>>48&0xff)*10 + int(t>>56&0xff)
+	return hour, minute, sec, hour <= 23 && minute <= 59 && sec <= 59
 }
 
 // daysSinceEpoch is the number of days from 1970-01-01 to the given date of the

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -464,6 +465,60 @@ func TestPlainEnd(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// clock agrees with reading hh:mm:ss digit by digit: every byte value at every
+// digit position, and every two-digit value of each field.
+func TestClock(t *testing.T) {
+	ref := func(b []byte) (int, int, int, bool) {
+		h, ok1 := digits(b[0:2])
+		m, ok2 := digits(b[3:5])
+		s, ok3 := digits(b[6:8])
+		return h, m, s, ok1 && ok2 && ok3 && h <= 23 && m <= 59 && s <= 59
+	}
+	check := func(b []byte) {
+		h, m, s, ok := clock(binary.LittleEndian.Uint64(b))
+		rh, rm, rs, rok := ref(b)
+		if ok != rok || ok && (h != rh || m != rm || s != rs) {
+			t.Fatalf("clock(%q) = %d %d %d %v, want %d %d %d %v", b, h, m, s, ok, rh, rm, rs, rok)
+		}
+	}
+	for _, pos := range []int{0, 1, 3, 4, 6, 7} {
+		for c := range 256 {
+			b := []byte("12:34:56")
+			b[pos] = byte(c)
+			check(b)
+			b = []byte("00:00:00")
+			b[pos] = byte(c)
+			check(b)
+		}
+	}
+	for v := range 100 {
+		for f := range 3 {
+			b := []byte("09:09:09")
+			b[3*f], b[3*f+1] = byte('0'+v/10), byte('0'+v%10)
+			check(b)
+		}
+	}
+}
+
+// The fraction of an RFC 3339 time gives the nanoseconds of its first nine
+// digits, whatever its length.
+func TestRFC3339Fraction(t *testing.T) {
+	const digs = "987654321012"
+	for n := 1; n <= len(digs); n++ {
+		frac := digs[:n]
+		_, nsec, ok := rfc3339Unix([]byte("2026-03-01T10:15:30."+frac+"Z"), nil)
+		want, _ := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+		if !ok || nsec != want {
+			t.Fatalf(".%s: %d %v, want %d", frac, nsec, ok, want)
+		}
+	}
+	for _, bad := range []string{"2026-03-01T10:15:30.Z", "2026-03-01T10:15:30.1x", "2026-03-01T24:00:00Z", "2026-03-01T10:60:00Z"} {
+		if _, _, ok := rfc3339Unix([]byte(bad), nil); ok {
+			t.Fatalf("%s accepted", bad)
 		}
 	}
 }
