@@ -252,16 +252,19 @@ func (r *recordDecoder) members(ft *fieldTable, depth int, hint *int16, first bo
 		end := 0
 		if p.kind == pStr && transient && i < len(data) && data[i] == '"' {
 			// A plain string within its limit, pointed at where it is in
-			// the record: plainEnd, its first word here.
+			// the record: plainEnd, its loop over words here (a call
+			// would cost more than most strings' one or two words).
 			j := i + 1
-			if j <= len(data)-8 {
-				if m := special(binary.LittleEndian.Uint64(data[j : j+8])); m != 0 {
-					j += bits.TrailingZeros64(m) >> 3
-				} else {
-					j = plainEnd(data, j+8)
+			var m uint64
+			for ; j <= len(data)-8; j += 8 {
+				if m = special(binary.LittleEndian.Uint64(data[j : j+8])); m != 0 {
+					break
 				}
+			}
+			if m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
 			} else {
-				j = plainEnd(data, j)
+				j = plainEnd(data, j) // the last bytes
 			}
 			if n := j - (i + 1); j < len(data) && data[j] == '"' && n > 0 && n <= lims[k] {
 				s.s, s.set = unsafe.String(&data[i+1], n), true
