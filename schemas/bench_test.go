@@ -179,3 +179,27 @@ func BenchmarkTypeBatchAddVaried(b *testing.B) {
 	b.Run("rollups", func(b *testing.B) { benchAddAll(b, pay.NewBatch(Options{}), recs, 10000, false, nil) })
 	b.Run("raw+rollups", func(b *testing.B) { benchAddAll(b, pay.NewBatch(Options{Raw: true}), recs, 10000, false, nil) })
 }
+
+// BenchmarkRecordVaried decodes and validates variedPayments as a batch's
+// decoder does (transient strings), without the columns, the duplicate filter
+// or the rollups: the cost of recordDecoder.record alone.
+func BenchmarkRecordVaried(b *testing.B) {
+	recs := variedPayments(4096)
+	r := BuiltinType(b, "payment").newRecordDecoder(Limits{}, arenaChunk)
+	r.d.transient = true
+	size := 0
+	for _, rec := range recs {
+		size += len(rec)
+	}
+	b.SetBytes(int64(size / len(recs)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if inv := r.record(recs[i]); inv != nil {
+			b.Fatal(inv)
+		}
+		if i++; i == len(recs) {
+			i = 0
+		}
+	}
+}

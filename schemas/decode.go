@@ -174,24 +174,13 @@ func (d *decoder) scanString() (end int, plain bool, ok bool) {
 	data := d.data
 	plain = true
 	for i := d.pos + 1; ; {
-		// Skip 8 ordinary bytes at a time, then straight to the first byte that
-		// needs a look: special's lowest flag is always a true one.
-		for i+8 <= len(data) {
-			if m := special(binary.LittleEndian.Uint64(data[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(data) {
+		if i = plainEnd(data, i); i >= len(data) {
 			break
 		}
 		switch strClass[data[i]] {
 		case cQuote:
 			d.pos = i + 1
 			return i, plain, true
-		case cPlain:
-			i++
 		case cEscape:
 			plain = false
 			if i+1 >= len(data) {
@@ -223,20 +212,44 @@ func (d *decoder) scanString() (end int, plain bool, ok bool) {
 	return 0, false, false
 }
 
+// plainEnd returns the index of the first byte of data at or after i (0 ≤ i ≤
+// len(data)) that is not plain (see cPlain), or len(data). It tests 8 bytes at a
+// time and goes straight to the first that is not plain: special's lowest flag is
+// always a true one.
+func plainEnd(data []byte, i int) int {
+	rest := data[i:]
+	// Words read through a pointer within rest, each checked to end within it
+	// by the loop's condition: no bounds check in the loop.
+	p := unsafe.Pointer(unsafe.SliceData(rest))
+	j, last := 0, len(rest)-8
+	for ; j <= last; j += 8 {
+		w := binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(p, j))[:])
+		if m := special(w); m != 0 {
+			return i + j + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; j < len(rest); j++ {
+		if strClass[rest[j]] != cPlain {
+			return i + j
+		}
+	}
+	return len(data)
+}
+
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
 // special is non-zero if a byte of x is '"', '\\', a control character (< 0x20) or
-// not ASCII (>= 0x80). hasZero(y) = (y-ones) &^ y & highs flags a zero byte of y
-// (bytes above the first one found may be flagged wrongly: a borrow only
-// propagates upwards, so the lowest flag is always the first such byte).
+// not ASCII (>= 0x80), its lowest flag (0x80 in a byte) on the first such byte;
+// flags above it may be wrong. Byte by byte, without borrows, y-1 has its high bit
+// set when y is 0 or above 0x80, and y-0x20 when y is below 0x20 or above 0x9f: so
+// (x^'"')-1, (x^'\\')-1 and x-0x20 flag the three, and wrongly only bytes of x
+// above 0x7f, which x itself flags anyway. A borrow starts only at a byte that is
+// flagged, and only propagates upwards, so below the first flag there is none.
 func special(x uint64) uint64 {
-	q := x ^ (ones * '"')
-	e := x ^ (ones * '\\')
-	ctl := x - ones*0x20 // a byte < 0x20 borrows into its high bit
-	return ((q-ones)&^q | (e-ones)&^e | ctl&^x | x) & highs
+	return (((x ^ (ones * '"')) - ones) | ((x ^ (ones * '\\')) - ones) | (x - ones*0x20) | x) & highs
 }
 
 // skipDigits returns the index of the first byte at or after i that is not an
@@ -248,10 +261,10 @@ func skipDigits(data []byte, i int) int {
 	return i
 }
 
-// scanNumber scans the number starting at d.pos.
-func (d *decoder) scanNumber() (num []byte, float, ok bool) {
-	data, i := d.data, d.pos
-	start := i
+// numberEnd scans the number starting at data[i] and returns where it ends and
+// whether it has a fraction or an exponent; if it is not a number (RFC 8259), ok
+// is false and end is where that shows.
+func numberEnd(data []byte, i int) (end int, float, ok bool) {
 	if data[i] == '-' {
 		i++
 	}
@@ -261,15 +274,13 @@ func (d *decoder) scanNumber() (num []byte, float, ok bool) {
 	case i < len(data) && '1' <= data[i] && data[i] <= '9':
 		i = skipDigits(data, i+1)
 	default:
-		d.pos = i
-		return nil, false, false
+		return i, false, false
 	}
 	if i < len(data) && data[i] == '.' {
 		float = true
 		j := i + 1
 		if i = skipDigits(data, j); i == j {
-			d.pos = i
-			return nil, false, false
+			return i, false, false
 		}
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
@@ -280,12 +291,10 @@ func (d *decoder) scanNumber() (num []byte, float, ok bool) {
 		}
 		j := i
 		if i = skipDigits(data, j); i == j {
-			d.pos = i
-			return nil, false, false
+			return i, false, false
 		}
 	}
-	d.pos = i
-	return data[start:i], float, true
+	return i, float, true
 }
 
 // val is the text of the current string (its body) or number token.
@@ -335,11 +344,12 @@ func (d *decoder) value() *Invalid {
 			return d.malformed("expected value")
 		}
 		start := d.pos
-		_, float, ok := d.scanNumber()
+		end, float, ok := numberEnd(data, start)
+		d.pos = end
 		if !ok {
 			return d.malformed("invalid number")
 		}
-		d.kind, d.vs, d.ve, d.float = kNumber, start, d.pos, float
+		d.kind, d.vs, d.ve, d.float = kNumber, start, end, float
 	}
 	if d.pos < len(data) && !delim[data[d.pos]] {
 		return d.malformed("invalid value")
@@ -550,7 +560,7 @@ func (d *decoder) float64(field string) (float64, *Invalid) {
 		return 0, badType(field, "a number", d.kind)
 	}
 	v := d.val()
-	if f, ok := shortFloat(v, d.float); ok {
+	if f, ok := shortFloat(v); ok {
 		return f, nil
 	}
 	f, err := strconv.ParseFloat(unsafe.String(&v[0], len(v)), 64)
@@ -563,42 +573,65 @@ func (d *decoder) float64(field string) (float64, *Invalid) {
 // exactPow10 are the powers of ten a float64 holds exactly.
 var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
-// shortFloat converts the JSON number b (syntax already checked; frac: it has a
-// fraction or an exponent) when it has at most 15 digits and no exponent, as
-// strconv.ParseFloat's exact path does: the digits and the power of ten are both
-// exact float64s, so their quotient is the correctly rounded value. ok is false for
-// anything else, to be left to strconv.
-func shortFloat(b []byte, frac bool) (f float64, ok bool) {
-	neg := b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	if len(b) > 16 { // 15 digits and a point
+// shortFloat converts the JSON number b (syntax already checked) when it has at
+// most 15 digits and no exponent (see shortNumber); ok is false for anything
+// else, to be left to strconv.
+func shortFloat(b []byte) (f float64, ok bool) {
+	neg, m, frac, _, ok := shortNumber(b, 0)
+	if !ok {
 		return 0, false
 	}
-	var m uint64
-	point := -1
-	for i, c := range b {
-		switch {
-		case '0' <= c && c <= '9':
-			m = m*10 + uint64(c-'0')
-		case c == '.' && frac:
-			point = i
-		default: // an exponent
-			return 0, false
+	return decimalFloat(neg, m, frac), true
+}
+
+// shortNumber reads the number at data[i] when it is -?(0|[1-9][0-9]*)(.[0-9]+)?
+// with at most 15 digits, followed by a delimiter or the end: its sign, its
+// digits as one integer m, how many of them follow the point (-1: no point) and
+// where it ends. ok is false for anything else (an exponent, more digits, not a
+// number), which numberEnd and strconv read.
+func shortNumber(data []byte, i int) (neg bool, m uint64, frac, end int, ok bool) {
+	if i < len(data) && data[i] == '-' {
+		neg = true
+		i++
+	}
+	start := i
+	for ; i < len(data) && data[i]-'0' <= 9; i++ {
+		m = m*10 + uint64(data[i]-'0')
+	}
+	n := i - start
+	if n == 0 || (n > 1 && data[start] == '0') {
+		return false, 0, 0, 0, false
+	}
+	frac = -1
+	if i < len(data) && data[i] == '.' {
+		i++
+		fs := i
+		for ; i < len(data) && data[i]-'0' <= 9; i++ {
+			m = m*10 + uint64(data[i]-'0')
 		}
+		if frac = i - fs; frac == 0 {
+			return false, 0, 0, 0, false
+		}
+		n += frac
 	}
-	if point < 0 && len(b) > 15 {
-		return 0, false
+	if n > 15 || (i < len(data) && !delim[data[i]]) {
+		return false, 0, 0, 0, false
 	}
-	f = float64(m)
-	if point >= 0 {
-		f /= exactPow10[len(b)-1-point]
+	return neg, m, frac, i, true
+}
+
+// decimalFloat is shortNumber's number as a float64, as strconv.ParseFloat's
+// exact path converts it: m (below 10^15) and the power of ten are both exact
+// float64s, so their quotient is the correctly rounded value.
+func decimalFloat(neg bool, m uint64, frac int) float64 {
+	f := float64(m)
+	if frac > 0 {
+		f /= exactPow10[frac]
 	}
 	if neg {
 		f = -f
 	}
-	return f, true
+	return f
 }
 
 // time decodes the current value as an RFC 3339 timestamp (null: zero time).
@@ -649,6 +682,9 @@ func (d *decoder) entries(field string, maxEntries, maxKey, maxVal int) *Invalid
 		return badType(field, "an object", d.kind)
 	}
 	for first := true; ; first = false {
+		if d.transient && !d.build && d.plainEntries(first, maxEntries, maxKey, maxVal) {
+			first = false
+		}
 		key, ok, inv := d.nextKey(first)
 		if inv != nil {
 			if inv.Reason == ReasonBadUTF8 {
@@ -706,6 +742,55 @@ func (d *decoder) entries(field string, maxEntries, maxKey, maxVal int) *Invalid
 			d.meta = make(map[string]string)
 		}
 		d.meta[ks] = v
+	}
+}
+
+// plainEntries is entries' common case for a transient decoder, tried before
+// each entry: while the entry at d.pos is written without whitespace, its key and
+// its string value plain (so kept where they are in the record), within the
+// bounds and its key not seen before, it appends it to d.mkeys and d.mvals. It
+// reports whether it read one, and stops before any other entry, which entries
+// reads as if plainEntries had not run.
+func (d *decoder) plainEntries(first bool, maxEntries, maxKey, maxVal int) (read bool) {
+	data := d.data
+	for {
+		i := d.pos
+		if !first {
+			if i >= len(data) || data[i] != ',' {
+				return read
+			}
+			i++
+		}
+		if i >= len(data) || data[i] != '"' {
+			return read
+		}
+		ke := plainEnd(data, i+1) // the key's closing quote
+		if ke+2 >= len(data) || data[ke] != '"' || data[ke+1] != ':' || data[ke+2] != '"' {
+			return read
+		}
+		ve := plainEnd(data, ke+3) // the value's
+		if ve >= len(data) || data[ve] != '"' {
+			return read
+		}
+		key, val := data[i+1:ke], data[ke+3:ve]
+		if len(d.mkeys) == maxEntries || len(key) > maxKey || len(val) > maxVal {
+			return read
+		}
+		for _, k := range d.mkeys {
+			if k == string(key) {
+				return read
+			}
+		}
+		var ks, vs string
+		if len(key) > 0 {
+			ks = unsafe.String(&key[0], len(key))
+		}
+		if len(val) > 0 {
+			vs = unsafe.String(&val[0], len(val))
+		}
+		d.mkeys = append(d.mkeys, ks)
+		d.mvals = append(d.mvals, vs)
+		d.pos, first, read = ve+1, false, true
 	}
 }
 
@@ -827,22 +912,23 @@ func rfc3339Unix(b []byte, dc *dateCache) (unix, nsec int64, ok bool) {
 			*dc = dateCache{head: head, tail: tail, days: days}
 		}
 	}
-	hour, ok4 := digits(b[11:13])
-	minute, ok5 := digits(b[14:16])
-	sec, ok6 := digits(b[17:19])
-	if !(ok4 && ok5 && ok6) || hour > 23 || minute > 59 || sec > 59 {
+	hour, minute, sec, ok := clock(binary.LittleEndian.Uint64(b[11:19]))
+	if !ok {
 		return 0, 0, false
 	}
 	b = b[19:]
 	if b[0] == '.' {
+		// Nine digits at most make the nanoseconds; the rest are truncated.
 		i := 1
-		for scale := int64(100_000_000); i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-			nsec += int64(b[i]-'0') * scale
-			scale /= 10
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			if i <= 9 {
+				nsec = nsec*10 + int64(b[i]-'0')
+			}
 		}
 		if i == 1 {
 			return 0, 0, false
 		}
+		nsec *= int64(pow10[10-min(i, 10)])
 		b = b[i:]
 	}
 	var offset int
@@ -862,6 +948,23 @@ func rfc3339Unix(b []byte, dc *dateCache) (unix, nsec int64, ok bool) {
 		return 0, 0, false
 	}
 	return days*86400 + int64(hour*3600+minute*60+sec-offset), nsec, true
+}
+
+// clock reads hh:mm:ss from w, its eight bytes in order with the colons already
+// checked, all at once: ok is false unless the six others are digits and the
+// time is within 23:59:59. Less '0', a digit byte is 0-9 and anything else
+// either wraps above 0x7f or, with 0x76 added, reaches 0x80; a byte below '0'
+// is flagged itself, whatever its borrow does to the next.
+func clock(w uint64) (hour, minute, sec int, ok bool) {
+	const digitBytes = 0xffff_00ff_ff00_ffff // all but the colons
+	t := w - ones*'0'
+	if (t|(t+ones*0x76))&highs&digitBytes != 0 {
+		return 0, 0, 0, false
+	}
+	hour = int(t&0xff)*10 + int(t>>8&0xff)
+	minute = int(t>>24&0xff)*10 + int(t>>32&0xff)
+	sec = int(t>>48&0xff)*10 + int(t>>56&0xff)
+	return hour, minute, sec, hour <= 23 && minute <= 59 && sec <= 59
 }
 
 // daysSinceEpoch is the number of days from 1970-01-01 to the given date of the

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -414,8 +415,7 @@ func TestShortFloat(t *testing.T) {
 	}
 	answered := 0
 	for _, c := range cases {
-		frac := strings.ContainsAny(c, ".eE")
-		f, ok := shortFloat([]byte(c), frac)
+		f, ok := shortFloat([]byte(c))
 		if !ok {
 			continue
 		}
@@ -430,8 +430,95 @@ func TestShortFloat(t *testing.T) {
 		t.Fatalf("shortFloat answered %d of %d, want all but %q", answered, len(cases), left)
 	}
 	for _, c := range left {
-		if _, ok := shortFloat([]byte(c), true); ok {
+		if _, ok := shortFloat([]byte(c)); ok {
 			t.Fatalf("shortFloat(%s) answered; want it left to strconv", c)
+		}
+	}
+}
+
+// plainEnd finds the first byte that is not plain wherever it is: every byte
+// value at every position of a run, after plain bytes and before bytes of any
+// kind (so that a false flag of special above the first true one would show).
+func TestPlainEnd(t *testing.T) {
+	fill := []byte{'a', '"', '\\', 0x00, 0x1f, 0x7f, 0x80, 0xa2, 0xdc, 0xff, ' ', '!', '#', '[', ']', '~'}
+	for n := range 20 {
+		for at := range n {
+			for c := range 256 {
+				data := make([]byte, n)
+				for i := range data {
+					data[i] = fill[(i*7+c)%len(fill)]
+					if i < at {
+						data[i] = 'a' + byte(i%26)
+					}
+				}
+				data[at] = byte(c)
+				want := len(data)
+				for i, b := range data {
+					if strClass[b] != cPlain {
+						want = i
+						break
+					}
+				}
+				for from := 0; from <= min(at, 3); from++ {
+					if got := plainEnd(data, from); got != max(want, from) {
+						t.Fatalf("plainEnd(%q, %d) = %d, want %d", data, from, got, max(want, from))
+					}
+				}
+			}
+		}
+	}
+}
+
+// clock agrees with reading hh:mm:ss digit by digit: every byte value at every
+// digit position, and every two-digit value of each field.
+func TestClock(t *testing.T) {
+	ref := func(b []byte) (int, int, int, bool) {
+		h, ok1 := digits(b[0:2])
+		m, ok2 := digits(b[3:5])
+		s, ok3 := digits(b[6:8])
+		return h, m, s, ok1 && ok2 && ok3 && h <= 23 && m <= 59 && s <= 59
+	}
+	check := func(b []byte) {
+		h, m, s, ok := clock(binary.LittleEndian.Uint64(b))
+		rh, rm, rs, rok := ref(b)
+		if ok != rok || ok && (h != rh || m != rm || s != rs) {
+			t.Fatalf("clock(%q) = %d %d %d %v, want %d %d %d %v", b, h, m, s, ok, rh, rm, rs, rok)
+		}
+	}
+	for _, pos := range []int{0, 1, 3, 4, 6, 7} {
+		for c := range 256 {
+			b := []byte("12:34:56")
+			b[pos] = byte(c)
+			check(b)
+			b = []byte("00:00:00")
+			b[pos] = byte(c)
+			check(b)
+		}
+	}
+	for v := range 100 {
+		for f := range 3 {
+			b := []byte("09:09:09")
+			b[3*f], b[3*f+1] = byte('0'+v/10), byte('0'+v%10)
+			check(b)
+		}
+	}
+}
+
+// The fraction of an RFC 3339 time gives the nanoseconds of its first nine
+// digits, whatever its length.
+func TestRFC3339Fraction(t *testing.T) {
+	const digs = "987654321012"
+	for n := 1; n <= len(digs); n++ {
+		frac := digs[:n]
+		_, nsec, ok := rfc3339Unix([]byte("2026-03-01T10:15:30."+frac+"Z"), nil)
+		want, _ := strconv.ParseInt((frac + "000000000")[:9], 10, 64)
+		if !ok || nsec != want {
+			t.Fatalf(".%s: %d %v, want %d", frac, nsec, ok, want)
+		}
+	}
+	for _, bad := range []string{"2026-03-01T10:15:30.Z", "2026-03-01T10:15:30.1x", "2026-03-01T24:00:00Z", "2026-03-01T10:60:00Z"} {
+		if _, _, ok := rfc3339Unix([]byte(bad), nil); ok {
+			t.Fatalf("%s accepted", bad)
 		}
 	}
 }

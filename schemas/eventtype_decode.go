@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,10 +16,14 @@ import (
 // reads as absent, so nothing is cleared between records.
 type slot struct {
 	gen uint32
-	set bool    // a non-null value (for strings: a non-empty one)
-	s   string  // pStr
-	i   int64   // pInt, pBool (0/1), pDec (scaled), pTime (Unix nanoseconds)
-	f   float64 // pFloat
+	// next is the field table entry of the member that followed this one in
+	// the last record (see fieldTable.find; tables have at most 1<<12
+	// entries), kept here beside gen rather than in a slice of its own.
+	next int16
+	set  bool    // a non-null value (for strings: a non-empty one)
+	s    string  // pStr
+	i    int64   // pInt, pBool (0/1), pDec (scaled), pTime (Unix nanoseconds)
+	f    float64 // pFloat
 	// list holds a pMap's entries or a pArr's elements; allocated once, for those
 	// kinds only, so that a slot stays small.
 	list *listValues
@@ -51,11 +56,13 @@ type recordDecoder struct {
 	gen   uint32
 	slots []slot
 	elem  slot // an array element being decoded
-	// hints[i] is the field table entry of the member that followed property i
-	// in the last record; firstHints[i] that of the first member of object
-	// property i (of the event at len(slots)). See fieldTable.find.
-	hints, firstHints []int32
-	unknownHint       int32
+	// firstHints[i] is the field table entry of the first member of object
+	// property i (of the event at len(slots)) in the last record, as slot.next
+	// is of the member that followed a property.
+	firstHints  []int16
+	unknownHint int16
+	// strLim[k] is strMax of slot k's property (for members).
+	strLim []int
 	// outOfRange is the last timestamp decoded outside [1970, 2106), for the
 	// Detail of its Invalid.
 	outOfRange time.Time
@@ -83,7 +90,11 @@ func (t *EventType) newRecordDecoder(lim Limits, chunk int) *recordDecoder {
 // init gives r the slots and hints of t's records.
 func (r *recordDecoder) init(t *EventType) {
 	r.t, r.slots = t, newSlots(t)
-	r.hints, r.firstHints = make([]int32, t.slots), make([]int32, t.slots+1)
+	r.firstHints = make([]int16, t.slots+1)
+	r.strLim = make([]int, t.slots)
+	for _, p := range allProps(t.props) {
+		r.strLim[p.index] = r.strMax(p)
+	}
 }
 
 // here returns p's slot if this record gave p a non-null value, else nil.
@@ -130,8 +141,12 @@ func (r *recordDecoder) record(data []byte) *Invalid {
 // object decodes the members of the object the scanner is in ('{' consumed);
 // depth is its nesting depth (the event is 1). hint holds the field table entry
 // expected for the first member, and is updated with the one found.
-func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid {
+func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int16) *Invalid {
 	for first := true; ; first = false {
+		var inv *Invalid
+		if hint, first, inv = r.members(ft, depth, hint, first); inv != nil {
+			return inv
+		}
 		var p *prop
 		if e := *hint; uint32(e) < uint32(len(ft.entries)) && ft.entries[e].verbatim && r.d.quickKey(first, &ft.entries[e]) {
 			p = ft.entries[e].p
@@ -146,8 +161,9 @@ func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid 
 			if !ok {
 				return nil
 			}
-			p, e = ft.find(key, *hint)
-			*hint = e
+			var found int32
+			p, found = ft.find(key, int32(e))
+			*hint = int16(found)
 			if p == nil {
 				if inv := r.d.skip(depth); inv != nil {
 					return inv
@@ -156,17 +172,184 @@ func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid 
 				continue
 			}
 		}
-		hint = &r.hints[p.index]
-		s := &r.slots[p.index]
-		dup := s.gen == r.gen
-		s.gen = r.gen
-		if inv := r.value(p, s, depth); inv != nil {
+		hint = &r.slots[p.index].next
+		if inv := r.member(p, depth); inv != nil {
 			return inv
 		}
-		if dup {
-			return invalid(ReasonDuplicateField, p.path, "field appears more than once")
-		}
 	}
+}
+
+// member decodes the value the scanner is on into p's slot.
+func (r *recordDecoder) member(p *prop, depth int) *Invalid {
+	s := &r.slots[p.index]
+	dup := r.claim(s)
+	if inv := r.value(p, s, depth); inv != nil {
+		return inv
+	}
+	if dup {
+		return dupField(p)
+	}
+	return nil
+}
+
+// claim marks s as written by this record; true if it already was (a repeated
+// field, reported once its value is decoded).
+func (r *recordDecoder) claim(s *slot) (dup bool) {
+	dup = s.gen == r.gen
+	s.gen = r.gen
+	return dup
+}
+
+func dupField(p *prop) *Invalid {
+	return invalid(ReasonDuplicateField, p.path, "field appears more than once")
+}
+
+// members is object's common case, tried before each member: while the member
+// at d.pos is the one the hints expect, written as its entry's compact form (no
+// whitespace around its name), it decodes it; it returns the hint for the next
+// member and first, false once it read one. It stops before any other member,
+// and object reads that one as if members had not run.
+//
+// Records of one type tend to list the same fields in the same order, written
+// the same way, so the name is confirmed by one masked comparison of three words,
+// without scanning it as a string or looking it up. Most values that come that
+// way are decoded in one pass, here (a plain string within its limit, pointed at
+// in the record: transient decoders only) or by oneValue; the others, including
+// every value that is wrong, go through value and member, so that every error is
+// found and worded where it always is.
+func (r *recordDecoder) members(ft *fieldTable, depth int, hint *int16, first bool) (*int16, bool, *Invalid) {
+	// Locals, not fields of r: they stay in registers across the loop.
+	d := &r.d
+	data, entries, slots, lims, gen, transient := d.data, ft.entries, r.slots, r.strLim, r.gen, d.transient
+	pos := d.pos
+	for {
+		e := uint(uint16(*hint)) // -1 (none) beyond every table
+		if e >= uint(len(entries)) {
+			break
+		}
+		fe := &entries[e]
+		i := pos
+		if !first {
+			if i >= len(data) || data[i] != ',' {
+				break
+			}
+			i++
+		}
+		if fe.compactN == 0 || i > len(data)-24 {
+			break
+		}
+		w := data[i : i+24]
+		if (binary.LittleEndian.Uint64(w)&fe.compactMask[0]^fe.compact[0])|
+			(binary.LittleEndian.Uint64(w[8:])&fe.compactMask[1]^fe.compact[1])|
+			(binary.LittleEndian.Uint64(w[16:])&fe.compactMask[2]^fe.compact[2]) != 0 {
+			break
+		}
+		i += fe.compactN
+		p := fe.p
+		k := p.index
+		s := &slots[k]
+		hint, first = &s.next, false
+		end := 0
+		if p.kind == pStr && transient && i < len(data) && data[i] == '"' {
+			// A plain string within its limit, pointed at where it is in
+			// the record: plainEnd, its loop over words here (a call
+			// would cost more than most strings' one or two words).
+			j := i + 1
+			var m uint64
+			for ; j <= len(data)-8; j += 8 {
+				if m = special(binary.LittleEndian.Uint64(data[j : j+8])); m != 0 {
+					break
+				}
+			}
+			if m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+			} else {
+				j = plainEnd(data, j) // the last bytes
+			}
+			if n := j - (i + 1); j < len(data) && data[j] == '"' && n > 0 && n <= lims[k] {
+				s.s, s.set = unsafe.String(&data[i+1], n), true
+				if p == r.idProp {
+					r.pre.Prefetch(s.s)
+				}
+				end = j + 1
+			}
+		} else if p.kind != pStr {
+			end = r.oneValue(p, s, i)
+		}
+		if end > 0 {
+			pos = end
+			dup := s.gen == gen // claim, with gen in a register
+			s.gen = gen
+			if dup {
+				d.pos = pos
+				return hint, first, dupField(p)
+			}
+			continue
+		}
+		d.pos = i
+		d.ws()
+		if inv := d.value(); inv != nil {
+			return hint, first, inv
+		}
+		if inv := r.member(p, depth); inv != nil {
+			return hint, first, inv
+		}
+		pos = d.pos
+	}
+	d.pos = pos
+	return hint, first, nil
+}
+
+// oneValue decodes the value at data[i] into s in one pass and returns where it
+// ends, when it is an RFC 3339 time in range, or an integer within its range or
+// a short number followed by a delimiter (a string is not checked for one: value
+// leaves what follows it to the object): what the decoder's value and then value
+// would take the same way. Otherwise it returns 0 with s as it was.
+func (r *recordDecoder) oneValue(p *prop, s *slot, i int) (end int) {
+	data := r.d.data
+	if i >= len(data) {
+		return 0
+	}
+	switch p.kind {
+	case pTime:
+		if data[i] != '"' || !p.rfc3339 {
+			return 0
+		}
+		j := plainEnd(data, i+1)
+		if j >= len(data) || data[j] != '"' {
+			return 0
+		}
+		sec, nsec, ok := rfc3339Unix(data[i+1:j], &r.dates)
+		if !ok || sec < minEventSec || sec >= maxEventSec {
+			return 0
+		}
+		s.i, s.set = sec*1e9+nsec, true
+		return j + 1
+	case pInt, pFloat:
+		neg, m, frac, j, ok := shortNumber(data, i)
+		if !ok {
+			return 0
+		}
+		if p.kind == pInt {
+			v := int64(m)
+			if neg {
+				v = -v
+			}
+			if frac >= 0 || v < p.imin || v > p.imax {
+				return 0
+			}
+			s.i = v
+		} else {
+			f := decimalFloat(neg, m, frac)
+			if p.store == sFloat32 && math.Abs(f) > math.MaxFloat32 {
+				return 0
+			}
+			s.f = f
+		}
+		s.set = true
+		return j
+	}
+	return 0
 }
 
 // quickKey moves the scanner past the member name of e, its ':' and the
@@ -175,25 +358,11 @@ func (r *recordDecoder) object(ft *fieldTable, depth int, hint *int32) *Invalid 
 // member the hints expect is confirmed by comparing bytes, without scanning the
 // name as a string or looking it up. Otherwise (another member, the object's end,
 // anything malformed) it returns false with the scanner before the ',' or name,
-// for nextKey to read. A member written without whitespace around its name is
-// confirmed by one masked comparison of three words (e.compact).
+// for nextKey to read. (A member written without whitespace around its name is
+// members' to take.)
 func (d *decoder) quickKey(first bool, e *fieldEntry) bool {
-	data, i := d.data, d.pos
-	if !first && i < len(data) && data[i] == ',' {
-		i++
-	}
-	if (first || i > d.pos) && e.compactN > 0 && i+24 <= len(data) {
-		w := data[i : i+24]
-		if binary.LittleEndian.Uint64(w)&e.compactMask[0] == e.compact[0] &&
-			binary.LittleEndian.Uint64(w[8:])&e.compactMask[1] == e.compact[1] &&
-			binary.LittleEndian.Uint64(w[16:])&e.compactMask[2] == e.compact[2] {
-			d.pos = i + e.compactN
-			d.ws()
-			return true
-		}
-	}
 	d.ws()
-	data, i = d.data, d.pos
+	data, i := d.data, d.pos
 	if !first {
 		if i >= len(data) || data[i] != ',' {
 			return false
@@ -252,17 +421,11 @@ func (r *recordDecoder) value(p *prop, s *slot, depth int) (inv *Invalid) {
 	s.set = d.kind != kNull
 	switch p.kind {
 	case pStr:
-		if d.kind == kString && d.plain && d.transient && d.ve > d.vs && d.ve-d.vs <= r.strMax(p) {
-			// The common case of str, without its call: a plain string
-			// within its limit, pointed at where it is in the record.
-			s.s, s.set = unsafe.String(&d.data[d.vs], d.ve-d.vs), true
-			if p == r.idProp {
-				r.pre.Prefetch(s.s)
-			}
-			return nil
-		}
 		s.s, inv = d.str(p.path, r.strMax(p))
 		s.set = s.s != ""
+		if p == r.idProp && s.set {
+			r.pre.Prefetch(s.s)
+		}
 	case pInt:
 		s.i, s.set, inv = d.integer(p.path, p.imin, p.imax)
 	case pFloat:
@@ -533,21 +696,9 @@ func (d *decoder) integer(field string, lo, hi int64) (v int64, present bool, in
 	case d.float:
 		return 0, false, invalid(ReasonBadType, field, "want an integer, got "+quote(string(d.val())))
 	}
-	b := d.val()
-	neg := b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	var u uint64
-	for _, c := range b {
-		if u > (math.MaxInt64-uint64(c-'0'))/10 {
-			return 0, false, invalid(ReasonOutOfRange, field, quote(string(d.val()))+" exceeds int64")
-		}
-		u = u*10 + uint64(c-'0')
-	}
-	v = int64(u)
-	if neg {
-		v = -v
+	v, ok := intValue(d.val())
+	if !ok {
+		return 0, false, invalid(ReasonOutOfRange, field, quote(string(d.val()))+" exceeds int64")
 	}
 	if v < lo {
 		return 0, false, invalid(ReasonOutOfRange, field, "must be ≥ "+strconv.FormatInt(lo, 10)+", got "+quote(string(d.val())))
@@ -556,6 +707,33 @@ func (d *decoder) integer(field string, lo, hi int64) (v int64, present bool, in
 		return 0, false, invalid(ReasonOutOfRange, field, "must be ≤ "+strconv.FormatInt(hi, 10)+", got "+quote(string(d.val())))
 	}
 	return v, true, nil
+}
+
+// intValue converts b, a JSON integer (syntax already checked); ok is false for
+// a magnitude beyond math.MaxInt64.
+func intValue(b []byte) (v int64, ok bool) {
+	neg := b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	var u uint64
+	if len(b) <= 18 { // below 10^18: cannot overflow
+		for _, c := range b {
+			u = u*10 + uint64(c-'0')
+		}
+	} else {
+		for _, c := range b {
+			if u > (math.MaxInt64-uint64(c-'0'))/10 {
+				return 0, false
+			}
+			u = u*10 + uint64(c-'0')
+		}
+	}
+	v = int64(u)
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // decSyntax is parseDecimal's complaint about text that is not a decimal.

@@ -2,6 +2,8 @@ package schemas
 
 import (
 	"errors"
+	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -23,6 +25,9 @@ func FuzzDecodePayment(f *testing.F) {
 		// The runtime-compiled payments type: same verdict, fields and Blocks.
 		sameDecode(t, et, data, err, func() map[string]any { return paymentRow(&p) })
 		CompareBatches(t, NewPaymentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), []DiffRecord{{Value: data}}, 1)
+		warm := []DiffRecord{{Value: []byte(validPayment)}, {Value: data}, {Value: data}}
+		CompareBatches(t, NewPaymentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), warm, 1)
+		sameWarm(t, et, []byte(validPayment), data)
 	})
 }
 
@@ -41,6 +46,9 @@ func FuzzDecodeShipment(f *testing.F) {
 		b.Blocks()
 		sameDecode(t, et, data, err, func() map[string]any { return shipmentRow(&s) })
 		CompareBatches(t, NewShipmentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), []DiffRecord{{Value: data}}, 1)
+		warm := []DiffRecord{{Value: []byte(validShipment)}, {Value: data}, {Value: data}}
+		CompareBatches(t, NewShipmentBatch(Options{Raw: true}), et.NewBatch(Options{Raw: true}), warm, 1)
+		sameWarm(t, et, []byte(validShipment), data)
 	})
 }
 
@@ -77,5 +85,29 @@ func FuzzDecodeSettlements(f *testing.F) {
 			}
 		}
 		b.Blocks()
+		sameWarm(t, et, []byte(settlement), data)
 	})
+}
+
+// sameWarm checks that a transient decoder of et that learnt the field order
+// from warm, and then from data itself, decodes data as a decoder that learnt
+// nothing does: the same verdict, worded the same, and the same row.
+func sameWarm(t *testing.T, et *EventType, warm, data []byte) {
+	t.Helper()
+	want, werr := et.Decode(data, Limits{})
+	r := et.newRecordDecoder(Limits{}, arenaChunk)
+	r.d.transient = true
+	if inv := r.record(warm); inv != nil {
+		t.Fatal(inv)
+	}
+	for range 2 {
+		var got map[string]any
+		inv := r.record(data)
+		if inv == nil {
+			got = r.row()
+		}
+		if fmt.Sprint(inv) != fmt.Sprint(werr) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: warm decoder %v %v, cold %v %v", data, inv, got, werr, want)
+		}
+	}
 }
