@@ -239,13 +239,29 @@ func (c *fixedCol[T]) EncodeColumn(b *proto.Buffer) { putFixed(b, c.v[c.lo:c.hi]
 // putFixed appends v's little-endian bytes: ClickHouse's encoding of a column of
 // T, written in one copy.
 func putFixed[T fixedWidth](b *proto.Buffer, v []T) {
-	if len(v) == 0 {
-		return
-	}
-	b.Buf = append(b.Buf, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(v[0])))...)
+	b.Buf = append(b.Buf, fixedBytes(v)...)
 }
 
-func (c *fixedCol[T]) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+// fixedBytes is v's memory as bytes: ClickHouse's encoding of a column of T.
+func fixedBytes[T fixedWidth](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(v)*int(unsafe.Sizeof(v[0])))
+}
+
+// WriteColumn hands the rows' memory itself to the connection's writer, which
+// sends it when the block is flushed, before the insert returns (the Block stays
+// untouched until then): no copy into the encoding buffer, which then grows only by
+// the columns that need encoding.
+func (c *fixedCol[T]) WriteColumn(w *proto.Writer) { chainFixed(w, c.v[c.lo:c.hi]) }
+
+// chainFixed adds v's bytes to w's vector of writes without copying them.
+func chainFixed[T fixedWidth](w *proto.Writer, v []T) {
+	if len(v) > 0 {
+		w.ChainWrite(fixedBytes(v))
+	}
+}
 
 // The host must be little-endian, like ClickHouse's wire format, for fixedCol.
 var _ = [1]struct{}{}[1-int(*(*byte)(unsafe.Pointer(&[2]byte{1, 0})))]
@@ -508,7 +524,15 @@ func (c *millisCol) EncodeColumn(b *proto.Buffer) {
 	}
 }
 
-func (c *millisCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+// WriteColumn sends milliseconds to a DateTime64(3) column without a copy, as
+// fixedCol does.
+func (c *millisCol) WriteColumn(w *proto.Writer) {
+	if c.t.dt64 && c.t.scale == 1000 {
+		chainFixed(w, []int64(c.v[c.lo:c.hi]))
+		return
+	}
+	w.ChainBuffer(c.EncodeColumn)
+}
 
 // floorDiv is a / b rounded towards minus infinity (b > 0).
 func floorDiv(a, b int64) int64 {
