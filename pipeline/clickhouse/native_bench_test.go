@@ -12,7 +12,7 @@ import (
 )
 
 // benchPaymentsBlock is the raw payments block of a batch of n loadgen payments.
-func benchPaymentsBlock(b *testing.B, n int) schemas.Block {
+func benchPaymentsBlock(b testing.TB, n int) schemas.Block {
 	b.Helper()
 	g, err := loadgen.NewGenerator(loadgen.Config{Seed: 1, Payments: n, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
