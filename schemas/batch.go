@@ -202,10 +202,7 @@ func (c *DictColumn) AppendN(s string, n int) {
 		return
 	}
 	c.Append(s)
-	k := c.Keys[len(c.Keys)-1]
-	for range n - 1 {
-		c.Keys = append(c.Keys, k)
-	}
+	pushN(&c.Keys, c.Keys[len(c.Keys)-1], n-1)
 }
 
 // Len is the number of rows.

@@ -315,9 +315,7 @@ func (b *typeBatch) endRun() {
 	}
 	b.topic.AppendN(r.topic, r.rows)
 	b.topicID.AppendN(r.topicID, r.rows)
-	for range r.rows {
-		push(&b.partition, r.partition)
-	}
+	pushN(&b.partition, r.partition, r.rows)
 	r.rows = 0
 }
 

@@ -33,3 +33,14 @@ func appendBytes(s *[]byte, v string) {
 	}
 	*s = append(*s, v...) // in place: the length only
 }
+
+// pushN appends n copies of v to *s, growing it at most once (by at least half,
+// as push does).
+func pushN[S ~[]T, T any](s *S, v T, n int) {
+	if cap(*s)-len(*s) < n {
+		*s = slices.Grow(*s, max(cap(*s)/2, n, minGrow))
+	}
+	for range n {
+		*s = append(*s, v) // in place: the length only
+	}
+}

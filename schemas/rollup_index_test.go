@@ -241,3 +241,26 @@ func TestDictColumnSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestDictColumnAppendN: AppendN gives n rows of its value after those before,
+// growing the keys once however many rows it adds.
+func TestDictColumnAppendN(t *testing.T) {
+	var c DictColumn
+	c.Append("a")
+	c.AppendN("b", 3)
+	c.AppendN("a", 0)
+	c.AppendN("a", 2)
+	if got := PlainColumn(c).([]string); !slices.Equal(got, []string{"a", "b", "b", "b", "a", "a"}) {
+		t.Fatalf("rows %q", got)
+	}
+	var fresh DictColumn
+	allocs := testing.AllocsPerRun(10, func() {
+		fresh = DictColumn{}
+		fresh.AppendN("payments", 100_000)
+	})
+	// The hint, the value's copy, the dictionary, and the keys for the first row
+	// and for the others.
+	if allocs > 5 || fresh.Len() != 100_000 {
+		t.Fatalf("AppendN of 100000 rows: %v allocations, %d rows", allocs, fresh.Len())
+	}
+}
