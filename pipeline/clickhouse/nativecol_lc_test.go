@@ -75,17 +75,7 @@ func TestPutLowCardinalityWidths(t *testing.T) {
 // grown by blockSize holds the block without growing again.
 func TestBlockSize(t *testing.T) {
 	blk := benchPaymentsBlock(t, 2*nativeChunkRows+1000)
-	cols := make([]nativeCol, len(blk.Columns))
-	for i, c := range blk.Columns {
-		col, err := newNativeCol(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := col.Infer(paymentTypes[blk.Names[i]]); err != nil {
-			t.Fatal(err)
-		}
-		cols[i] = col
-	}
+	cols := paymentCols(t, blk)
 	var buf proto.Buffer
 	for lo := 0; lo < blk.Rows; lo += nativeChunkRows {
 		hi := min(lo+nativeChunkRows, blk.Rows)
