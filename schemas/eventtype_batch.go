@@ -335,6 +335,23 @@ func (b *typeBatch) Blocks() []Block {
 	return b.blocks
 }
 
+// Sizes implements Sizer: the raw columns' sizes, then the rows.
+func (b *typeBatch) Sizes(dst []int) []int {
+	return append(b.cols.sizes(dst), len(b.offset))
+}
+
+// Reserve implements Sizer.
+func (b *typeBatch) Reserve(sizes []int) {
+	if !b.o.Raw || cap(b.offset) > 0 || len(sizes) != b.cols.nsizes()+1 {
+		return
+	}
+	rows := b.cols.reserve(sizes)[0]
+	reserve(&b.partition, rows)
+	reserve(&b.offset, rows)
+	reserve(&b.ingestedAt, rows)
+	reserve(&b.timestamp, rows)
+}
+
 // SetFlush implements FlushMarker.
 func (b *typeBatch) SetFlush(token string) { b.flush = token }
 
