@@ -3,6 +3,8 @@ package pipeline
 import (
 	"hash/maphash"
 	"time"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // dedupSlack widens the horizon when the filter is rebuilt or pruned, so that Kafka
@@ -68,6 +70,14 @@ type dedup struct {
 	// the batch's raw rows hold them.
 	pending pendingIDs
 	keep    bool
+
+	// pre is the id Prefetch hashed last, copied (the id it is given points
+	// into a record buffer that is recycled), and preH its hash: Admit, given
+	// the same id once the record is validated, compares it instead of hashing
+	// it again. preLen is its length, -1 when there is none.
+	pre    [schemas.MaxEventIDBytes]byte
+	preLen int
+	preH   idHash
 }
 
 type seenHash struct {
@@ -87,7 +97,7 @@ const dedupRenumber = 1 << 30
 const dedupMinSlots = 64
 
 func newDedup(horizon time.Duration, max int, keep bool) *dedup {
-	d := &dedup{horizon: int64(horizon), max: max, keep: keep}
+	d := &dedup{horizon: int64(horizon), max: max, keep: keep, preLen: -1}
 	d.ring = make([]seenHash, d.ringCap(dedupMinSlots*3/4))
 	d.slots, d.mask = make([]uint64, dedupMinSlots), dedupMinSlots-1
 	return d
@@ -122,13 +132,26 @@ func (d *dedup) load(id string, ts int64) {
 // so that the cache miss it costs in a large filter overlaps the rest of the
 // record's decoding. It changes nothing Admit decides.
 func (d *dedup) Prefetch(id string) {
-	prefetch(&d.slots[d.start(hashID(id))])
+	h := hashID(id)
+	prefetch(&d.slots[d.start(h)])
+	d.preLen = -1
+	if len(id) <= len(d.pre) {
+		d.preLen, d.preH = copy(d.pre[:], id), h
+	}
+}
+
+// hash is hashID(id), from Prefetch when it was given id last.
+func (d *dedup) hash(id string) idHash {
+	if len(id) == d.preLen && id == string(d.pre[:len(id)]) {
+		return d.preH
+	}
+	return hashID(id)
 }
 
 // Admit implements schemas.Dedup: ts is the record's Kafka timestamp in Unix
 // nanoseconds.
 func (d *dedup) Admit(id string, ts, offset int64) bool {
-	h := hashID(id)
+	h := d.hash(id)
 	i, ok := d.find(h)
 	if ok && d.at(i).ts >= ts-d.horizon {
 		return false

@@ -207,7 +207,7 @@ func driveDedup(t testing.TB, data []byte) {
 			d.reset()
 			o.reset()
 		default:
-			if got, want := d.Admit(id, ts, int64(k)), o.Admit(id, ts, int64(k)); got != want {
+			if got, want := d.Admit(prefetchFor(d, id, op>>4&3, ids), ts, int64(k)), o.Admit(id, ts, int64(k)); got != want {
 				t.Fatalf("call %d: Admit(%q, %d) = %v, oracle %v (horizon %v, cap %d)", k, id, ts, got, want, horizon, max)
 			}
 		}
@@ -219,6 +219,36 @@ func driveDedup(t testing.TB, data []byte) {
 		}
 	}
 	checkSame(t, d, o)
+}
+
+// prefetchFor makes the Prefetch call how says before Admit(id): none, of id,
+// of another id, or of another id of id's length in a buffer that id's bytes
+// then overwrite (as a recycled record buffer is), and returns id for Admit (in
+// the last case, the overwritten buffer). None of them may change what Admit
+// decides.
+func prefetchFor(d *dedup, id string, how byte, ids map[int]string) string {
+	switch how {
+	case 1:
+		d.Prefetch(id)
+	case 2, 3:
+		other := "x"
+		for _, o := range ids {
+			if o != id && (how == 2 || len(o) == len(id)) {
+				other = o
+				break
+			}
+		}
+		if how == 2 || len(other) != len(id) {
+			d.Prefetch(other)
+			return id
+		}
+		buf := []byte(other)
+		view := unsafe.String(&buf[0], len(buf))
+		d.Prefetch(view)
+		copy(buf, id) // view is id now, at the address Prefetch saw
+		return view
+	}
+	return id
 }
 
 // TestDedupOracle drives the filter and the oracle with random call sequences and

@@ -1,5 +1,7 @@
 package pipeline
 
+import "github.com/sluicehq/sluice/schemas"
+
 // Memory is the process's memory budget that the workers size their batches
 // from, shared among the partitions owned now. It is safe for
 // concurrent use and cheap: a worker calls it once per fetched slice or per flush,
@@ -47,11 +49,26 @@ func (w *Worker) filled() int {
 // fills now (it took memory idle partitions left, and they need it back) is
 // replaced by a new one instead, and its memory given back.
 func (w *Worker) reuse(s *slot, was int64) {
-	if w.renew != nil && was > 2*int64(w.maxBytes()) {
+	limit := 2 * int64(w.maxBytes())
+	if w.renew != nil && was > limit {
 		s.batch = w.renew()
+	} else {
+		s.batch.Reset()
+	}
+	// A new batch reserves the columns of the batch flushed last (w.sizes, of
+	// w.held.spare bytes), scaled up to the size at which it is flushed but at
+	// most doubled, so that it does not grow them from empty (unless that one too
+	// grew beyond what the worker fills now).
+	z, ok := s.batch.(schemas.Sizer)
+	if !ok || w.held.spare <= 0 || w.held.spare > limit {
 		return
 	}
-	s.batch.Reset()
+	if full := min(int64(w.maxBytes()), 2*w.held.spare); full > w.held.spare {
+		for i, n := range w.sizes {
+			w.sizes[i] = int(int64(n) * full / w.held.spare)
+		}
+	}
+	z.Reserve(w.sizes)
 }
 
 // report tells Deps.Memory what the worker's batches and filter hold now.

@@ -71,7 +71,8 @@ type Worker struct {
 
 	invalid invalidWatch // the store stage's: warns of an (almost) all-invalid partition
 
-	held memoryHeld // what was reported to Deps.Memory
+	held  memoryHeld // what was reported to Deps.Memory
+	sizes []int      // the columns of the batch flushed last, for the next to reserve (reuse)
 
 	// Why the partition may be blocked: its dead letters cannot be written, or
 	// ClickHouse refuses its calls for good (see blockage).
@@ -426,6 +427,10 @@ func (w *Worker) flush(ctx context.Context) error {
 	s := w.cur
 	s.r, s.replay, s.last, s.n = r, replay, markable(w.lastRec), w.n
 	bytes := int64(w.filled())
+	w.sizes = w.sizes[:0]
+	if z, ok := s.batch.(schemas.Sizer); ok {
+		w.sizes = z.Sizes(w.sizes) // now: the stages own s once it is sent
+	}
 	if w.dd != nil {
 		// The filter admits into the next batch's ids only after settle below.
 		s.pending = w.dd.pending

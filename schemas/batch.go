@@ -1,9 +1,11 @@
 package schemas
 
 import (
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Meta is the Kafka provenance of one record.
@@ -71,48 +73,95 @@ type DictColumn struct {
 	Dict  []string
 	Keys  []uint32
 	index map[string]uint32 // Dict's keys once it holds more than smallDict values
-	// recent is a hint checked before index or the scan: slot dictSlot(v) holds
-	// 1 + the key of the value last found or added there. A slot is verified
-	// against Dict, so a stale or colliding one costs a lookup, never a wrong key.
-	recent *[dictSlots]uint32
+	// recent is a hint checked before index or the scan: a set of two slots
+	// per dictSet, each holding a value last found or added there, as its
+	// words (dictHint), with its key. Words that match are the value itself when
+	// it is at most dictExact bytes long; a longer one is verified against Dict.
+	// So a colliding slot costs a lookup, never a wrong key.
+	recent *[2 * dictSets]dictHint
 }
 
 // smallDict is the most values a DictColumn finds by comparing them in turn,
 // which is cheaper than hashing while there are few.
 const smallDict = 8
 
-// dictSlots is the size of a DictColumn's recent hint.
+// dictSets is the number of sets of a DictColumn's recent hint.
 const (
-	dictSlotBits = 6
-	dictSlots    = 1 << dictSlotBits
+	dictSetBits = 5
+	dictSets    = 1 << dictSetBits
 )
 
-// dictSlot is the recent slot of s, from its length and three of its bytes: far
-// cheaper than the map's hash, and a collision only costs a lookup.
-func dictSlot(s string) uint32 {
-	x := uint32(len(s))
-	if n := len(s); n > 0 {
-		x |= uint32(s[0])<<8 | uint32(s[n/2])<<16 | uint32(s[n-1])<<24
-	}
-	return (x * 0x9E3779B1) >> (32 - dictSlotBits)
+// dictExact is the longest value whose words (dictHint) determine it.
+const dictExact = 24
+
+// dictHint is one slot of a DictColumn's recent hint: a value's words and its
+// key. The words of a value are three of its 8-byte words, at its start, 8 bytes
+// in and at its end (overlapping when it is shorter than 24 bytes; under 8
+// bytes, two 4-byte words, and under 4 its first, middle and last bytes), and n,
+// 1 + its length up to dictExact + 1. Up to dictExact bytes, the words cover every
+// byte of the value, so two such values with equal words are equal. An empty slot
+// matches no value (its n is 0).
+type dictHint struct {
+	a, b, c uint64
+	n, key  uint32
+}
+
+// dictSet is the recent set of the value of words a, b, c and n: far cheaper
+// than the map's hash, and a collision only costs a lookup.
+func dictSet(a, b, c uint64, n uint32) uint32 {
+	x := (a+uint64(n))*0x9E3779B97F4A7C15 ^ (b^c)*0xC2B2AE3D27D4EB4F
+	return uint32(x >> (64 - dictSetBits))
+}
+
+// is reports whether the slot holds the value of words a, b, c and n.
+func (h *dictHint) is(a, b, c uint64, n uint32) bool {
+	return (h.a^a)|(h.b^b)|(h.c^c)|uint64(h.n^n) == 0
 }
 
 // Append adds s as the last row. Only a value new to the column is copied (s may
 // be transient).
 func (c *DictColumn) Append(s string) {
 	if c.recent == nil {
-		c.recent = new([dictSlots]uint32)
+		c.recent = new([2 * dictSets]dictHint)
 	}
-	slot := &c.recent[dictSlot(s)]
-	k := *slot - 1 // no hint: MaxUint32, past any Dict
-	if int(k) >= len(c.Dict) || c.Dict[k] != s {
-		var ok bool
-		if k, ok = c.find(s); !ok {
-			k = c.add(strings.Clone(s))
-		}
-		*slot = k + 1
+	// The words of s (dictHint), here rather than in a function of their own,
+	// which would not be inlined.
+	var a, b, w uint64
+	p, le := unsafe.Slice(unsafe.StringData(s), len(s)), binary.LittleEndian
+	switch l := len(p); {
+	case l >= 8:
+		a, b, w = le.Uint64(p), le.Uint64(p[min(8, l-8):]), le.Uint64(p[l-8:])
+	case l >= 4:
+		a, w = uint64(le.Uint32(p)), uint64(le.Uint32(p[l-4:]))
+	case l > 0:
+		a = uint64(p[0]) | uint64(p[l/2])<<8 | uint64(p[l-1])<<16
+	}
+	n := uint32(min(len(s), dictExact+1)) + 1
+	set := c.recent[2*dictSet(a, b, w, n):][:2]
+	var k uint32
+	switch {
+	case set[0].is(a, b, w, n):
+		k = set[0].key
+	case set[1].is(a, b, w, n):
+		k = set[1].key
+	default:
+		k = c.lookup(s)
+		set[1], set[0] = set[0], dictHint{a: a, b: b, c: w, n: n, key: k}
+		push(&c.Keys, k)
+		return
+	}
+	if n > dictExact+1 && c.Dict[k] != s {
+		k = c.lookup(s) // a long value with the same words; the slot stays
 	}
 	push(&c.Keys, k)
+}
+
+// lookup returns the key of s, adding it (copied) when it is new.
+func (c *DictColumn) lookup(s string) uint32 {
+	if k, ok := c.find(s); ok {
+		return k
+	}
+	return c.add(strings.Clone(s))
 }
 
 // add puts s, new to the dictionary, at its end and returns its key.
@@ -153,10 +202,7 @@ func (c *DictColumn) AppendN(s string, n int) {
 		return
 	}
 	c.Append(s)
-	k := c.Keys[len(c.Keys)-1]
-	for range n - 1 {
-		c.Keys = append(c.Keys, k)
-	}
+	pushN(&c.Keys, c.Keys[len(c.Keys)-1], n-1)
 }
 
 // Len is the number of rows.
@@ -166,6 +212,9 @@ func (c DictColumn) Len() int { return len(c.Keys) }
 func (c *DictColumn) Reset() {
 	clear(c.index)
 	clear(c.Dict)
+	if c.recent != nil {
+		clear(c.recent[:]) // its keys are the old dictionary's
+	}
 	c.Dict, c.Keys = c.Dict[:0], c.Keys[:0]
 }
 

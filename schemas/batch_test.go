@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -359,5 +360,61 @@ func TestBatchDedupPrefetch(t *testing.T) {
 	want := []string{"prefetch a", "a@7000000000/1", "prefetch a", "a@8000000000/2"}
 	if !reflect.DeepEqual(d.calls, want) {
 		t.Fatalf("calls %q, want %q", d.calls, want)
+	}
+}
+
+// TestBatchReserve: a new batch that reserves the sizes of a full one (an
+// eighth more) fills as many rows with the same blocks without growing its
+// columns, so reserving and filling allocate well under what a new batch
+// allocates filling (its columns several times over as they grow); a batch
+// that held rows ignores them.
+func TestBatchReserve(t *testing.T) {
+	pay := BuiltinType(t, "payment")
+	recs := variedPayments(20_000)
+	fill := func(b Batch, sizes []int) (allocated uint64) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if sizes != nil {
+			b.(Sizer).Reserve(sizes)
+		}
+		for i, r := range recs {
+			if err := b.Add(r, Meta{Topic: "payments", Partition: 3, Offset: int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	o := Options{Raw: true, SkipRollups: true}
+	full := pay.NewBatch(o)
+	grown := fill(full, nil)
+	sizes := full.(Sizer).Sizes(nil)
+	want := full.Blocks()
+
+	b := pay.NewBatch(o)
+	reserved := fill(b, sizes)
+	if got := b.Blocks(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the reserved batch's blocks differ from the new one's")
+	}
+	t.Logf("allocated: %d bytes filling a new batch, %d reserving and filling one", grown, reserved)
+	if reserved*2 > grown {
+		t.Fatalf("reserving and filling a batch allocated %d bytes, filling a new one %d", reserved, grown)
+	}
+	// Sizes of the wrong length (another type's) are ignored.
+	if n := fill(pay.NewBatch(o), sizes[1:]); n*2 < grown {
+		t.Fatalf("sizes of the wrong length reserved: %d bytes allocated filling, %d without", n, grown)
+	}
+	// So are any sizes in a batch whose columns grew already: it keeps them.
+	used := pay.NewBatch(o)
+	if err := used.Add(recs[0], Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	used.Reset()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	used.(Sizer).Reserve(sizes)
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n != 0 {
+		t.Fatalf("a batch that held rows reserved %d bytes", n)
 	}
 }

@@ -315,9 +315,7 @@ func (b *typeBatch) endRun() {
 	}
 	b.topic.AppendN(r.topic, r.rows)
 	b.topicID.AppendN(r.topicID, r.rows)
-	for range r.rows {
-		push(&b.partition, r.partition)
-	}
+	pushN(&b.partition, r.partition, r.rows)
 	r.rows = 0
 }
 
@@ -335,6 +333,23 @@ func (b *typeBatch) Blocks() []Block {
 		}
 	}
 	return b.blocks
+}
+
+// Sizes implements Sizer: the raw columns' sizes, then the rows.
+func (b *typeBatch) Sizes(dst []int) []int {
+	return append(b.cols.sizes(dst), len(b.offset))
+}
+
+// Reserve implements Sizer.
+func (b *typeBatch) Reserve(sizes []int) {
+	if !b.o.Raw || cap(b.offset) > 0 || len(sizes) != b.cols.nsizes()+1 {
+		return
+	}
+	rows := b.cols.reserve(sizes)[0]
+	reserve(&b.partition, rows)
+	reserve(&b.offset, rows)
+	reserve(&b.ingestedAt, rows)
+	reserve(&b.timestamp, rows)
 }
 
 // SetFlush implements FlushMarker.

@@ -168,3 +168,63 @@ func (c *rawColumns) reset(drop bool) {
 		c.other[i].reset(drop)
 	}
 }
+
+// sizes appends what the columns hold to dst, for reserve: for each string
+// column its bytes and rows, for each dictionary, integer and float column its
+// rows, for each map column its keys' and values' bytes, its entries and its rows.
+func (c *rawColumns) sizes(dst []int) []int {
+	for i := range c.str {
+		dst = append(dst, len(c.str[i].Data), len(c.str[i].Ends))
+	}
+	for i := range c.dict {
+		dst = append(dst, len(c.dict[i].Keys))
+	}
+	for i := range c.i64 {
+		dst = append(dst, len(c.i64[i]))
+	}
+	for i := range c.f64 {
+		dst = append(dst, len(c.f64[i]))
+	}
+	for i := range c.maps {
+		m := &c.maps[i]
+		dst = append(dst, len(m.Keys.Data), len(m.Values.Data), len(m.Keys.Ends), len(m.Ends))
+	}
+	return dst
+}
+
+// nsizes is how many values sizes appends.
+func (c *rawColumns) nsizes() int {
+	return 2*len(c.str) + len(c.dict) + len(c.i64) + len(c.f64) + 4*len(c.maps)
+}
+
+// reserve makes room in the columns for sizes (from sizes) and returns the
+// sizes after theirs.
+func (c *rawColumns) reserve(sizes []int) []int {
+	for i := range c.str {
+		reserve(&c.str[i].Data, sizes[0])
+		reserve(&c.str[i].Ends, sizes[1])
+		sizes = sizes[2:]
+	}
+	for i := range c.dict {
+		reserve(&c.dict[i].Keys, sizes[0])
+		sizes = sizes[1:]
+	}
+	for i := range c.i64 {
+		reserve(&c.i64[i], sizes[0])
+		sizes = sizes[1:]
+	}
+	for i := range c.f64 {
+		reserve(&c.f64[i], sizes[0])
+		sizes = sizes[1:]
+	}
+	for i := range c.maps {
+		m := &c.maps[i]
+		reserve(&m.Keys.Data, sizes[0])
+		reserve(&m.Values.Data, sizes[1])
+		reserve(&m.Keys.Ends, sizes[2])
+		reserve(&m.Values.Ends, sizes[2])
+		reserve(&m.Ends, sizes[3])
+		sizes = sizes[4:]
+	}
+	return sizes
+}

@@ -33,3 +33,37 @@ func appendBytes(s *[]byte, v string) {
 	}
 	*s = append(*s, v...) // in place: the length only
 }
+
+// pushN appends n copies of v to *s, growing it at most once (by at least half,
+// as push does).
+func pushN[S ~[]T, T any](s *S, v T, n int) {
+	if cap(*s)-len(*s) < n {
+		*s = slices.Grow(*s, max(cap(*s)/2, n, minGrow))
+	}
+	for range n {
+		*s = append(*s, v) // in place: the length only
+	}
+}
+
+// reserve makes room for n elements in *s, and an eighth more (a batch sized
+// from the one before it may grow a little past it); it does nothing when *s
+// has that room.
+func reserve[S ~[]T, T any](s *S, n int) {
+	if n += n / 8; cap(*s) < n {
+		*s = slices.Grow(*s, n-len(*s))
+	}
+}
+
+// Sizer is a Batch whose columns can be sized from another batch of its type:
+// the worker's batches take turns, and a new one sized from the batch flushed
+// before it does not grow its columns from empty (each growth copies them and
+// leaves the old ones as garbage).
+type Sizer interface {
+	// Sizes appends what the batch's columns hold to dst and returns it.
+	Sizes(dst []int) []int
+	// Reserve makes room in the columns of a batch that has not held rows yet
+	// (or gave their memory back) for what Sizes gave for a batch of the same
+	// type, scaled; a batch whose columns grew already, or other sizes, are left
+	// as they are.
+	Reserve(sizes []int)
+}

@@ -161,30 +161,62 @@ func TestRollupOrderAndTotals(t *testing.T) {
 	}
 }
 
-// TestDictColumnCollisions: values that share a recent-cache slot, appended in
-// turn past smallDict, are each found as themselves and held once.
+// TestDictColumnCollisions: more values than the recent hint has slots, appended
+// in turn past smallDict (so that they keep evicting each other), are each found
+// as themselves and held once; so are long values whose hint words are equal
+// (they differ only in bytes the words do not cover).
 func TestDictColumnCollisions(t *testing.T) {
-	var c DictColumn
-	var vals, want []string
+	var many, sameWords []string
+	for i := range 4 * dictSets {
+		many = append(many, fmt.Sprintf("c%d", i))
+	}
 	for i := range 3 * smallDict {
-		v := fmt.Sprintf("a%02dmzz", i) // same length and first, middle and last bytes
-		if dictSlot(v) != dictSlot("a00mzz") {
-			t.Fatalf("%q and a00mzz in different slots: the test needs colliding values", v)
+		sameWords = append(sameWords, fmt.Sprintf("0123456789abcdef-%03d-01234567", i)) // bytes 16–21 differ
+	}
+	for _, vals := range [][]string{many, sameWords} {
+		var c DictColumn
+		var want []string
+		for round := range 3 {
+			for i := range vals {
+				v := vals[(i*5+round)%len(vals)]
+				c.Append(v)
+				want = append(want, v)
+			}
 		}
-		vals = append(vals, v)
-	}
-	for round := range 3 {
-		for i := range vals {
-			v := vals[(i*5+round)%len(vals)]
-			c.Append(v)
-			want = append(want, v)
+		if got := PlainColumn(c).([]string); !slices.Equal(got, want) {
+			t.Fatalf("rows %q, want %q", got, want)
+		}
+		if len(c.Dict) != len(vals) {
+			t.Fatalf("dictionary holds %d values, want %d", len(c.Dict), len(vals))
 		}
 	}
-	if got := PlainColumn(c).([]string); !slices.Equal(got, want) {
-		t.Fatalf("rows %q, want %q", got, want)
+}
+
+// TestDictColumnExact: up to dictExact bytes and a little beyond, a value that
+// differs from another in one byte, or only in its length, is not taken for it
+// (the hint's words must cover every byte of a value they match without
+// comparing it).
+func TestDictColumnExact(t *testing.T) {
+	var lengths DictColumn
+	for n := range dictExact + 8 {
+		base := strings.Repeat("x", n)
+		lengths.Append(base)
+		for i := range n {
+			for _, v := range []byte{0, 'y', 0xff} {
+				b := []byte(base)
+				b[i] = v
+				var c DictColumn
+				for _, s := range []string{base, string(b), base, string(b)} {
+					c.Append(s)
+				}
+				if got := PlainColumn(c).([]string); len(c.Dict) != 2 || !slices.Equal(got, []string{base, string(b), base, string(b)}) {
+					t.Fatalf("%q then %q: rows %q, dictionary %q", base, b, got, c.Dict)
+				}
+			}
+		}
 	}
-	if len(c.Dict) != len(vals) {
-		t.Fatalf("dictionary holds %d values, want %d", len(c.Dict), len(vals))
+	if len(lengths.Dict) != dictExact+8 {
+		t.Fatalf("values of %d lengths make a dictionary of %d", dictExact+8, len(lengths.Dict))
 	}
 }
 
@@ -193,7 +225,7 @@ func TestDictColumnCollisions(t *testing.T) {
 // after a Reset.
 func TestDictColumnSizes(t *testing.T) {
 	var c DictColumn
-	for _, distinct := range []int{1, smallDict, smallDict + 1, 3 * smallDict, 4 * dictSlots, 2} {
+	for _, distinct := range []int{1, smallDict, smallDict + 1, 3 * smallDict, 8 * dictSets, 2} {
 		c.Reset()
 		var want []string
 		for i := range 5 * distinct {
@@ -207,5 +239,28 @@ func TestDictColumnSizes(t *testing.T) {
 		if len(c.Dict) != distinct || c.Dict[0] != "v0" || (distinct > 1 && c.Dict[1] != fmt.Sprintf("v%d", 7%distinct)) {
 			t.Fatalf("%d distinct: dictionary %q", distinct, c.Dict)
 		}
+	}
+}
+
+// TestDictColumnAppendN: AppendN gives n rows of its value after those before,
+// growing the keys once however many rows it adds.
+func TestDictColumnAppendN(t *testing.T) {
+	var c DictColumn
+	c.Append("a")
+	c.AppendN("b", 3)
+	c.AppendN("a", 0)
+	c.AppendN("a", 2)
+	if got := PlainColumn(c).([]string); !slices.Equal(got, []string{"a", "b", "b", "b", "a", "a"}) {
+		t.Fatalf("rows %q", got)
+	}
+	var fresh DictColumn
+	allocs := testing.AllocsPerRun(10, func() {
+		fresh = DictColumn{}
+		fresh.AppendN("payments", 100_000)
+	})
+	// The hint, the value's copy, the dictionary, and the keys for the first row
+	// and for the others.
+	if allocs > 5 || fresh.Len() != 100_000 {
+		t.Fatalf("AppendN of 100000 rows: %v allocations, %d rows", allocs, fresh.Len())
 	}
 }

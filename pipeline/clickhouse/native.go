@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	chgo "github.com/ClickHouse/ch-go"
@@ -158,7 +159,12 @@ func (in *inserter) insert(ctx context.Context, query string, b *schemas.Block, 
 			return fmt.Errorf("column %s: %w", b.Names[i], err)
 		}
 		cols[i] = col
-		input[i] = proto.InputColumn{Name: b.Names[i], Data: guarded{col, b.Names[i], abort}}
+		input[i] = proto.InputColumn{Name: b.Names[i], Data: guarded{nativeCol: col, name: b.Names[i], abort: abort}}
+	}
+	if len(input) > 0 {
+		g := input[0].Data.(guarded)
+		g.block = cols
+		input[0].Data = g
 	}
 	for attempt := 0; ; attempt++ {
 		c, reused, err := in.get(ctx)
@@ -188,6 +194,18 @@ type guarded struct {
 	nativeCol
 	name  string
 	abort func(error)
+	block []nativeCol // on a block's first column: all of them (WriteColumn)
+}
+
+// WriteColumn, on a block's first column, first grows the wire buffer by what
+// the block's columns will write (blockSize): once per block, instead of by each
+// column that does not fit, which copies what the block wrote before it (each of
+// the pool's connections grows its own buffer to the largest block it sent).
+func (g guarded) WriteColumn(w *proto.Writer) {
+	if n := blockSize(g.block); n > 0 {
+		w.ChainBuffer(func(b *proto.Buffer) { b.Buf = slices.Grow(b.Buf, n) })
+	}
+	g.nativeCol.WriteColumn(w)
 }
 
 func (g guarded) Infer(t proto.ColumnType) error {

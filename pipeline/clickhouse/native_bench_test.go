@@ -12,7 +12,7 @@ import (
 )
 
 // benchPaymentsBlock is the raw payments block of a batch of n loadgen payments.
-func benchPaymentsBlock(b *testing.B, n int) schemas.Block {
+func benchPaymentsBlock(b testing.TB, n int) schemas.Block {
 	b.Helper()
 	g, err := loadgen.NewGenerator(loadgen.Config{Seed: 1, Payments: n, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
@@ -52,6 +52,24 @@ var paymentTypes = map[string]proto.ColumnType{
 	"_partition": "Int32", "_offset": "Int64", "_ingested_at": "DateTime64(3, 'UTC')", "_timestamp": "DateTime64(3, 'UTC')",
 }
 
+// paymentCols are the native columns of a raw payments block, inferred as the
+// payments table's.
+func paymentCols(tb testing.TB, blk schemas.Block) []nativeCol {
+	tb.Helper()
+	cols := make([]nativeCol, len(blk.Columns))
+	for i, c := range blk.Columns {
+		col, err := newNativeCol(c)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := col.Infer(paymentTypes[blk.Names[i]]); err != nil {
+			tb.Fatal(err)
+		}
+		cols[i] = col
+	}
+	return cols
+}
+
 // BenchmarkEncodePayments is the client-side cost of an insert of a batch's raw
 // payments block, per row, without I/O: Store's ch-go encoders writing the flat
 // columns to the wire buffer, against clickhouse-go's batch columns (Append of
@@ -62,17 +80,7 @@ func BenchmarkEncodePayments(b *testing.B) {
 	b.Run("ch-go", func(b *testing.B) {
 		b.ReportAllocs()
 		var buf proto.Buffer
-		cols := make([]nativeCol, len(blk.Columns))
-		for i, c := range blk.Columns {
-			col, err := newNativeCol(c)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := col.Infer(paymentTypes[blk.Names[i]]); err != nil {
-				b.Fatal(err)
-			}
-			cols[i] = col
-		}
+		cols := paymentCols(b, blk)
 		for b.Loop() {
 			buf.Reset()
 			for lo := 0; lo < blk.Rows; lo += nativeChunkRows {

@@ -65,6 +65,38 @@ func newNativeCol(data any) (nativeCol, error) {
 	return nil, fmt.Errorf("%w: no native encoding for a %T column", ErrInvalidBlock, data)
 }
 
+// sizer is a nativeCol that knows how many bytes EncodeColumn writes for its
+// window, or a bound on them; 0 when it does not.
+type sizer interface{ size() int }
+
+// blockHeaderBytes bounds what ch-go writes before a column's data: its name and
+// type, and its state prefix.
+const blockHeaderBytes = 128
+
+// blockSize is what the columns of a block write for their windows, as far as
+// they know (sizer); 0 for none.
+func blockSize(cols []nativeCol) int {
+	n := 0
+	for _, c := range cols {
+		if s, ok := c.(sizer); ok {
+			n += s.size() + blockHeaderBytes
+		}
+	}
+	return n
+}
+
+// stringsSize bounds what putStrings writes for rows [lo, hi) of c.
+func stringsSize(c schemas.StringColumn, lo, hi int) int {
+	if lo >= hi {
+		return 0
+	}
+	start := uint32(0)
+	if lo > 0 {
+		start = c.Ends[lo-1]
+	}
+	return (hi-lo)*binary.MaxVarintLen32 + int(c.Ends[hi-1]-start)
+}
+
 // rowWindow is the [lo, hi) row range of the block being encoded.
 type rowWindow struct{ lo, hi int }
 
@@ -236,6 +268,8 @@ func (c *fixedCol[T]) Type() proto.ColumnType { return c.typ }
 
 func (c *fixedCol[T]) EncodeColumn(b *proto.Buffer) { putFixed(b, c.v[c.lo:c.hi]) }
 
+func (c *fixedCol[T]) size() int { return (c.hi - c.lo) * int(unsafe.Sizeof(*new(T))) }
+
 // putFixed appends v's little-endian bytes: ClickHouse's encoding of a column of
 // T, written in one copy.
 func putFixed[T fixedWidth](b *proto.Buffer, v []T) {
@@ -349,6 +383,18 @@ func (c *mapCol) EncodeColumn(b *proto.Buffer) {
 	putStrings(b, c.m.Values, int(first), int(end))
 }
 
+func (c *mapCol) size() int {
+	if c.lo >= c.hi {
+		return 0
+	}
+	first := uint32(0)
+	if c.lo > 0 {
+		first = c.m.Ends[c.lo-1]
+	}
+	end := int(c.m.Ends[c.hi-1])
+	return (c.hi-c.lo)*8 + stringsSize(c.m.Keys, int(first), end) + stringsSize(c.m.Values, int(first), end)
+}
+
 // putStrings writes rows [lo, hi) of c as String values.
 // The buffer is grown once for the whole range, and a length below 128 (one
 // varint byte) is appended directly.
@@ -360,7 +406,7 @@ func putStrings(b *proto.Buffer, c schemas.StringColumn, lo, hi int) {
 	if lo > 0 {
 		start = c.Ends[lo-1]
 	}
-	buf := slices.Grow(b.Buf, (hi-lo)*binary.MaxVarintLen32+int(c.Ends[hi-1]-start))
+	buf := slices.Grow(b.Buf, stringsSize(c, lo, hi))
 	for _, end := range c.Ends[lo:hi] {
 		if n := end - start; n < 0x80 {
 			buf = append(buf, byte(n))
@@ -451,6 +497,13 @@ func (c *flatStrCol) EncodeColumn(b *proto.Buffer) {
 
 func (c *flatStrCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
 
+func (c *flatStrCol) size() int {
+	if c.lc != nil {
+		return 0 // its dictionary is built in Prepare
+	}
+	return stringsSize(c.c, c.lo, c.hi)
+}
+
 // dictCol sends a schemas.DictColumn as LowCardinality(String) with the batch's
 // dictionary as is, or as String.
 type dictCol struct {
@@ -485,6 +538,17 @@ func (c *dictCol) EncodeColumn(b *proto.Buffer) {
 }
 
 func (c *dictCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(c.EncodeColumn) }
+
+func (c *dictCol) size() int {
+	if !c.lc || c.lo >= c.hi {
+		return 0
+	}
+	n := 3*8 + (c.hi-c.lo)*4 // flags, dictionary size, keys and their count
+	for _, s := range c.c.Dict {
+		n += binary.MaxVarintLen32 + len(s)
+	}
+	return n
+}
 
 // millisCol sends a schemas.MillisColumn as DateTime64(P) or DateTime.
 type millisCol struct {
@@ -533,6 +597,8 @@ func (c *millisCol) WriteColumn(w *proto.Writer) {
 	}
 	w.ChainBuffer(c.EncodeColumn)
 }
+
+func (c *millisCol) size() int { return (c.hi - c.lo) * 8 }
 
 // floorDiv is a / b rounded towards minus infinity (b > 0).
 func floorDiv(a, b int64) int64 {

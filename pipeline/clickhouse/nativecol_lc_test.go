@@ -69,3 +69,44 @@ func TestPutLowCardinalityWidths(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockSize: a column that knows its size (sizer) writes no more than it,
+// chunk by chunk of a raw payments block, and not much less, so that the buffer
+// grown by blockSize holds the block without growing again.
+func TestBlockSize(t *testing.T) {
+	blk := benchPaymentsBlock(t, 2*nativeChunkRows+1000)
+	cols := paymentCols(t, blk)
+	var buf proto.Buffer
+	for lo := 0; lo < blk.Rows; lo += nativeChunkRows {
+		hi := min(lo+nativeChunkRows, blk.Rows)
+		buf.Reset()
+		for _, c := range cols {
+			c.window(lo, hi)
+		}
+		need := blockSize(cols)
+		known := 0
+		for i, c := range cols {
+			if p, ok := c.(proto.Preparable); ok {
+				if err := p.Prepare(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s, ok := c.(proto.StateEncoder); ok {
+				s.EncodeState(&buf)
+			}
+			start := len(buf.Buf)
+			c.EncodeColumn(&buf)
+			s, ok := c.(sizer)
+			if !ok || s.size() == 0 {
+				continue
+			}
+			if wrote := len(buf.Buf) - start; wrote > s.size() {
+				t.Fatalf("rows %d–%d: column %s wrote %d bytes, its size %d", lo, hi, blk.Names[i], wrote, s.size())
+			}
+			known++
+		}
+		if known < len(cols)/2 || need < len(buf.Buf)/2 || need > 3*len(buf.Buf) {
+			t.Fatalf("rows %d–%d: %d of %d columns sized, block size %d for %d bytes written", lo, hi, known, len(cols), need, len(buf.Buf))
+		}
+	}
+}
