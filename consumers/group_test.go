@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/membudget"
@@ -28,6 +29,13 @@ const (
 // cluster starts an in-process Kafka with topic t (4 partitions) and returns its
 // addresses, a producer and an admin client.
 func cluster(t *testing.T) ([]string, *kgo.Client, *kadm.Client) {
+	t.Helper()
+	_, addrs, prod, adm := kafka(t)
+	return addrs, prod, adm
+}
+
+// kafka is cluster, with the cluster itself.
+func kafka(t *testing.T) (*kfake.Cluster, []string, *kgo.Client, *kadm.Client) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
 	if err != nil {
@@ -46,7 +54,7 @@ func cluster(t *testing.T) ([]string, *kgo.Client, *kadm.Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(adm.Close)
-	return addrs, prod, kadm.NewClient(adm)
+	return c, addrs, prod, kadm.NewClient(adm)
 }
 
 // produce writes n records to each listed partition, one produce request per record
@@ -624,7 +632,24 @@ func TestGroupFetchPoolSharedByNeed(t *testing.T) {
 // a held fetch would time the test out; and once it has caught up too, the others
 // are fetched again at once.
 func TestGroupResumedPartitionSkipsHeldFetch(t *testing.T) {
-	addrs, prod, _ := cluster(t)
+	c, addrs, prod, _ := kafka(t)
+	// The client makes each partition fetchable as its start offset is known, one
+	// by one, and may send its first fetch before partition 0's is: the broker
+	// would hold that fetch of empty partitions for FetchMaxWait, and partition 0
+	// wait behind it. Until a fetch asks for partition 0, none is held.
+	c.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		req := kr.(*kmsg.FetchRequest)
+		for _, tp := range req.Topics {
+			for _, p := range tp.Partitions {
+				if p.Partition == 0 {
+					c.DropControl()
+					return nil, nil, false
+				}
+			}
+		}
+		req.MaxWaitMillis = 0
+		return nil, nil, false
+	})
 	h := newHarness(t)
 	gate := h.blockFirstSlice()
 	const n = 40
