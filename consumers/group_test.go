@@ -196,12 +196,13 @@ func (h *harness) factory(member string) consumers.Factory {
 			h.t.Errorf("factory called for topic %q", tp)
 			return nil
 		}
-		h.add(event{member: member, kind: "start", partition: partition})
 		return &testWorker{h: h, member: member, partition: partition}
 	}
 }
 
-// testWorker records every slice and marks its last record at once.
+// testWorker records its start (once the group counts its partition as owned,
+// unlike the factory call) and every slice, and marks each slice's last record at
+// once.
 type testWorker struct {
 	h         *harness
 	member    string
@@ -209,6 +210,7 @@ type testWorker struct {
 }
 
 func (w *testWorker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func(*kgo.Record)) error {
+	w.h.add(event{member: w.member, kind: "start", partition: w.partition})
 	last := int64(-1)
 	ret := func(err error, closed bool) error {
 		w.h.add(event{member: w.member, kind: "return", partition: w.partition, err: err, closed: closed, lastMark: last})
