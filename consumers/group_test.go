@@ -289,20 +289,30 @@ func (m *member) result(t *testing.T) error {
 
 func committed(t *testing.T, adm *kadm.Client, group string) map[int32]int64 {
 	t.Helper()
-	resp, err := adm.FetchOffsets(t.Context(), group)
+	out, err := committedErr(t, adm, group)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out
+}
+
+// committedErr is committed, returning the error: before a member has joined,
+// the broker does not know the group yet (GROUP_ID_NOT_FOUND).
+func committedErr(t *testing.T, adm *kadm.Client, group string) (map[int32]int64, error) {
+	resp, err := adm.FetchOffsets(t.Context(), group)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[int32]int64)
+	if err := resp.Error(); err != nil {
+		return nil, err
+	}
 	resp.Each(func(o kadm.OffsetResponse) {
-		if o.Err != nil {
-			t.Fatalf("committed offset %s/%d: %v", o.Topic, o.Partition, o.Err)
-		}
 		if o.Topic == topic {
 			out[o.Partition] = o.At
 		}
 	})
-	return out
+	return out, nil
 }
 
 func checkExactlyOnceInOrder(t *testing.T, got map[int32][]int64, n int) {
