@@ -536,13 +536,15 @@ func (g *Group) Run(ctx context.Context) error {
 			// a few more, which the spare capacity absorbs without blocking.
 			g.hold(p, f.Records)
 			p.hist.high.Store(f.HighWatermark) // before the records: see HighWatermarkSetter
+			// Once queued, the records are the worker's, which may recycle them.
+			last := f.Records[len(f.Records)-1].Offset
 			p.in <- f.Records
 			g.fetched.Add(int64(len(f.Records)))
-			p.hist.offset.Store(f.Records[len(f.Records)-1].Offset)
+			p.hist.offset.Store(last)
 			p.hist.delivered.Store(time.Now().UnixNano())
 			// Pausing p, or p catching up, may leave only caught-up partitions
 			// to fetch.
-			if g.pause(p) || f.Records[len(f.Records)-1].Offset+1 >= f.HighWatermark {
+			if g.pause(p) || last+1 >= f.HighWatermark {
 				g.copause()
 			}
 		})
