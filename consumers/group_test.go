@@ -201,8 +201,8 @@ func (h *harness) factory(member string) consumers.Factory {
 }
 
 // testWorker records its start (once the group counts its partition as owned,
-// unlike the factory call) and every slice, and marks each slice's last record at
-// once.
+// unlike the factory call) and every slice, marks each slice's last record at once
+// and recycles the slice's records.
 type testWorker struct {
 	h         *harness
 	member    string
@@ -240,6 +240,9 @@ func (w *testWorker) Run(ctx context.Context, in <-chan []*kgo.Record, mark func
 			}
 			mark(recs[len(recs)-1])
 			last = recs[len(recs)-1].Offset
+			for _, r := range recs { // done with them, as the pipeline's worker is
+				r.Recycle()
+			}
 		case <-ctx.Done():
 			return ret(ctx.Err(), false)
 		}
