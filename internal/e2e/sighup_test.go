@@ -80,8 +80,9 @@ func TestSIGHUPRestarts(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	reaped := false // the test took Wait's result (cmd.ProcessState is Wait's to set)
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		if !reaped {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
@@ -136,7 +137,9 @@ func TestSIGHUPRestarts(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-exited; err != nil {
+	err := <-exited
+	reaped = true
+	if err != nil {
 		t.Fatalf("sluice run after SIGTERM: %v, want exit 0", err)
 	}
 	if n := left(); n != 2 {
