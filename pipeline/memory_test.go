@@ -63,12 +63,6 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	budget, r := budgetedWorker(t, e, 1, pipeline.Options{})
 	off := int64(0)
 	sendSlices := func(n int) { sendPaymentSlices(t, r, &off, n) }
-	// A worker's first batch is cut by time, within 100 ms, however small: store it
-	// before filling the batches measured.
-	sendSlices(1)
-	if m := r.nextMark(t); m != off-1 {
-		t.Fatalf("first mark %d, want %d", m, off-1)
-	}
 	sendSlices(20)
 	if budget.Usage().Batched == 0 {
 		t.Error("the budget holds no batch bytes while a batch fills")
@@ -85,10 +79,10 @@ func TestBatchFlushesAtMemoryShare(t *testing.T) {
 	for _, n := range rows {
 		total += n
 	}
-	if total != int(off) || len(rows) < 5 {
-		t.Fatalf("stores of %v rows (%d in all); want %d rows in at least 5 stores", rows, total, off)
+	if total != int(off) || len(rows) < 4 {
+		t.Fatalf("stores of %v rows (%d in all); want %d rows in at least 4 stores", rows, total, off)
 	}
-	one, four := rows[1], rows[len(rows)-2] // the last store is the drain's remainder
+	one, four := rows[0], rows[len(rows)-2] // the last store is the drain's remainder
 	if one < 8_000 || one > 30_000 || four*3 > one {
 		t.Fatalf("batches of %v rows: want the first (one partition owned) ~15,000 and later ones (four owned) ~2,300", rows)
 	}
