@@ -207,20 +207,32 @@ type part struct {
 
 // pause stops fetching p if its queue is at depth or holds what the memory budget
 // lets it hold, and reports whether it did; it is called by the poll loop.
+//
+// The caught-up partitions that pause beside p (copause) pause first, while p
+// counts as paused but is still fetched: the client may build a fetch between the
+// two calls, and with p alone in it (a partition behind has records) the broker
+// answers at once, whereas a fetch of the caught-up ones alone would be held for
+// FetchMaxWait, and p, once resumed, would wait behind it.
 func (g *Group) pause(p *part) bool {
 	p.pauseMu.Lock()
-	defer p.pauseMu.Unlock()
 	// Only a partition with something queued pauses: the feeder resumes it after
 	// handing that on. (held also counts the slice the worker is on, which the
 	// feeder may have handed on already.)
 	queued := len(p.in)
-	if !p.paused && queued > 0 && (queued >= g.o.QueueDepth || g.o.Memory != nil && g.fullMemory(p)) {
-		p.paused = true
-		g.pausedN.Add(1)
-		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
-		return true
+	if p.paused || queued == 0 || queued < g.o.QueueDepth && (g.o.Memory == nil || !g.fullMemory(p)) {
+		p.pauseMu.Unlock()
+		return false
 	}
-	return false
+	p.paused = true
+	g.pausedN.Add(1)
+	p.pauseMu.Unlock()
+	g.copause()
+	p.pauseMu.Lock()
+	defer p.pauseMu.Unlock()
+	if p.paused { // the feeder may have resumed it meanwhile; only this loop pauses
+		g.cl.PauseFetchPartitions(map[string][]int32{p.tp.topic: {p.tp.partition}})
+	}
+	return true
 }
 
 // fullMemory reports whether p holds what the memory budget lets it hold.
@@ -524,13 +536,15 @@ func (g *Group) Run(ctx context.Context) error {
 			// a few more, which the spare capacity absorbs without blocking.
 			g.hold(p, f.Records)
 			p.hist.high.Store(f.HighWatermark) // before the records: see HighWatermarkSetter
+			// Once queued, the records are the worker's, which may recycle them.
+			last := f.Records[len(f.Records)-1].Offset
 			p.in <- f.Records
 			g.fetched.Add(int64(len(f.Records)))
-			p.hist.offset.Store(f.Records[len(f.Records)-1].Offset)
+			p.hist.offset.Store(last)
 			p.hist.delivered.Store(time.Now().UnixNano())
 			// Pausing p, or p catching up, may leave only caught-up partitions
 			// to fetch.
-			if g.pause(p) || f.Records[len(f.Records)-1].Offset+1 >= f.HighWatermark {
+			if g.pause(p) || last+1 >= f.HighWatermark {
 				g.copause()
 			}
 		})

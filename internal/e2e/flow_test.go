@@ -135,7 +135,9 @@ func (w ownership) settled(want map[string]int, all int) bool {
 func (o *flowObserver) waitOwners(t *testing.T, want map[string]int, all int) ownership {
 	t.Helper()
 	var w ownership
-	waitFor(t, 30*time.Second, fmt.Sprintf("partitions split as %v", want), func() bool {
+	// A rebalance waits for the revoked partitions' flushes, for up to the
+	// rebalance timeout.
+	waitFor(t, 2*time.Minute, fmt.Sprintf("partitions split as %v", want), func() bool {
 		w = o.ownership()
 		return w.settled(want, all)
 	})
@@ -146,7 +148,7 @@ func (o *flowObserver) waitOwners(t *testing.T, want map[string]int, all int) ow
 // partitions after since.
 func (o *flowObserver) waitFlowingSince(t *testing.T, since time.Time, all int) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "records flowing on every partition", func() bool {
+	waitFor(t, time.Minute, "records flowing on every partition", func() bool {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		n := 0

@@ -13,7 +13,8 @@ import (
 // instance, measures publish → visible in ClickHouse from outside (the latency
 // benchmark's probe) and checks Sluice's own sluice_event_freshness_seconds: it
 // counts exactly the events stored, and its mean, median and p99 (and the status
-// page's) are within one flush interval of what the probe saw.
+// page's) are within one flush interval of what the probe saw (less the probe's
+// own lateness).
 func TestFreshnessAgreesWithOutside(t *testing.T) {
 	const flush = 250 * time.Millisecond
 	s := newStack(t, 2, map[string]string{"SLUICE_FLUSH_INTERVAL": flush.String()})
@@ -48,6 +49,11 @@ func TestFreshnessAgreesWithOutside(t *testing.T) {
 		t.Fatalf("/api/status: %d %v: %d fresh events, want %d", code, err, st.Events, lat.Events)
 	}
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	// The probe sees an event at the end of the first poll that starts after it is
+	// visible: up to an interval and two polls late, which a loaded machine makes
+	// hundreds of milliseconds. So what it measures may exceed Sluice's own figure
+	// by that much more than the flush interval.
+	late := lat.Poll + 2*lat.PollCost
 	for _, c := range []struct {
 		what            string
 		inside, outside time.Duration
@@ -58,8 +64,8 @@ func TestFreshnessAgreesWithOutside(t *testing.T) {
 		{"status page p50", ms(st.P50), lat.Quantile(.5)},
 		{"status page p99", ms(st.P99), lat.Quantile(.99)},
 	} {
-		if d := c.inside - c.outside; d > flush || d < -flush {
-			t.Errorf("freshness %s %s, measured from outside %s: further apart than the flush interval %s", c.what, c.inside, c.outside, flush)
+		if d := c.inside - c.outside; d > flush || d < -flush-late {
+			t.Errorf("freshness %s %s, measured from outside %s: further apart than the flush interval %s (and the probe's lateness %s)", c.what, c.inside, c.outside, flush, late)
 		}
 	}
 }

@@ -398,6 +398,9 @@ type proc struct {
 	admin string
 	cmd   *exec.Cmd
 	done  chan error
+	// exited is closed once cmd.Wait returned; only then may cmd.ProcessState be
+	// read (Wait sets it in another goroutine).
+	exited chan struct{}
 }
 
 func (s *stack) spawn(t *testing.T, name string) *proc {
@@ -416,19 +419,26 @@ func (s *stack) spawn(t *testing.T, name string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{name: name, admin: admin, cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := &proc{name: name, admin: admin, cmd: cmd, done: make(chan error, 1), exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		close(p.exited)
+		p.done <- err
+	}()
 	t.Cleanup(func() { p.kill() })
 	return p
 }
 
 // kill is kill -9.
 func (p *proc) kill() {
-	if p.cmd.ProcessState == nil {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		p.done <- errors.New("killed")
+	select {
+	case <-p.exited:
+		return
+	default:
 	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.done <- errors.New("killed")
 }
 
 // term sends SIGTERM and waits for a clean exit.
@@ -559,9 +569,11 @@ func freeAddr(t *testing.T) string {
 func (s *stack) diagnose(t *testing.T, serverRunning bool, procs ...*proc) {
 	t.Helper()
 	for _, p := range procs {
-		if p.cmd.ProcessState != nil {
+		select {
+		case <-p.exited:
 			t.Logf("diagnose: %s has exited: %v", p.name, p.cmd.ProcessState)
 			continue
+		default:
 		}
 		for _, path := range []string{"/api/status", "/debug/pprof/goroutine?debug=2"} {
 			t.Logf("diagnose: %s %s:\n%s", p.name, path, fetchText("http://"+p.admin+path, 256<<10))

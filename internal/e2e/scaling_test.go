@@ -39,8 +39,13 @@ func TestScaleOut(t *testing.T) {
 	)
 	// The production flush interval: a worker then takes records continuously
 	// between flushes, so gaps in delivery are the rebalance's, not backpressure's.
-	// No admin listener: three instances share this process.
-	s := newStack(t, partitions, map[string]string{"SLUICE_FLUSH_INTERVAL": "1s", "SLUICE_HTTP_ADDR": ""})
+	// No admin listener: three instances share this process. A revoked partition's
+	// flush is cancelled (and replayed by its next owner, which this test counts as
+	// a failure) after the rebalance timeout less two seconds; the harness's 10 s
+	// is too short for a loaded machine to flush twelve partitions, and with every
+	// member alive a longer one costs no time.
+	s := newStack(t, partitions, map[string]string{"SLUICE_FLUSH_INTERVAL": "1s", "SLUICE_HTTP_ADDR": "",
+		"SLUICE_KAFKA_REBALANCE_TIMEOUT": "60s"})
 	gen, err := loadgen.NewGenerator(loadgen.Config{
 		Seed: 61, Payments: 10_000_000, Shipments: 5_000_000,
 		InvalidRate: 0.01, DuplicateRate: 0.01, LateRate: 0.03, EventRate: rate,

@@ -109,7 +109,10 @@ func TestKillStorm(t *testing.T) {
 // session timeout: it takes its own partitions back and the other member never owns
 // them, so no partition moved; and the stream stays exact.
 func TestStaticMembership(t *testing.T) {
-	s := newStack(t, 4, nil)
+	// b must be back before its session times out: the 3 s it stays down, then a
+	// new instance's start (connect, migrate, join), which a loaded machine can
+	// stretch past the harness's 6 s.
+	s := newStack(t, 4, map[string]string{"SLUICE_KAFKA_SESSION_TIMEOUT": "30s"})
 	truth := s.publish(t, generator(t, 53, 4000, 2000, 0.01, 0.01), 0)
 	static := func(id string) config.Config {
 		c := s.cfg
@@ -141,8 +144,8 @@ func TestStaticMembership(t *testing.T) {
 	}
 	before := starts(a)
 	b.stop(t)
-	// b stays down for 3 s, half the session timeout: long enough for a dynamic
-	// member's leave to hand its partitions to a (at a's next heartbeat).
+	// b stays down for 3 s: long enough for a dynamic member's leave to hand its
+	// partitions to a (at a's next heartbeat).
 	down := time.NewTimer(3 * time.Second)
 	select {
 	case <-down.C:
