@@ -542,9 +542,9 @@ func (g *Group) Run(ctx context.Context) error {
 			g.fetched.Add(int64(len(f.Records)))
 			p.hist.offset.Store(last)
 			p.hist.delivered.Store(time.Now().UnixNano())
-			// Pausing p, or p catching up, may leave only caught-up partitions
-			// to fetch.
-			if g.pause(p) || last+1 >= f.HighWatermark {
+			// Pausing p (which co-pauses, see pause), or p catching up, may
+			// leave only caught-up partitions to fetch.
+			if !g.pause(p) && last+1 >= f.HighWatermark {
 				g.copause()
 			}
 		})
