@@ -393,8 +393,21 @@ func TestBatchReserve(t *testing.T) {
 
 	b := pay.NewBatch(o)
 	reserved := fill(b, sizes)
+	tb := b.(*typeBatch)
+	caps := func() []int {
+		c := []int{cap(tb.topic.Keys), cap(tb.topicID.Keys), cap(tb.partition), cap(tb.offset), cap(tb.ingestedAt), cap(tb.timestamp)}
+		for _, s := range tb.cols.sizes(nil) {
+			c = append(c, s) // the raw columns' lengths, reserved with the rest
+		}
+		return c
+	}
+	filled := caps()
 	if got := b.Blocks(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("the reserved batch's blocks differ from the new one's")
+	}
+	// Blocks appends the provenance runs: into the room reserved for them.
+	if got := caps(); !reflect.DeepEqual(got, filled) || filled[0] < len(recs) || filled[1] < len(recs) {
+		t.Fatalf("the reserved batch's provenance columns grew in Blocks: capacities %v, then %v", filled, got)
 	}
 	t.Logf("allocated: %d bytes filling a new batch, %d reserving and filling one", grown, reserved)
 	if !raceDetector && reserved*2 > grown {

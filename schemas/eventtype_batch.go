@@ -346,6 +346,8 @@ func (b *typeBatch) Reserve(sizes []int) {
 		return
 	}
 	rows := b.cols.reserve(sizes)[0]
+	reserve(&b.topic.Keys, rows)
+	reserve(&b.topicID.Keys, rows)
 	reserve(&b.partition, rows)
 	reserve(&b.offset, rows)
 	reserve(&b.ingestedAt, rows)
