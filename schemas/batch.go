@@ -254,7 +254,9 @@ func (c *MapColumn) appendRow(keys, vals []string) (bytes int) {
 		c.Values.Append(vals[j])
 		bytes += len(k) + len(vals[j]) + 2*4
 	}
-	push(&c.Ends, uint32(c.Keys.Len()))
+	// len(Keys.Ends), not Keys.Len(): the method's value receiver copies Keys, whose
+	// lengths were just stored, and that wide load waits for the stores to retire.
+	push(&c.Ends, uint32(len(c.Keys.Ends)))
 	return bytes
 }
 
