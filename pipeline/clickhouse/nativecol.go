@@ -375,14 +375,8 @@ func (c *mapCol) EncodeColumn(b *proto.Buffer) {
 		first = c.m.Ends[c.lo-1]
 	}
 	end := first
-	// The offsets in place, in a buffer grown once (PutUInt64 would store the
-	// buffer's header back per row).
-	ends := c.m.Ends[c.lo:c.hi]
-	n := len(b.Buf)
-	b.Buf = slices.Grow(b.Buf, 8*len(ends))[:n+8*len(ends)]
-	out := b.Buf[n:]
-	for i, e := range ends {
-		binary.LittleEndian.PutUint64(out[8*i:], uint64(e-first))
+	for _, e := range c.m.Ends[c.lo:c.hi] {
+		b.PutUInt64(uint64(e - first))
 		end = e
 	}
 	putStrings(b, c.m.Keys, int(first), int(end))
