@@ -266,7 +266,10 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 	// slice, the record's own part per record.
 	m := &w.meta
 	m.Topic, m.TopicID, m.Partition, m.IngestedAt = w.topic, w.topicID, w.partition, now
-	for _, r := range recs {
+	for i, r := range recs {
+		if i+recordAhead < len(recs) {
+			prefetchRecord(recs[i+recordAhead])
+		}
 		if w.cut.before(r.Offset) {
 			if err := flushHere(); err != nil {
 				return err
