@@ -18,8 +18,13 @@ const recordAhead = 4
 // follows the value before it in the client's buffer, which the hardware
 // prefetcher streams.)
 func prefetchRecord(r *kgo.Record) {
-	prefetchSpan((*uint64)(unsafe.Pointer(&r.Value)), recordSpan)
+	// unsafe.Add, not &r.Value: taking a field's address checks r for nil with
+	// a load from *r, which would wait for the very line the hint asks for.
+	prefetchSpan((*uint64)(unsafe.Add(unsafe.Pointer(r), recordSpanStart)), recordSpan)
 }
 
+// recordSpanStart is where in a kgo.Record the span prefetchRecord asks for starts.
+const recordSpanStart = unsafe.Offsetof(kgo.Record{}.Value)
+
 // recordSpan is the bytes of a kgo.Record that prefetchRecord asks for.
-const recordSpan = unsafe.Offsetof(kgo.Record{}.Context) + unsafe.Sizeof(kgo.Record{}.Context) - unsafe.Offsetof(kgo.Record{}.Value)
+const recordSpan = unsafe.Offsetof(kgo.Record{}.Context) + unsafe.Sizeof(kgo.Record{}.Context) - recordSpanStart

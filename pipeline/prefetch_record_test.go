@@ -11,7 +11,7 @@ import (
 // client's Record layout: every field process and Recycle read lies within it.
 func TestRecordSpanCoversReadFields(t *testing.T) {
 	var r kgo.Record
-	start := unsafe.Offsetof(r.Value)
+	start := recordSpanStart
 	for _, f := range []struct {
 		name      string
 		off, size uintptr
