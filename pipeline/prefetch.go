@@ -8,8 +8,8 @@ package pipeline
 //go:noescape
 func prefetch(p *uint64)
 
-// prefetchSpan is prefetch for every cache line of the n bytes from p (n ≥ 1),
-// in one call.
+// prefetchSpan is prefetch for every cache line of the n bytes from p (n ≥ 1)
+// and for the line of q, in one call.
 //
 //go:noescape
-func prefetchSpan(p *uint64, n uintptr)
+func prefetchSpan(p *uint64, n uintptr, q *uint64)

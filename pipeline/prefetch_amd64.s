@@ -6,10 +6,12 @@ TEXT ·prefetch(SB), NOSPLIT, $0-8
 	PREFETCHT0 (AX)
 	RET
 
-// func prefetchSpan(p *uint64, n uintptr)
-TEXT ·prefetchSpan(SB), NOSPLIT, $0-16
+// func prefetchSpan(p *uint64, n uintptr, q *uint64)
+TEXT ·prefetchSpan(SB), NOSPLIT, $0-24
 	MOVQ p+0(FP), AX
 	MOVQ n+8(FP), CX
+	MOVQ q+16(FP), BX
+	PREFETCHT0 (BX)
 	LEAQ -1(AX)(CX*1), DX // the span's last byte
 loop:
 	PREFETCHT0 (AX)

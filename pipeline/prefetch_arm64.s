@@ -6,10 +6,12 @@ TEXT ·prefetch(SB), NOSPLIT, $0-8
 	PRFM (R0), PLDL1KEEP
 	RET
 
-// func prefetchSpan(p *uint64, n uintptr)
-TEXT ·prefetchSpan(SB), NOSPLIT, $0-16
+// func prefetchSpan(p *uint64, n uintptr, q *uint64)
+TEXT ·prefetchSpan(SB), NOSPLIT, $0-24
 	MOVD p+0(FP), R0
 	MOVD n+8(FP), R1
+	MOVD q+16(FP), R3
+	PRFM (R3), PLDL1KEEP
 	ADD  R1, R0, R2
 	SUB  $1, R2 // the span's last byte
 loop:

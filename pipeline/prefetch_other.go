@@ -6,4 +6,4 @@ package pipeline
 func prefetch(*uint64) {}
 
 // prefetchSpan is a no-op where no prefetch instruction is wired up.
-func prefetchSpan(*uint64, uintptr) {}
+func prefetchSpan(*uint64, uintptr, *uint64) {}

@@ -267,8 +267,8 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 	m := &w.meta
 	m.Topic, m.TopicID, m.Partition, m.IngestedAt = w.topic, w.topicID, w.partition, now
 	for i, r := range recs {
-		if i+recordAhead < len(recs) {
-			prefetchRecord(recs[i+recordAhead])
+		if j := i + recordAhead; j < len(recs) {
+			prefetchRecord(recs[j], &recs[min(i+pointersAhead, len(recs)-1)])
 		}
 		if w.cut.before(r.Offset) {
 			if err := flushHere(); err != nil {
