@@ -55,22 +55,29 @@ func BenchmarkWorkerPayments(b *testing.B) {
 	for i := 0; i < n; i += sliceLen {
 		sl = append(sl, recs[i:i+sliceLen])
 	}
+	payment := schemas.BuiltinEventTypes()[0] // what sluice run consumes payments with
 	for _, mode := range []struct {
 		name   string
 		raw    bool
 		dedup  time.Duration
-		rawIDs bool // the ids stay in the raw rows: no event-id block
+		rawIDs bool               // the ids stay in the raw rows: no event-id block
+		typed  *schemas.EventType // the event type's batch instead of the hand-written one
 	}{
-		{"rollup", false, 0, false},
-		{"raw", true, 0, false},
-		{"raw+dedup", true, time.Hour, false},
-		{"raw+dedup-raw-ids", true, time.Hour, true},
+		{"rollup", false, 0, false, nil},
+		{"raw", true, 0, false, nil},
+		{"raw+dedup", true, time.Hour, false, nil},
+		{"raw+dedup-raw-ids", true, time.Hour, true, nil},
+		{"type-raw+dedup-raw-ids", true, time.Hour, true, payment},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			sink := &countSink{}
+			batch := schemas.NewPaymentBatch
+			if mode.typed != nil {
+				batch = mode.typed.NewBatch
+			}
 			o := pipeline.Options{
 				Group:         testGroup,
-				Topics:        map[string]func(schemas.Options) schemas.Batch{payments: schemas.NewPaymentBatch},
+				Topics:        map[string]func(schemas.Options) schemas.Batch{payments: batch},
 				Batch:         schemas.Options{Raw: mode.raw},
 				FlushInterval: time.Hour,
 				MaxRows:       2048,

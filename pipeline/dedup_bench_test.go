@@ -30,7 +30,7 @@ func BenchmarkPaymentBatchAddDedup(b *testing.B) {
 	var off int64
 	for b.Loop() {
 		m.Offset, m.Timestamp = off, time.Unix(off, 0)
-		if err := batch.Add(recs[off%ids], m); err != nil {
+		if err := batch.Add(recs[off%ids], &m); err != nil {
 			b.Fatal(err)
 		}
 		if off++; off%flush == 0 {
@@ -120,7 +120,7 @@ func BenchmarkTypeBatchAddDedupFull(b *testing.B) {
 			rec[j] = byte('0' + v%10) // a new id: n's last six digits
 		}
 		m := schemas.Meta{Topic: "payments", Partition: int32(k), Offset: int64(n), Timestamp: ts}
-		if err := batches[k].Add(rec, m); err != nil {
+		if err := batches[k].Add(rec, &m); err != nil {
 			b.Fatal(err)
 		}
 		if n++; n%(flush*parts) == 0 {

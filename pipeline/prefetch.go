@@ -7,3 +7,9 @@ package pipeline
 //
 //go:noescape
 func prefetch(p *uint64)
+
+// prefetchSpan is prefetch for every cache line of the n bytes from p (n ≥ 1)
+// and for the line of q, in one call.
+//
+//go:noescape
+func prefetchSpan(p *uint64, n uintptr, q *uint64)

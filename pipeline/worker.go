@@ -69,6 +69,8 @@ type Worker struct {
 	due     time.Time   // when the batch must be flushed
 	flushed bool        // a batch was handed to the stages
 
+	meta schemas.Meta // what process tells the batch of each record (reuse)
+
 	invalid invalidWatch // the store stage's: warns of an (almost) all-invalid partition
 
 	held  memoryHeld // what was reported to Deps.Memory
@@ -260,7 +262,14 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 	defer w.report()
 	var valid, invalid, dups int64
 	now := time.Now()
-	for _, r := range recs {
+	// m is what Add learns of each record: the partition's part is set once per
+	// slice, the record's own part per record.
+	m := &w.meta
+	m.Topic, m.TopicID, m.Partition, m.IngestedAt = w.topic, w.topicID, w.partition, now
+	for i, r := range recs {
+		if j := i + recordAhead; j < len(recs) {
+			prefetchRecord(recs[j], &recs[min(i+pointersAhead, len(recs)-1)])
+		}
 		if w.cut.before(r.Offset) {
 			if err := flushHere(); err != nil {
 				return err
@@ -282,7 +291,8 @@ func (w *Worker) process(ctx context.Context, recs []*kgo.Record) error {
 		if ts > w.maxTS {
 			w.maxTS = ts
 		}
-		err := w.cur.batch.Add(r.Value, schemas.Meta{Topic: r.Topic, TopicID: w.topicID, Partition: r.Partition, Offset: r.Offset, IngestedAt: now, Timestamp: r.Timestamp})
+		m.Offset, m.Timestamp = r.Offset, r.Timestamp
+		err := w.cur.batch.Add(r.Value, m)
 		switch {
 		case err == nil:
 			valid++

@@ -357,8 +357,10 @@ type Block struct {
 // concurrent use.
 type Batch interface {
 	// Add decodes and validates one record value. A valid event is appended and nil is
-	// returned; otherwise the error is an *Invalid and the batch is unchanged.
-	Add(value []byte, m Meta) error
+	// returned; otherwise the error is an *Invalid and the batch is unchanged. m is
+	// read during the call only: a caller may keep one Meta and change it between
+	// calls (by pointer, the call copies none of it).
+	Add(value []byte, m *Meta) error
 	// Events is the number of valid events added since the last Reset.
 	Events() int
 	// Bytes is the approximate memory held by the batch.

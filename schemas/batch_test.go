@@ -64,11 +64,11 @@ func TestPaymentBatchRollup(t *testing.T) {
 		payRec("7", "2026-03-01T10:00:30Z", "m1", "INR", "card", PaymentFailed, 1),
 	}
 	for i, r := range recs {
-		if err := b.Add(r, Meta{Topic: "payments", Partition: 2, Offset: int64(i)}); err != nil {
+		if err := b.Add(r, &Meta{Topic: "payments", Partition: 2, Offset: int64(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := b.Add([]byte(`{}`), Meta{}); err == nil {
+	if err := b.Add([]byte(`{}`), &Meta{}); err == nil {
 		t.Fatal("invalid record accepted")
 	}
 	if b.Events() != len(recs) || b.Bytes() <= 0 {
@@ -133,7 +133,7 @@ func TestWindowTruncation(t *testing.T) {
 		{time.Minute, "2026-03-01T10:00:00+05:30", "2026-03-01T04:30:00Z"},
 	} {
 		b := NewShipmentBatch(Options{Window: c.w})
-		if err := b.Add(shipRec("1", c.ts, "h", "c", ShipmentCreated, 1), Meta{}); err != nil {
+		if err := b.Add(shipRec("1", c.ts, "h", "c", ShipmentCreated, 1), &Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		blocks := b.Blocks()
@@ -154,7 +154,7 @@ func TestShipmentBatch(t *testing.T) {
 		shipRec("2", "2026-03-01T10:00:02Z", "BLR1", "bd", ShipmentScanned, 200),
 		shipRec("3", "2026-03-01T10:00:03Z", "BLR1", "dhl", ShipmentScanned, 5),
 	} {
-		if err := b.Add(r, Meta{Offset: int64(i), IngestedAt: time.Unix(1, 0)}); err != nil {
+		if err := b.Add(r, &Meta{Offset: int64(i), IngestedAt: time.Unix(1, 0)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -192,13 +192,13 @@ func TestBatchDedup(t *testing.T) {
 		b := newBatch(Options{Raw: true, Dedup: d})
 		r := payRec("dup", "1970-01-01T00:00:01Z", "m", "INR", "upi", PaymentCaptured, 5)
 		// Admit gets the record's Kafka timestamp and offset, not the event's occurred_at.
-		if err := b.Add(r, Meta{Offset: 1, Timestamp: time.Unix(7, 0)}); err != nil {
+		if err := b.Add(r, &Meta{Offset: 1, Timestamp: time.Unix(7, 0)}); err != nil {
 			t.Fatal(name, err)
 		}
-		if err := b.Add(r, Meta{Offset: 2, Timestamp: time.Unix(8, 0)}); !errors.Is(err, ErrDuplicate) {
+		if err := b.Add(r, &Meta{Offset: 2, Timestamp: time.Unix(8, 0)}); !errors.Is(err, ErrDuplicate) {
 			t.Fatalf("%s: second add: %v, want ErrDuplicate", name, err)
 		}
-		if err := b.Add([]byte(`{"event_id":"x"}`), Meta{Offset: 3, Timestamp: time.Unix(9, 0)}); err == nil {
+		if err := b.Add([]byte(`{"event_id":"x"}`), &Meta{Offset: 3, Timestamp: time.Unix(9, 0)}); err == nil {
 			t.Fatal(name, "invalid accepted")
 		}
 		want := []string{"dup@7000000000/1", "dup@8000000000/2"}
@@ -220,7 +220,7 @@ func TestBatchResetAndDeterminism(t *testing.T) {
 	}
 	build := func(b Batch) []Block {
 		for i, r := range recs {
-			if err := b.Add(r, Meta{Topic: "payments", Offset: int64(i), IngestedAt: time.Unix(5, 0).UTC()}); err != nil {
+			if err := b.Add(r, &Meta{Topic: "payments", Offset: int64(i), IngestedAt: time.Unix(5, 0).UTC()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -246,9 +246,11 @@ func TestBatchResetAndDeterminism(t *testing.T) {
 		b := NewPaymentBatch(Options{Raw: c.raw})
 		build(b)
 		b.Reset()
+		m := new(Meta) // one for every call, as the worker passes it
 		allocs := testing.AllocsPerRun(1, func() {
 			for i, r := range recs {
-				_ = b.Add(r, Meta{Offset: int64(i)})
+				m.Offset = int64(i)
+				_ = b.Add(r, m)
 			}
 			b.Blocks()
 			b.Reset()
@@ -289,7 +291,7 @@ func TestBatchReleasesBurstMemory(t *testing.T) {
 	b := NewPaymentBatch(Options{Raw: true}).(*paymentBatch)
 	fill := func(n int) {
 		for i := range n {
-			if err := b.Add(payRec(strconv.Itoa(i), "2026-03-01T10:00:00Z", "m1", "INR", "upi", PaymentCaptured, 1), Meta{Offset: int64(i)}); err != nil {
+			if err := b.Add(payRec(strconv.Itoa(i), "2026-03-01T10:00:00Z", "m1", "INR", "upi", PaymentCaptured, 1), &Meta{Offset: int64(i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -325,7 +327,7 @@ func TestBatchReleasesBurstMemory(t *testing.T) {
 func TestBatchMetadataNotCarriedOver(t *testing.T) {
 	for _, b := range []Batch{NewPaymentBatch(Options{Raw: true}), BuiltinEventTypes()[0].NewBatch(Options{Raw: true})} {
 		for _, r := range []string{validPayment, with(validPayment, "metadata", ""), with(validPayment, "metadata", "null")} {
-			if err := b.Add([]byte(r), Meta{}); err != nil {
+			if err := b.Add([]byte(r), &Meta{}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -348,13 +350,13 @@ func TestBatchDedupPrefetch(t *testing.T) {
 	d := &prefetchDedup{fakeDedup{seen: map[string]bool{}}}
 	b := BuiltinType(t, "payment").NewBatch(Options{Raw: true, Dedup: d})
 	r := payRec("a", "1970-01-01T00:00:01Z", "m", "INR", "upi", PaymentCaptured, 5)
-	if err := b.Add(r, Meta{Offset: 1, Timestamp: time.Unix(7, 0)}); err != nil {
+	if err := b.Add(r, &Meta{Offset: 1, Timestamp: time.Unix(7, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Add(r, Meta{Offset: 2, Timestamp: time.Unix(8, 0)}); !errors.Is(err, ErrDuplicate) {
+	if err := b.Add(r, &Meta{Offset: 2, Timestamp: time.Unix(8, 0)}); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("second add: %v, want ErrDuplicate", err)
 	}
-	if err := b.Add([]byte(`{"event_type":"payment.captured"}`), Meta{Offset: 3, Timestamp: time.Unix(9, 0)}); err == nil {
+	if err := b.Add([]byte(`{"event_type":"payment.captured"}`), &Meta{Offset: 3, Timestamp: time.Unix(9, 0)}); err == nil {
 		t.Fatal("a record without an event_id added")
 	}
 	want := []string{"prefetch a", "a@7000000000/1", "prefetch a", "a@8000000000/2"}
@@ -378,7 +380,7 @@ func TestBatchReserve(t *testing.T) {
 			b.(Sizer).Reserve(sizes)
 		}
 		for i, r := range recs {
-			if err := b.Add(r, Meta{Topic: "payments", Partition: 3, Offset: int64(i)}); err != nil {
+			if err := b.Add(r, &Meta{Topic: "payments", Partition: 3, Offset: int64(i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -419,7 +421,7 @@ func TestBatchReserve(t *testing.T) {
 	}
 	// So are any sizes in a batch whose columns grew already: it keeps them.
 	used := pay.NewBatch(o)
-	if err := used.Add(recs[0], Meta{}); err != nil {
+	if err := used.Add(recs[0], &Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	used.Reset()

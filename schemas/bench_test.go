@@ -67,7 +67,7 @@ func benchAddAll(b *testing.B, batch Batch, recs [][]byte, flush int, blocks boo
 	m := Meta{Topic: "t", Partition: 1, IngestedAt: time.Unix(1, 0)}
 	n, i := 0, 0
 	for b.Loop() {
-		if err := batch.Add(recs[i], m); err != nil {
+		if err := batch.Add(recs[i], &m); err != nil {
 			b.Fatal(err)
 		}
 		if i++; i == len(recs) {
@@ -133,7 +133,7 @@ func BenchmarkPaymentBlocks(b *testing.B) {
 	batch := NewPaymentBatch(Options{Raw: true})
 	for i := range 10000 {
 		rec := payRec(fmt.Sprint(i), fmt.Sprintf("2026-03-01T10:%02d:00Z", i%10), fmt.Sprintf("m%d", i%100), "INR", "upi", PaymentCaptured, int64(i))
-		if err := batch.Add(rec, Meta{}); err != nil {
+		if err := batch.Add(rec, &Meta{}); err != nil {
 			b.Fatal(err)
 		}
 	}

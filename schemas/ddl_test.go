@@ -33,11 +33,11 @@ func ddlColumns(t *testing.T, stmts []string, table string) []string {
 func TestDDLMatchesBlocks(t *testing.T) {
 	stmts := DDL(DDLOptions{Window: 5 * time.Minute, RawPayments: true, RawShipments: true})
 	pb := NewPaymentBatch(Options{Window: 5 * time.Minute, Raw: true})
-	if err := pb.Add([]byte(validPayment), Meta{}); err != nil {
+	if err := pb.Add([]byte(validPayment), &Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	sb := NewShipmentBatch(Options{Window: 5 * time.Minute, Raw: true})
-	if err := sb.Add([]byte(validShipment), Meta{}); err != nil {
+	if err := sb.Add([]byte(validShipment), &Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

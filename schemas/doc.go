@@ -31,7 +31,7 @@
 // Usage:
 //
 //	b := schemas.NewPaymentBatch(schemas.Options{Window: time.Minute, Raw: true})
-//	if err := b.Add(value, schemas.Meta{Topic: "payments", Partition: 3, Offset: 42}); err != nil {
+//	if err := b.Add(value, &schemas.Meta{Topic: "payments", Partition: 3, Offset: 42}); err != nil {
 //		var inv *schemas.Invalid // dead-letter the record with inv.Reason
 //	}
 //	for _, blk := range b.Blocks() { /* insert blk.Columns into blk.Table */ }

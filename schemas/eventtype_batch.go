@@ -114,7 +114,7 @@ func newTypeBatch(t *EventType, o Options) Batch {
 	return b
 }
 
-func (b *typeBatch) Add(value []byte, m Meta) error {
+func (b *typeBatch) Add(value []byte, m *Meta) error {
 	r := &b.r
 	if inv := r.record(value); inv != nil {
 		return inv
@@ -123,7 +123,7 @@ func (b *typeBatch) Add(value []byte, m Meta) error {
 	var ns int64
 	if t.evTime != nil {
 		ns = r.slots[t.evTime.index].i // required: present
-		if inv := b.o.Limits.checkTimeNanos(t.evTime.path, ns, &m); inv != nil {
+		if inv := b.o.Limits.checkTimeNanos(t.evTime.path, ns, m); inv != nil {
 			return inv
 		}
 	}

@@ -163,7 +163,7 @@ func TestTypeDDLGeneric(t *testing.T) {
 	)
 	// The columns of every CREATE TABLE are the Blocks' names.
 	b := et.NewBatch(Options{Raw: true})
-	if err := b.Add([]byte(`{"id":"a","at":"2026-01-01T00:00:00Z","merchant":"m","fee":3}`), Meta{}); err != nil {
+	if err := b.Add([]byte(`{"id":"a","at":"2026-01-01T00:00:00Z","merchant":"m","fee":3}`), &Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	b.(FlushMarker).SetFlush("g:fees:0:0-0")

@@ -80,7 +80,7 @@ func SameBlocks(t testing.TB, want, got Batch) {
 func CompareBatches(t testing.TB, want, got Batch, recs []DiffRecord, flush int) {
 	t.Helper()
 	for i, r := range recs {
-		SameAdd(t, r.Value, want.Add(r.Value, r.Meta), got.Add(r.Value, r.Meta))
+		SameAdd(t, r.Value, want.Add(r.Value, &r.Meta), got.Add(r.Value, &r.Meta))
 		if (i+1)%flush == 0 {
 			SameBlocks(t, want, got)
 			want.Reset()

@@ -80,7 +80,7 @@ func TestSettlementsBatch(t *testing.T) {
 		with(with(settlement, "settlement_id", `"s-3"`), "amount", `1e2`),
 	}
 	for i, r := range recs {
-		if err := b.Add([]byte(r), Meta{Topic: "settlements", Offset: int64(i)}); err != nil {
+		if err := b.Add([]byte(r), &Meta{Topic: "settlements", Offset: int64(i)}); err != nil {
 			t.Fatalf("%s: %v", r, err)
 		}
 	}
@@ -184,7 +184,7 @@ func TestSettlementsRejects(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			checkReject(t, c, et.Validate([]byte(c.rec), Limits{}))
-			checkReject(t, c, et.NewBatch(Options{Raw: true}).Add([]byte(c.rec), Meta{}))
+			checkReject(t, c, et.NewBatch(Options{Raw: true}).Add([]byte(c.rec), &Meta{}))
 		})
 	}
 	// Valid variations.
@@ -288,10 +288,10 @@ func TestEveryColumnKind(t *testing.T) {
 	rec := `{"at":1772360130,"i8":-8,"i16":-16,"i32":-32,"u8":8,"u64":64,"f32":1.5,"d":-1.25,"ints":[1,-2],` +
 		`"floats":[0.5],"flags":[true,false],"times":["2026-03-01T00:00:00Z"],"decs":["1.5","-2"],"codes":["b","a","b"]}`
 	b := et.NewBatch(Options{Raw: true})
-	if err := b.Add([]byte(rec), Meta{}); err != nil {
+	if err := b.Add([]byte(rec), &Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Add([]byte(`{"at":1772360131,"i8":-8,"u8":8,"i32":5,"u64":1,"f32":2}`), Meta{}); err != nil {
+	if err := b.Add([]byte(`{"at":1772360131,"i8":-8,"u8":8,"i32":5,"u64":1,"f32":2}`), &Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	raw := blockByTable(t, b.Blocks(), "kinds")

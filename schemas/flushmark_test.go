@@ -43,7 +43,7 @@ func TestFlushMarkers(t *testing.T) {
 		`{"id":"b","at":"2026-01-31T22:10:00Z","channel":"app","n":7,"u":9,"f":-1,"d":"-1.25","seen":"2026-02-01T00:00:00Z"}`,
 		`{"id":"c","at":"2026-02-01T00:10:00Z","channel":"web","n":1,"u":1,"f":0,"d":"0.01","seen":"2026-02-02T00:00:00Z"}`,
 	} {
-		if err := b.Add([]byte(rec), Meta{}); err != nil {
+		if err := b.Add([]byte(rec), &Meta{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,7 +86,7 @@ func TestFlushMarkers(t *testing.T) {
 	}
 	// Reset forgets the token.
 	b.Reset()
-	if err := b.Add([]byte(`{"id":"d","at":"2026-02-01T00:10:00Z"}`), Meta{}); err != nil {
+	if err := b.Add([]byte(`{"id":"d","at":"2026-02-01T00:10:00Z"}`), &Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	if blk := b.Blocks()[0]; slices.Contains(blk.Names, FlushColumn) {

@@ -18,7 +18,7 @@ func FuzzDecodePayment(f *testing.F) {
 		err := DecodePayment(data, &p, Limits{})
 		checkFuzzResult(t, err, func() error { return ValidatePayment(&p) })
 		b := NewPaymentBatch(Options{Raw: true})
-		if err2 := b.Add(data, Meta{}); (err == nil) != (err2 == nil) {
+		if err2 := b.Add(data, &Meta{}); (err == nil) != (err2 == nil) {
 			t.Fatalf("DecodePayment: %v, Batch.Add: %v", err, err2)
 		}
 		b.Blocks()
@@ -40,7 +40,7 @@ func FuzzDecodeShipment(f *testing.F) {
 		err := DecodeShipment(data, &s, Limits{})
 		checkFuzzResult(t, err, func() error { return ValidateShipment(&s) })
 		b := NewShipmentBatch(Options{Raw: true})
-		if err2 := b.Add(data, Meta{}); (err == nil) != (err2 == nil) {
+		if err2 := b.Add(data, &Meta{}); (err == nil) != (err2 == nil) {
 			t.Fatalf("DecodeShipment: %v, Batch.Add: %v", err, err2)
 		}
 		b.Blocks()
@@ -78,7 +78,7 @@ func FuzzDecodeSettlements(f *testing.F) {
 		err := et.Validate(data, Limits{})
 		checkFuzzResult(t, err, func() error { return nil })
 		b := et.NewBatch(Options{Raw: true})
-		SameAdd(t, data, err, b.Add(data, Meta{}))
+		SameAdd(t, data, err, b.Add(data, &Meta{}))
 		if err == nil {
 			if _, err := et.Decode(data, Limits{}); err != nil {
 				t.Fatalf("Validate accepted, Decode: %v", err)

@@ -41,7 +41,7 @@ func TestBatchOverhead(t *testing.T) {
 					r := recs[next%len(recs)]
 					m := schemas.Meta{Topic: "payments", Offset: int64(next), IngestedAt: r.Timestamp, Timestamp: r.Timestamp}
 					next++
-					_ = b.Add(r.Value, m) // invalid records are the stream's, and take nothing
+					_ = b.Add(r.Value, &m) // invalid records are the stream's, and take nothing
 				}
 				b.Blocks()
 			}

@@ -204,12 +204,12 @@ func NewPaymentBatch(o Options) Batch {
 	}
 }
 
-func (b *paymentBatch) Add(value []byte, m Meta) error {
+func (b *paymentBatch) Add(value []byte, m *Meta) error {
 	p := &b.p
 	if inv := b.d.payment(value, p); inv != nil {
 		return inv
 	}
-	if inv := b.o.Limits.checkTime("occurred_at", p.OccurredAt, &m); inv != nil {
+	if inv := b.o.Limits.checkTime("occurred_at", p.OccurredAt, m); inv != nil {
 		return inv
 	}
 	if b.o.Dedup != nil && !b.o.Dedup.Admit(p.EventID, m.Timestamp.UnixNano(), m.Offset) {

@@ -125,7 +125,7 @@ func TestRollupOrderAndTotals(t *testing.T) {
 			min := rng.IntN(5)
 			rec := fmt.Sprintf(`{"settlement_id":"s-%d","settled_at":"2026-03-01T10:%02d:30Z","amount":"1.00","currency":%q,`+
 				`"status":%q,"merchant":{"id":"%s","country":"DE"},"fee_bps":1}`, i, min, c, s, m)
-			if err := b.Add([]byte(rec), Meta{}); err != nil {
+			if err := b.Add([]byte(rec), &Meta{}); err != nil {
 				t.Fatalf("%s: %v", rec, err)
 			}
 			dm := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(m, `\u0000`, "\x00"), `\u0001`, "\x01"), `\u00e9`, "é")

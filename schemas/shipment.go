@@ -170,12 +170,12 @@ func NewShipmentBatch(o Options) Batch {
 	}
 }
 
-func (b *shipmentBatch) Add(value []byte, m Meta) error {
+func (b *shipmentBatch) Add(value []byte, m *Meta) error {
 	s := &b.s
 	if inv := b.d.shipment(value, s); inv != nil {
 		return inv
 	}
-	if inv := b.o.Limits.checkTime("occurred_at", s.OccurredAt, &m); inv != nil {
+	if inv := b.o.Limits.checkTime("occurred_at", s.OccurredAt, m); inv != nil {
 		return inv
 	}
 	if b.o.Dedup != nil && !b.o.Dedup.Admit(s.EventID, m.Timestamp.UnixNano(), m.Offset) {

@@ -44,7 +44,7 @@ func TestTimePolicy(t *testing.T) {
 			if name == "shipments" {
 				v = shipment(c.occurred)
 			}
-			err := b.Add(v, Meta{Topic: name, Offset: 1, Timestamp: c.ts})
+			err := b.Add(v, &Meta{Topic: name, Offset: 1, Timestamp: c.ts})
 			var inv *Invalid
 			switch {
 			case c.reason == "" && err != nil:

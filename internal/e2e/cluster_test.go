@@ -86,7 +86,7 @@ func TestClusterShardedExactlyOnce(t *testing.T) {
 			`"merchant_id":"m-%02d","customer_id":"c-1","amount_minor":100,"currency":"INR","method":"upi",`+
 			`"status":"ok","country":"IN","city":"Pune","risk_score":0.1,"metadata":{}}`,
 			id, occurred.Format(time.RFC3339Nano), i%merchants)
-		if err := batch.Add([]byte(rec), schemas.Meta{Topic: "payments", Partition: 3, Offset: int64(i), IngestedAt: at, Timestamp: occurred}); err != nil {
+		if err := batch.Add([]byte(rec), &schemas.Meta{Topic: "payments", Partition: 3, Offset: int64(i), IngestedAt: at, Timestamp: occurred}); err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
 		offsets, ids, ts = append(offsets, int64(i)), append(ids, id), append(ts, occurred)

@@ -74,7 +74,7 @@ func TestStoreEventType(t *testing.T) {
 		`{"settlement_id":"s-2","settled_at":1772360130000,"amount":0.5,"currency":"EUR","status":"held","merchant":{"id":"m-1"}}`,
 		`{"settlement_id":"s-3","settled_at":"2026-03-01T10:59:00Z","amount":"0.05","currency":"EUR","status":"settled","merchant":{"id":"m-1","country":"DE"},"fee_bps":80,"instant":true}`,
 	} {
-		if err := b.Add([]byte(r), schemas.Meta{Topic: "settlements", Offset: int64(i)}); err != nil {
+		if err := b.Add([]byte(r), &schemas.Meta{Topic: "settlements", Offset: int64(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,7 +134,7 @@ func TestStoreEveryTypedColumn(t *testing.T) {
 			`,"f32":1.5,"ok":` + strconv.FormatBool(i%2 == 0) + `,"d":-1.25,"ints":[` + strings.Join(ints, ",") + `],"floats":[` + strings.Join(floats, ",") +
 			`],"flags":[` + strings.Join(flags, ",") + `],"times":[` + strings.Join(times, ",") + `],"decs":[` + strings.Join(decs, ",") +
 			`],"codes":[` + strings.Join(codes, ",") + `]}`
-		if err := b.Add([]byte(rec), schemas.Meta{Topic: "kinds", Offset: int64(i)}); err != nil {
+		if err := b.Add([]byte(rec), &schemas.Meta{Topic: "kinds", Offset: int64(i)}); err != nil {
 			t.Fatalf("%s: %v", rec, err)
 		}
 	}
@@ -198,7 +198,7 @@ func TestEvolveOnServer(t *testing.T) {
 	// The new type's batches fill the widened tables; the old type's still can.
 	for _, et := range []*schemas.EventType{old, grown} {
 		b := et.NewBatch(schemas.Options{Raw: true})
-		if err := b.Add([]byte(`{"settlement_id":"s-1","settled_at":"2026-03-01T10:00:00Z","amount":"2.50","currency":"EUR","status":"held","merchant":{"id":"m"},"channel":"pos"}`), schemas.Meta{}); err != nil {
+		if err := b.Add([]byte(`{"settlement_id":"s-1","settled_at":"2026-03-01T10:00:00Z","amount":"2.50","currency":"EUR","status":"held","merchant":{"id":"m"},"channel":"pos"}`), &schemas.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.Store(t.Context(), "settlements:"+et.Name()+strconv.Itoa(len(et.Columns())), b.Blocks()); err != nil {
@@ -238,7 +238,7 @@ func TestEvolveAddsFlushColumn(t *testing.T) {
 	}
 	rec := `{"settlement_id":"s-1","settled_at":"2026-03-01T10:00:00Z","amount":"2.50","currency":"EUR","status":"held","merchant":{"id":"m"}}`
 	old := et.NewBatch(schemas.Options{})
-	if err := old.Add([]byte(rec), schemas.Meta{}); err != nil {
+	if err := old.Add([]byte(rec), &schemas.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Store(t.Context(), "before", old.Blocks()); err != nil {
@@ -254,7 +254,7 @@ func TestEvolveAddsFlushColumn(t *testing.T) {
 		t.Fatalf("after migrating: %v %v", again, err)
 	}
 	b := et.NewBatch(schemas.Options{})
-	if err := b.Add([]byte(rec), schemas.Meta{}); err != nil {
+	if err := b.Add([]byte(rec), &schemas.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	r := pipeline.Range{Group: "g", Topic: "settlements", First: 7, Last: 7}

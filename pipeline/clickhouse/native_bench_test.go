@@ -29,7 +29,7 @@ func benchPaymentsBlock(b testing.TB, n int) schemas.Block {
 			continue
 		}
 		off++
-		if err := batch.Add(rec.Value, schemas.Meta{Topic: "payments", Offset: off, IngestedAt: rec.Timestamp, Timestamp: rec.Timestamp}); err != nil {
+		if err := batch.Add(rec.Value, &schemas.Meta{Topic: "payments", Offset: off, IngestedAt: rec.Timestamp, Timestamp: rec.Timestamp}); err != nil {
 			b.Fatal(err)
 		}
 	}

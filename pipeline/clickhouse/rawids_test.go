@@ -55,7 +55,7 @@ func storeRaw(t *testing.T, c *Client, token, topicID string, part int32, r rows
 		rec := fmt.Sprintf(`{"event_id":%q,"event_type":"payment.captured","occurred_at":"2026-03-01T10:15:30.123Z",`+
 			`"merchant_id":"m-%d","customer_id":"c-7","amount_minor":100,"currency":"INR","method":"upi","status":"ok",`+
 			`"country":"IN","city":"Pune","risk_score":0.1}`, id, i%5)
-		if err := b.Add([]byte(rec), schemas.Meta{Topic: "payments", TopicID: topicID, Partition: part, Offset: r.offsets[i],
+		if err := b.Add([]byte(rec), &schemas.Meta{Topic: "payments", TopicID: topicID, Partition: part, Offset: r.offsets[i],
 			IngestedAt: time.Now(), Timestamp: r.ts[i]}); err != nil {
 			t.Fatal(err)
 		}

@@ -50,7 +50,7 @@ func newCrashFlush(t *testing.T, et *schemas.EventType, recs []crashRecord) cras
 	var times []time.Time
 	for i, r := range recs {
 		off := int64(100 + i)
-		if err := b.Add([]byte(r.json), schemas.Meta{Topic: topic, TopicID: crashTopicID, Partition: crashPartition, Offset: off,
+		if err := b.Add([]byte(r.json), &schemas.Meta{Topic: topic, TopicID: crashTopicID, Partition: crashPartition, Offset: off,
 			IngestedAt: ts, Timestamp: ts}); err != nil {
 			t.Fatalf("%s: %v", r.json, err)
 		}

@@ -112,7 +112,7 @@ func TestTruthMatchesBatches(t *testing.T) {
 				Limits: schemas.Limits{MaxLateness: 168 * time.Hour, MaxClockSkew: 15 * time.Minute}})
 			reasons := map[string]int64{}
 			for i, r := range recs {
-				err := batch.Add(r.Value, schemas.Meta{Topic: r.Topic, Offset: int64(i), Timestamp: r.Timestamp, IngestedAt: r.Timestamp})
+				err := batch.Add(r.Value, &schemas.Meta{Topic: r.Topic, Offset: int64(i), Timestamp: r.Timestamp, IngestedAt: r.Timestamp})
 				var inv *schemas.Invalid
 				switch {
 				case r.Kind == loadgen.Invalid && errors.As(err, &inv):
