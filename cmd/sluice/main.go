@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -230,6 +231,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	warnUnknownVariables(newLogger(c.Log, stderr))
 	for {
+		runtime.MemProfileRate = memProfileRate(c.HTTP.Pprof)
 		next, err := serve(ctx, c, newLogger(c.Log, stderr), hup, load)
 		if err != nil || next == nil {
 			return err
@@ -237,6 +239,19 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		c = *next
 	}
 }
+
+// memProfileRate is runtime.MemProfileRate for an instance: Go's default when
+// /debug/pprof/ is served (SLUICE_PPROF), else 0. Nothing else reads the heap
+// profile's samples, and recording one costs the allocation it samples a stack walk.
+func memProfileRate(pprof bool) int {
+	if pprof {
+		return defaultMemProfileRate
+	}
+	return 0
+}
+
+// defaultMemProfileRate is runtime.MemProfileRate's initial value.
+var defaultMemProfileRate = runtime.MemProfileRate
 
 var migrateDoc = doc{
 	name:  "migrate",

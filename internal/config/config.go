@@ -217,7 +217,7 @@ type HTTP struct {
 	// Addr is the listen address of the admin endpoints; empty switches them off.
 	Addr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080" allowEmpty:"true" desc:"listen address for /metrics, /healthz, /readyz and the status page at /; empty = off"`
 	// Pprof also serves /debug/pprof/ on Addr.
-	Pprof bool `env:"PPROF" envDefault:"false" desc:"also serve Go profiles at /debug/pprof/ on SLUICE_HTTP_ADDR"`
+	Pprof bool `env:"PPROF" envDefault:"false" desc:"also serve Go profiles at /debug/pprof/ on SLUICE_HTTP_ADDR (allocations are sampled for the heap profile only then)"`
 }
 
 // Log configures the process logger.
