@@ -57,6 +57,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	process := fs.Bool("process", true, "run Sluice as a separate `sluice run` process and measure its CPU and RSS alone; false runs it in the bench process, beside kfake")
 	memoryCheck := fs.Int("memory-check", 0, "instead of the benchmark: preload this many events and sample the RSS of `sluice run` (at the configuration given, the defaults where unset) while it consumes them")
 	hang := fs.Duration("hang", 0, "with --memory-check: hang ClickHouse (SIGSTOP) for this long from the first commit on, while the backlog waits")
+	procs := fs.Int("procs", 0, "run `sluice run` (and the --peer) with GOMAXPROCS=N, as a container CPU limit of N would (0: Go's default, the machine's CPUs); the bench itself keeps the default")
 	lean := fs.Bool("lean", false, "run Sluice with the small-footprint configuration (SLUICE_* variables you set win): "+leanSummary())
 	heapFile := fs.String("memprofile", "", "write a heap profile of the in-process Sluice, taken once it processed every record, to this file (go tool pprof; needs --process=false)")
 	timeline := fs.Bool("timeline", false, "print the committed count every 50 ms while Sluice runs (as a process), to see stalls")
@@ -80,6 +81,9 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	m, err := bench.ParseMode(*mode)
 	if err != nil {
 		return fs.bad("--%v", err)
+	}
+	if *procs < 0 {
+		return fs.bad("--procs must not be negative")
 	}
 	if *events < 1 || *partitions < 1 || *runs < 1 || *ceilingRows < 1 {
 		return fs.bad("--events, --partitions, --runs and --ceiling-rows must be positive")
@@ -109,7 +113,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return err
 		}
-		proc = &bench.Process{Path: exe, Environ: os.Environ(), LogLevel: "warn", Output: stderr}
+		proc = &bench.Process{Path: exe, Environ: os.Environ(), LogLevel: "warn", Output: stderr, Procs: *procs}
 		if *verbose {
 			proc.LogLevel = ""
 		}
@@ -172,7 +176,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Logger:      log,
 		Process:     proc,
 		Traced:      *traced,
-		Peer:        peerOf(*peer, *verbose, stderr),
+		Peer:        peerOf(*peer, *procs, *verbose, stderr),
 		CeilingRows: *ceilingRows,
 		CHEvents:    *serverEvents,
 	})
@@ -191,13 +195,13 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return nil
 }
 
-// peerOf is the --peer to run beside Sluice, nil without one; its output is shown
-// with -v only.
-func peerOf(path string, verbose bool, stderr io.Writer) *bench.Peer {
+// peerOf is the --peer to run beside Sluice (with GOMAXPROCS=procs unless 0), nil
+// without one; its output is shown with -v only.
+func peerOf(path string, procs int, verbose bool, stderr io.Writer) *bench.Peer {
 	if path == "" {
 		return nil
 	}
-	p := &bench.Peer{Path: path}
+	p := &bench.Peer{Path: path, Procs: procs}
 	if verbose {
 		p.Output = stderr
 	}

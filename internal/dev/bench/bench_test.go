@@ -196,3 +196,18 @@ func TestPrintServerEvents(t *testing.T) {
 		t.Error("eventDeltas of a failed reading is not nil")
 	}
 }
+
+func TestWithProcs(t *testing.T) {
+	base := make([]string, 1, 4)
+	base[0] = "GOMAXPROCS=8"
+	if got := withProcs(base, 0); len(got) != 1 {
+		t.Errorf("withProcs(…, 0) = %q; want the environment unchanged", got)
+	}
+	got := withProcs(base, 1)
+	if len(got) != 2 || got[1] != "GOMAXPROCS=1" {
+		t.Errorf("withProcs(…, 1) = %q; want GOMAXPROCS=1 appended, after the inherited one", got)
+	}
+	if extra := base[:2]; extra[1] != "" {
+		t.Errorf("withProcs wrote into the caller's spare capacity: %q", extra)
+	}
+}

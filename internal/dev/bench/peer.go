@@ -29,6 +29,8 @@ type Peer struct {
 	Path string
 	// Output receives its stdout and stderr; nil discards them.
 	Output io.Writer
+	// Procs is its GOMAXPROCS; 0 leaves Go's default.
+	Procs int
 }
 
 // PeerResult is one run of the peer, measured as Sluice's process is.
@@ -127,6 +129,9 @@ func peerRun(ctx context.Context, run int, opts Options, r *rig, conn ch.Conn) (
 	start := func() (*child, error) {
 		cmd := exec.Command(opts.Peer.Path, "--local-cfg-file", cfgFile, "--log-paths", "stdout", "--http-port", "0")
 		cmd.Dir = dir // where it would write anything else
+		if opts.Peer.Procs > 0 {
+			cmd.Env = withProcs(os.Environ(), opts.Peer.Procs)
+		}
 		return startChild(cmd, opts.Peer.Output)
 	}
 	first := fmt.Sprintf("SELECT count() FROM `%s`.`payments`", db)

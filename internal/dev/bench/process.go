@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,18 @@ type Process struct {
 	LogLevel string
 	// Output receives the child's stdout and stderr; nil discards them.
 	Output io.Writer
+	// Procs is the child's GOMAXPROCS; 0 leaves Go's default (the CPUs of the
+	// machine or of its container's limit).
+	Procs int
+}
+
+// withProcs is environ with GOMAXPROCS=procs appended (a later entry wins), or
+// environ itself when procs is 0.
+func withProcs(environ []string, procs int) []string {
+	if procs <= 0 {
+		return environ
+	}
+	return append(slices.Clip(environ), "GOMAXPROCS="+strconv.Itoa(procs))
 }
 
 // child is one running `sluice run`.
@@ -56,6 +69,7 @@ func (p *Process) start(env map[string]string) (*child, error) {
 	if p.LogLevel != "" {
 		cmd.Env = append(cmd.Env, "SLUICE_LOG_LEVEL="+p.LogLevel)
 	}
+	cmd.Env = withProcs(cmd.Env, p.Procs)
 	return startChild(cmd, p.Output)
 }
 
