@@ -429,20 +429,36 @@ func runOnce(ctx context.Context, run int, opts Options, r *rig) (Result, error)
 	if !res.Process {
 		res.HWM = procStatusBytes("self", "VmHWM")
 	}
+	if opts.CHEvents {
+		res.ActiveParts = activeParts(ctx, conn, cfg.ClickHouse.Database)
+	}
+	if err := dropDatabase(ctx, conn, cfg.ClickHouse.Database); err != nil {
+		return res, err
+	}
 	if opts.Peer != nil {
 		if res.Peer, err = peerRun(ctx, run, opts, r, conn); err != nil {
 			return res, err
 		}
 		step("run %d: peer consumed %d events in %s: %.0f events/s, %d rows, %d insert parts, exact: %s", run, opts.Events,
 			res.Peer.Elapsed.Round(time.Millisecond), res.Peer.EventsPerSec(), res.Peer.Rows, res.Peer.Parts, yesNo(res.Peer.Exact()))
-	}
-	if opts.CHEvents {
-		res.ActiveParts = activeParts(ctx, conn, cfg.ClickHouse.Database)
-		if res.Peer != nil {
+		if opts.CHEvents {
 			res.Peer.ActiveParts = activeParts(ctx, conn, res.Peer.db)
+		}
+		if err := dropDatabase(ctx, conn, res.Peer.db); err != nil {
+			return res, err
 		}
 	}
 	return res, nil
+}
+
+// dropDatabase drops a run's database once its rows are checked, so that
+// ClickHouse merging its parts in the background does not run during, and slow
+// down, whatever is measured next (the peer, the next run).
+func dropDatabase(ctx context.Context, conn ch.Conn, db string) error {
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"` SYNC"); err != nil {
+		return fmt.Errorf("drop the run's database %s: %w", db, err)
+	}
+	return nil
 }
 
 // bareConsumer reads n records of topic with a plain group consumer, decoding
@@ -506,10 +522,7 @@ func bareInsert(ctx context.Context, cfg config.Config, db string, n, blockRows 
 	}
 	// Drop the table at once, so that merging its parts does not run during, and
 	// slow down, the Sluice phase that follows.
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"` SYNC"); err != nil {
-		return res, fmt.Errorf("bare insert: %w", err)
-	}
-	return res, nil
+	return res, dropDatabase(ctx, conn, db)
 }
 
 // sluice runs one in-process instance from app.New until every record is marked for commit,
