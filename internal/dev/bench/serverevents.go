@@ -143,6 +143,6 @@ func printServerEvents(w io.Writer, rs []Result) {
 		row("active parts: "+t, t, parts)
 	}
 	fmt.Fprintln(w, "\nClickHouse system.events over each run (Sluice: its start until it shut down; the peer alike),")
-	fmt.Fprintln(w, "and the active parts of each table once the run is over (Sluice's after the peer ran):")
+	fmt.Fprintln(w, "and the active parts of each table once the run is over (Sluice's before the peer runs; then each database is dropped):")
 	writeTable(w, table)
 }
