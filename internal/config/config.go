@@ -33,8 +33,8 @@ type Config struct {
 
 	// MemoryLimit is the process's one memory budget: fetch queues, batches and the
 	// duplicate filters are sized from it, shared among the owned partitions, and
-	// the Go soft memory limit is 90% of it unless GOMEMLIMIT is set.
-	MemoryLimit MemoryLimit `env:"MEMORY_LIMIT" envDefault:"auto" desc:"the process's memory budget, e.g. 1GiB: fetched records, batches and the producer-duplicate filters are sized from it and shared among the owned partitions (partitions pause and batches flush early at their share), and the Go soft memory limit is 90% of it unless GOMEMLIMIT is set; auto = 75% of the container's cgroup memory limit, else 256MiB; at least 64MiB"`
+	// the Go soft memory limit is 87% of it unless GOMEMLIMIT is set.
+	MemoryLimit MemoryLimit `env:"MEMORY_LIMIT" envDefault:"auto" desc:"the process's memory budget, e.g. 1GiB: fetched records, batches and the producer-duplicate filters are sized from it and shared among the owned partitions (partitions pause and batches flush early at their share), and the Go soft memory limit is 87% of it unless GOMEMLIMIT is set; auto = 75% of the container's cgroup memory limit, else 256MiB; at least 64MiB"`
 
 	// Dev goes to the development tooling (demo, dev, bench, the test stack), not
 	// to `sluice run`.
