@@ -66,8 +66,10 @@ func newNativeCol(data any) (nativeCol, error) {
 	return nil, fmt.Errorf("%w: no native encoding for a %T column", ErrInvalidBlock, data)
 }
 
-// sizer is a nativeCol that knows how many bytes EncodeColumn writes for its
-// window, or a bound on them; 0 when it does not.
+// sizer is a nativeCol that knows how many bytes its WriteColumn puts into the
+// connection's encoding buffer for its window, or a bound on them; 0 when it does
+// not. A column whose WriteColumn hands the writer its own memory (fixedCol, a
+// DateTime64(3) millisCol) puts none there.
 type sizer interface{ size() int }
 
 // blockHeaderBytes bounds what ch-go writes before a column's data: its name and
@@ -277,8 +279,6 @@ func (c *fixedCol[T]) Infer(t proto.ColumnType) error {
 func (c *fixedCol[T]) Type() proto.ColumnType { return c.typ }
 
 func (c *fixedCol[T]) EncodeColumn(b *proto.Buffer) { putFixed(b, c.v[c.lo:c.hi]) }
-
-func (c *fixedCol[T]) size() int { return (c.hi - c.lo) * int(unsafe.Sizeof(*new(T))) }
 
 // putFixed appends v's little-endian bytes: ClickHouse's encoding of a column of
 // T, written in one copy.
@@ -621,7 +621,12 @@ func (c *millisCol) WriteColumn(w *proto.Writer) {
 	w.ChainBuffer(c.EncodeColumn)
 }
 
-func (c *millisCol) size() int { return (c.hi - c.lo) * 8 }
+func (c *millisCol) size() int {
+	if c.t.dt64 && c.t.scale == 1000 {
+		return 0 // its WriteColumn chains the rows' memory
+	}
+	return (c.hi - c.lo) * 8
+}
 
 // floorDiv is a / b rounded towards minus infinity (b > 0).
 func floorDiv(a, b int64) int64 {

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"encoding/binary"
+	"io"
 	"strconv"
 	"testing"
 
@@ -70,8 +71,9 @@ func TestPutLowCardinalityWidths(t *testing.T) {
 	}
 }
 
-// TestBlockSize: a column that knows its size (sizer) writes no more than it,
-// chunk by chunk of a raw payments block, and not much less, so that the buffer
+// TestBlockSize: a column that knows its size (sizer) puts no more than it into
+// the writer's buffer (WriteColumn, as an uncompressed insert sends it), chunk by
+// chunk of a raw payments block, and the block not much less, so that the buffer
 // grown by blockSize holds the block without growing again.
 func TestBlockSize(t *testing.T) {
 	blk := benchPaymentsBlock(t, 2*nativeChunkRows+1000)
@@ -95,7 +97,7 @@ func TestBlockSize(t *testing.T) {
 				s.EncodeState(&buf)
 			}
 			start := len(buf.Buf)
-			c.EncodeColumn(&buf)
+			c.WriteColumn(proto.NewWriter(io.Discard, &buf))
 			s, ok := c.(sizer)
 			if !ok || s.size() == 0 {
 				continue
