@@ -129,9 +129,7 @@ func peerRun(ctx context.Context, run int, opts Options, r *rig, conn ch.Conn) (
 	start := func() (*child, error) {
 		cmd := exec.Command(opts.Peer.Path, "--local-cfg-file", cfgFile, "--log-paths", "stdout", "--http-port", "0")
 		cmd.Dir = dir // where it would write anything else
-		if opts.Peer.Procs > 0 {
-			cmd.Env = withProcs(os.Environ(), opts.Peer.Procs)
-		}
+		cmd.Env = withProcs(os.Environ(), opts.Peer.Procs)
 		return startChild(cmd, opts.Peer.Output)
 	}
 	first := fmt.Sprintf("SELECT count() FROM `%s`.`payments`", db)
