@@ -121,10 +121,13 @@ func consumeBacklog(b *testing.B, addrs []string, group string) int64 {
 		Topics:     []string{benchTopic},
 		QueueDepth: 4,
 		Memory:     budget,
+		Fetch: consumers.FetchSizes{ // as Sluice sizes them by default
+			Response:     membudget.ResponseSize(budget.Total(), benchPartitions),
+			Partition:    membudget.FetchSize(budget.Total(), benchPartitions),
+			MaxPartition: 256 << 10,
+		},
 		ClientOpts: []kgo.Opt{
 			kgo.WithHooks(metrics),
-			kgo.FetchMaxPartitionBytes(int32(membudget.FetchSize(budget.Total(), benchPartitions, 256<<10))), // the default
-			kgo.FetchMaxBytes(int32(min(max(budget.Total()/20, 256<<10), 50<<20))),
 			kgo.FetchMaxWait(250 * time.Millisecond),
 		},
 	}

@@ -67,6 +67,10 @@ type Options struct {
 	// short (Sluice uses 250ms); with a long one, a shallow
 	// queue leaves the worker idle after each resume.
 	QueueDepth int
+	// Fetch, when its Partition is set, sizes the client's fetches by the memory
+	// their records take once decoded (FetchSizes), replacing the client's
+	// FetchMaxBytes and FetchMaxPartitionBytes.
+	Fetch FetchSizes
 	// Memory, when non-nil, bounds the fetched records by bytes too: a partition's
 	// fetching also pauses once it holds Memory.FetchBytes of them (keys, values and
 	// RecordOverhead each; queued, and the slice the worker is on until it takes the
@@ -140,6 +144,7 @@ type Group struct {
 	// Owned by the poll loop: fetch-error logging and topic restarts after
 	// UNKNOWN_TOPIC_ID (incarnation.go).
 	fetchErrs fetchErrors
+	expansion expansion // of the fetched batches, for Options.Fetch (fetchsize.go)
 	restarted map[string]time.Time
 	ids       map[string][16]byte // topic ids of the current poll's fetches
 	gone      map[string]error    // topics of the current poll to restart, and why
@@ -422,7 +427,13 @@ func New(o Options, factory Factory) (*Group, error) {
 	if o.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(o.InstanceID))
 	}
-	cl, err := kgo.NewClient(append(opts, o.ClientOpts...)...)
+	opts = append(opts, o.ClientOpts...)
+	if o.Fetch.Partition > 0 {
+		g.expansion.applied = initialExpansion
+		resp, part := o.Fetch.asked(initialExpansion)
+		opts = append(opts, kgo.WithHooks(&g.expansion), kgo.FetchMaxBytes(resp), kgo.FetchMaxPartitionBytes(part))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("consumers: kafka client: %w", err)
 	}
@@ -549,6 +560,7 @@ func (g *Group) Run(ctx context.Context) error {
 			}
 		})
 		g.cl.AllowRebalance()
+		g.resize()
 		for t, err := range g.gone {
 			g.recreated(t, err)
 		}

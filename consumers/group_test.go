@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -868,5 +869,94 @@ func TestGroupRevokeTimeoutCancelsStuckWorkers(t *testing.T) {
 	case <-handed:
 	case <-time.After(guard):
 		t.Fatal("no partition was handed to b: the revoke did not cancel a's stuck workers")
+	}
+}
+
+// decodedBytes observes the fetched batches as the group's expansion does: the
+// bytes fetched and the memory their records take decoded.
+type decodedBytes struct {
+	mu               sync.Mutex
+	fetched, decoded int64
+}
+
+func (d *decodedBytes) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.FetchBatchMetrics) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.fetched += int64(m.CompressedBytes)
+	d.decoded += int64(m.UncompressedBytes) + int64(m.NumRecords)*consumers.RecordOverhead
+}
+
+// Fetches are sized by the memory their records take decoded: with records that
+// compress about twentyfold, the sizes the broker is asked for follow the
+// expansion the group observed, far below the assumed one it starts with.
+func TestGroupFetchSizesFollowExpansion(t *testing.T) {
+	c, addrs, prod, _ := kafka(t)
+	type asked struct{ response, partition int32 }
+	var mu sync.Mutex
+	var seen []asked
+	c.ControlKey(int16(kmsg.Fetch), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		req := kr.(*kmsg.FetchRequest)
+		for _, tp := range req.Topics {
+			if len(tp.Partitions) > 0 {
+				mu.Lock()
+				seen = append(seen, asked{req.MaxBytes, tp.Partitions[0].PartitionMaxBytes})
+				mu.Unlock()
+				break
+			}
+		}
+		return nil, nil, false
+	})
+	const n = 6000 // per partition: about 7 MiB decoded, 0.3 MiB fetched
+	var rs []*kgo.Record
+	for _, p := range allParts() {
+		for i := range n {
+			v := fmt.Appendf(nil, `{"partition":%d,"seq":%d,"note":"%s"}`, p, i, strings.Repeat("compressible ", 70))
+			rs = append(rs, &kgo.Record{Partition: p, Value: v})
+		}
+	}
+	if err := prod.ProduceSync(t.Context(), rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	sizes := consumers.FetchSizes{Response: 2 << 20, Partition: 512 << 10}
+	var obs decodedBytes
+	o := options(addrs, "fetch-sizes")
+	o.Fetch = sizes
+	o.ClientOpts = append(clientOpts(), kgo.WithHooks(&obs))
+	h := newHarness(t)
+	m := startMember(t, o, h.factory("a"))
+	h.wait("every record", func(evs []event) bool {
+		got := received(evs)
+		for _, p := range allParts() {
+			if len(got[p]) != n {
+				return false
+			}
+		}
+		return true
+	})
+	if err := m.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	checkInOrder(t, received(h.snapshot()))
+
+	obs.mu.Lock()
+	expansion := float64(obs.decoded) / float64(obs.fetched)
+	obs.mu.Unlock()
+	mu.Lock()
+	first, last := seen[0], seen[len(seen)-1]
+	mu.Unlock()
+	t.Logf("observed expansion %.1f; first fetch asked %+v, last %+v, of %d fetches", expansion, first, last, len(seen))
+	if expansion < 12 {
+		t.Fatalf("the records expand %.1f-fold; the test needs far more than the assumed 6", expansion)
+	}
+	want := float64(sizes.Partition) / expansion
+	if got := float64(last.partition); math.Abs(got-want) > 0.15*want {
+		t.Errorf("the last fetch asked %d bytes of a partition; want about %.0f (%d of memory at an expansion of %.1f)", last.partition, want, sizes.Partition, expansion)
+	}
+	if got, want := float64(last.response), float64(sizes.Response)/expansion; math.Abs(got-want) > 0.15*want {
+		t.Errorf("the last fetch asked %d bytes in all; want about %.0f", last.response, want)
+	}
+	if first.partition <= last.partition*3/2 {
+		t.Errorf("the first fetch asked %d bytes of a partition, the last %d; want the first sized by the assumed expansion, well above", first.partition, last.partition)
 	}
 }

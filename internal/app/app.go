@@ -279,6 +279,13 @@ func (in *Instance) connect(ctx context.Context) error {
 		Memory:    in.memory,
 	})
 
+	// Fetches are sized by the memory their records take decoded, the unit of the
+	// fetch pool; the configured partition size caps them in bytes as fetched.
+	fetch := consumers.FetchSizes{
+		Response:     membudget.ResponseSize(in.memory.Total(), sources),
+		Partition:    membudget.FetchSize(in.memory.Total(), sources),
+		MaxPartition: int32(c.Kafka.FetchMaxPartitionBytes),
+	}
 	g, err := consumers.New(consumers.Options{
 		Brokers:        c.Kafka.Brokers,
 		Group:          c.Kafka.Group,
@@ -288,6 +295,7 @@ func (in *Instance) connect(ctx context.Context) error {
 		RevokeTimeout:  revokeTimeout(c.Kafka),
 		QueueDepth:     c.Kafka.QueueDepth,
 		Memory:         in.memory,
+		Fetch:          fetch,
 		CommitInterval: c.Kafka.CommitInterval,
 		CaughtUp:       in.refreshLag, // a drained backlog is committed at once; its lag changed
 		InstanceID:     c.Kafka.InstanceID,
@@ -298,8 +306,6 @@ func (in *Instance) connect(ctx context.Context) error {
 			kgo.SessionTimeout(c.Kafka.SessionTimeout),
 			kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
 			kgo.HeartbeatInterval(c.Kafka.HeartbeatInterval),
-			kgo.FetchMaxPartitionBytes(int32(membudget.FetchSize(in.memory.Total(), sources, int64(c.Kafka.FetchMaxPartitionBytes)))),
-			kgo.FetchMaxBytes(fetchMaxBytes(in.memory.Total(), c.Kafka.FetchMaxPartitionBytes)),
 			kgo.FetchMaxWait(c.Kafka.FetchMaxWait),
 			kgo.ClientID(clientID()),
 			kgo.AutoCommitCallback(in.committed),
@@ -370,13 +376,6 @@ func partitionsOf(listed kadm.TopicDetails) int {
 		}
 	}
 	return n
-}
-
-// fetchMaxBytes bounds one fetch response of all partitions on a broker, which the
-// client buffers before it is polled: a twentieth of the memory budget, between one
-// partition's fetch and franz-go's default of 50 MB.
-func fetchMaxBytes(budget int64, partitionBytes config.ByteSize) int32 {
-	return int32(min(max(budget/20, int64(partitionBytes)), 50<<20))
 }
 
 // Memory is the memory budget the instance's partitions share; `sluice run` sets

@@ -70,14 +70,13 @@ type Kafka struct {
 	// RebalanceTimeout bounds how long members may take to flush and commit revoked
 	// partitions during a rebalance.
 	RebalanceTimeout time.Duration `env:"KAFKA_REBALANCE_TIMEOUT" envDefault:"60s" desc:"how long a rebalance waits for members to flush and commit revoked partitions"`
-	// FetchMaxPartitionBytes bounds one fetch of one partition; with the consumer's
-	// queue depth it bounds the memory a partition's backlog can take. It counts
-	// bytes as fetched: a compressed fetch of JSON events takes about six times as
-	// much once decoded and counted (values, records, their bookkeeping), so the
-	// default is a quarter of Kafka's usual 1MiB: about two fetches of a partition
-	// then fit in its fetch share at 256MiB, as the budget means them to, and the
-	// client's buffered response stays small.
-	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"256KiB" desc:"largest fetch of one partition (a broker still returns one record batch that is larger), lowered at start until two of them for every source partition fit in the fetch share of SLUICE_MEMORY_LIMIT; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
+	// FetchMaxPartitionBytes caps one fetch of one partition in bytes as fetched;
+	// the memory budget sizes fetches by the memory their records take decoded,
+	// which is usually less. A compressed fetch of JSON events takes about six
+	// times its size once decoded and counted (values, records, their
+	// bookkeeping), so the default is a quarter of Kafka's usual 1MiB: two fetches
+	// of each of 8 partitions then fit in the fetch share at 256MiB.
+	FetchMaxPartitionBytes ByteSize `env:"KAFKA_FETCH_MAX_PARTITION_BYTES" envDefault:"256KiB" desc:"largest fetch of one partition in bytes as fetched (a broker still returns one record batch that is larger); Sluice asks for less when two fetches of every source partition, decoded, would not fit in the fetch share of SLUICE_MEMORY_LIMIT; with SLUICE_KAFKA_QUEUE_DEPTH it bounds the fetched records a partition holds (see there)"`
 	// FetchMaxWait is how long the broker may hold a fetch that found too little
 	// data. A partition resumed after a pause is fetched again only with the next
 	// request; partitions that have caught up pause beside the busy ones so that
@@ -88,7 +87,7 @@ type Kafka struct {
 	// QueueDepth is how many fetches may wait for one partition's worker before
 	// fetching that partition pauses; its desc is where the memory bound of a
 	// partition's fetched records is stated.
-	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024); it also pauses once its records reach the partition's fetch share of SLUICE_MEMORY_LIMIT. A partition then holds (queued, waiting for the worker and being decoded) at most the smaller of that share + 1 fetch (2 fetches when the share is smaller) and depth + 3 fetches; the Kafka client buffers one more response per broker; the bound is on bytes as fetched, so compressed batches take more once decompressed"`
+	QueueDepth int `env:"KAFKA_QUEUE_DEPTH" envDefault:"4" desc:"fetches that may wait for a partition's worker before its fetching pauses (1-1024); it also pauses once its records reach the partition's fetch share of SLUICE_MEMORY_LIMIT. A partition then holds (queued, waiting for the worker and being decoded) at most the smaller of that share + 1 fetch (2 fetches when the share is smaller) and depth + 3 fetches; the Kafka client buffers one more response per broker; the bound is on the memory the records take decoded, whatever their compression"`
 	// DLQTopic receives records that cannot be decoded or fail validation.
 	DLQTopic string `env:"DLQ_TOPIC" envDefault:"sluice.dlq" desc:"dead-letter topic for records that fail decoding or validation; created at start when missing (needs CREATE on it or the cluster, and WRITE and DESCRIBE on it)"`
 	// DLQPartitions and DLQReplicationFactor shape the dead-letter topic when start-up

@@ -78,19 +78,29 @@ func SplitOf(total int64, parts int) Split {
 	}
 }
 
-// MinFetchBytes is the smallest fetch FetchSize asks for.
+// MinFetchBytes is the least memory FetchSize gives one fetch of a partition.
 const MinFetchBytes = 16 << 10
 
-// FetchSize is the largest fetch of one partition to ask the brokers for when the
-// source topics have partitions partitions in all: configured, lowered so that two
-// fetches of each of them fit in the fetch pool (a partition holds at most one fetch
-// beyond its share, or two when its share is smaller than a fetch), and at least
-// MinFetchBytes. partitions < 1 leaves configured.
-func FetchSize(total int64, partitions int, configured int64) int64 {
-	if partitions < 1 {
-		return configured
-	}
-	return min(configured, max(SplitOf(total, partitions).Fetch/2, MinFetchBytes))
+// ResponsePercent is the part of the budget, in percent, that one fetch response
+// may take once decoded (ResponseSize): the Kafka client buffers one per broker
+// until it is polled, beside the fetch pool, in the headroom.
+const ResponsePercent = 5
+
+// FetchSize is the memory one fetch of one partition may take once decoded (its
+// records' keys, values and bookkeeping, as the fetch pool counts them) when the
+// source topics have partitions partitions in all (fewer than one count as one):
+// half a partition's fetch share, so that two fetches of each of them fit in the
+// fetch pool (a partition holds at most one fetch beyond its share, or two when its
+// share is smaller than a fetch), and at least MinFetchBytes.
+func FetchSize(total int64, partitions int) int64 {
+	return max(SplitOf(total, partitions).Fetch/2, MinFetchBytes)
+}
+
+// ResponseSize is the memory one fetch response of all the partitions a broker
+// leads may take once decoded: ResponsePercent of the budget, and at least one
+// partition's FetchSize.
+func ResponseSize(total int64, partitions int) int64 {
+	return max(total*ResponsePercent/100, FetchSize(total, partitions))
 }
 
 // Budget is one process's memory budget and what is held against it now.

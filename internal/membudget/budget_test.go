@@ -45,17 +45,23 @@ func TestSplitWithinBudget(t *testing.T) {
 func TestFetchSize(t *testing.T) {
 	const mib = 1 << 20
 	for _, tc := range []struct {
-		partitions int
-		want       int64
+		partitions      int
+		fetch, response int64
 	}{
-		{0, mib}, // unknown: as configured
-		{8, mib}, // 2 × 8 × 1 MiB fit in 24 MiB: as configured
-		{64, 128 * mib * FetchPercent / 100 / 128}, // the budget less 128 MiB of partition overhead
-		{100_000, MinFetchBytes},
+		{0, 254 * mib * FetchPercent / 100 / 2, 256 * mib * ResponsePercent / 100}, // unknown: as one
+		{8, 240 * mib * FetchPercent / 100 / 16, 256 * mib * ResponsePercent / 100},
+		{64, 128 * mib * FetchPercent / 100 / 128, 256 * mib * ResponsePercent / 100}, // the budget less 128 MiB of partition overhead
+		{100_000, MinFetchBytes, 256 * mib * ResponsePercent / 100},
 	} {
-		if got := FetchSize(256*mib, tc.partitions, mib); got != tc.want {
-			t.Errorf("FetchSize(256 MiB, %d partitions, 1 MiB) = %d, want %d", tc.partitions, got, tc.want)
+		if got := FetchSize(256*mib, tc.partitions); got != tc.fetch {
+			t.Errorf("FetchSize(256 MiB, %d partitions) = %d, want %d", tc.partitions, got, tc.fetch)
 		}
+		if got := ResponseSize(256*mib, tc.partitions); got != tc.response {
+			t.Errorf("ResponseSize(256 MiB, %d partitions) = %d, want %d", tc.partitions, got, tc.response)
+		}
+	}
+	if got := ResponseSize(256<<10, 1); got != MinFetchBytes {
+		t.Errorf("ResponseSize(256 KiB, 1 partition) = %d, want one partition's fetch, %d", got, MinFetchBytes)
 	}
 }
 
