@@ -5,7 +5,10 @@
 // Options.Memory, lets it hold) and, while every partition with records left to
 // fetch is paused so, the partitions that have caught up too (a fetch of theirs
 // alone would be held at the broker, and a busy partition resumed meanwhile
-// would wait behind it), and commits the offsets the workers mark.
+// would wait behind it), and commits the offsets the workers mark. With
+// Options.Fetch it sizes fetches by the memory their records take once decoded, the
+// unit the memory budget counts, learning from the fetched batches how far they
+// expand (fetchsize.go).
 //
 // It knows nothing of decoding or ClickHouse: a Worker (declared here, implemented by
 // package pipeline) does the work and marks the records whose effects are stored.
